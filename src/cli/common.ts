@@ -1,0 +1,37 @@
+import { request } from 'undici';
+import { loadConfig } from '../config/load.js';
+import type { RelayConfig } from '../config/schema.js';
+import { ConfigError, ExitCode } from '../errors.js';
+import { formatListen } from '../config/listen.js';
+
+/** Loads the config or prints every problem and returns EX_CONFIG. */
+export function configOrExit(file: string | undefined, overrides?: Record<string, unknown>): RelayConfig | number {
+  try {
+    return loadConfig({ file, overrides: overrides ?? {} });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`cloud-relay: ${err.message}`);
+      return ExitCode.CONFIG;
+    }
+    throw err;
+  }
+}
+
+/** Base URL of the local admin port, for commands that ask the running daemon. */
+export function adminBase(cfg: Pick<RelayConfig, 'adminListen'>): string {
+  const a = cfg.adminListen;
+  const host = a.host === '0.0.0.0' ? '127.0.0.1' : a.host === '::' ? '::1' : a.host;
+  return `http://${formatListen({ host, port: a.port })}`;
+}
+
+export async function adminGet(base: string, path: string): Promise<{ status: number; body: unknown }> {
+  const res = await request(`${base}${path}`, { headersTimeout: 5_000, bodyTimeout: 5_000 });
+  const text = await res.body.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: res.statusCode, body };
+}

@@ -1,0 +1,131 @@
+import { readFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { ConfigError, type ConfigProblem, errorMessage } from '../errors.js';
+import { configSchema, SECRET_FILE_KEYS, SECRET_KEYS, type RelayConfig } from './schema.js';
+import { allSettings } from './settings.js';
+import { formatListen, type ListenAddress } from './listen.js';
+
+export interface LoadOptions {
+  /** Path of the JSON config file; `CLOUD_RELAY_CONFIG` when absent. */
+  readonly file?: string | undefined;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Command-line overrides by setting path (highest precedence). */
+  readonly overrides?: Readonly<Record<string, unknown>>;
+}
+
+type Tree = Record<string, unknown>;
+
+function setPath(tree: Tree, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let node = tree;
+  for (const part of parts.slice(0, -1)) {
+    const next = node[part];
+    if (typeof next === 'object' && next !== null && !Array.isArray(next)) node = next as Tree;
+    else node = node[part] = {};
+  }
+  node[parts[parts.length - 1]!] = value;
+}
+
+function getPath(tree: Tree, path: string): unknown {
+  let node: unknown = tree;
+  for (const part of path.split('.')) {
+    if (typeof node !== 'object' || node === null) return undefined;
+    node = (node as Tree)[part];
+  }
+  return node;
+}
+
+function readJsonFile(file: string, problems: ConfigProblem[]): Tree {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    problems.push({ path: '(config file)', message: `cannot read ${file}: ${errorMessage(err)}` });
+    return {};
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      problems.push({ path: '(config file)', message: `${file} must hold a JSON object` });
+      return {};
+    }
+    return parsed as Tree;
+  } catch (err) {
+    problems.push({ path: '(config file)', message: `${file} is not valid JSON: ${errorMessage(err)}` });
+    return {};
+  }
+}
+
+/**
+ * Builds the effective configuration: defaults < file < environment < command line.
+ * Every problem is collected and reported at once, so an admin fixes a file in one pass.
+ */
+export function loadConfig(opts: LoadOptions = {}): RelayConfig {
+  const env = opts.env ?? process.env;
+  const problems: ConfigProblem[] = [];
+  const file = opts.file ?? env.CLOUD_RELAY_CONFIG;
+  const tree: Tree = file ? readJsonFile(file, problems) : {};
+
+  const known = new Set(allSettings().map((s) => s.path));
+  for (const key of Object.keys(tree)) {
+    if (!known.has(key) && ![...known].some((k) => k.startsWith(`${key}.`))) {
+      problems.push({ path: key, message: 'unknown setting (check the spelling against `cloud-relay config --list`)' });
+    }
+  }
+  for (const s of allSettings()) {
+    const v = env[s.env];
+    if (v !== undefined && v !== '') setPath(tree, s.path, v);
+  }
+  for (const [path, v] of Object.entries(opts.overrides ?? {})) {
+    if (v !== undefined) setPath(tree, path, v);
+  }
+
+  for (const [fileKey, secretKey] of Object.entries(SECRET_FILE_KEYS)) {
+    const secretFile = getPath(tree, fileKey);
+    if (typeof secretFile === 'string' && secretFile !== '' && getPath(tree, secretKey) === undefined) {
+      try {
+        setPath(tree, secretKey, readFileSync(secretFile, 'utf8').trim());
+      } catch (err) {
+        problems.push({ path: fileKey, message: `cannot read ${secretFile}: ${errorMessage(err)}` });
+      }
+    }
+  }
+
+  const result = configSchema.safeParse(tree);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const path = issue.path.join('.') || '(root)';
+      const setting = allSettings().find((s) => s.path === path);
+      const missing = issue.code === 'invalid_type' && getPath(tree, path) === undefined;
+      problems.push({
+        path,
+        message: missing
+          ? `required (set it in the file or ${setting?.env ?? 'the environment'})`
+          : issue.message.includes('received NaN')
+            ? `${JSON.stringify(getPath(tree, path))} is not a number`
+            : issue.message,
+      });
+    }
+  }
+  if (getPath(tree, 'pin') === undefined && !problems.some((p) => p.path === 'pinFile')) {
+    problems.push({ path: 'pin', message: 'required (set pin, pinFile, CLOUD_RELAY_PIN or CLOUD_RELAY_PIN_FILE)' });
+  }
+  if (problems.length > 0 || !result.success) throw new ConfigError(problems);
+
+  const { pinFile: _pinFile, pfxPassphraseFile: _pfxPassphraseFile, cacheDir, ...rest } = result.data;
+  const dataDir = resolve(rest.dataDir);
+  return { ...rest, dataDir, cacheDir: cacheDir ? (isAbsolute(cacheDir) ? cacheDir : resolve(cacheDir)) : join(dataDir, 'cache') };
+}
+
+/** The effective configuration as an admin may see it: secrets replaced, addresses as written. */
+export function redactedConfig(cfg: RelayConfig): Record<string, unknown> {
+  const out: Tree = {};
+  for (const s of allSettings()) {
+    if (s.path in SECRET_FILE_KEYS) continue;
+    let v = s.path === 'cacheDir' ? cfg.cacheDir : getPath(cfg as unknown as Tree, s.path);
+    if (SECRET_KEYS.has(s.path) && v !== undefined) v = '[redacted]';
+    if (typeof v === 'object' && v !== null && 'port' in v && 'host' in v) v = formatListen(v as ListenAddress);
+    if (v !== undefined) setPath(out, s.path, v);
+  }
+  return out;
+}

@@ -1,0 +1,99 @@
+import { z } from 'zod';
+import { LOG_LEVELS } from '../log.js';
+import { parseListen, type ListenAddress } from './listen.js';
+
+/**
+ * The one description of every setting. The file, the environment (`CLOUD_RELAY_` + the
+ * path in UPPER_SNAKE, e.g. `ipGuard.banSeconds` → `CLOUD_RELAY_IP_GUARD_BAN_SECONDS`), the
+ * README table and `cloud-relay config` are all derived from it, so they cannot drift.
+ * Values from the environment are strings: numbers are coerced, lists are comma-separated.
+ */
+
+const listen = z.string().transform((s, ctx): ListenAddress => {
+  const r = parseListen(s);
+  if (typeof r === 'string') {
+    ctx.addIssue({ code: 'custom', message: r });
+    return z.NEVER;
+  }
+  return r;
+});
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+export const bool = z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean());
+const list = z.preprocess(
+  (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v),
+  z.array(z.string().min(1)),
+);
+const httpsUrl = z.url({ protocol: /^https$/, error: 'must be an https:// URL' });
+
+export const configSchema = z.object({
+  dmsUrl: httpsUrl.describe('Base URL of the DMS API (https)'),
+  dmsCaFile: z.string().optional().describe('Extra CA bundle (PEM) trusted for every DMS host, on top of the system CAs'),
+  tenantId: z.string().min(1).max(128).describe('Tenant ID shown in the DMS'),
+  pin: z.string().min(1).max(128).optional().describe('Relay registration PIN from the DMS (secret)'),
+  pinFile: z.string().optional().describe('File holding the PIN (read at start-up; wins over nothing, loses to pin)'),
+  fqdn: z.string().regex(/^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)*[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/, 'must be a DNS name, e.g. relay.example.com').describe('Name phones use to reach the relay; must be in the certificate'),
+  dataDir: z.string().min(1).default('/var/lib/cloud-relay').describe('Database, certificates and state (created 0700)'),
+  cacheDir: z.string().optional().describe('Firmware cache directory (default: <dataDir>/cache)'),
+  httpsListen: listen.prefault('0.0.0.0:443').describe('Phone-facing HTTPS listen address'),
+  adminListen: listen.prefault('127.0.0.1:9090').describe('Admin HTTP (health, readiness, metrics) listen address'),
+  logLevel: z.enum(LOG_LEVELS).default('info').describe('fatal, error, warn, info, debug, trace or silent'),
+  shutdownGraceSeconds: int(0, 600).default(30).describe('How long SIGTERM waits for in-flight work'),
+
+  pfxFile: z.string().optional().describe('PFX/PKCS#12 with the phone-facing certificate chain and key'),
+  pfxPassphrase: z.string().optional().describe('Passphrase of the PFX (secret)'),
+  pfxPassphraseFile: z.string().optional().describe('File holding the PFX passphrase'),
+
+  proxy: z
+    .object({
+      maxUploadBytes: int(1, 1024 ** 4).default(50 * 1024 * 1024).describe('Largest upload a phone may PUT/POST'),
+      upstreamTimeoutMs: int(100, 600_000).default(30_000).describe('Provisioning upstream headers/body timeout'),
+      upstreamConnections: int(1, 4096).default(128).describe('Keep-alive connections to the provisioning server'),
+      headersTimeoutMs: int(100, 600_000).default(10_000).describe('Phone must send its request headers within this'),
+      requestTimeoutMs: int(100, 3_600_000).default(300_000).describe('Phone must finish its request (incl. upload) within this'),
+    })
+    .prefault({}),
+
+  ipGuard: z
+    .object({
+      maxFailures: int(1, 100_000).default(10).describe('Failures within the window that ban an IP'),
+      windowSeconds: int(1, 86_400).default(300).describe('Window over which failures are counted'),
+      banSeconds: int(1, 30 * 86_400).default(900).describe('First ban length; doubles on each repeat'),
+      blacklistAfterBans: int(1, 1000).default(5).describe('Bans after which an IP is blacklisted until an admin lifts it'),
+    })
+    .prefault({}),
+
+  cache: z
+    .object({
+      quotaBytes: int(1, 2 ** 50).default(40 * 1024 ** 3).describe('Disk budget of the firmware cache'),
+      authTtlSeconds: int(0, 86_400).default(300).describe('How long a positive credential check for firmware is remembered'),
+      firmwarePatterns: list.default(['**/*.ld', '/swupdate/**', '**/*sip*.zip', '/firmware/**']).describe('Paths served from the cache (glob: * within a segment, ** across)'),
+      periodicSyncMinutes: int(1, 7 * 24 * 60).default(60).describe('Periodic re-check of the desired image set'),
+    })
+    .prefault({}),
+
+  devices: z
+    .object({
+      tlsPolicy: z.enum(['pin-on-first-use', 'verify', 'insecure']).default('pin-on-first-use').describe('How phone certificates are checked'),
+      caFile: z.string().optional().describe('CA bundle for tlsPolicy=verify'),
+      concurrency: int(1, 4096).default(64).describe('Commands in flight across all phones'),
+      backlog: int(1, 1_000_000).default(100_000).describe('Queued device commands before new tasks are refused'),
+      requestTimeoutMs: int(100, 300_000).default(10_000).describe('Timeout of one call to a phone'),
+      pollIntervalSeconds: int(60, 7 * 86_400).default(7200).describe('Status poll period, spread evenly over the interval'),
+    })
+    .prefault({}),
+});
+
+export type RelayConfigInput = z.input<typeof configSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;
+
+/** What the daemon runs with: secrets resolved, derived paths filled in. */
+export interface RelayConfig extends Omit<ParsedConfig, 'pinFile' | 'pfxPassphraseFile' | 'cacheDir'> {
+  readonly cacheDir: string;
+}
+
+/** Setting paths whose values never leave the process. */
+export const SECRET_KEYS: ReadonlySet<string> = new Set(['pin', 'pfxPassphrase']);
+
+/** Settings whose value may come from a file instead (`pin` ← `pinFile`). */
+export const SECRET_FILE_KEYS: Readonly<Record<string, string>> = { pinFile: 'pin', pfxPassphraseFile: 'pfxPassphrase' };

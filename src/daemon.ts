@@ -1,0 +1,155 @@
+import { hostname } from 'node:os';
+import type { AddressInfo } from 'node:net';
+import { createLogger, type Logger } from './log.js';
+import { systemClock, type Clock } from './clock.js';
+import type { RelayConfig } from './config/schema.js';
+import { openDb, type Db } from './store/db.js';
+import { KvStore } from './store/kv.js';
+import { AdminServer, sendJson } from './admin/server.js';
+import { Draining, type Component } from './lifecycle.js';
+import type { StatusSources } from './status.js';
+import { errorMessage } from './errors.js';
+import { VERSION } from './version.js';
+
+export interface DaemonOptions {
+  readonly config: RelayConfig;
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+}
+
+/** Addresses actually bound (ports may be 0 in config: tests and the demo ask the OS). */
+export interface BoundAddresses {
+  admin?: AddressInfo;
+  https?: AddressInfo;
+}
+
+/**
+ * The composition root: the only module that knows every part. Parts meet here through
+ * the small interfaces in lifecycle.ts, status.ts and management-agent/ports.ts, never
+ * through each other's internals.
+ */
+export class Daemon {
+  readonly config: RelayConfig;
+  readonly log: Logger;
+  readonly clock: Clock;
+  readonly draining = new Draining();
+  readonly status: StatusSources = {};
+  readonly addresses: BoundAddresses = {};
+  readonly startedAt: number;
+  private readonly components: Component[] = [];
+  private db: Db | undefined;
+  private kvStore: KvStore | undefined;
+  private admin: AdminServer | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(opts: DaemonOptions) {
+    this.config = opts.config;
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.logger ?? createLogger(opts.config.logLevel);
+    this.startedAt = this.clock.now();
+  }
+
+  get store(): Db {
+    if (!this.db) throw new Error('daemon not started');
+    return this.db;
+  }
+
+  get kv(): KvStore {
+    if (!this.kvStore) throw new Error('daemon not started');
+    return this.kvStore;
+  }
+
+  async start(): Promise<void> {
+    const cfg = this.config;
+    this.db = openDb(cfg.dataDir);
+    this.kvStore = new KvStore(this.db);
+    const kv = this.kvStore;
+
+    const admin = new AdminServer(this.log);
+    this.admin = admin;
+    admin.addCheck({
+      name: 'db-writable',
+      check: () => {
+        kv.probeWritable();
+        return { ok: true };
+      },
+    });
+    admin.route('/status', (_req, res) => sendJson(res, 200, this.statusDocument()));
+
+    // --- parts are wired below, each by the issue that builds it ---
+    // management agent: registration, heartbeat, control channel, outbox (issue 2)
+    // phone-facing HTTPS: tls, provisioning pass-through, ip guard (issue 3)
+    // cache + download agent (issue 4)
+    // device drivers, tasks, monitoring (issue 5)
+    // metrics (issue 6)
+
+    this.addresses.admin = await admin.listen(cfg.adminListen);
+    for (const c of this.components) {
+      await c.start?.();
+    }
+    this.log.info({ version: VERSION, admin: this.addresses.admin, https: this.addresses.https, host: hostname() }, 'cloud-relay started');
+  }
+
+  add(component: Component): void {
+    this.components.push(component);
+  }
+
+  get adminServer(): AdminServer {
+    if (!this.admin) throw new Error('daemon not started');
+    return this.admin;
+  }
+
+  statusDocument(): Record<string, unknown> {
+    return {
+      version: VERSION,
+      startedAt: new Date(this.startedAt).toISOString(),
+      uptimeSeconds: Math.round((this.clock.now() - this.startedAt) / 1000),
+      draining: this.draining.active,
+      readiness: this.admin?.readiness(),
+      cert: this.status.cert?.() ?? null,
+      cache: this.status.cache?.() ?? null,
+      images: this.status.images?.() ?? null,
+      devices: this.status.devices?.() ?? null,
+      tasks: this.status.tasks?.() ?? null,
+      ...Object.fromEntries(this.extraStatus.map((f) => f())),
+    };
+  }
+
+  /** Parts add named sections to the status document (`[name, value]`). */
+  readonly extraStatus: (() => [string, unknown])[] = [];
+
+  /**
+   * Graceful stop: refuse new work, let in-flight work finish within the grace period,
+   * then close everything in reverse start order. Idempotent.
+   */
+  stop(reason = 'stop requested'): Promise<void> {
+    this.stopping ??= this.doStop(reason);
+    return this.stopping;
+  }
+
+  private async doStop(reason: string): Promise<void> {
+    this.log.info({ reason, graceSeconds: this.config.shutdownGraceSeconds }, 'shutting down: draining in-flight work');
+    this.draining.begin();
+    const deadline = this.clock.now() + this.config.shutdownGraceSeconds * 1000;
+    await Promise.all(
+      this.components.map(async (c) => {
+        try {
+          await c.drain?.(deadline);
+        } catch (err) {
+          this.log.warn({ component: c.name, err: errorMessage(err) }, 'drain failed');
+        }
+      }),
+    );
+    for (const c of [...this.components].reverse()) {
+      try {
+        await c.stop();
+      } catch (err) {
+        this.log.warn({ component: c.name, err: errorMessage(err) }, 'stop failed');
+      }
+    }
+    await this.admin?.close();
+    this.db?.close();
+    this.log.info('cloud-relay stopped');
+    this.log.flush();
+  }
+}

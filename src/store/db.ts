@@ -1,0 +1,59 @@
+import Database from 'better-sqlite3';
+import { chmodSync, mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { StoreError, errorMessage } from '../errors.js';
+import { migrations, type Migration } from './migrations/index.js';
+
+export type Db = Database.Database;
+
+export const DB_FILE = 'relay.db';
+
+/** Creates the data dir private to the service user: it holds tokens, keys and the PIN. */
+export function ensurePrivateDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if ((statSync(dir).mode & 0o077) !== 0) chmodSync(dir, 0o700);
+  } catch (err) {
+    throw new StoreError('DATA_DIR_UNUSABLE', `data directory ${dir} cannot be created or secured: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+export function runMigrations(db: Db, list: readonly Migration[] = migrations): number {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT');
+  const applied = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
+  const newest = Math.max(0, ...applied);
+  const known = Math.max(0, ...list.map((m) => m.version));
+  if (newest > known) {
+    throw new StoreError('DB_TOO_NEW', `the database was migrated by a newer cloud-relay (schema ${newest}, this build knows ${known}); upgrade the relay or restore a backup`);
+  }
+  let ran = 0;
+  for (const m of [...list].sort((a, b) => a.version - b.version)) {
+    if (applied.has(m.version)) continue;
+    db.transaction(() => {
+      if (m.sql.trim() !== '') db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
+    })();
+    ran++;
+  }
+  return ran;
+}
+
+/** Opens (creating if needed) the relay database in WAL mode and brings its schema up to date. */
+export function openDb(dataDir: string, options: { readonly?: boolean } = {}): Db {
+  ensurePrivateDir(dataDir);
+  let db: Db;
+  try {
+    db = new Database(join(dataDir, DB_FILE), { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+  } catch (err) {
+    throw new StoreError('DB_OPEN_FAILED', `cannot open the database in ${dataDir}: ${errorMessage(err)}`, { cause: err });
+  }
+  if (!options.readonly) {
+    db.pragma('journal_mode = WAL');
+    // NORMAL is durable across process crashes in WAL mode; only power loss can lose the last commit.
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    runMigrations(db);
+  }
+  return db;
+}

@@ -1,0 +1,14 @@
+import * as m001 from './001-core.js';
+import * as m002 from './002-control.js';
+import * as m003 from './003-tls-ipguard.js';
+import * as m004 from './004-cache-images.js';
+import * as m005 from './005-tasks-devices.js';
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+/** Numbered, append-only: a landed migration is never edited, a fix is a new number. */
+export const migrations: readonly Migration[] = [m001, m002, m003, m004, m005];
