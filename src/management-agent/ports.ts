@@ -39,3 +39,10 @@ export interface Registration {
   readonly provisioningUrl: string;
   readonly site: { readonly id: string; readonly name: string; readonly subnets: readonly string[]; readonly siteSpecific: boolean };
 }
+
+/** The current registration, for parts that call the DMS (proxy, image downloads, file uploads). */
+export interface RegistrationSource {
+  current(): Registration | undefined;
+  /** Called after every successful (re)registration. */
+  onChange(listener: (reg: Registration) => void): void;
+}
