@@ -10,6 +10,8 @@ import { Draining, type Component } from './lifecycle.js';
 import type { StatusSources } from './status.js';
 import { errorMessage } from './errors.js';
 import { VERSION } from './version.js';
+import type { InboundHandlers, Outbox, RegistrationSource } from './management-agent/ports.js';
+import type { PhoneRoute } from './http/types.js';
 
 export interface DaemonOptions {
   readonly config: RelayConfig;
@@ -36,6 +38,13 @@ export class Daemon {
   readonly status: StatusSources = {};
   readonly addresses: BoundAddresses = {};
   readonly startedAt: number;
+  /** Control-channel frame handlers; each part registers the frame types it owns. */
+  readonly inbound: InboundHandlers = {};
+  /** Routes the phone-facing HTTPS server tries, in order, before the provisioning pass-through. */
+  readonly phoneRoutes: PhoneRoute[] = [];
+  /** Set by the management agent's block, first in start(); later blocks may use them. */
+  outbox!: Outbox;
+  registration!: RegistrationSource;
   private readonly components: Component[] = [];
   private db: Db | undefined;
   private kvStore: KvStore | undefined;
