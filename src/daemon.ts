@@ -12,6 +12,7 @@ import { errorMessage } from './errors.js';
 import { VERSION } from './version.js';
 import type { InboundHandlers, Outbox, RegistrationSource } from './management-agent/ports.js';
 import type { PhoneRoute } from './http/types.js';
+import { installMetrics } from './metrics/install.js';
 
 export interface DaemonOptions {
   readonly config: RelayConfig;
@@ -91,6 +92,7 @@ export class Daemon {
     // cache + download agent (issue 4)
     // device drivers, tasks, monitoring (issue 5)
     // metrics (issue 6)
+    installMetrics(this, admin);
 
     this.addresses.admin = await admin.listen(cfg.adminListen);
     for (const c of this.components) {

@@ -1,0 +1,32 @@
+import { Registry } from 'prom-client';
+import type { AdminServer } from '../admin/server.js';
+import type { StatusSources } from '../status.js';
+import type { Clock } from '../clock.js';
+import type { Outbox, RegistrationSource } from '../management-agent/ports.js';
+import { metricsRoute } from './endpoint.js';
+import { processRegistry } from './process-metrics.js';
+import { relayMetrics } from './relay-metrics.js';
+import { registerStatusGauges } from './status-gauges.js';
+
+/** The parts of the daemon metrics read; a structural type so this module does not import the daemon. */
+export interface MetricsHost {
+  readonly status: StatusSources;
+  readonly clock: Clock;
+  readonly outbox?: Outbox;
+  readonly registration?: RegistrationSource;
+}
+
+/** Serves `/metrics` on the admin port: process, process-wide events and this daemon's status. */
+export function installMetrics(host: MetricsHost, admin: AdminServer): Registry {
+  const daemonRegistry = new Registry();
+  registerStatusGauges(daemonRegistry, {
+    status: host.status,
+    readiness: () => admin.readiness(),
+    // Read at scrape time: the management agent's block may set these after this call.
+    registered: () => host.registration?.current() !== undefined,
+    outboxDepth: () => host.outbox?.depth() ?? 0,
+    now: () => host.clock.now(),
+  });
+  admin.route('/metrics', metricsRoute([processRegistry(), relayMetrics.registry, daemonRegistry]));
+  return daemonRegistry;
+}

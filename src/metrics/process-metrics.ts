@@ -1,0 +1,21 @@
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { VERSION } from '../version.js';
+
+let registry: Registry | undefined;
+
+/**
+ * Process metrics (CPU, RSS, heap, event-loop lag, open fds) under the relay's prefix,
+ * registered once per process: they describe the process, not one daemon instance.
+ */
+export function processRegistry(): Registry {
+  if (registry) return registry;
+  registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'cloud_relay_' });
+  new Gauge({
+    name: 'cloud_relay_build_info',
+    help: 'Always 1; the labels carry the relay and Node.js versions',
+    labelNames: ['version', 'node'] as const,
+    registers: [registry],
+  }).set({ version: VERSION, node: process.versions.node }, 1);
+  return registry;
+}
