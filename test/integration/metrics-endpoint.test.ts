@@ -1,0 +1,131 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { request } from 'undici';
+import { Daemon } from '../../src/daemon.js';
+import { loadConfig } from '../../src/config/load.js';
+import { createLogger } from '../../src/log.js';
+import { relayMetrics } from '../../src/metrics/relay-metrics.js';
+
+/** Every metric the README documents, with its Prometheus type. */
+const EXPECTED: Record<string, string> = {
+  cloud_relay_registered: 'gauge',
+  cloud_relay_ready: 'gauge',
+  cloud_relay_readiness_check: 'gauge',
+  cloud_relay_heartbeat_age_seconds: 'gauge',
+  cloud_relay_heartbeats_total: 'counter',
+  cloud_relay_control_connected: 'gauge',
+  cloud_relay_control_reconnects_total: 'counter',
+  cloud_relay_outbox_depth: 'gauge',
+  cloud_relay_tasks: 'gauge',
+  cloud_relay_device_commands_total: 'counter',
+  cloud_relay_device_command_duration_seconds: 'histogram',
+  cloud_relay_devices_known: 'gauge',
+  cloud_relay_devices_online: 'gauge',
+  cloud_relay_cache_size_bytes: 'gauge',
+  cloud_relay_cache_objects: 'gauge',
+  cloud_relay_cache_hits_total: 'counter',
+  cloud_relay_cache_misses_total: 'counter',
+  cloud_relay_served_bytes_total: 'counter',
+  cloud_relay_upstream_fetches_total: 'counter',
+  cloud_relay_images: 'gauge',
+  cloud_relay_certificate_expiry_seconds: 'gauge',
+  cloud_relay_certificate_valid: 'gauge',
+  cloud_relay_ip_guard_bans_total: 'counter',
+  cloud_relay_build_info: 'gauge',
+  cloud_relay_process_cpu_seconds_total: 'counter',
+  cloud_relay_process_resident_memory_bytes: 'gauge',
+  cloud_relay_nodejs_eventloop_lag_seconds: 'gauge',
+};
+
+function sample(text: string, name: string, labels = ''): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+describe('/metrics on the admin port of a running relay', () => {
+  let dir: string;
+  let daemon: Daemon;
+  let base: string;
+  const notAfter = new Date(Date.now() + 10 * 86_400_000);
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'relay-metrics-'));
+    const config = loadConfig({
+      env: {},
+      overrides: {
+        // Port 9 on loopback refuses: the relay stays unregistered, which is what we assert.
+        dmsUrl: 'https://127.0.0.1:9/',
+        tenantId: 't-metrics',
+        pin: '123456',
+        fqdn: 'relay.test',
+        dataDir: join(dir, 'data'),
+        httpsListen: '127.0.0.1:0',
+        adminListen: '127.0.0.1:0',
+        logLevel: 'silent',
+      },
+    });
+    daemon = new Daemon({ config, logger: createLogger('silent') });
+    // The composition root fills these getters from the parts; here they stand for a part
+    // that reports a certificate and some devices, as the status interface allows.
+    daemon.status.cert ??= () => ({ subject: 'relay.test', sans: ['relay.test'], notAfter: notAfter.toISOString(), valid: true });
+    daemon.status.devices ??= () => ({ known: 7, online: 5 });
+    await daemon.start();
+    base = `http://127.0.0.1:${daemon.addresses.admin!.port}`;
+  });
+
+  afterAll(async () => {
+    await daemon?.stop('test done');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves every documented metric with its type in the Prometheus text format', async () => {
+    relayMetrics.deviceCommand('reboot', 'success', 0.042);
+    relayMetrics.bytesServed('cache', 1234);
+    const res = await request(`${base}/metrics`);
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await res.body.text();
+    const types = new Map([...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => [m[1]!, m[2]!]));
+    for (const [name, type] of Object.entries(EXPECTED)) {
+      expect.soft(types.get(name), name).toBe(type);
+    }
+    for (const name of types.keys()) expect(name).toMatch(/^cloud_relay_[a-z0-9_]+$/);
+    // No family may appear twice across the concatenated registries.
+    const typeLines = [...text.matchAll(/^# TYPE (\S+)/gm)].map((m) => m[1]);
+    expect(new Set(typeLines).size).toBe(typeLines.length);
+
+    const expiry = sample(text, 'cloud_relay_certificate_expiry_seconds')!;
+    expect(expiry).toBeGreaterThan(9 * 86_400);
+    expect(expiry).toBeLessThanOrEqual(10 * 86_400);
+    expect(sample(text, 'cloud_relay_devices_known')).toBe(7);
+    expect(sample(text, 'cloud_relay_devices_online')).toBe(5);
+    expect(sample(text, 'cloud_relay_device_commands_total', '{kind="reboot",outcome="success"}')).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'cloud_relay_served_bytes_total', '{source="cache"}')).toBeGreaterThanOrEqual(1234);
+    expect(sample(text, 'cloud_relay_device_command_duration_seconds_bucket', '{le="0.05",kind="reboot"}')).toBeGreaterThanOrEqual(1);
+  });
+
+  it('agrees with /readyz about readiness', async () => {
+    const ready = await request(`${base}/readyz`);
+    await ready.body.dump();
+    const text = await (await request(`${base}/metrics`)).body.text();
+    expect(sample(text, 'cloud_relay_ready')).toBe(ready.statusCode === 200 ? 1 : 0);
+    expect(sample(text, 'cloud_relay_readiness_check', '{check="db-writable"}')).toBe(1);
+  });
+
+  it('passes promtool check metrics', async (ctx) => {
+    const probe = spawnSync('promtool', ['--version'], { encoding: 'utf8' });
+    if (probe.error) {
+      ctx.skip(`promtool not installed (apt-get install prometheus): ${probe.error.message}`);
+      return;
+    }
+    const text = await (await request(`${base}/metrics`)).body.text();
+    const file = join(dir, 'metrics.txt');
+    writeFileSync(file, text);
+    const r = spawnSync('sh', ['-c', `promtool check metrics < "${file}"`], { encoding: 'utf8' });
+    expect(`${r.stdout}${r.stderr}`.trim()).toBe('');
+    expect(r.status).toBe(0);
+  });
+});
