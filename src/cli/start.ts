@@ -4,6 +4,7 @@ import { CONFIG_OPTION_HELP } from './command.js';
 import { configOrExit } from './common.js';
 import { Daemon } from '../daemon.js';
 import { ExitCode, RelayError, errorMessage } from '../errors.js';
+import { notifySystemd } from '../sd-notify.js';
 
 export const command: CliCommand = {
   name: 'start',
@@ -22,6 +23,7 @@ export const command: CliCommand = {
         daemon.log.flush();
         process.exit(ExitCode.TEMP_FAIL);
       }
+      void notifySystemd('stopping', daemon.log);
       void daemon.stop(`received ${sig}`).then(
         () => process.exit(ExitCode.OK),
         (err: unknown) => {
@@ -42,6 +44,7 @@ export const command: CliCommand = {
       await daemon.stop('start failed').catch(() => undefined);
       return code === 'DATA_DIR_UNUSABLE' ? ExitCode.CANT_CREATE : ExitCode.UNAVAILABLE;
     }
+    void notifySystemd('ready', daemon.log);
     // Runs until a signal: the process stays alive on its servers and timers.
     return new Promise<number>(() => undefined);
   },
