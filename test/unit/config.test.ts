@@ -1,0 +1,151 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { loadConfig, redactedConfig } from '../../src/config/load.js';
+import { allSettings, envName } from '../../src/config/settings.js';
+import { ConfigError, ExitCode } from '../../src/errors.js';
+
+const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+const REQUIRED = { dmsUrl: 'https://dms.example.com/', tenantId: 't-1', pin: '493027', fqdn: 'relay.example.com' };
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'relay-config-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function file(name: string, content: unknown): string {
+  const p = join(dir, name);
+  writeFileSync(p, typeof content === 'string' ? content : JSON.stringify(content));
+  return p;
+}
+
+function problemsOf(fn: () => unknown): { path: string; message: string }[] {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return [...err.problems];
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('config precedence: command line > environment > file > defaults', () => {
+  const cfgFile = () => file('precedence.json', { ...REQUIRED, logLevel: 'debug', proxy: { maxUploadBytes: 1000 } });
+
+  it('uses the default when nothing sets a value', () => {
+    const cfg = loadConfig({ env: {}, overrides: REQUIRED });
+    expect(cfg.logLevel).toBe('info');
+    expect(cfg.proxy.maxUploadBytes).toBe(50 * 1024 * 1024);
+    expect(cfg.adminListen).toEqual({ host: '127.0.0.1', port: 9090 });
+    expect(cfg.cacheDir).toBe(join(cfg.dataDir, 'cache'));
+  });
+
+  it('file beats defaults, environment beats file, command line beats environment', () => {
+    const f = cfgFile();
+    expect(loadConfig({ file: f, env: {} }).logLevel).toBe('debug');
+    const env = { CLOUD_RELAY_LOG_LEVEL: 'warn', CLOUD_RELAY_PROXY_MAX_UPLOAD_BYTES: '2000' };
+    const fromEnv = loadConfig({ file: f, env });
+    expect(fromEnv.logLevel).toBe('warn');
+    expect(fromEnv.proxy.maxUploadBytes).toBe(2000);
+    const fromCli = loadConfig({ file: f, env, overrides: { logLevel: 'error', 'proxy.maxUploadBytes': 3000 } });
+    expect(fromCli.logLevel).toBe('error');
+    expect(fromCli.proxy.maxUploadBytes).toBe(3000);
+  });
+
+  it('finds the file through CLOUD_RELAY_CONFIG', () => {
+    expect(loadConfig({ env: { CLOUD_RELAY_CONFIG: cfgFile() } }).logLevel).toBe('debug');
+  });
+
+  it('gives every setting an environment variable derived from its path', () => {
+    const names = allSettings().map((s) => s.env);
+    expect(new Set(names).size).toBe(names.length);
+    expect(envName('ipGuard.banSeconds')).toBe('CLOUD_RELAY_IP_GUARD_BAN_SECONDS');
+    for (const s of allSettings()) expect(s.env).toMatch(/^CLOUD_RELAY_[A-Z0-9_]+$/);
+    for (const required of ['CLOUD_RELAY_DMS_URL', 'CLOUD_RELAY_DMS_CA_FILE', 'CLOUD_RELAY_TENANT_ID', 'CLOUD_RELAY_PIN', 'CLOUD_RELAY_PIN_FILE', 'CLOUD_RELAY_FQDN', 'CLOUD_RELAY_DATA_DIR', 'CLOUD_RELAY_HTTPS_LISTEN', 'CLOUD_RELAY_ADMIN_LISTEN', 'CLOUD_RELAY_LOG_LEVEL']) {
+      expect(names).toContain(required);
+    }
+  });
+});
+
+describe('config validation', () => {
+  it('reports every bad field at once, each with its path', () => {
+    const f = file('bad.json', {
+      dmsUrl: 'http://dms.example.com/',
+      tenantId: '',
+      fqdn: 'not a name',
+      httpsListen: 'nowhere',
+      logLevel: 'loud',
+      proxy: { maxUploadBytes: 'lots' },
+      ipGuard: { maxFailures: 0 },
+      tennantId: 'typo',
+    });
+    const problems = problemsOf(() => loadConfig({ file: f, env: {} }));
+    const paths = problems.map((p) => p.path);
+    for (const p of ['dmsUrl', 'tenantId', 'fqdn', 'httpsListen', 'logLevel', 'proxy.maxUploadBytes', 'ipGuard.maxFailures', 'tennantId', 'pin']) {
+      expect(paths, p).toContain(p);
+    }
+    expect(problems.find((p) => p.path === 'dmsUrl')?.message).toMatch(/https/);
+    expect(problems.find((p) => p.path === 'tennantId')?.message).toMatch(/unknown setting/);
+    expect(problems.find((p) => p.path === 'proxy.maxUploadBytes')?.message).toMatch(/not a number/);
+  });
+
+  it('names the environment variable of a missing required setting', () => {
+    const problems = problemsOf(() => loadConfig({ env: {}, overrides: { tenantId: 't', pin: '1', fqdn: 'r.example.com' } }));
+    expect(problems).toEqual([{ path: 'dmsUrl', message: expect.stringContaining('CLOUD_RELAY_DMS_URL') }]);
+  });
+
+  it('reports an unreadable or malformed file as a problem, not a crash', () => {
+    expect(problemsOf(() => loadConfig({ file: join(dir, 'missing.json'), env: {}, overrides: REQUIRED }))[0]?.message).toMatch(/cannot read/);
+    expect(problemsOf(() => loadConfig({ file: file('broken.json', '{ nope'), env: {}, overrides: REQUIRED }))[0]?.message).toMatch(/not valid JSON/);
+  });
+});
+
+describe('secrets', () => {
+  it('reads the PIN and the PFX passphrase from files (trimmed)', () => {
+    const pinFile = file('pin', '765432\n');
+    const passFile = file('pass', 's3cret pass\n');
+    const cfg = loadConfig({ env: { CLOUD_RELAY_PIN_FILE: pinFile, CLOUD_RELAY_PFX_PASSPHRASE_FILE: passFile }, overrides: { ...REQUIRED, pin: undefined } });
+    expect(cfg.pin).toBe('765432');
+    expect(cfg.pfxPassphrase).toBe('s3cret pass');
+    expect(Object.keys(cfg)).not.toContain('pinFile');
+  });
+
+  it('reports an unreadable secret file at its own path', () => {
+    const problems = problemsOf(() => loadConfig({ env: { CLOUD_RELAY_PIN_FILE: join(dir, 'no-such-pin') }, overrides: { ...REQUIRED, pin: undefined } }));
+    expect(problems.map((p) => p.path)).toEqual(['pinFile']);
+  });
+
+  it('redacts secrets in the effective config', () => {
+    const cfg = loadConfig({ env: {}, overrides: { ...REQUIRED, pfxPassphrase: 'pfx-pass-123' } });
+    const text = JSON.stringify(redactedConfig(cfg));
+    expect(text).not.toContain('493027');
+    expect(text).not.toContain('pfx-pass-123');
+    expect(redactedConfig(cfg)).toMatchObject({ pin: '[redacted]', pfxPassphrase: '[redacted]', adminListen: '127.0.0.1:9090' });
+  });
+});
+
+describe('cloud-relay config (built CLI)', () => {
+  const run = (args: string[], env: Record<string, string>) =>
+    spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', ...env }, timeout: 20_000 });
+
+  it('exits 78 (EX_CONFIG) and lists every problem for a bad config', () => {
+    const r = run(['config', '--config', file('cli-bad.json', { dmsUrl: 'ftp://x', tenantId: '' })], {});
+    expect(r.status).toBe(ExitCode.CONFIG);
+    expect(r.stderr).toMatch(/dmsUrl/);
+    expect(r.stderr).toMatch(/tenantId/);
+    expect(r.stderr).toMatch(/fqdn/);
+  });
+
+  it('prints the effective config with secrets redacted', () => {
+    const r = run(['config'], { CLOUD_RELAY_DMS_URL: REQUIRED.dmsUrl, CLOUD_RELAY_TENANT_ID: 't-9', CLOUD_RELAY_PIN: '918273', CLOUD_RELAY_FQDN: REQUIRED.fqdn, CLOUD_RELAY_PFX_PASSPHRASE: 'hunter2-pass' });
+    expect(r.status).toBe(ExitCode.OK);
+    expect(r.stdout).not.toContain('918273');
+    expect(r.stdout).not.toContain('hunter2-pass');
+    const printed = JSON.parse(r.stdout) as Record<string, unknown>;
+    expect(printed).toMatchObject({ tenantId: 't-9', pin: '[redacted]', pfxPassphrase: '[redacted]' });
+  });
+});
