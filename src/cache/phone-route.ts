@@ -1,0 +1,160 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../log.js';
+import type { PhoneRequestContext, PhoneRoute } from '../http/types.js';
+import type { RegistrationSource } from '../management-agent/ports.js';
+import type { CacheRepo } from '../store/cache.js';
+import type { ImagesRepo } from '../store/images.js';
+import type { AccessChecker } from './access.js';
+import { provisioningTarget } from './access.js';
+import { CacheError } from './errors.js';
+import type { Fill, FillSource } from './fill.js';
+import { FillReadStream } from './fill-reader.js';
+import type { FirmwareCache } from './firmware-cache.js';
+import type { PathMatcher } from './patterns.js';
+import { SERVE_CHUNK, fileBody, sendRepresentation, sendUnknownLength } from './serve.js';
+
+export interface FirmwareRouteDeps {
+  readonly cache: FirmwareCache;
+  readonly images: ImagesRepo;
+  readonly cacheRepo: CacheRepo;
+  readonly matcher: PathMatcher;
+  readonly access: AccessChecker;
+  readonly registration: RegistrationSource;
+  /** Where and how to fetch an image URL (bearer token only on the DMS's origin). */
+  readonly imageSource: (url: string) => FillSource;
+  readonly log: Logger;
+}
+
+function plain(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', ...headers });
+  res.end(`${text}\n`);
+}
+
+function fillStatus(err: unknown): { status: number; text: string } {
+  if (err instanceof CacheError) {
+    if (err.upstreamStatus === 404) return { status: 404, text: 'not found' };
+    if (err.code === 'CACHE_DISK_FULL' || err.code === 'CACHE_QUOTA') return { status: 507, text: `firmware cache cannot store this file (${err.code})` };
+    if (err.code === 'CACHE_ABORTED') return { status: 503, text: 'relay is stopping' };
+  }
+  return { status: 502, text: 'firmware could not be fetched from the DMS' };
+}
+
+/**
+ * Firmware on the phone-facing port: image paths of the desired set and paths matching
+ * cache.firmwarePatterns, served from the cache after the DMS provisioning server has
+ * accepted the phone's credentials.
+ */
+export function firmwareRoute(d: FirmwareRouteDeps): PhoneRoute {
+  return {
+    name: 'firmware-cache',
+    matches(method, path) {
+      if (method !== 'GET' && method !== 'HEAD') return false;
+      return d.images.byPath(path) !== undefined || d.matcher.matches(path);
+    },
+    async handle(req: IncomingMessage, res: ServerResponse, ctx: PhoneRequestContext) {
+      const reg = d.registration.current();
+      if (!reg) {
+        plain(res, 503, 'relay is not registered with the DMS yet', { 'Retry-After': '30' });
+        return;
+      }
+      const verdict = await d.access.check({
+        provisioningUrl: reg.provisioningUrl,
+        relayId: reg.relayId,
+        path: ctx.path,
+        method: req.method ?? 'GET',
+        clientIp: ctx.clientIp,
+        authorization: req.headers.authorization,
+        userAgent: req.headers['user-agent'],
+      });
+      if (!verdict.ok) {
+        d.log.info({ path: ctx.path, ip: ctx.clientIp, status: verdict.status, reason: verdict.reason }, 'firmware request refused');
+        plain(res, verdict.status, verdict.status === 502 ? 'cannot verify credentials with the DMS' : 'unauthorized', verdict.headers);
+        return;
+      }
+      const image = d.images.byPath(ctx.path);
+      if (image) {
+        await serveKnown(req, res, d, image.sha256, image.size, () => d.cache.fillImage({ sha256: image.sha256, size: image.size, source: d.imageSource(image.url) }));
+        return;
+      }
+      const known = d.cacheRepo.patternPath(ctx.path);
+      if (known && d.cache.complete(known.sha256)) {
+        await serveKnown(req, res, d, known.sha256, known.size, () => undefined);
+        return;
+      }
+      const headers: Record<string, string> = { 'x-relay-id': reg.relayId };
+      if (req.headers.authorization !== undefined) headers.authorization = req.headers.authorization;
+      if (req.headers['user-agent'] !== undefined) headers['user-agent'] = req.headers['user-agent'];
+      let fill: Fill;
+      try {
+        fill = d.cache.fillPath(ctx.path, { url: provisioningTarget(reg.provisioningUrl, ctx.path), headers });
+      } catch (err) {
+        const f = fillStatus(err);
+        plain(res, f.status, f.text);
+        return;
+      }
+      d.cache.noteMiss();
+      await serveFill(req, res, fill, undefined);
+    },
+  };
+}
+
+async function serveKnown(req: IncomingMessage, res: ServerResponse, d: FirmwareRouteDeps, sha256: string, size: number, startFill: () => Fill | undefined): Promise<void> {
+  const obj = d.cache.complete(sha256);
+  if (obj) {
+    d.cache.noteHit(sha256);
+    await sendRepresentation(req, res, { size: obj.size, etag: `"${sha256}"`, lastModified: new Date(obj.createdAt) }, fileBody(obj.path));
+    return;
+  }
+  let fill: Fill | undefined;
+  try {
+    fill = startFill();
+  } catch (err) {
+    const f = fillStatus(err);
+    plain(res, f.status, f.text);
+    return;
+  }
+  if (!fill) {
+    // Completed between the two looks.
+    await serveKnown(req, res, d, sha256, size, () => undefined);
+    return;
+  }
+  d.cache.noteMiss();
+  await serveFill(req, res, fill, { size, etag: `"${sha256}"` });
+}
+
+async function serveFill(req: IncomingMessage, res: ServerResponse, fill: Fill, known: { size: number; etag: string } | undefined): Promise<void> {
+  if (fill.state === 'failed') {
+    const f = fillStatus(fill.error);
+    plain(res, f.status, f.text);
+    return;
+  }
+  // Hold a reference while waiting for the size, so the partial file stays open for us.
+  fill.acquire();
+  try {
+    let size: number | undefined;
+    try {
+      size = known?.size ?? (await fill.headersKnown());
+    } catch (err) {
+      const f = fillStatus(err);
+      plain(res, f.status, f.text);
+      return;
+    }
+    const open = (start: number, end: number) => new FillReadStream(fill, start, end, SERVE_CHUNK);
+    if (known) {
+      await sendRepresentation(req, res, { size: known.size, etag: known.etag, lastModified: new Date(fill.startedAt) }, open);
+    } else if (size !== undefined) {
+      // The hash is learnt only at the end: no validators, no ranges while filling.
+      res.setHeader('Content-Type', 'application/octet-stream');
+      res.setHeader('Content-Length', String(size));
+      await sendUnknownLength(req, res, () => new FillReadStream(fill, 0, size - 1, SERVE_CHUNK));
+    } else {
+      await sendUnknownLength(req, res, () => new FillReadStream(fill, 0, undefined, SERVE_CHUNK));
+    }
+  } finally {
+    fill.release();
+  }
+}
