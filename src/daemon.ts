@@ -12,6 +12,8 @@ import { errorMessage } from './errors.js';
 import { VERSION } from './version.js';
 import type { InboundHandlers, Outbox, RegistrationSource } from './management-agent/ports.js';
 import type { PhoneRoute } from './http/types.js';
+import { wireFirmwareCache } from './cache/wire.js';
+import { wireDownloadAgent } from './download-agent/wire.js';
 import { installMetrics } from './metrics/install.js';
 
 export interface DaemonOptions {
@@ -90,6 +92,33 @@ export class Daemon {
     // management agent: registration, heartbeat, control channel, outbox (issue 2)
     // phone-facing HTTPS: tls, provisioning pass-through, ip guard (issue 3)
     // cache + download agent (issue 4)
+    const firmware = wireFirmwareCache({ config: cfg, db: this.db, log: this.log, clock: this.clock, registration: this.registration });
+    this.phoneRoutes.push(firmware.route);
+    this.status.cache = () => {
+      const s = firmware.cache.stats();
+      return { bytes: s.bytes, objects: s.objects, hits: s.hits, misses: s.misses };
+    };
+    admin.addCheck({ name: 'cache-dir-writable', check: () => (firmware.cache.writable() ? { ok: true } : { ok: false, detail: `cache directory ${cfg.cacheDir} is not usable` }) });
+    this.add(firmware.component);
+    const images = wireDownloadAgent({
+      config: cfg,
+      db: this.db,
+      log: this.log,
+      clock: this.clock,
+      outbox: this.outbox,
+      registration: this.registration,
+      dispatcher: firmware.dispatcher,
+      cache: {
+        has: (sha256) => firmware.cache.complete(sha256) !== undefined,
+        fill: (img) => firmware.cache.fillImage({ sha256: img.sha256, size: img.size, source: firmware.imageSource(img.url) }),
+      },
+    });
+    // Also reached by the heartbeat's resync-images action; only schedules, never awaits.
+    this.inbound['images.sync'] = () => images.agent.requestSync('images.sync');
+    this.status.images = () => images.agent.counters();
+    admin.route('/images', (_req, res) => sendJson(res, 200, images.agent.view()));
+    this.extraStatus.push(() => ['firmwareCache', firmware.cache.stats()]);
+    this.add(images.component);
     // device drivers, tasks, monitoring (issue 5)
     // metrics (issue 6)
     installMetrics(this, admin);

@@ -1,0 +1,39 @@
+import type { Dispatcher } from 'undici';
+import type { Clock } from '../clock.js';
+import type { RelayConfig } from '../config/schema.js';
+import type { Component } from '../lifecycle.js';
+import type { Logger } from '../log.js';
+import type { Outbox, RegistrationSource } from '../management-agent/ports.js';
+import type { Db } from '../store/db.js';
+import { ImagesRepo } from '../store/images.js';
+import { DownloadAgent } from './agent.js';
+import type { ImageCachePort } from './ports.js';
+
+export function wireDownloadAgent(o: {
+  config: RelayConfig;
+  db: Db;
+  log: Logger;
+  clock: Clock;
+  outbox: Outbox;
+  registration: RegistrationSource;
+  dispatcher: Dispatcher;
+  cache: ImageCachePort;
+}): { agent: DownloadAgent; component: Component } {
+  const agent = new DownloadAgent({
+    repo: new ImagesRepo(o.db),
+    cache: o.cache,
+    outbox: o.outbox,
+    registration: o.registration,
+    dmsUrl: o.config.dmsUrl,
+    dispatcher: o.dispatcher,
+    log: o.log.child({ part: 'download-agent' }),
+    clock: o.clock,
+    periodicSyncMs: o.config.cache.periodicSyncMinutes * 60_000,
+  });
+  const component: Component = {
+    name: 'download-agent',
+    start: () => agent.start(),
+    stop: () => agent.stop(),
+  };
+  return { agent, component };
+}
