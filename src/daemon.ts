@@ -14,12 +14,18 @@ import type { InboundHandlers, Outbox, RegistrationSource } from './management-a
 import type { PhoneRoute } from './http/types.js';
 import { wireFirmwareCache } from './cache/wire.js';
 import { wireDownloadAgent } from './download-agent/wire.js';
+import { ManagementAgent } from './management-agent/agent.js';
+import type { AgentTuning } from './management-agent/tuning.js';
+import { TestEmitter } from './management-agent/test-emitter.js';
+import { zeroStatus } from './status.js';
 import { installMetrics } from './metrics/install.js';
 
 export interface DaemonOptions {
   readonly config: RelayConfig;
   readonly logger?: Logger;
   readonly clock?: Clock;
+  /** Management-agent timings (tests and the demo shorten them; not admin settings). */
+  readonly agentTuning?: Partial<AgentTuning>;
 }
 
 /** Addresses actually bound (ports may be 0 in config: tests and the demo ask the OS). */
@@ -53,8 +59,12 @@ export class Daemon {
   private kvStore: KvStore | undefined;
   private admin: AdminServer | undefined;
   private stopping: Promise<void> | undefined;
+  private readonly agentTuning: Partial<AgentTuning> | undefined;
+  /** The management agent (issue 2); set first in start(). */
+  agent: ManagementAgent | undefined;
 
   constructor(opts: DaemonOptions) {
+    this.agentTuning = opts.agentTuning;
     this.config = opts.config;
     this.clock = opts.clock ?? systemClock;
     this.log = opts.logger ?? createLogger(opts.config.logLevel);
@@ -90,6 +100,23 @@ export class Daemon {
 
     // --- parts are wired below, each by the issue that builds it ---
     // management agent: registration, heartbeat, control channel, outbox (issue 2)
+    const agent = new ManagementAgent({
+      config: cfg,
+      db: this.db,
+      kv,
+      inbound: this.inbound,
+      statusFields: () => ({ version: VERSION, uptimeSeconds: Math.round((this.clock.now() - this.startedAt) / 1000), ...zeroStatus(this.status) }),
+      log: this.log,
+      clock: this.clock,
+      tuning: this.agentTuning,
+      testEmit: TestEmitter.fromEnv(process.env),
+    });
+    this.agent = agent;
+    this.outbox = agent.outbox;
+    this.registration = agent.registration;
+    admin.addCheck(agent.readinessCheck());
+    this.extraStatus.push(() => ['managementAgent', agent.statusSection()]);
+    this.add(agent);
     // phone-facing HTTPS: tls, provisioning pass-through, ip guard (issue 3)
     // cache + download agent (issue 4)
     const firmware = wireFirmwareCache({ config: cfg, db: this.db, log: this.log, clock: this.clock, registration: this.registration });

@@ -1,0 +1,165 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../log.js';
+import type { Clock } from '../clock.js';
+import type { Db } from '../store/db.js';
+import type { KvStore } from '../store/kv.js';
+import { OutboxRepository } from '../store/outbox.js';
+import { InboundRepository } from '../store/inbound.js';
+import { RegistrationRepository } from '../store/registration.js';
+import type { Component } from '../lifecycle.js';
+import type { ReadinessCheck } from '../admin/health.js';
+import { dmsTrustedCa } from '../tls/trust.js';
+import { errorMessage } from '../errors.js';
+import type { InboundHandlers } from './ports.js';
+import { DmsHttp } from './dms-http.js';
+import { RegistrationClient, type Credentials } from './registration.js';
+import { Heartbeat, type HeartbeatAction } from './heartbeat.js';
+import { DurableOutbox } from './outbox.js';
+import { InboundDispatcher } from './inbound.js';
+import { ControlChannel } from './control-channel.js';
+import { tuningWith, type AgentTuning } from './tuning.js';
+import { TestEmitter } from './test-emitter.js';
+
+export interface ManagementAgentOptions {
+  readonly config: { dmsUrl: string; dmsCaFile?: string | undefined; tenantId: string; pin?: string | undefined; fqdn: string };
+  readonly db: Db;
+  readonly kv: KvStore;
+  readonly inbound: InboundHandlers;
+  /** Heartbeat status fields (version, uptime, cert, cache, …) from the composition root. */
+  readonly statusFields: () => Record<string, unknown>;
+  readonly log: Logger;
+  readonly clock: Clock;
+  readonly tuning?: Partial<AgentTuning> | undefined;
+  /** Number of test frames to emit (CLOUD_RELAY_TEST_EMIT); test-only. */
+  readonly testEmit?: number | undefined;
+}
+
+const INBOUND_RETENTION_MS = 7 * 24 * 3600 * 1000;
+
+/**
+ * Registration, heartbeat, control channel and outbox as one daemon component. Other parts
+ * see only `registration` (RegistrationSource) and `outbox` (Outbox).
+ */
+export class ManagementAgent implements Component {
+  readonly name = 'management-agent';
+  readonly runId = randomUUID();
+  readonly registration: RegistrationClient;
+  readonly outbox: DurableOutbox;
+  readonly heartbeat: Heartbeat;
+  readonly control: ControlChannel;
+  private readonly http: DmsHttp;
+  private readonly inboundRepo: InboundRepository;
+  private readonly dispatcher: InboundDispatcher;
+  private readonly regRepo: RegistrationRepository;
+  private readonly emitter: TestEmitter | undefined;
+
+  constructor(private readonly opts: ManagementAgentOptions) {
+    const tuning = tuningWith(opts.tuning);
+    const { config, log, clock } = opts;
+    const ca = dmsTrustedCa(config.dmsCaFile);
+    this.http = new DmsHttp(config.dmsUrl, ca, clock, tuning.httpTimeoutMs);
+    this.regRepo = new RegistrationRepository(opts.kv);
+    const outboxRepo = new OutboxRepository(opts.db);
+    this.outbox = new DurableOutbox(outboxRepo, clock, log, tuning.sendWindow, tuning.outboxMaxRows);
+    this.registration = new RegistrationClient({
+      dmsUrl: config.dmsUrl,
+      fqdn: config.fqdn,
+      credentials: () => this.credentials(),
+      http: this.http,
+      repo: this.regRepo,
+      log,
+      clock,
+      tuning,
+    });
+    this.heartbeat = new Heartbeat({
+      http: this.http,
+      registration: this.registration,
+      body: () => ({ ...opts.statusFields(), control: this.controlSummary(), outboxDepth: this.outbox.depth() }),
+      nextSeq: () => this.regRepo.nextHeartbeatSeq(),
+      onAction: (a) => this.onAction(a),
+      log,
+      clock,
+      tuning,
+    });
+    this.inboundRepo = new InboundRepository(opts.db);
+    this.dispatcher = new InboundDispatcher({ repo: this.inboundRepo, handlers: opts.inbound, onAnswer: (ref, kind, reason) => this.outbox.answered(ref, kind, reason), log, clock });
+    this.control = new ControlChannel({ registration: this.registration, outbox: this.outbox, inbound: this.dispatcher, ca, runId: this.runId, log, clock, tuning });
+    this.emitter = opts.testEmit ? new TestEmitter(opts.testEmit, this.outbox, outboxRepo, opts.kv, log) : undefined;
+  }
+
+  /** Credentials stored by `cloud-relay register` win over the config's: that command is the admin's latest word. */
+  credentials(): Credentials {
+    const stored = this.regRepo.credentials();
+    if (stored) return { tenantId: stored.tenantId, pin: stored.pin };
+    return { tenantId: this.opts.config.tenantId, pin: this.opts.config.pin ?? '' };
+  }
+
+  start(): void {
+    this.inboundRepo.prune(this.opts.clock.now() - INBOUND_RETENTION_MS);
+    this.dispatcher.redispatchPending();
+    this.registration.start();
+    this.heartbeat.start();
+    this.control.start();
+    this.emitter?.start();
+  }
+
+  async stop(): Promise<void> {
+    this.emitter?.stop();
+    this.heartbeat.stop();
+    this.registration.stop();
+    await this.control.stop();
+    await this.http.close();
+  }
+
+  readinessCheck(): ReadinessCheck {
+    return {
+      name: 'registered',
+      check: () => {
+        const reg = this.registration.current();
+        if (reg) return { ok: true };
+        const e = this.registration.lastError;
+        return { ok: false, detail: e ? `not registered: ${e.message}` : 'not registered yet' };
+      },
+    };
+  }
+
+  statusSection(): Record<string, unknown> {
+    const reg = this.registration.current();
+    return {
+      relayId: this.registration.relayId() ?? null,
+      registered: reg !== undefined,
+      tokenExpiresAt: reg?.tokenExpiresAt ?? null,
+      lastRegistrationError: this.registration.lastError ?? null,
+      heartbeat: {
+        intervalSeconds: reg ? this.heartbeat.intervalMs(reg) / 1000 : null,
+        sent: this.heartbeat.sent,
+        lastOkAt: this.heartbeat.lastOkAt === undefined ? null : new Date(this.heartbeat.lastOkAt).toISOString(),
+      },
+      control: this.control.status(),
+      outboxDepth: this.outbox.depth(),
+    };
+  }
+
+  private controlSummary(): { connected: boolean; since: string | null } {
+    const s = this.control.status();
+    return { connected: s.connected, since: s.since };
+  }
+
+  private onAction(action: HeartbeatAction): void {
+    if (action === 'reregister') {
+      this.registration.reregister('the DMS asked for it in a heartbeat answer');
+      return;
+    }
+    // resync-images: handed to the images part through the same handler an `images.sync` frame uses.
+    const handler = this.opts.inbound['images.sync'];
+    if (!handler) {
+      this.opts.log.warn({ code: 'ACTION_UNSUPPORTED', action }, 'the DMS asked to resync images, but this relay build has no image sync');
+      return;
+    }
+    try {
+      handler({ v: 1, id: `heartbeat-${randomUUID()}`, type: 'images.sync', ts: new Date(this.opts.clock.now()).toISOString() });
+    } catch (err) {
+      this.opts.log.error({ code: 'ACTION_FAILED', action, err: errorMessage(err) }, 'image resync requested by the DMS failed');
+    }
+  }
+}

@@ -1,0 +1,114 @@
+import { z } from 'zod';
+import type { Logger } from '../log.js';
+import type { Clock } from '../clock.js';
+import { errorCode, errorMessage } from '../errors.js';
+import type { Registration } from './ports.js';
+import type { DmsHttp } from './dms-http.js';
+import type { RegistrationClient } from './registration.js';
+import type { AgentTuning } from './tuning.js';
+import { clockSkewFromServerTime } from './clock-skew.js';
+
+const heartbeatAnswerSchema = z.object({
+  serverTime: z.string(),
+  actions: z.array(z.string()).default([]),
+});
+
+export type HeartbeatAction = 'resync-images' | 'reregister';
+
+export interface HeartbeatDeps {
+  readonly http: DmsHttp;
+  readonly registration: RegistrationClient;
+  /** The status fields of the heartbeat body (everything but seq and sentAt). */
+  readonly body: () => Record<string, unknown>;
+  readonly nextSeq: () => number;
+  readonly onAction: (action: HeartbeatAction) => void;
+  readonly log: Logger;
+  readonly clock: Clock;
+  readonly tuning: AgentTuning;
+}
+
+/**
+ * Heartbeats (PROTOCOL §2): the first right after registration, then every interval the
+ * DMS asked for (never faster than the minimum), whatever the control channel is doing.
+ */
+export class Heartbeat {
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = true;
+  private inFlight: Promise<void> | undefined;
+  lastSentAt: number | undefined;
+  lastOkAt: number | undefined;
+  sent = 0;
+
+  constructor(private readonly deps: HeartbeatDeps) {}
+
+  start(): void {
+    this.stopped = false;
+    this.deps.registration.onChange(() => this.beatSoon());
+    if (this.deps.registration.current()) this.beatSoon();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  intervalMs(reg: Registration | undefined): number {
+    return Math.max(this.deps.tuning.heartbeatMinIntervalMs, (reg?.heartbeatIntervalSeconds ?? 120) * 1000);
+  }
+
+  private beatSoon(): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.tick(), 0);
+  }
+
+  private async tick(): Promise<void> {
+    if (this.stopped) return;
+    const reg = this.deps.registration.current();
+    if (reg && !this.inFlight) {
+      this.inFlight = this.beat(reg).finally(() => {
+        this.inFlight = undefined;
+      });
+      await this.inFlight;
+    }
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.tick(), this.intervalMs(this.deps.registration.current() ?? reg));
+  }
+
+  private async beat(reg: Registration): Promise<void> {
+    const sentAt = this.deps.clock.now();
+    const body = { seq: this.deps.nextSeq(), sentAt: new Date(sentAt).toISOString(), ...this.deps.body() };
+    this.lastSentAt = sentAt;
+    this.sent++;
+    let res;
+    try {
+      res = await this.deps.http.postJson(`api/v1/relays/${encodeURIComponent(reg.relayId)}/heartbeat`, body, reg.token);
+    } catch (err) {
+      const code = errorCode(err);
+      this.deps.log[code === 'CLOCK_SKEW' ? 'error' : 'warn']({ code, seq: body.seq }, `heartbeat failed: ${errorMessage(err)}`);
+      return;
+    }
+    if (res.status === 401) {
+      this.deps.registration.invalidate('heartbeat answered 401');
+      return;
+    }
+    if (res.status !== 200) {
+      this.deps.log.warn({ code: 'HEARTBEAT_REFUSED', status: res.status, seq: body.seq }, `the DMS answered the heartbeat with HTTP ${res.status}`);
+      return;
+    }
+    const parsed = heartbeatAnswerSchema.safeParse(res.body);
+    if (!parsed.success) {
+      this.deps.log.warn({ code: 'DMS_BAD_RESPONSE', seq: body.seq }, `the DMS heartbeat answer is invalid: ${parsed.error.issues[0]?.path.join('.') ?? ''} ${parsed.error.issues[0]?.message ?? ''}`);
+      return;
+    }
+    this.lastOkAt = this.deps.clock.now();
+    const skew = clockSkewFromServerTime(parsed.data.serverTime, this.deps.clock.now(), this.deps.tuning.clockSkewToleranceMs);
+    if (skew) this.deps.log.error({ code: skew.code, ...skew.details }, skew.message);
+    this.deps.log.debug({ seq: body.seq, actions: parsed.data.actions }, 'heartbeat sent');
+    for (const action of parsed.data.actions) {
+      if (action === 'resync-images' || action === 'reregister') this.deps.onAction(action);
+      else this.deps.log.warn({ code: 'HEARTBEAT_UNKNOWN_ACTION', action: action.slice(0, 64) }, 'the DMS asked for an action this relay does not know; ignored');
+    }
+  }
+}

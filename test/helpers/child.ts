@@ -1,0 +1,79 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from './wait.js';
+
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CLI = join(REPO_ROOT, 'dist', 'cli.js');
+
+export interface RelayProcess {
+  readonly proc: ChildProcess;
+  /** stdout lines (pino JSON) and stderr lines, as they arrive. */
+  readonly stdout: string[];
+  readonly stderr: string[];
+  /** Resolves when the process exits. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Waits for a stdout line matching `pred` (parsed JSON when possible). */
+  waitForLog(pred: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** The admin URL from the "cloud-relay started" line. */
+  adminUrl(timeoutMs?: number): Promise<string>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+export interface SpawnOptions {
+  readonly env?: Record<string, string>;
+  /** CLI arguments; default `start --config <configFile>`. */
+  readonly args?: string[];
+}
+
+/** Runs the built CLI (`node dist/cli.js`) as a child; `npm run build` must have run. */
+export function spawnCli(configFile: string | undefined, opts: SpawnOptions = {}): RelayProcess {
+  if (!existsSync(CLI)) throw new Error(`${CLI} missing: run npm run build first`);
+  const args = opts.args ?? ['start', '--config', configFile ?? ''];
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('CLOUD_RELAY_')) env[k] = v;
+  const proc = spawn(process.execPath, [CLI, ...args], { env: { ...env, ...(opts.env ?? {}) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const collect = (into: string[]) => {
+    let rest = '';
+    return (chunk: Buffer) => {
+      rest += chunk.toString('utf8');
+      const parts = rest.split('\n');
+      rest = parts.pop() ?? '';
+      for (const p of parts) if (p.trim() !== '') into.push(p);
+    };
+  };
+  proc.stdout.on('data', collect(stdout));
+  proc.stderr.on('data', collect(stderr));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+  const parsed = () =>
+    stdout.map((l) => {
+      try {
+        return JSON.parse(l) as Record<string, unknown>;
+      } catch {
+        return { msg: l };
+      }
+    });
+  const rp: RelayProcess = {
+    proc,
+    stdout,
+    stderr,
+    exited,
+    waitForLog: (pred, timeoutMs = 15_000) => waitFor(() => parsed().find(pred), { timeoutMs, message: 'log line from the relay process' }),
+    async adminUrl(timeoutMs = 15_000) {
+      const line = await rp.waitForLog((l) => l.msg === 'cloud-relay started', timeoutMs);
+      const admin = line.admin as { address: string; port: number };
+      return `http://${admin.address.includes(':') ? `[${admin.address}]` : admin.address}:${admin.port}`;
+    },
+    kill(signal = 'SIGTERM') {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+    },
+  };
+  return rp;
+}
+
+export function spawnRelay(configFile: string, opts: SpawnOptions = {}): RelayProcess {
+  return spawnCli(configFile, opts);
+}

@@ -1,0 +1,112 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { startDmsSimulator, PIN_OVERLAP_MS, type DmsSimulator } from '../../src/sim/dms/index.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+import { ManualClock } from '../helpers/clock.js';
+import { waitFor, waitForEvent } from '../helpers/wait.js';
+
+describe('registration (PROTOCOL §1)', () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+  const track = (h: Harness) => {
+    cleanups.push(() => h.close());
+    return h;
+  };
+  const trackSim = (s: DmsSimulator) => {
+    cleanups.push(() => s.close());
+    return s;
+  };
+
+  it('registers with a good PIN, stores the relay id and reuses it after a restart', async () => {
+    const h = track(await startHarness());
+    const relayId = await h.registered();
+    const reg = h.daemon.registration.current()!;
+    expect(reg.controlUrl).toMatch(/^wss:\/\/127\.0\.0\.1:\d+\/api\/v1\/relays\/.+\/control$/);
+    expect(reg.provisioningUrl).toBe(`${h.sim.url}/provisioning/`);
+    expect(h.sim.relay(relayId)?.tenantId).toBe('t-4711');
+    const ready = await waitFor(async () => {
+      const res = await fetch(`${h.adminUrl()}/readyz`);
+      return res.status === 200 ? ((await res.json()) as { checks: { name: string; ok: boolean }[] }) : undefined;
+    });
+    expect(ready.checks.find((c) => c.name === 'registered')?.ok).toBe(true);
+
+    // Restart: the stored token is still valid, so no new registration; same relay id.
+    await h.restartRelay();
+    expect(h.daemon.registration.current()?.relayId).toBe(relayId);
+    expect(h.sim.relay(relayId)?.registrations).toBe(1);
+    expect(h.sim.relays()).toHaveLength(1);
+  });
+
+  it('after the token is revoked the relay registers again under the same relay id', async () => {
+    const h = track(await startHarness({ sim: { heartbeatIntervalSeconds: 1 } }));
+    const relayId = await h.registered();
+    h.sim.revokeToken(relayId);
+    await waitFor(() => (h.sim.relay(relayId)?.registrations ?? 0) >= 2, { message: 're-registered after 401' });
+    expect(h.sim.relays()).toHaveLength(1);
+    expect(h.daemon.registration.current()?.relayId).toBe(relayId);
+  });
+
+  it('a wrong PIN gives one clear log line, is retried with backoff, and is not ready', async () => {
+    const h = track(await startHarness({ pin: 'wrong-000', tuning: { authRetryBaseMs: 100, authRetryCapMs: 400 } }));
+    let rejections = 0;
+    h.sim.events.on('register-rejected', () => rejections++);
+    await waitFor(() => rejections >= 3, { message: 'three rejected attempts' });
+    const started = Date.now();
+    await waitFor(() => rejections >= 5, { message: 'five rejected attempts' });
+    // Backoff: attempts 4 and 5 wait at least 50% of 400 ms each — not a tight loop.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(350);
+    const lines = h.logs.lines().filter((l) => l.msg === 'tenant ID or PIN rejected by the DMS');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]!.level).toBe('error');
+    expect(h.daemon.registration.current()).toBeUndefined();
+    const res = await fetch(`${h.adminUrl()}/readyz`);
+    expect(res.status).toBe(503);
+    const body = (await res.json()) as { checks: { name: string; ok: boolean; detail?: string }[] };
+    expect(body.checks.find((c) => c.name === 'registered')?.detail).toContain('tenant ID or PIN rejected');
+    expect(h.logs.text()).not.toContain('wrong-000');
+  });
+
+  it('the old PIN works inside the 24 h overlap after a reset, and not after it', async () => {
+    const clock = new ManualClock();
+    const sim = trackSim(await startDmsSimulator({ clock }));
+    sim.resetPin('t-4711', '111222');
+
+    const inside = track(await startHarness({ existingSim: sim, pin: '493027' }));
+    await inside.registered();
+    await inside.close();
+    cleanups.pop();
+
+    const withNew = track(await startHarness({ existingSim: sim, pin: '111222' }));
+    await withNew.registered();
+
+    clock.advance(PIN_OVERLAP_MS + 1000);
+    const rejected = waitForEvent(sim.events, 'register-rejected');
+    const after = track(await startHarness({ existingSim: sim, pin: '493027' }));
+    await rejected;
+    expect(after.daemon.registration.current()).toBeUndefined();
+    expect(after.logs.find((l) => l.msg === 'tenant ID or PIN rejected by the DMS')).toBeDefined();
+  });
+
+  it('obeys 429 Retry-After, retries 5xx, and treats license_expired on its own schedule', async () => {
+    const sim = trackSim(await startDmsSimulator());
+    sim.setFaults({ register: { status: 503, times: 2 } });
+    const h = track(await startHarness({ existingSim: sim }));
+    await h.registered();
+    expect(h.logs.withCode('DMS_ERROR').length).toBeGreaterThanOrEqual(1);
+
+    sim.setFaults({ register: { status: 429, retryAfterSeconds: 1 } });
+    const t0 = Date.now();
+    const rateLimited = track(await startHarness({ existingSim: sim }));
+    await rateLimited.registered();
+    // Retry-After is obeyed, not the (100 ms) transient backoff of the test tuning.
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(950);
+    expect(rateLimited.logs.withCode('DMS_RATE_LIMITED')).toHaveLength(1);
+    expect(rateLimited.logs.withCode('DMS_RATE_LIMITED')[0]!.retryInSeconds).toBe(1);
+
+    sim.setFaults({ register: { status: 403, body: { error: 'license_expired' } } });
+    const expired = track(await startHarness({ existingSim: sim, tuning: { licenseRetryMs: 300 } }));
+    await expired.registered();
+    expect(expired.logs.withCode('LICENSE_EXPIRED')).toHaveLength(1);
+  });
+});
