@@ -87,21 +87,30 @@ export class Fill extends EventEmitter {
     return this.state === 'done' ? this.written : Math.max(0, this.written - 1);
   }
 
-  /** Resolves once the origin's headers arrived (with the size if known) or rejects with the fill's error. */
+  /**
+   * Resolves once the origin answered with a usable response (the size is then known if the
+   * origin sent one) or the fill is complete; rejects with the fill's error if it fails first.
+   */
   headersKnown(): Promise<number | undefined> {
-    if (this.size !== undefined || this.headersSeen) return Promise.resolve(this.size);
+    if (this.headersSeen || this.state === 'done') return Promise.resolve(this.size);
     if (this.state === 'failed') return Promise.reject(this.error as CacheError);
     return new Promise((resolve, reject) => {
-      const onHeaders = () => {
+      const cleanup = () => {
+        this.off('headers', onOk);
+        this.off('done', onOk);
         this.off('failed', onFail);
+      };
+      const onOk = () => {
+        cleanup();
         resolve(this.size);
       };
       const onFail = () => {
-        this.off('headers', onHeaders);
+        cleanup();
         reject(this.error as CacheError);
       };
-      this.once('headers', onHeaders);
-      this.once('failed', onFail);
+      this.on('headers', onOk);
+      this.on('done', onOk);
+      this.on('failed', onFail);
     });
   }
 
@@ -205,7 +214,11 @@ export class Fill extends EventEmitter {
 
   private async fetchOnce(): Promise<void> {
     const { spec, env } = this;
-    if (this.size !== undefined && this.written === this.size && this.written > 0) return;
+    if (this.size !== undefined && this.written === this.size && this.written > 0) {
+      this.headersSeen = true;
+      this.emit('headers');
+      return;
+    }
     const headers: Record<string, string> = { ...spec.source.headers };
     if (this.written > 0) headers.range = `bytes=${this.written}-`;
     let res: Dispatcher.ResponseData;
@@ -232,6 +245,8 @@ export class Fill extends EventEmitter {
       if (cl !== undefined) this.learnSize(Number(cl));
     } else if (status === 416 && this.size !== undefined && this.written === this.size) {
       await res.body.dump().catch(() => undefined);
+      this.headersSeen = true;
+      this.emit('headers');
       return;
     } else {
       await res.body.dump().catch(() => undefined);

@@ -137,7 +137,9 @@ async function serveFill(req: IncomingMessage, res: ServerResponse, fill: Fill, 
   try {
     let size: number | undefined;
     try {
-      size = known?.size ?? (await fill.headersKnown());
+      // Waiting for the origin's answer lets a refused or failed fill become a clean error status.
+      const learnt = await fill.headersKnown();
+      size = known?.size ?? learnt;
     } catch (err) {
       const f = fillStatus(err);
       plain(res, f.status, f.text);

@@ -257,10 +257,17 @@ export class DmsImages {
       }
       const ok = res.write(chunk);
       sent += chunk.length;
-      if (!ok) await new Promise<void>((resolve) => {
-        res.once('drain', resolve);
-        res.once('close', resolve);
-      });
+      if (!ok) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.on('drain', done);
+          res.on('close', done);
+        });
+      }
       const bps = this.bytesPerSecond;
       if (bps !== undefined) {
         const due = began + (sent / bps) * 1000;
