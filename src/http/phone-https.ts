@@ -1,0 +1,74 @@
+import type { Daemon } from '../daemon.js';
+import type { RegistrationSource } from '../management-agent/ports.js';
+import { FrameRefused } from '../management-agent/ports.js';
+import { errorMessage, RelayError } from '../errors.js';
+import { IpGuardStore } from '../store/ip-guard.js';
+import { CertificateManager } from '../tls/certificate-manager.js';
+import { dmsTrustedCa } from '../tls/trust.js';
+import { IpGuard } from './ip-guard.js';
+import { PhoneServer } from './phone-server.js';
+import { ProvisioningProxy } from './provisioning-proxy.js';
+
+/**
+ * Wires the phone-facing HTTPS port into the daemon: certificate manager (+ `cert.install`,
+ * heartbeat `cert`, readiness), IP guard, provisioning pass-through and the server itself.
+ */
+export function wirePhoneHttps(daemon: Daemon): { certs: CertificateManager; guard: IpGuard } {
+  const cfg = daemon.config;
+  const log = daemon.log.child({ part: 'phone-https' });
+  const certs = new CertificateManager({ fqdn: cfg.fqdn, dataDir: cfg.dataDir, pfxFile: cfg.pfxFile, pfxPassphrase: cfg.pfxPassphrase, log, clock: daemon.clock });
+  const guard = new IpGuard(new IpGuardStore(daemon.store), cfg.ipGuard, daemon.clock, log);
+  const proxy = new ProvisioningProxy(
+    { upstreamTimeoutMs: cfg.proxy.upstreamTimeoutMs, upstreamConnections: cfg.proxy.upstreamConnections, maxUploadBytes: cfg.proxy.maxUploadBytes, ca: dmsTrustedCa(cfg.dmsCaFile) },
+    guard,
+    log,
+  );
+  let ready = false;
+  let server: PhoneServer | undefined;
+
+  daemon.inbound['cert.install'] = (frame) => {
+    try {
+      certs.install(Buffer.from(frame.pfx, 'base64'), frame.passphrase, 'dms');
+    } catch (err) {
+      log.error({ code: err instanceof RelayError ? err.code : 'CERT_UNUSABLE', err: errorMessage(err) }, 'cert.install from the DMS refused; the previous certificate stays');
+      throw new FrameRefused(errorMessage(err));
+    }
+  };
+  daemon.status.cert = () => (ready ? certs.status() : null);
+  daemon.adminServer.addCheck({ name: 'phone-cert', check: () => (ready ? certs.readiness() : { ok: false, detail: 'phone-facing HTTPS not started yet' }) });
+  daemon.extraStatus.push(() => ['ipGuard', guard.counts()]);
+
+  daemon.add({
+    name: 'phone-https',
+    async start() {
+      await certs.init();
+      guard.load();
+      ready = true;
+      server = new PhoneServer({
+        listen: cfg.httpsListen,
+        headersTimeoutMs: cfg.proxy.headersTimeoutMs,
+        requestTimeoutMs: cfg.proxy.requestTimeoutMs,
+        maxUploadBytes: cfg.proxy.maxUploadBytes,
+        certs,
+        guard,
+        proxy,
+        routes: daemon.phoneRoutes,
+        registration: () => (daemon.registration as RegistrationSource | undefined)?.current(),
+        draining: daemon.draining,
+        log,
+      });
+      daemon.addresses.https = await server.listen();
+      certs.startWatching();
+    },
+    async drain(deadlineMs) {
+      await server?.drain(deadlineMs);
+    },
+    async stop() {
+      server?.stop();
+      certs.stop();
+      guard.stop();
+      await proxy.destroy();
+    },
+  });
+  return { certs, guard };
+}
