@@ -12,6 +12,7 @@ import { errorMessage } from './errors.js';
 import { VERSION } from './version.js';
 import type { InboundHandlers, Outbox, RegistrationSource } from './management-agent/ports.js';
 import type { PhoneRoute } from './http/types.js';
+import { wirePhoneHttps } from './http/phone-https.js';
 import { wireFirmwareCache } from './cache/wire.js';
 import { wireDownloadAgent } from './download-agent/wire.js';
 import { ManagementAgent } from './management-agent/agent.js';
@@ -118,6 +119,7 @@ export class Daemon {
     this.extraStatus.push(() => ['managementAgent', agent.statusSection()]);
     this.add(agent);
     // phone-facing HTTPS: tls, provisioning pass-through, ip guard (issue 3)
+    wirePhoneHttps(this);
     // cache + download agent (issue 4)
     const firmware = wireFirmwareCache({ config: cfg, db: this.db, log: this.log, clock: this.clock, registration: this.registration });
     this.phoneRoutes.push(firmware.route);
