@@ -1,13 +1,94 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import type { CliCommand } from './command.js';
-import { ExitCode } from '../errors.js';
+import { CONFIG_OPTION_HELP } from './command.js';
+import { configOrExit } from './common.js';
+import { resolveDataDir } from './data-dir.js';
+import { ExitCode, errorMessage, RelayError } from '../errors.js';
+import { inspectPfx } from '../tls/certificate-manager.js';
+import { formatReport } from '../tls/validate.js';
+import { PfxLoadError } from '../tls/errors.js';
+import { installedPath, writeInstalled } from '../tls/cert-files.js';
 
-// Placeholder until the issue that builds 'cert' lands.
+const USAGE = `cloud-relay cert check FILE --fqdn NAME [--passphrase-file F]
+       cloud-relay cert install FILE [--config FILE] [--passphrase-file F] [--fqdn NAME] [--data-dir DIR]
+${CONFIG_OPTION_HELP}
+  --fqdn NAME          the relay's name phones use (install: default from the config)
+  --passphrase-file F  file holding the PFX passphrase (else $CLOUD_RELAY_PFX_PASSPHRASE, else empty)
+  --data-dir DIR       where install puts the certificate (default: from the config)
+
+check prints the certificate report and exits 0 only when the PFX is valid for NAME.
+install validates, stores the PFX (0600) in the data dir, and a running relay swaps it in
+within a few seconds without dropping connections; an invalid PFX is refused.`;
+
+function passphrase(file: string | undefined): string {
+  if (file) return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  return process.env.CLOUD_RELAY_PFX_PASSPHRASE ?? '';
+}
+
 export const command: CliCommand = {
   name: 'cert',
-  summary: '(cert is not built yet)',
-  usage: 'cloud-relay cert',
-  async run() {
-    console.error('cloud-relay: cert is not available in this build');
-    return ExitCode.UNAVAILABLE;
+  summary: 'check or install the phone-facing PFX certificate',
+  usage: USAGE,
+  async run(args) {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { fqdn: { type: 'string' }, 'passphrase-file': { type: 'string' }, config: { type: 'string' }, 'data-dir': { type: 'string' } },
+    });
+    const [sub, file] = positionals;
+    if ((sub !== 'check' && sub !== 'install') || !file) {
+      console.error(`cloud-relay cert: expected "check FILE" or "install FILE"\nUsage: ${USAGE}`);
+      return ExitCode.USAGE;
+    }
+    let fqdn = values.fqdn;
+    let dataDir: string | undefined;
+    if (sub === 'install') {
+      if (!fqdn || !values['data-dir']) {
+        const cfg = configOrExit(values.config);
+        if (typeof cfg === 'number') return cfg;
+        fqdn ??= cfg.fqdn;
+      }
+      const dir = resolveDataDir(values);
+      if (typeof dir === 'number') return dir;
+      dataDir = dir;
+    }
+    if (!fqdn) {
+      console.error('cloud-relay cert check: --fqdn NAME is required (the name phones use to reach the relay)');
+      return ExitCode.USAGE;
+    }
+    let data: Buffer;
+    let pass: string;
+    try {
+      data = readFileSync(file);
+      pass = passphrase(values['passphrase-file']);
+    } catch (err) {
+      console.error(`cloud-relay cert: ${errorMessage(err)}`);
+      return ExitCode.FAILURE;
+    }
+    let checked;
+    try {
+      checked = inspectPfx(data, pass, fqdn, Date.now());
+    } catch (err) {
+      if (err instanceof PfxLoadError) {
+        console.log(`file        ${file}\nresult      INVALID\n  ${err.code}: ${err.message}`);
+        return ExitCode.FAILURE;
+      }
+      throw err;
+    }
+    console.log(`file        ${file}\n${formatReport(checked.report, fqdn)}`);
+    if (!checked.report.valid) {
+      if (sub === 'install') console.error('cloud-relay cert install: refused; the current certificate stays');
+      return ExitCode.FAILURE;
+    }
+    if (sub === 'check') return ExitCode.OK;
+    try {
+      writeInstalled(dataDir!, { pfx: data.toString('base64'), passphrase: pass, installedAt: new Date().toISOString(), origin: 'cli' });
+    } catch (err) {
+      console.error(`cloud-relay cert install: cannot store the certificate in ${dataDir!}: ${err instanceof RelayError ? err.message : errorMessage(err)}`);
+      return ExitCode.CANT_CREATE;
+    }
+    console.log(`installed   ${installedPath(dataDir!)} (0600); a running relay swaps it in within a few seconds`);
+    return ExitCode.OK;
   },
 };

@@ -1,13 +1,88 @@
+import { isIP } from 'node:net';
+import { parseArgs } from 'node:util';
 import type { CliCommand } from './command.js';
+import { CONFIG_OPTION_HELP } from './command.js';
+import { existingDbDir } from './data-dir.js';
 import { ExitCode } from '../errors.js';
+import { openDb } from '../store/db.js';
+import { IpGuardStore, type IpGuardRow } from '../store/ip-guard.js';
+import { stateOf } from '../http/ip-guard.js';
 
-// Placeholder until the issue that builds 'ip' lands.
+const USAGE = `cloud-relay ip list [--json]
+       cloud-relay ip check IP
+       cloud-relay ip unban IP
+${CONFIG_OPTION_HELP}
+  --data-dir DIR    the relay's data directory (default: from the config, else $CLOUD_RELAY_DATA_DIR, else /var/lib/cloud-relay)
+
+Works on the relay database directly; the daemon need not run (a running one sees changes at once).
+check exits 0 when the IP may connect, 1 when it is banned or blacklisted.`;
+
+function iso(ms: number | null): string {
+  return ms === null ? '-' : new Date(ms).toISOString();
+}
+
+function describe(row: IpGuardRow, now: number): string {
+  const state = stateOf(row, now);
+  const parts = [`${row.ip.padEnd(40)} ${state.padEnd(12)}`];
+  if (state === 'banned') parts.push(`until ${iso(row.bannedUntil)}`);
+  if (state === 'blacklisted') parts.push(`since ${iso(row.blacklistedAt)}`);
+  if (row.whitelistedAt !== null) parts.push(`trusted since ${iso(row.whitelistedAt)}`);
+  if (row.banCount > 0) parts.push(`bans ${row.banCount}`);
+  if (row.failures > 0) parts.push(`failures ${row.failures}`);
+  if (row.lastFailure) parts.push(`last failure ${iso(row.lastFailureAt)} (${row.lastFailure})`);
+  return parts.join('  ');
+}
+
+function normaliseIp(text: string | undefined): string | undefined {
+  if (!text) return undefined;
+  const ip = text.startsWith('::ffff:') && text.includes('.') ? text.slice(7) : text;
+  return isIP(ip) ? ip : undefined;
+}
+
 export const command: CliCommand = {
   name: 'ip',
-  summary: '(ip is not built yet)',
-  usage: 'cloud-relay ip',
-  async run() {
-    console.error('cloud-relay: ip is not available in this build');
-    return ExitCode.UNAVAILABLE;
+  summary: 'list, check and unban phone source IPs (IP guard)',
+  usage: USAGE,
+  async run(args) {
+    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { config: { type: 'string' }, 'data-dir': { type: 'string' }, json: { type: 'boolean' } } });
+    const [sub, arg] = positionals;
+    if (sub !== 'list' && sub !== 'check' && sub !== 'unban') {
+      console.error(`cloud-relay ip: expected list, check or unban\nUsage: ${USAGE}`);
+      return ExitCode.USAGE;
+    }
+    const ip = normaliseIp(arg);
+    if (sub !== 'list' && !ip) {
+      console.error(`cloud-relay ip ${sub}: "${arg ?? ''}" is not an IP address`);
+      return ExitCode.USAGE;
+    }
+    const dir = existingDbDir(values);
+    if (typeof dir === 'number') return dir;
+    const db = openDb(dir);
+    try {
+      const store = new IpGuardStore(db);
+      const now = Date.now();
+      if (sub === 'list') {
+        const rows = store.list();
+        if (values.json) console.log(JSON.stringify(rows.map((r) => ({ ...r, state: stateOf(r, now) })), null, 2));
+        else if (rows.length === 0) console.log('no IPs recorded');
+        else console.log(rows.map((r) => describe(r, now)).join('\n'));
+        return ExitCode.OK;
+      }
+      const row = store.get(ip!);
+      if (sub === 'check') {
+        const state = stateOf(row, now);
+        console.log(row ? describe(row, now) : `${ip!.padEnd(40)} unknown`);
+        return state === 'banned' || state === 'blacklisted' ? ExitCode.FAILURE : ExitCode.OK;
+      }
+      const before = stateOf(row, now);
+      if (!store.unban(ip!)) {
+        console.error(`cloud-relay ip unban: ${ip!} is not known to the IP guard`);
+        return ExitCode.FAILURE;
+      }
+      console.log(before === 'banned' || before === 'blacklisted' ? `${ip!}: ${before} → allowed (failures and ban history cleared)` : `${ip!} was not banned; its failures were cleared`);
+      return ExitCode.OK;
+    } finally {
+      db.close();
+    }
   },
 };

@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 
@@ -31,6 +31,12 @@ function writePrivate(dataDir: string, name: string, body: string): void {
   const tmp = join(dir, `.${name}.${process.pid}.tmp`);
   writeFileSync(tmp, body, { mode: 0o600 });
   chmodSync(tmp, 0o600);
+  // Run as root (`sudo cloud-relay cert install`), hand the file to the data dir's owner,
+  // the service user, or the daemon could not read it.
+  if (process.getuid?.() === 0) {
+    const owner = statSync(dataDir);
+    chownSync(tmp, owner.uid, owner.gid);
+  }
   renameSync(tmp, join(dir, name));
 }
 
