@@ -20,6 +20,8 @@ import type { AgentTuning } from './management-agent/tuning.js';
 import { TestEmitter } from './management-agent/test-emitter.js';
 import { zeroStatus } from './status.js';
 import { installMetrics } from './metrics/install.js';
+import { wireDeviceWork } from './management-agent/tasks/wire.js';
+import type { DeviceWork } from './management-agent/tasks/device-work.js';
 
 export interface DaemonOptions {
   readonly config: RelayConfig;
@@ -63,6 +65,8 @@ export class Daemon {
   private readonly agentTuning: Partial<AgentTuning> | undefined;
   /** The management agent (issue 2); set first in start(). */
   agent: ManagementAgent | undefined;
+  /** Device drivers, tasks and monitoring (issue 5); set in start(). */
+  deviceWork: DeviceWork | undefined;
 
   constructor(opts: DaemonOptions) {
     this.agentTuning = opts.agentTuning;
@@ -149,6 +153,7 @@ export class Daemon {
     this.extraStatus.push(() => ['firmwareCache', firmware.cache.stats()]);
     this.add(images.component);
     // device drivers, tasks, monitoring (issue 5)
+    this.deviceWork = wireDeviceWork(this);
     // metrics (issue 6)
     installMetrics(this, admin);
 

@@ -1,0 +1,80 @@
+import type { Readable } from 'node:stream';
+
+/**
+ * What the relay can ask of one phone, whatever its vendor. A driver knows phones, not the
+ * DMS: it takes an address and credentials and returns what the phone confirmed, or throws
+ * a DeviceError saying why not (and whether the request may have reached the phone).
+ */
+export interface DeviceTarget {
+  readonly mac: string;
+  readonly ip: string;
+  readonly port?: number | undefined;
+  readonly model: string;
+  readonly credentials: { readonly user: string; readonly password: string };
+}
+
+export interface DeviceInfo {
+  readonly model: string;
+  readonly mac: string;
+  readonly firmware: string;
+  readonly uptimeSeconds: number;
+}
+
+export interface LineStatus {
+  readonly line: number;
+  readonly uri: string;
+  readonly registered: boolean;
+}
+
+export interface CallInfo {
+  readonly handle: string;
+  readonly state: string;
+  readonly type: string;
+  readonly remote: string;
+}
+
+export interface CallStateInfo {
+  readonly state: 'idle' | 'in_call';
+  readonly calls: readonly CallInfo[];
+}
+
+export interface ParamsRead {
+  readonly values: Record<string, { value: string; source: string }>;
+  /** Names the phone did not recognise (its InvalidParams). */
+  readonly invalid: readonly string[];
+}
+
+export type ResetScope = 'web' | 'local' | 'device' | 'all' | 'factory';
+export type ConfigSource = 'config' | 'local' | 'web' | 'device' | 'all';
+
+export interface ScreenImage {
+  readonly body: Readable;
+  readonly contentType: string;
+  /** File extension matching the content type, without the dot. */
+  readonly ext: string;
+}
+
+export interface Driver {
+  /** Restarts without cutting a call; `deferred` when the phone will reboot after its call ends. */
+  reboot(t: DeviceTarget): Promise<{ deferred: boolean }>;
+  /** Places a call and returns only once the phone shows it in its call status. */
+  dial(t: DeviceTarget, to: string, dialType: 'sip' | 'tel', line: number): Promise<{ callHandle: string; callState: string }>;
+  reset(t: DeviceTarget, scope: ResetScope): Promise<void>;
+  getParams(t: DeviceTarget, names: readonly string[]): Promise<ParamsRead>;
+  /** Returns how many chunks were sent (the phone takes at most 20 values per call). */
+  setParams(t: DeviceTarget, values: Readonly<Record<string, string>>): Promise<{ chunks: number }>;
+  getConfig(t: DeviceTarget, source: ConfigSource): Promise<unknown>;
+  screenCapture(t: DeviceTarget): Promise<ScreenImage>;
+  pcapStart(t: DeviceTarget, opts: { filter?: string | undefined; maxMb: number; maxMinutes: number }): Promise<void>;
+  /** Asks the phone to upload its capture to `uploadUrl` now, then stops capturing. */
+  pcapStop(t: DeviceTarget, uploadUrl: string): Promise<void>;
+  /** Stops capturing; nothing is uploaded. */
+  pcapCancel(t: DeviceTarget): Promise<void>;
+  adPassword(t: DeviceTarget, password: string): Promise<void>;
+  /** Makes the phone fetch its configuration from the provisioning server now. */
+  checkSync(t: DeviceTarget): Promise<void>;
+  info(t: DeviceTarget): Promise<DeviceInfo>;
+  lines(t: DeviceTarget): Promise<LineStatus[]>;
+  callState(t: DeviceTarget): Promise<CallStateInfo>;
+  close(): Promise<void>;
+}

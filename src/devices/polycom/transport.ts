@@ -1,0 +1,154 @@
+import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
+import { DeviceError } from '../errors.js';
+import type { DeviceTarget } from '../driver.js';
+import { phoneConnector, type PinStore, type TlsPolicy } from '../tls-policy.js';
+import { API_PROBE_PATH, BUSY_BACKOFF_MS, BUSY_STATUS, DEFAULT_USER, NOT_SUPPORTED_STATUS } from './inferred.js';
+import { statusReason } from './status-codes.js';
+
+export interface TransportOptions {
+  readonly tlsPolicy: TlsPolicy;
+  readonly caFile?: string | undefined;
+  readonly requestTimeoutMs: number;
+  readonly pins: PinStore;
+  /** How long an idle connection to one phone is kept for the next request. */
+  readonly keepAliveMs?: number;
+}
+
+export interface Envelope {
+  readonly status: string;
+  readonly data: unknown;
+  readonly body: Record<string, unknown>;
+}
+
+const NEVER_SENT = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
+const TLS_TRUST = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/;
+
+export function origin(t: DeviceTarget): string {
+  const host = t.ip.includes(':') ? `[${t.ip}]` : t.ip;
+  return `https://${host}:${t.port ?? 443}`;
+}
+
+export function basicAuth(t: DeviceTarget): string {
+  return 'Basic ' + Buffer.from(`${t.credentials.user || DEFAULT_USER}:${t.credentials.password}`).toString('base64');
+}
+
+/** Maps a transport failure to whether the request can have reached the phone. */
+export function classifyTransportError(err: unknown, where: string): DeviceError {
+  if (err instanceof DeviceError) return err;
+  const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
+  const msg = err instanceof Error ? err.message : String(err);
+  if (NEVER_SENT.has(code) || err instanceof undiciErrors.ConnectTimeoutError) return new DeviceError('CONNECT_FAILED', `${where}: cannot connect (${code || msg})`, { reached: false, cause: err });
+  if (TLS_TRUST.test(code)) return new DeviceError('TLS_UNTRUSTED', `${where}: certificate not trusted (${code})`, { reached: false, cause: err });
+  if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError'))) {
+    return new DeviceError('TIMEOUT', `${where}: no answer in time`, { reached: true, cause: err });
+  }
+  return new DeviceError('CONNECTION_LOST', `${where}: connection lost (${code || msg})`, { reached: true, cause: err });
+}
+
+export function retryAfterMs(header: string | string[] | undefined, now = Date.now()): number | undefined {
+  const v = Array.isArray(header) ? header[0] : header;
+  if (!v) return undefined;
+  if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/**
+ * HTTPS to Polycom phones: one undici Agent, which keeps one pool per phone origin with a
+ * single connection (one request in flight per phone), closed after a short idle time so
+ * 50,000 phones do not mean 50,000 open sockets.
+ */
+export class PolycomTransport {
+  readonly agent: Agent;
+  private readonly timeoutMs: number;
+
+  constructor(opts: TransportOptions) {
+    this.timeoutMs = opts.requestTimeoutMs;
+    this.agent = new Agent({
+      connections: 1,
+      pipelining: 1,
+      keepAliveTimeout: opts.keepAliveMs ?? 4_000,
+      keepAliveMaxTimeout: opts.keepAliveMs ?? 4_000,
+      headersTimeout: opts.requestTimeoutMs,
+      bodyTimeout: opts.requestTimeoutMs,
+      connect: phoneConnector({ policy: opts.tlsPolicy, caFile: opts.caFile, timeoutMs: Math.min(opts.requestTimeoutMs, 10_000), pins: opts.pins }),
+    });
+  }
+
+  /** A raw request with Basic auth; the caller reads (or dumps) the body. */
+  async raw(t: DeviceTarget, method: Dispatcher.HttpMethod, path: string, opts: { body?: string; headers?: Record<string, string> } = {}): Promise<Dispatcher.ResponseData> {
+    const where = `${method} ${path} on ${t.ip}`;
+    try {
+      return await this.agent.request({
+        origin: origin(t),
+        method,
+        path,
+        headers: { authorization: basicAuth(t), ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}), ...opts.headers },
+        ...(opts.body !== undefined ? { body: opts.body } : {}),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (err) {
+      throw classifyTransportError(err, where);
+    }
+  }
+
+  /** A REST call: resolves only with `Status` 2000, otherwise throws a DeviceError saying why. */
+  async call(t: DeviceTarget, method: 'GET' | 'POST', path: string, data?: unknown): Promise<Envelope> {
+    const where = `${method} ${path} on ${t.ip}`;
+    const body = method === 'POST' ? JSON.stringify(data === undefined ? {} : { data }) : undefined;
+    const res = await this.raw(t, method, path, body !== undefined ? { body } : {});
+    let text: string;
+    try {
+      text = await res.body.text();
+    } catch (err) {
+      throw classifyTransportError(err, where);
+    }
+    if (res.statusCode === 401 || res.statusCode === 403) throw new DeviceError('AUTH_FAILED', `${where}: the phone refused the credentials (HTTP ${res.statusCode})`, { reached: true });
+    if (res.statusCode === 404) throw await this.explain404(t, path, where);
+    if (res.statusCode === 503 || res.statusCode === 429) {
+      throw new DeviceError('BUSY', `${where}: phone busy (HTTP ${res.statusCode})`, { reached: true, retryAfterMs: retryAfterMs(res.headers['retry-after']) ?? BUSY_BACKOFF_MS });
+    }
+    if (res.statusCode < 200 || res.statusCode > 299) throw new DeviceError('HTTP_ERROR', `${where}: HTTP ${res.statusCode}`, { reached: true, ...(retryAfterMs(res.headers['retry-after']) !== undefined ? { retryAfterMs: retryAfterMs(res.headers['retry-after']) } : {}) });
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new DeviceError('BAD_RESPONSE', `${where}: answer is not JSON`, { reached: true });
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new DeviceError('BAD_RESPONSE', `${where}: answer is not a JSON object`, { reached: true });
+    const obj = parsed as Record<string, unknown>;
+    const status = typeof obj.Status === 'string' ? obj.Status : typeof obj.Status === 'number' ? String(obj.Status) : undefined;
+    if (status === undefined) throw new DeviceError('BAD_RESPONSE', `${where}: answer has no Status`, { reached: true });
+    if (status === '2000') return { status, data: obj.data, body: obj };
+    if (BUSY_STATUS.has(status)) throw new DeviceError('BUSY', `${where}: ${statusReason(status)}`, { reached: true, retryAfterMs: retryAfterMs(res.headers['retry-after']) ?? BUSY_BACKOFF_MS });
+    if (NOT_SUPPORTED_STATUS.has(status)) throw new DeviceError('NOT_SUPPORTED', `${where}: ${statusReason(status)}`, { reached: true });
+    throw new PhoneStatusError(status, `${where}: ${statusReason(status)}`);
+  }
+
+  private async explain404(t: DeviceTarget, path: string, where: string): Promise<DeviceError> {
+    if (path !== API_PROBE_PATH) {
+      try {
+        const probe = await this.raw(t, 'GET', API_PROBE_PATH);
+        await probe.body.dump();
+        if (probe.statusCode !== 404) return new DeviceError('NOT_SUPPORTED', `${where}: this model or firmware has no such endpoint (HTTP 404)`, { reached: true });
+      } catch {
+        // the probe failing says nothing about the endpoint: report the plain 404 below
+        return new DeviceError('NOT_SUPPORTED', `${where}: HTTP 404`, { reached: true });
+      }
+    }
+    return new DeviceError('API_DISABLED', `${where}: the phone's REST API is disabled (HTTP 404; set apps.restapi.enabled=1)`, { reached: true });
+  }
+
+  close(): Promise<void> {
+    return this.agent.close();
+  }
+}
+
+/** A non-success API status the caller may want to interpret (4007 "no call" is not a failure for callState). */
+export class PhoneStatusError extends DeviceError {
+  readonly phoneStatus: string;
+  constructor(status: string, message: string) {
+    super('PHONE_ERROR', message, { reached: true });
+    this.phoneStatus = status;
+  }
+}

@@ -1,0 +1,96 @@
+import type PQueue from 'p-queue';
+import type { Logger } from '../../log.js';
+import type { Clock } from '../../clock.js';
+import { errorMessage } from '../../errors.js';
+import type { Driver } from '../../devices/driver.js';
+import type { PhoneLock } from '../../devices/phone-lock.js';
+import type { DeviceRepo, DeviceRow } from '../../store/devices.js';
+import { targetSchema, type Target } from '../frames.js';
+import { readSnapshot } from './snapshot.js';
+import type { StatusBook } from './status-book.js';
+
+export interface PollerDeps {
+  readonly devices: DeviceRepo;
+  readonly book: StatusBook;
+  readonly driverFor: (vendor: Target['vendor']) => Driver | undefined;
+  readonly queue: PQueue;
+  readonly lock: PhoneLock;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly intervalMs: number;
+}
+
+const PAGE = 200;
+
+/**
+ * Polls every known device once per interval, one device every interval/N, so 50,000 phones
+ * every 2 hours is a steady 7 polls a second instead of a burst. Polls share the task queue
+ * and the per-phone lock, so a poll never runs beside a command on the same phone.
+ */
+export class DevicePoller {
+  private timer: NodeJS.Timeout | undefined;
+  private page: DeviceRow[] = [];
+  private cursor = '';
+  private readonly inFlight = new Set<string>();
+  polls = 0;
+  failures = 0;
+
+  constructor(private readonly d: PollerDeps) {}
+
+  start(): void {
+    this.schedule();
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private schedule(): void {
+    const known = Math.max(1, this.d.devices.counts().known);
+    const step = Math.max(10, Math.floor(this.d.intervalMs / known));
+    this.timer = setTimeout(() => {
+      this.tick();
+      this.schedule();
+    }, step);
+    this.timer.unref();
+  }
+
+  private tick(): void {
+    if (this.page.length === 0) {
+      this.page = this.d.devices.page(this.cursor, PAGE);
+      if (this.page.length === 0) {
+        this.cursor = '';
+        this.page = this.d.devices.page('', PAGE);
+      }
+    }
+    const row = this.page.shift();
+    if (!row) return;
+    this.cursor = row.deviceId;
+    // A phone still being polled (slow or timing out) is not queued twice.
+    if (this.inFlight.has(row.deviceId)) return;
+    this.inFlight.add(row.deviceId);
+    void this.poll(row).finally(() => this.inFlight.delete(row.deviceId));
+  }
+
+  /** Polls one device now through the shared queue; resolves when its status is recorded. */
+  async poll(row: Pick<DeviceRow, 'deviceId' | 'target'>): Promise<void> {
+    const parsed = targetSchema.safeParse(JSON.parse(row.target));
+    if (!parsed.success) return;
+    const t = parsed.data;
+    const driver = this.d.driverFor(t.vendor);
+    if (!driver) return;
+    try {
+      await this.d.queue.add(() =>
+        this.d.lock.run(`${t.ip}:${t.port ?? 443}`, async () => {
+          const snap = await readSnapshot(driver, { mac: t.mac, ip: t.ip, port: t.port, model: t.model, credentials: t.credentials }, this.d.clock.now());
+          this.d.book.record(row.deviceId, snap);
+        }),
+      );
+      this.polls++;
+    } catch (err) {
+      this.failures++;
+      this.d.log.warn({ deviceId: row.deviceId, ip: t.ip, err: errorMessage(err) }, 'status poll failed');
+    }
+  }
+}

@@ -1,0 +1,36 @@
+import type { DeviceRepo } from '../../store/devices.js';
+import type { Outbox } from '../ports.js';
+import type { Clock } from '../../clock.js';
+import { snapshotChanged, type DeviceSnapshot } from './snapshot.js';
+
+/**
+ * The last status reported per device. A new snapshot becomes a device.status frame only when
+ * it says something new, and the stored status and the outbox row are written together.
+ */
+export class StatusBook {
+  constructor(
+    private readonly devices: DeviceRepo,
+    private readonly outbox: Outbox,
+    private readonly clock: Clock,
+  ) {}
+
+  last(deviceId: string): DeviceSnapshot | undefined {
+    const row = this.devices.get(deviceId);
+    return row?.status ? (JSON.parse(row.status) as DeviceSnapshot) : undefined;
+  }
+
+  /** Returns true if a device.status was queued. Unknown devices are ignored. */
+  record(deviceId: string, snap: DeviceSnapshot): boolean {
+    return this.devices.transaction(() => {
+      const row = this.devices.get(deviceId);
+      if (!row) return false;
+      const prev = row.status ? (JSON.parse(row.status) as DeviceSnapshot) : undefined;
+      const changed = snapshotChanged(prev, snap);
+      // Offline keeps the last known facts for the next comparison, but reports only `online`.
+      const stored = snap.online ? snap : { ...(prev ?? {}), online: false };
+      this.devices.setStatus(deviceId, JSON.stringify(stored), snap.online, this.clock.now());
+      if (changed) this.outbox.enqueue('device.status', { deviceId, ...snap });
+      return changed;
+    });
+  }
+}

@@ -1,0 +1,144 @@
+import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
+import PQueue from 'p-queue';
+import type { Logger } from '../../log.js';
+import type { Clock } from '../../clock.js';
+import type { RelayConfig } from '../../config/schema.js';
+import type { Db } from '../../store/db.js';
+import { TaskRepo } from '../../store/tasks.js';
+import { DeviceRepo } from '../../store/devices.js';
+import type { Component } from '../../lifecycle.js';
+import type { PhoneRoute } from '../../http/types.js';
+import { PhoneLock } from '../../devices/phone-lock.js';
+import { PolycomDriver } from '../../devices/polycom/driver.js';
+import type { Driver } from '../../devices/driver.js';
+import type { InboundHandlers, Outbox, RegistrationSource } from '../ports.js';
+import type { Target } from '../frames.js';
+import { CaptureInbox } from './capture-inbox.js';
+import { DmsFiles } from './dms-files.js';
+import { CommandExecutor } from './executor.js';
+import { TaskRunner } from './runner.js';
+import { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
+import { StatusBook } from '../monitor/status-book.js';
+import { DevicePoller } from '../monitor/poller.js';
+import { NotificationReceiver } from '../monitor/notifications.js';
+
+export interface DeviceWorkOptions {
+  readonly config: Pick<RelayConfig, 'devices' | 'dmsUrl' | 'dmsCaFile' | 'dataDir'>;
+  readonly db: Db;
+  readonly outbox: Outbox;
+  readonly registration: RegistrationSource;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** https://{fqdn}[:port] as phones reach the relay (for capture uploads). */
+  readonly relayBaseUrl: () => string | undefined;
+  /** Test knobs: shorter retries, dial confirmation and state throttling. */
+  readonly retry?: RetryPolicy;
+  readonly dialConfirm?: { attempts: number; intervalMs: number };
+  readonly stateEveryMs?: number;
+  readonly captureWaitMs?: number;
+  readonly uploadRetryDelayMs?: number;
+  /** Run the background poll loop (on by default). */
+  readonly poll?: boolean;
+}
+
+/**
+ * Everything issue 5 adds to the daemon, built in one place: drivers, the shared queue and
+ * per-phone lock, the task runner, the monitor, and the phone-facing routes they need.
+ */
+export class DeviceWork implements Component {
+  readonly name = 'devices-tasks';
+  readonly tasks: TaskRepo;
+  readonly devices: DeviceRepo;
+  readonly runner: TaskRunner;
+  readonly poller: DevicePoller;
+  readonly notifications: NotificationReceiver;
+  readonly inbox: CaptureInbox;
+  readonly queue: PQueue;
+  private readonly polycom: PolycomDriver;
+  private readonly files: DmsFiles;
+  private readonly workDir: string;
+
+  constructor(private readonly o: DeviceWorkOptions) {
+    const cfg = o.config.devices;
+    this.tasks = new TaskRepo(o.db);
+    this.devices = new DeviceRepo(o.db);
+    this.queue = new PQueue({ concurrency: cfg.concurrency });
+    const lock = new PhoneLock();
+    const devices = this.devices;
+    this.polycom = new PolycomDriver({
+      tlsPolicy: cfg.tlsPolicy,
+      caFile: cfg.caFile,
+      requestTimeoutMs: cfg.requestTimeoutMs,
+      pins: { check: (origin, fp) => devices.checkPin(origin, fp, o.clock.now()) },
+      ...(o.dialConfirm ? { dialConfirm: o.dialConfirm } : {}),
+    });
+    const driverFor = (vendor: Target['vendor']): Driver | undefined => (vendor === 'polycom' ? this.polycom : undefined);
+    this.workDir = join(o.config.dataDir, 'device-files');
+    this.inbox = new CaptureInbox(join(this.workDir, 'inbox'));
+    this.files = new DmsFiles({ dmsUrl: o.config.dmsUrl, dmsCaFile: o.config.dmsCaFile, registration: o.registration, ...(o.uploadRetryDelayMs !== undefined ? { retryDelayMs: o.uploadRetryDelayMs } : {}) });
+    const book = new StatusBook(this.devices, o.outbox, o.clock);
+    const executor = new CommandExecutor({
+      files: this.files,
+      inbox: this.inbox,
+      workDir: this.workDir,
+      relayBaseUrl: o.relayBaseUrl,
+      now: () => o.clock.now(),
+      onStatus: (deviceId, snap) => void book.record(deviceId, snap),
+      ...(o.captureWaitMs !== undefined ? { captureWaitMs: o.captureWaitMs } : {}),
+    });
+    this.runner = new TaskRunner({
+      tasks: this.tasks,
+      devices: this.devices,
+      outbox: o.outbox,
+      executor,
+      driverFor,
+      queue: this.queue,
+      lock,
+      registration: () => o.registration.current(),
+      clock: o.clock,
+      log: o.log.child({ part: 'tasks' }),
+      retry: o.retry ?? DEFAULT_RETRY,
+      backlog: cfg.backlog,
+      ...(o.stateEveryMs !== undefined ? { stateEveryMs: o.stateEveryMs } : {}),
+    });
+    this.poller = new DevicePoller({ devices: this.devices, book, driverFor, queue: this.queue, lock, clock: o.clock, log: o.log.child({ part: 'monitor' }), intervalMs: cfg.pollIntervalSeconds * 1000 });
+    this.notifications = new NotificationReceiver({ devices: this.devices, outbox: o.outbox, book, log: o.log.child({ part: 'telnotify' }) });
+  }
+
+  handlers(): Pick<InboundHandlers, 'task.submit' | 'task.update' | 'task.delete'> {
+    return this.runner.handlers();
+  }
+
+  phoneRoutes(): PhoneRoute[] {
+    return [this.notifications.route(), this.inbox.route()];
+  }
+
+  status(): { tasks: () => { scheduled: number; running: number }; devices: () => { known: number; online: number } } {
+    return { tasks: () => this.tasks.counts(), devices: () => this.devices.counts() };
+  }
+
+  statusSection(): Record<string, unknown> {
+    return { queued: this.queue.size, inFlight: this.queue.pending, polls: this.poller.polls, pollFailures: this.poller.failures, notifications: this.notifications.received, notificationsRefused: this.notifications.rejected, captureSlots: this.inbox.pending };
+  }
+
+  async start(): Promise<void> {
+    // Leftovers of a crash mid-capture: the phone's upload slot died with the process.
+    await rm(join(this.workDir), { recursive: true, force: true });
+    this.runner.start();
+    if (this.o.poll !== false) this.poller.start();
+  }
+
+  async drain(deadlineMs: number): Promise<void> {
+    this.poller.stop();
+    await this.runner.stop(deadlineMs);
+  }
+
+  async stop(): Promise<void> {
+    this.poller.stop();
+    await this.runner.stop(this.o.clock.now());
+    this.queue.clear();
+    this.inbox.close();
+    await Promise.allSettled([this.polycom.close(), this.files.close()]);
+  }
+}

@@ -1,0 +1,73 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Agent, request } from 'undici';
+import { dmsTrustedCa } from '../../tls/trust.js';
+import { DeviceError } from '../../devices/errors.js';
+import type { RegistrationSource } from '../ports.js';
+
+export interface UploadedFile {
+  name: string;
+  size: number;
+  sha256: string;
+}
+
+export const MAX_FILE_BYTES = 100 * 1024 * 1024;
+
+/**
+ * Uploads files to the DMS (PROTOCOL §4): PUT {dmsUrl}/api/v1/relays/{relayId}/files/{name}
+ * with the bearer token. The file is streamed from disk, so a retry resends the same bytes.
+ */
+export class DmsFiles {
+  private readonly agent: Agent;
+
+  constructor(
+    private readonly opts: { dmsUrl: string; dmsCaFile?: string | undefined; registration: RegistrationSource; timeoutMs?: number; attempts?: number; retryDelayMs?: number },
+  ) {
+    const ca = dmsTrustedCa(opts.dmsCaFile);
+    this.agent = new Agent({ connections: 8, ...(ca ? { connect: { ca } } : {}) });
+  }
+
+  async upload(path: string, name: string, contentType: string): Promise<UploadedFile> {
+    const { size } = await stat(path);
+    if (size > MAX_FILE_BYTES) throw new DeviceError('UPLOAD_FAILED', `${name} is ${size} bytes, over the DMS limit of 100 MB`, { reached: true });
+    const attempts = this.opts.attempts ?? 3;
+    let last: unknown;
+    for (let i = 1; i <= attempts; i++) {
+      try {
+        return await this.once(path, name, size, contentType);
+      } catch (err) {
+        last = err;
+        if (err instanceof DeviceError && err.message.includes('HTTP 4')) break;
+        if (i < attempts) await sleep((this.opts.retryDelayMs ?? 2_000) * 2 ** (i - 1));
+      }
+    }
+    throw last instanceof DeviceError ? last : new DeviceError('UPLOAD_FAILED', `upload of ${name} to the DMS failed: ${last instanceof Error ? last.message : String(last)}`, { reached: true, cause: last });
+  }
+
+  private async once(path: string, name: string, size: number, contentType: string): Promise<UploadedFile> {
+    const reg = this.opts.registration.current();
+    if (!reg) throw new DeviceError('UPLOAD_FAILED', `cannot upload ${name}: the relay is not registered with the DMS`, { reached: true });
+    const url = `${this.opts.dmsUrl.replace(/\/+$/, '')}/api/v1/relays/${encodeURIComponent(reg.relayId)}/files/${encodeURIComponent(name)}`;
+    const res = await request(url, {
+      method: 'PUT',
+      dispatcher: this.agent,
+      headers: { authorization: `Bearer ${reg.token}`, 'content-type': contentType, 'content-length': String(size) },
+      body: createReadStream(path),
+      headersTimeout: this.opts.timeoutMs ?? 60_000,
+      bodyTimeout: this.opts.timeoutMs ?? 60_000,
+    });
+    const text = await res.body.text();
+    if (res.statusCode !== 201 && res.statusCode !== 200) throw new DeviceError('UPLOAD_FAILED', `upload of ${name} to the DMS: HTTP ${res.statusCode} ${text.slice(0, 200)}`, { reached: true });
+    try {
+      const body = JSON.parse(text) as Partial<UploadedFile>;
+      return { name: String(body.name ?? name), size: Number(body.size ?? size), sha256: String(body.sha256 ?? '') };
+    } catch {
+      throw new DeviceError('UPLOAD_FAILED', `upload of ${name}: the DMS answer is not JSON`, { reached: true });
+    }
+  }
+
+  close(): Promise<void> {
+    return this.agent.close();
+  }
+}

@@ -1,0 +1,301 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type PQueue from 'p-queue';
+import type { Logger } from '../../log.js';
+import type { Clock } from '../../clock.js';
+import { errorMessage } from '../../errors.js';
+import type { Driver, DeviceTarget } from '../../devices/driver.js';
+import { DeviceError } from '../../devices/errors.js';
+import type { PhoneLock } from '../../devices/phone-lock.js';
+import type { TaskRepo, TaskRow, TaskDeviceRow } from '../../store/tasks.js';
+import type { DeviceRepo } from '../../store/devices.js';
+import { commandSchema, targetSchema, type Command, type InboundOf, type Target } from '../frames.js';
+import { FrameRefused, type InboundHandlers, type Outbox, type Registration } from '../ports.js';
+import type { CommandExecutor, CommandResult } from './executor.js';
+import { NOT_REPEATABLE, retryDelay, type RetryPolicy } from './retry.js';
+import { SiteSubnets } from './site.js';
+
+export interface TaskRunnerDeps {
+  readonly tasks: TaskRepo;
+  readonly devices: DeviceRepo;
+  readonly outbox: Outbox;
+  readonly executor: CommandExecutor;
+  readonly driverFor: (vendor: Target['vendor']) => Driver | undefined;
+  readonly queue: PQueue;
+  readonly lock: PhoneLock;
+  readonly registration: () => Registration | undefined;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly retry: RetryPolicy;
+  /** Device commands waiting or running, across tasks, before new work is refused. */
+  readonly backlog: number;
+  /** Least time between two task.state frames of one running task. */
+  readonly stateEveryMs?: number;
+  /** A task that starts this much after executeAt reports its lateness. */
+  readonly lateAfterMs?: number;
+}
+
+/** Longest single timer (setTimeout overflows past 2^31-1 ms); longer waits re-arm. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const PAGE = 500;
+
+/**
+ * Turns task frames into device commands: stores them in the handler's transaction, runs
+ * them now or at executeAt (whatever the control channel is doing), fans them out through
+ * the shared queue with one command at a time per phone, and reports each device's result
+ * and the task's totals through the outbox. After a crash it finishes what was started
+ * without repeating what must not be repeated.
+ */
+export class TaskRunner {
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly lastState = new Map<string, number>();
+  private stopped = false;
+
+  constructor(private readonly d: TaskRunnerDeps) {}
+
+  handlers(): Pick<InboundHandlers, 'task.submit' | 'task.update' | 'task.delete'> {
+    return {
+      'task.submit': (f) => this.submit(f),
+      'task.update': (f) => this.update(f),
+      'task.delete': (f) => this.remove(f),
+    };
+  }
+
+  /** Recovers after a restart and arms every scheduled task. */
+  start(): void {
+    const now = this.d.clock.now();
+    for (const t of this.d.tasks.inState('executing')) this.recover(t);
+    for (const t of this.d.tasks.inState('scheduled')) this.arm(t.taskId, t.executeAt ?? now);
+  }
+
+  async stop(deadlineMs?: number): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    const all = Promise.allSettled([...this.running.values()]);
+    if (deadlineMs === undefined) await all;
+    else await Promise.race([all, sleep(Math.max(0, deadlineMs - this.d.clock.now()), undefined, { ref: false })]);
+  }
+
+  counts(): { scheduled: number; running: number } {
+    return this.d.tasks.counts();
+  }
+
+  // --- frame handlers: synchronous, inside the channel's store transaction ---
+
+  private submit(f: InboundOf<'task.submit'>): void {
+    if (this.d.tasks.get(f.taskId)) throw new FrameRefused(`task ${f.taskId} already exists; use task.update while it is scheduled`);
+    const now = this.d.clock.now();
+    const executeAt = f.executeAt ? Date.parse(f.executeAt) : null;
+    if (executeAt === null || executeAt <= now) {
+      const open = this.d.tasks.openDevices();
+      if (open + f.targets.length > this.d.backlog) throw new FrameRefused(`relay backlog full: ${open} device commands waiting, ${f.targets.length} more would exceed devices.backlog=${this.d.backlog}; resubmit later`);
+    }
+    this.d.tasks.insert(
+      { taskId: f.taskId, name: f.name, command: JSON.stringify(f.command), executeAt, expiresAt: f.expiresAt ? Date.parse(f.expiresAt) : null },
+      f.targets.map((t) => ({ deviceId: t.deviceId, target: JSON.stringify(t) })),
+      now,
+    );
+    for (const t of f.targets) this.d.devices.upsert({ deviceId: t.deviceId, mac: t.mac, ip: t.ip, target: JSON.stringify(t) }, now);
+    this.d.outbox.enqueue('task.state', { taskId: f.taskId, state: 'scheduled', totals: this.d.tasks.totals(f.taskId) });
+    // After the transaction commits: arming inside it would race a rollback.
+    setImmediate(() => this.arm(f.taskId, executeAt ?? now));
+  }
+
+  private update(f: InboundOf<'task.update'>): void {
+    const task = this.d.tasks.get(f.taskId);
+    if (!task) throw new FrameRefused(`unknown taskId ${f.taskId}`);
+    if (task.state !== 'scheduled') throw new FrameRefused(`task ${f.taskId} is ${task.state}: only a scheduled task can be updated`);
+    const now = this.d.clock.now();
+    const executeAt = f.executeAt ? Date.parse(f.executeAt) : undefined;
+    this.d.tasks.update(f.taskId, { name: f.name, executeAt, targets: f.targets?.map((t) => ({ deviceId: t.deviceId, target: JSON.stringify(t) })) });
+    for (const t of f.targets ?? []) this.d.devices.upsert({ deviceId: t.deviceId, mac: t.mac, ip: t.ip, target: JSON.stringify(t) }, now);
+    this.d.outbox.enqueue('task.state', { taskId: f.taskId, state: 'scheduled', totals: this.d.tasks.totals(f.taskId) });
+    const at = executeAt ?? task.executeAt ?? now;
+    setImmediate(() => this.arm(f.taskId, at));
+  }
+
+  private remove(f: InboundOf<'task.delete'>): void {
+    const task = this.d.tasks.get(f.taskId);
+    if (!task) throw new FrameRefused(`unknown taskId ${f.taskId}`);
+    if (task.state === 'executing' || this.running.has(f.taskId)) throw new FrameRefused(`task ${f.taskId} is executing and cannot be deleted; wait until it is done`);
+    const totals = this.d.tasks.totals(f.taskId);
+    this.d.tasks.delete(f.taskId);
+    this.d.outbox.enqueue('task.state', { taskId: f.taskId, state: 'deleted', totals });
+    const timer = this.timers.get(f.taskId);
+    if (timer) clearTimeout(timer);
+    this.timers.delete(f.taskId);
+  }
+
+  // --- scheduling ---
+
+  private arm(taskId: string, at: number): void {
+    if (this.stopped) return;
+    const old = this.timers.get(taskId);
+    if (old) clearTimeout(old);
+    const wait = at - this.d.clock.now();
+    const timer = setTimeout(() => {
+      this.timers.delete(taskId);
+      if (at - this.d.clock.now() > 0) this.arm(taskId, at);
+      else this.launch(taskId);
+    }, Math.min(Math.max(0, wait), MAX_TIMER_MS));
+    this.timers.set(taskId, timer);
+  }
+
+  private launch(taskId: string): void {
+    if (this.running.has(taskId) || this.stopped) return;
+    const p = this.execute(taskId)
+      .catch((err: unknown) => this.d.log.error({ taskId, err: errorMessage(err) }, 'task run failed; it resumes at the next start'))
+      .finally(() => this.running.delete(taskId));
+    this.running.set(taskId, p);
+  }
+
+  private recover(task: TaskRow): void {
+    const cmd = commandSchema.parse(JSON.parse(task.command));
+    const interrupted = this.d.tasks.sending(task.taskId);
+    for (const row of interrupted) {
+      if (NOT_REPEATABLE.has(cmd.kind)) {
+        this.finishDevice(task.taskId, row, { outcome: 'failure', reason: `interrupted: the relay stopped while sending ${cmd.kind}; not repeated because it may have reached the phone` });
+      } else {
+        this.d.tasks.markPending(task.taskId, row.seq);
+      }
+    }
+    this.d.log.warn({ taskId: task.taskId, interrupted: interrupted.length, kind: cmd.kind }, 'resuming a task interrupted by a restart');
+    this.launch(task.taskId);
+  }
+
+  // --- execution ---
+
+  private async execute(taskId: string): Promise<void> {
+    let task = this.d.tasks.get(taskId);
+    if (!task) return;
+    const now = this.d.clock.now();
+    if (task.state === 'scheduled') {
+      if (task.expiresAt !== null && now > task.expiresAt) return this.expire(task);
+      const started = this.d.tasks.transaction(() => {
+        if (!this.d.tasks.start(taskId, now)) return false;
+        this.d.outbox.enqueue('task.state', { taskId, state: 'executing', executedAt: new Date(now).toISOString(), totals: this.d.tasks.totals(taskId) });
+        return true;
+      });
+      if (!started) return;
+      task = this.d.tasks.get(taskId);
+      if (!task) return;
+    }
+    if (task.state !== 'executing') return;
+    const cmd = commandSchema.parse(JSON.parse(task.command));
+    const late = task.executeAt !== null && task.startedAt !== null ? task.startedAt - task.executeAt : 0;
+    const lateSeconds = late > (this.d.lateAfterMs ?? 5_000) ? Math.round(late / 1000) : undefined;
+    if (lateSeconds !== undefined) this.d.log.warn({ taskId, lateSeconds }, 'task ran late: its time passed while the relay was down');
+    const jobs: Promise<void>[] = [];
+    let after = 0;
+    for (;;) {
+      const rows = this.d.tasks.pending(taskId, after, PAGE);
+      if (rows.length === 0) break;
+      for (const row of rows) {
+        after = row.seq;
+        // Bounded memory: wait for room rather than queueing 50,000 closures at once.
+        if (this.d.queue.size >= this.d.backlog) await this.d.queue.onSizeLessThan(this.d.backlog);
+        if (this.stopped) return;
+        jobs.push(this.device(taskId, row, cmd, lateSeconds, 1));
+      }
+    }
+    await Promise.all(jobs);
+    if (this.stopped) return;
+    this.d.tasks.transaction(() => {
+      this.d.tasks.finish(taskId, this.d.clock.now());
+      const t = this.d.tasks.get(taskId);
+      this.d.outbox.enqueue('task.state', { taskId, state: 'done', ...(t?.startedAt ? { executedAt: new Date(t.startedAt).toISOString() } : {}), totals: this.d.tasks.totals(taskId) });
+    });
+    this.lastState.delete(taskId);
+  }
+
+  private expire(task: TaskRow): void {
+    const now = this.d.clock.now();
+    this.d.tasks.transaction(() => {
+      if (!this.d.tasks.start(task.taskId, now)) return;
+      for (let rows = this.d.tasks.pending(task.taskId, 0, PAGE); rows.length > 0; rows = this.d.tasks.pending(task.taskId, 0, PAGE)) {
+        for (const row of rows) this.finishDevice(task.taskId, row, { outcome: 'failure', reason: `expired: not started before expiresAt ${new Date(task.expiresAt ?? now).toISOString()}` });
+      }
+      this.d.tasks.finish(task.taskId, now);
+      this.d.outbox.enqueue('task.state', { taskId: task.taskId, state: 'done', totals: this.d.tasks.totals(task.taskId) });
+    });
+  }
+
+  private device(taskId: string, row: TaskDeviceRow, cmd: Command, lateSeconds: number | undefined, attempt: number): Promise<void> {
+    return this.d.queue
+      .add(() => this.attempt(taskId, row, cmd, attempt, lateSeconds))
+      .then(async (retryIn) => {
+        if (retryIn === undefined || this.stopped) return;
+        await sleep(retryIn);
+        if (!this.stopped) await this.device(taskId, row, cmd, lateSeconds, attempt + 1);
+      })
+      .then(() => undefined, (err: unknown) => this.d.log.error({ taskId, deviceId: row.deviceId, err: errorMessage(err) }, 'device command crashed'));
+  }
+
+  /** One try; returns a delay when the device should be tried again, else records the result. */
+  private async attempt(taskId: string, row: TaskDeviceRow, cmd: Command, attempt: number, lateSeconds: number | undefined): Promise<number | undefined> {
+    if (this.stopped) return undefined;
+    const parsed = targetSchema.safeParse(JSON.parse(row.target));
+    if (!parsed.success) {
+      this.finishDevice(taskId, row, { outcome: 'failure', reason: `stored target is invalid: ${parsed.error.issues[0]?.message ?? 'unknown'}` });
+      return undefined;
+    }
+    const target = parsed.data;
+    const reg = this.d.registration();
+    if (reg?.site.siteSpecific && !new SiteSubnets(reg.site.subnets).contains(target.ip)) {
+      this.finishDevice(taskId, row, { outcome: 'not_applicable', reason: `outside this relay's site (${target.ip} is not in ${reg.site.subnets.join(', ') || 'any subnet'})` });
+      return undefined;
+    }
+    const driver = this.d.driverFor(target.vendor);
+    if (!driver) {
+      this.finishDevice(taskId, row, { outcome: 'not_applicable', reason: `${target.vendor} phones are not supported by this relay yet` });
+      return undefined;
+    }
+    const dt: DeviceTarget = { mac: target.mac, ip: target.ip, port: target.port, model: target.model, credentials: target.credentials };
+    return this.d.lock.run(`${target.ip}:${target.port ?? 443}`, async () => {
+      this.d.tasks.markSending(taskId, row.seq);
+      let result: CommandResult;
+      try {
+        result = await this.d.executor.run(driver, dt, cmd, row.deviceId);
+      } catch (err) {
+        const delay = retryDelay(err, cmd.kind, attempt, this.d.retry);
+        if (delay !== undefined) {
+          this.d.log.debug({ taskId, deviceId: row.deviceId, attempt, delayMs: Math.round(delay), err: errorMessage(err) }, 'device command will be retried');
+          this.d.tasks.markPending(taskId, row.seq);
+          return delay;
+        }
+        result = toResult(err, attempt);
+      }
+      this.finishDevice(taskId, row, lateSeconds === undefined ? result : withLateness(result, lateSeconds));
+      return undefined;
+    });
+  }
+
+  private finishDevice(taskId: string, row: TaskDeviceRow, result: CommandResult): void {
+    this.d.tasks.transaction(() => {
+      if (!this.d.tasks.markDone(taskId, row.seq, result.outcome, result.reason ?? null)) return;
+      this.d.outbox.enqueue('task.result', { taskId, deviceId: row.deviceId, outcome: result.outcome, ...(result.reason ? { reason: result.reason } : {}), ...(result.data !== undefined ? { data: result.data } : {}) });
+      const now = this.d.clock.now();
+      if (now - (this.lastState.get(taskId) ?? 0) >= (this.d.stateEveryMs ?? 1_000)) {
+        this.lastState.set(taskId, now);
+        const totals = this.d.tasks.totals(taskId);
+        if (totals.inProgress > 0) this.d.outbox.enqueue('task.state', { taskId, state: 'executing', totals });
+      }
+    });
+  }
+}
+
+/** A task that ran late says so in every device's result (data.lateSeconds and the reason). */
+function withLateness(r: CommandResult, lateSeconds: number): CommandResult {
+  const note = `ran ${lateSeconds} s after executeAt (the relay was not running then)`;
+  return { ...r, reason: r.reason ? `${r.reason}; ${note}` : note, data: { ...(r.data ?? {}), lateSeconds } };
+}
+
+function toResult(err: unknown, attempt: number): CommandResult {
+  if (err instanceof DeviceError) {
+    if (err.code === 'NOT_SUPPORTED') return { outcome: 'not_applicable', reason: err.message };
+    const tries = attempt > 1 ? ` (after ${attempt} attempts)` : '';
+    return { outcome: 'failure', reason: `${err.message}${tries}` };
+  }
+  return { outcome: 'failure', reason: `internal error: ${errorMessage(err)}` };
+}

@@ -1,0 +1,29 @@
+import type { AddressInfo } from 'node:net';
+import type { Daemon } from '../../daemon.js';
+import { DeviceWork } from './device-work.js';
+
+/** The URL phones use to reach the relay's phone-facing port (for one-time capture uploads). */
+export function relayBaseUrl(fqdn: string, https: AddressInfo | undefined): string | undefined {
+  if (!https) return undefined;
+  return `https://${fqdn}${https.port === 443 ? '' : `:${https.port}`}`;
+}
+
+/** Wires device drivers, tasks and monitoring into the daemon (issue 5's block). */
+export function wireDeviceWork(daemon: Daemon): DeviceWork {
+  const work = new DeviceWork({
+    config: daemon.config,
+    db: daemon.store,
+    outbox: daemon.outbox,
+    registration: daemon.registration,
+    clock: daemon.clock,
+    log: daemon.log,
+    relayBaseUrl: () => relayBaseUrl(daemon.config.fqdn, daemon.addresses.https),
+  });
+  Object.assign(daemon.inbound, work.handlers());
+  daemon.phoneRoutes.push(...work.phoneRoutes());
+  daemon.status.tasks = () => work.tasks.counts();
+  daemon.status.devices = () => work.devices.counts();
+  daemon.extraStatus.push(() => ['deviceWork', work.statusSection()]);
+  daemon.add(work);
+  return work;
+}

@@ -1,0 +1,214 @@
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { LookupFunction } from 'node:net';
+import { Agent, request } from 'undici';
+import selfsigned from 'selfsigned';
+import { SimPhone, type PhoneSpec, type PhoneTiming, type SimFaults } from './phone.js';
+import { handleRest } from './rest.js';
+import { pcapFile } from './media.js';
+
+/**
+ * Many simulated phones in one process. Each phone listens on its own loopback address
+ * (127.20.x.y) and is told apart by the local address a connection arrived on; all of them
+ * share one HTTPS server, so a phone costs one listening socket and a small object.
+ */
+
+export interface FarmOptions {
+  count: number;
+  /** Offset in the 127.20.0.0/16 address plan, so farms in parallel tests do not collide. */
+  firstIndex?: number;
+  /** 0: each phone gets its own ephemeral port (safe in parallel tests). */
+  port?: number;
+  timing?: Partial<PhoneTiming>;
+  defaults?: Omit<PhoneSpec, 'mac' | 'ip'>;
+  faults?: SimFaults;
+  /** Self-signed phone certificate (PEM); generated (EC P-256) when absent. */
+  tls?: { cert: string; key: string };
+  /** Host name → loopback IP for URLs the phones call (capture upload, notifications). */
+  hosts?: Record<string, string>;
+  /** Called with each upload/notification failure (the phone itself just gives up). */
+  onError?: (phone: SimPhone, what: string, err: unknown) => void;
+}
+
+export interface FarmPhone {
+  readonly phone: SimPhone;
+  readonly port: number;
+}
+
+/** Address of the phone at `index` in the plan: 127.20.{index/250}.{index%250 + 1}. */
+export function phoneAddress(index: number): string {
+  if (index < 0 || index >= 250 * 256) throw new RangeError(`phone index ${index} outside the 127.20.0.0/16 plan`);
+  return `127.20.${Math.floor(index / 250)}.${(index % 250) + 1}`;
+}
+
+export function phoneMac(index: number): string {
+  return `0004f2${index.toString(16).padStart(6, '0')}`;
+}
+
+export async function phoneCert(): Promise<{ cert: string; key: string }> {
+  const pems = await selfsigned.generate([{ name: 'commonName', value: 'Polycom VVX' }, { name: 'organizationName', value: 'Polycom Inc.' }], { keyType: 'ec', curve: 'P-256', algorithm: 'sha256' });
+  return { cert: pems.cert, key: pems.private };
+}
+
+export class PhoneFarm {
+  readonly phones: FarmPhone[] = [];
+  private readonly byAddr = new Map<string, SimPhone>();
+  private readonly listeners = new Map<SimPhone, NetServer>();
+  private readonly sockets = new Map<SimPhone, Set<Socket>>();
+  private readonly servers = new Map<SimPhone, HttpsServer>();
+  private readonly ports = new Map<SimPhone, number>();
+  private https!: HttpsServer;
+  private readonly lookup: LookupFunction;
+  /** Upload/notification results, for tests: `${mac} ${what} ${status}`. */
+  readonly outgoing: string[] = [];
+
+  private constructor(private readonly opts: FarmOptions) {
+    const hosts = opts.hosts ?? {};
+    this.lookup = ((hostname: string, options: { all?: boolean }, cb: (...a: unknown[]) => void) => {
+      const ip = hosts[hostname] ?? (/^[\d.]+$/.test(hostname) ? hostname : undefined);
+      if (!ip || !ip.startsWith('127.')) return cb(Object.assign(new Error(`simulated phone cannot resolve ${hostname} (loopback only)`), { code: 'ENOTFOUND' }));
+      if (options.all) cb(null, [{ address: ip, family: 4 }]);
+      else cb(null, ip, 4);
+    }) as unknown as LookupFunction;
+  }
+
+  static async start(opts: FarmOptions): Promise<PhoneFarm> {
+    const farm = new PhoneFarm(opts);
+    await farm.init();
+    return farm;
+  }
+
+  private async init(): Promise<void> {
+    const tls = this.opts.tls ?? (await phoneCert());
+    this.https = this.makeServer(tls);
+    const timing: PhoneTiming = { rebootOfflineMs: 1_000, callStepMs: 20, answerMs: 100, ...this.opts.timing };
+    const first = this.opts.firstIndex ?? 0;
+    const hooks = {
+      goOffline: (p: SimPhone) => this.offline(p),
+      goOnline: (p: SimPhone) => void this.listen(p).catch((err: unknown) => this.opts.onError?.(p, 'relisten', err)),
+      event: (p: SimPhone, xml: string) => this.notify(p, xml),
+    };
+    for (let i = 0; i < this.opts.count; i++) {
+      const p = new SimPhone({ ...this.opts.defaults, mac: phoneMac(first + i), ip: phoneAddress(first + i) }, timing, hooks);
+      if (this.opts.faults) p.faults = { ...this.opts.faults };
+      this.phones.push({ phone: p, get port() { return 0; } } as FarmPhone);
+    }
+    // Bind in bounded batches: thousands of listen() calls at once only queue in libuv.
+    const BATCH = 256;
+    for (let i = 0; i < this.phones.length; i += BATCH) {
+      await Promise.all(this.phones.slice(i, i + BATCH).map((fp) => this.listen(fp.phone)));
+    }
+    for (let i = 0; i < this.phones.length; i++) {
+      const phone = this.phones[i]!.phone;
+      this.phones[i] = { phone, port: this.ports.get(phone) ?? 0 };
+    }
+  }
+
+  private makeServer(tls: { cert: string; key: string }): HttpsServer {
+    const srv = createHttpsServer({ cert: tls.cert, key: tls.key, keepAliveTimeout: 5_000 }, (req, res) => {
+      const phone = this.byAddr.get(`${req.socket.localAddress}:${req.socket.localPort}`);
+      if (!phone) {
+        res.writeHead(500).end();
+        return;
+      }
+      handleRest(phone, req, res, { uploadCapture: (p, url) => this.uploadCapture(p, url) }).catch(() => res.destroy());
+    });
+    srv.on('tlsClientError', () => undefined);
+    return srv;
+  }
+
+  private listen(phone: SimPhone): Promise<void> {
+    const net = createNetServer((sock) => {
+      const set = this.sockets.get(phone) ?? new Set<Socket>();
+      this.sockets.set(phone, set);
+      set.add(sock);
+      sock.on('close', () => set.delete(sock));
+      sock.on('error', () => undefined);
+      (this.servers.get(phone) ?? this.https).emit('connection', sock);
+    });
+    return new Promise((resolve, reject) => {
+      net.once('error', reject);
+      net.listen({ host: phone.ip, port: this.ports.get(phone) ?? this.opts.port ?? 0, backlog: 64 }, () => {
+        net.off('error', reject);
+        const addr = net.address();
+        const port = typeof addr === 'object' && addr ? addr.port : 0;
+        this.ports.set(phone, port);
+        this.byAddr.set(`${phone.ip}:${port}`, phone);
+        this.listeners.set(phone, net);
+        resolve();
+      });
+    });
+  }
+
+  private offline(phone: SimPhone): void {
+    this.listeners.get(phone)?.close();
+    this.listeners.delete(phone);
+    for (const s of this.sockets.get(phone) ?? []) s.destroy();
+  }
+
+  /** Gives one phone a new certificate (as after a hardware swap), to exercise pinning. */
+  async replaceCert(phone: SimPhone): Promise<void> {
+    this.servers.set(phone, this.makeServer(await phoneCert()));
+    for (const s of this.sockets.get(phone) ?? []) s.destroy();
+  }
+
+  private agentFor(phone: SimPhone): Agent {
+    return new Agent({ connect: { rejectUnauthorized: false, localAddress: phone.ip, lookup: this.lookup }, connections: 1 });
+  }
+
+  private uploadCapture(phone: SimPhone, url: string): void {
+    const file = pcapFile(phone.ip, phone.mac);
+    const agent = this.agentFor(phone);
+    request(url, { method: 'PUT', body: file, headers: { 'content-type': 'application/vnd.tcpdump.pcap', 'user-agent': `FileTransport PolycomVVX-${phone.model.replace(' ', '_')}-UA/${phone.firmware} Type/Application` }, dispatcher: agent, headersTimeout: 10_000, bodyTimeout: 10_000 })
+      .then(async (res) => {
+        await res.body.dump();
+        this.outgoing.push(`${phone.mac} capture ${res.statusCode}`);
+      })
+      .catch((err: unknown) => {
+        this.outgoing.push(`${phone.mac} capture error`);
+        this.opts.onError?.(phone, 'capture upload', err);
+      })
+      .finally(() => void agent.close());
+  }
+
+  private notify(phone: SimPhone, xml: string): void {
+    const url = phone.config.get('apps.telNotification.URL')?.[0];
+    if (!url) return;
+    const agent = this.agentFor(phone);
+    request(url, { method: 'POST', body: xml, headers: { 'content-type': 'application/xml' }, dispatcher: agent, headersTimeout: 10_000, bodyTimeout: 10_000 })
+      .then(async (res) => {
+        await res.body.dump();
+        this.outgoing.push(`${phone.mac} notify ${res.statusCode}`);
+      })
+      .catch((err: unknown) => {
+        this.outgoing.push(`${phone.mac} notify error`);
+        this.opts.onError?.(phone, 'notification', err);
+      })
+      .finally(() => void agent.close());
+  }
+
+  phone(i: number): SimPhone {
+    const p = this.phones[i]?.phone;
+    if (!p) throw new RangeError(`no phone ${i}`);
+    return p;
+  }
+
+  /** The DMS-style target for phone `i` (credentials as the phone expects them). */
+  target(i: number, deviceId = `dev-${this.phone(i).mac}`): { deviceId: string; mac: string; ip: string; port: number; vendor: 'polycom'; model: string; credentials: { user: string; password: string } } {
+    const fp = this.phones[i]!;
+    return { deviceId, mac: fp.phone.mac, ip: fp.phone.ip, port: fp.port, vendor: 'polycom', model: fp.phone.model, credentials: { user: 'Polycom', password: fp.phone.password } };
+  }
+
+  targets(): ReturnType<PhoneFarm['target']>[] {
+    return this.phones.map((_, i) => this.target(i));
+  }
+
+  async close(): Promise<void> {
+    for (const fp of this.phones) fp.phone.stop();
+    await Promise.all([...this.listeners.values()].map((l) => new Promise<void>((r) => l.close(() => r()))));
+    for (const set of this.sockets.values()) for (const s of set) s.destroy();
+    this.listeners.clear();
+    this.https.close();
+    for (const s of this.servers.values()) s.close();
+  }
+}

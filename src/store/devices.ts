@@ -1,0 +1,94 @@
+import type { Db } from './db.js';
+
+/** A phone the relay knows (from the tasks that named it) with its last reported status. */
+export interface DeviceRow {
+  deviceId: string;
+  mac: string;
+  ip: string;
+  /** The DMS target as JSON (address, port, model, credentials). */
+  target: string;
+  status: string | null;
+  online: number | null;
+}
+
+/** Known devices, their last status, and pinned phone certificates. */
+export class DeviceRepo {
+  private readonly upsertStmt;
+  private readonly getStmt;
+  private readonly byIpStmt;
+  private readonly byMacStmt;
+  private readonly pageStmt;
+  private readonly countStmt;
+  private readonly setStatusStmt;
+  private readonly pinGet;
+  private readonly pinSet;
+  private readonly pinDel;
+  private readonly pinList;
+
+  constructor(private readonly db: Db) {
+    this.upsertStmt = db.prepare(
+      'INSERT INTO devices (device_id, mac, ip, target, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(device_id) DO UPDATE SET mac = excluded.mac, ip = excluded.ip, target = excluded.target, updated_at = excluded.updated_at',
+    );
+    this.getStmt = db.prepare<[string], DeviceRow>('SELECT device_id AS deviceId, mac, ip, target, status, online FROM devices WHERE device_id = ?');
+    this.byIpStmt = db.prepare<[string], DeviceRow>('SELECT device_id AS deviceId, mac, ip, target, status, online FROM devices WHERE ip = ? ORDER BY updated_at DESC LIMIT 1');
+    this.byMacStmt = db.prepare<[string], DeviceRow>('SELECT device_id AS deviceId, mac, ip, target, status, online FROM devices WHERE mac = ? ORDER BY updated_at DESC LIMIT 1');
+    this.pageStmt = db.prepare<[string, number], DeviceRow>('SELECT device_id AS deviceId, mac, ip, target, status, online FROM devices WHERE device_id > ? ORDER BY device_id LIMIT ?');
+    this.countStmt = db.prepare<[], { known: number; online: number }>('SELECT COUNT(*) AS known, COALESCE(SUM(online), 0) AS online FROM devices');
+    this.setStatusStmt = db.prepare('UPDATE devices SET status = ?, online = ?, updated_at = ? WHERE device_id = ?');
+    this.pinGet = db.prepare<[string], { fingerprint: string }>('SELECT fingerprint FROM device_pins WHERE origin = ?');
+    this.pinSet = db.prepare('INSERT OR IGNORE INTO device_pins (origin, fingerprint, pinned_at) VALUES (?, ?, ?)');
+    this.pinDel = db.prepare('DELETE FROM device_pins WHERE origin = ?');
+    this.pinList = db.prepare<[], { origin: string; fingerprint: string; pinnedAt: number }>('SELECT origin, fingerprint, pinned_at AS pinnedAt FROM device_pins ORDER BY origin');
+  }
+
+  upsert(d: { deviceId: string; mac: string; ip: string; target: string }, now: number): void {
+    this.upsertStmt.run(d.deviceId, d.mac.toLowerCase().replace(/[^0-9a-f]/g, ''), d.ip, d.target, now);
+  }
+
+  get(deviceId: string): DeviceRow | undefined {
+    return this.getStmt.get(deviceId);
+  }
+
+  byIp(ip: string): DeviceRow | undefined {
+    return this.byIpStmt.get(ip);
+  }
+
+  byMac(mac: string): DeviceRow | undefined {
+    return this.byMacStmt.get(mac.toLowerCase().replace(/[^0-9a-f]/g, ''));
+  }
+
+  /** Keyset pagination, so walking 50,000 devices never holds them all. */
+  page(afterId: string, limit: number): DeviceRow[] {
+    return this.pageStmt.all(afterId, limit);
+  }
+
+  counts(): { known: number; online: number } {
+    return this.countStmt.get() ?? { known: 0, online: 0 };
+  }
+
+  setStatus(deviceId: string, status: string, online: boolean, now: number): void {
+    this.setStatusStmt.run(status, online ? 1 : 0, now, deviceId);
+  }
+
+  /** Pins on first sight; afterwards answers whether the fingerprint is the pinned one. */
+  checkPin(origin: string, fingerprint: string, now: number): { ok: true } | { ok: false; pinned: string } {
+    const pinned = this.pinGet.get(origin)?.fingerprint;
+    if (pinned === undefined) {
+      this.pinSet.run(origin, fingerprint, now);
+      return { ok: true };
+    }
+    return pinned === fingerprint ? { ok: true } : { ok: false, pinned };
+  }
+
+  clearPin(origin: string): boolean {
+    return this.pinDel.run(origin).changes > 0;
+  }
+
+  pins(): { origin: string; fingerprint: string; pinnedAt: number }[] {
+    return this.pinList.all();
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+}

@@ -1,0 +1,148 @@
+import type { Db } from './db.js';
+
+export type TaskState = 'scheduled' | 'executing' | 'done';
+export type DeviceRunState = 'pending' | 'sending' | 'done';
+
+export interface TaskRow {
+  taskId: string;
+  name: string;
+  /** The command as JSON. */
+  command: string;
+  state: TaskState;
+  executeAt: number | null;
+  expiresAt: number | null;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+}
+
+export interface TaskDeviceRow {
+  taskId: string;
+  seq: number;
+  deviceId: string;
+  /** The target as JSON. */
+  target: string;
+  state: DeviceRunState;
+  outcome: string | null;
+  reason: string | null;
+  attempts: number;
+}
+
+export interface TaskCounts {
+  total: number;
+  success: number;
+  failure: number;
+  notApplicable: number;
+  inProgress: number;
+}
+
+const TASK_COLS = 'task_id AS taskId, name, command, state, execute_at AS executeAt, expires_at AS expiresAt, created_at AS createdAt, started_at AS startedAt, finished_at AS finishedAt';
+const DEV_COLS = 'task_id AS taskId, seq, device_id AS deviceId, target, state, outcome, reason, attempts';
+
+/** Tasks and one row per (task, device): the durable truth the task runner works from. */
+export class TaskRepo {
+  private readonly s;
+
+  constructor(private readonly db: Db) {
+    this.s = {
+      insertTask: db.prepare('INSERT INTO tasks (task_id, name, command, state, execute_at, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      insertDevice: db.prepare("INSERT INTO task_devices (task_id, seq, device_id, target, state) VALUES (?, ?, ?, ?, 'pending')"),
+      get: db.prepare<[string], TaskRow>(`SELECT ${TASK_COLS} FROM tasks WHERE task_id = ?`),
+      byState: db.prepare<[string], TaskRow>(`SELECT ${TASK_COLS} FROM tasks WHERE state = ? ORDER BY COALESCE(execute_at, created_at), task_id`),
+      setName: db.prepare('UPDATE tasks SET name = ? WHERE task_id = ?'),
+      setExecuteAt: db.prepare('UPDATE tasks SET execute_at = ? WHERE task_id = ?'),
+      clearDevices: db.prepare('DELETE FROM task_devices WHERE task_id = ?'),
+      del: db.prepare('DELETE FROM tasks WHERE task_id = ?'),
+      start: db.prepare("UPDATE tasks SET state = 'executing', started_at = ? WHERE task_id = ? AND state = 'scheduled'"),
+      finish: db.prepare("UPDATE tasks SET state = 'done', finished_at = ? WHERE task_id = ?"),
+      pending: db.prepare<[string, number, number], TaskDeviceRow>(`SELECT ${DEV_COLS} FROM task_devices WHERE task_id = ? AND state = 'pending' AND seq > ? ORDER BY seq LIMIT ?`),
+      sending: db.prepare<[string], TaskDeviceRow>(`SELECT ${DEV_COLS} FROM task_devices WHERE task_id = ? AND state = 'sending'`),
+      markSending: db.prepare("UPDATE task_devices SET state = 'sending', attempts = attempts + 1 WHERE task_id = ? AND seq = ?"),
+      markPending: db.prepare("UPDATE task_devices SET state = 'pending' WHERE task_id = ? AND seq = ?"),
+      markDone: db.prepare("UPDATE task_devices SET state = 'done', outcome = ?, reason = ? WHERE task_id = ? AND seq = ? AND state != 'done'"),
+      totals: db.prepare<[string], TaskCounts>(
+        "SELECT COUNT(*) AS total, COALESCE(SUM(outcome = 'success'), 0) AS success, COALESCE(SUM(outcome = 'failure'), 0) AS failure, COALESCE(SUM(outcome = 'not_applicable'), 0) AS notApplicable, COALESCE(SUM(state != 'done'), 0) AS inProgress FROM task_devices WHERE task_id = ?",
+      ),
+      counts: db.prepare<[], { scheduled: number; running: number }>("SELECT COALESCE(SUM(state = 'scheduled'), 0) AS scheduled, COALESCE(SUM(state = 'executing'), 0) AS running FROM tasks"),
+      openDevices: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM task_devices d JOIN tasks t ON t.task_id = d.task_id WHERE t.state = 'executing' AND d.state != 'done'"),
+    };
+  }
+
+  insert(t: { taskId: string; name: string; command: string; executeAt: number | null; expiresAt: number | null }, targets: readonly { deviceId: string; target: string }[], now: number): void {
+    this.s.insertTask.run(t.taskId, t.name, t.command, 'scheduled', t.executeAt, t.expiresAt, now);
+    this.insertTargets(t.taskId, targets);
+  }
+
+  private insertTargets(taskId: string, targets: readonly { deviceId: string; target: string }[]): void {
+    targets.forEach((d, i) => this.s.insertDevice.run(taskId, i + 1, d.deviceId, d.target));
+  }
+
+  get(taskId: string): TaskRow | undefined {
+    return this.s.get.get(taskId);
+  }
+
+  inState(state: TaskState): TaskRow[] {
+    return this.s.byState.all(state);
+  }
+
+  update(taskId: string, changes: { name?: string | undefined; executeAt?: number | undefined; targets?: readonly { deviceId: string; target: string }[] | undefined }): void {
+    if (changes.name !== undefined) this.s.setName.run(changes.name, taskId);
+    if (changes.executeAt !== undefined) this.s.setExecuteAt.run(changes.executeAt, taskId);
+    if (changes.targets) {
+      this.s.clearDevices.run(taskId);
+      this.insertTargets(taskId, changes.targets);
+    }
+  }
+
+  delete(taskId: string): void {
+    this.s.del.run(taskId);
+  }
+
+  /** scheduled → executing; false if it was not scheduled (already started or deleted). */
+  start(taskId: string, now: number): boolean {
+    return this.s.start.run(now, taskId).changes === 1;
+  }
+
+  finish(taskId: string, now: number): void {
+    this.s.finish.run(now, taskId);
+  }
+
+  pending(taskId: string, afterSeq: number, limit: number): TaskDeviceRow[] {
+    return this.s.pending.all(taskId, afterSeq, limit);
+  }
+
+  sending(taskId: string): TaskDeviceRow[] {
+    return this.s.sending.all(taskId);
+  }
+
+  /** Recorded before a command leaves for the phone: after a crash this row says "may have arrived". */
+  markSending(taskId: string, seq: number): void {
+    this.s.markSending.run(taskId, seq);
+  }
+
+  markPending(taskId: string, seq: number): void {
+    this.s.markPending.run(taskId, seq);
+  }
+
+  /** Returns false if the device already had a result (never report one twice). */
+  markDone(taskId: string, seq: number, outcome: string, reason: string | null): boolean {
+    return this.s.markDone.run(outcome, reason, taskId, seq).changes === 1;
+  }
+
+  totals(taskId: string): TaskCounts {
+    return this.s.totals.get(taskId) ?? { total: 0, success: 0, failure: 0, notApplicable: 0, inProgress: 0 };
+  }
+
+  counts(): { scheduled: number; running: number } {
+    return this.s.counts.get() ?? { scheduled: 0, running: 0 };
+  }
+
+  /** Device commands of executing tasks not finished yet: the backlog. */
+  openDevices(): number {
+    return this.s.openDevices.get()?.n ?? 0;
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+}
