@@ -1,13 +1,144 @@
+import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { CliCommand } from './command.js';
-import { ExitCode } from '../errors.js';
+import { CONFIG_OPTION_HELP } from './command.js';
+import { adminBase, adminGet, configOrExit } from './common.js';
+import { ExitCode, errorMessage } from '../errors.js';
+import { loadConfig } from '../config/load.js';
+import { parseListen } from '../config/listen.js';
 
-// Placeholder until the issue that builds 'images' lands.
+interface ImageLine {
+  imageId: string;
+  path: string;
+  version: string;
+  size: number;
+  state: string;
+  bytes: number;
+  reason: string | null;
+}
+
+interface ImagesDoc {
+  running: boolean;
+  lastSyncAt: string | null;
+  lastError: string | null;
+  windowOpen: boolean;
+  nextWindowAt: string | null;
+  images: ImageLine[];
+}
+
+function isDoc(v: unknown): v is ImagesDoc {
+  return typeof v === 'object' && v !== null && Array.isArray((v as { images?: unknown }).images);
+}
+
+export function human(n: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+}
+
+function bar(fraction: number, width = 24): string {
+  const f = Math.max(0, Math.min(1, fraction));
+  const full = Math.round(f * width);
+  return `[${'#'.repeat(full)}${'.'.repeat(width - full)}] ${(f * 100).toFixed(0).padStart(3)}%`;
+}
+
+export function render(doc: ImagesDoc, withBars: boolean): string[] {
+  const lines: string[] = [];
+  const head = `sync: ${doc.running ? 'running' : 'idle'}; last catalogue ${doc.lastSyncAt ?? 'never'}; window ${doc.windowOpen ? 'open' : `closed (opens ${doc.nextWindowAt ?? 'never'})`}`;
+  lines.push(head);
+  if (doc.lastError) lines.push(`last error: ${doc.lastError}`);
+  if (doc.images.length === 0) {
+    lines.push('no images in the desired set');
+    return lines;
+  }
+  lines.push(`${'IMAGE'.padEnd(20)} ${'VERSION'.padEnd(12)} ${'STATE'.padEnd(9)} ${'SIZE'.padStart(10)}  PROGRESS`);
+  for (const i of doc.images) {
+    const frac = i.size > 0 ? i.bytes / i.size : 1;
+    const progress = withBars && i.state === 'syncing' ? bar(frac) : i.state === 'synced' ? '100%' : i.state === 'rejected' ? '-' : `${human(i.bytes)} (${(frac * 100).toFixed(0)}%)`;
+    const tail = i.reason ? `  ${i.reason}` : `  ${i.path}`;
+    lines.push(`${i.imageId.slice(0, 20).padEnd(20)} ${i.version.slice(0, 12).padEnd(12)} ${i.state.padEnd(9)} ${human(i.size).padStart(10)}  ${progress}${tail}`);
+  }
+  return lines;
+}
+
 export const command: CliCommand = {
   name: 'images',
-  summary: '(images is not built yet)',
-  usage: 'cloud-relay images',
-  async run() {
-    console.error('cloud-relay: images is not available in this build');
-    return ExitCode.UNAVAILABLE;
+  summary: 'list the firmware images of the desired set with state, size and progress',
+  usage: `cloud-relay images [--config FILE] [--admin HOST:PORT] [--json] [--follow]\n${CONFIG_OPTION_HELP}\n  --admin HOST:PORT admin address of the running relay (default: from config, else 127.0.0.1:9090)\n  --json            print the raw document\n  --follow          redraw with progress bars until no sync is running (Ctrl-C to stop)`,
+  async run(args) {
+    const { values } = parseArgs({ args, options: { config: { type: 'string' }, admin: { type: 'string' }, json: { type: 'boolean' }, follow: { type: 'boolean' } } });
+    let base: string;
+    if (values.admin) {
+      const a = parseListen(values.admin);
+      if (typeof a === 'string') {
+        console.error(`cloud-relay: --admin: ${a}`);
+        return ExitCode.USAGE;
+      }
+      base = adminBase({ adminListen: a });
+    } else if (values.config || process.env.CLOUD_RELAY_CONFIG) {
+      const cfg = configOrExit(values.config);
+      if (typeof cfg === 'number') return cfg;
+      base = adminBase(cfg);
+    } else {
+      let listen = { host: '127.0.0.1', port: 9090 };
+      try {
+        listen = loadConfig().adminListen;
+      } catch {
+        // no usable config here: the default admin address is the best guess
+      }
+      base = adminBase({ adminListen: listen });
+    }
+    const fetchDoc = async (): Promise<ImagesDoc | number> => {
+      let res: { status: number; body: unknown };
+      try {
+        res = await adminGet(base, '/images');
+      } catch (err) {
+        console.error(`cloud-relay: no relay answers at ${base}: ${errorMessage(err)}`);
+        return ExitCode.UNAVAILABLE;
+      }
+      if (res.status !== 200 || !isDoc(res.body)) {
+        console.error(`cloud-relay: the relay at ${base} has no image list (HTTP ${res.status})`);
+        return ExitCode.UNAVAILABLE;
+      }
+      return res.body;
+    };
+    const first = await fetchDoc();
+    if (typeof first === 'number') return first;
+    if (values.json) {
+      console.log(JSON.stringify(first, null, 2));
+      return ExitCode.OK;
+    }
+    if (!values.follow) {
+      console.log(render(first, false).join('\n'));
+      return ExitCode.OK;
+    }
+    const tty = process.stdout.isTTY === true;
+    let doc = first;
+    let drawn = 0;
+    let previous = '';
+    // Bounded: a sync of 40 images ends; a stalled relay is left by Ctrl-C.
+    for (;;) {
+      const lines = render(doc, true);
+      const text = lines.join('\n');
+      if (tty) {
+        if (drawn > 0) process.stdout.write(`\x1b[${drawn}A\x1b[J`);
+        process.stdout.write(`${text}\n`);
+        drawn = lines.length;
+      } else if (text !== previous) {
+        console.log(text);
+      }
+      previous = text;
+      const busy = doc.running || doc.images.some((i) => i.state === 'syncing');
+      if (!busy) return doc.images.some((i) => i.state === 'failed' || i.state === 'rejected') ? ExitCode.FAILURE : ExitCode.OK;
+      await sleep(500);
+      const next = await fetchDoc();
+      if (typeof next === 'number') return next;
+      doc = next;
+    }
   },
 };
