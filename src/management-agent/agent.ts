@@ -30,8 +30,8 @@ export interface ManagementAgentOptions {
   readonly log: Logger;
   readonly clock: Clock;
   readonly tuning?: Partial<AgentTuning> | undefined;
-  /** Number of test frames to emit (CLOUD_RELAY_TEST_EMIT); test-only. */
-  readonly testEmit?: number | undefined;
+  /** Test frames to emit (CLOUD_RELAY_TEST_EMIT, CLOUD_RELAY_TEST_EMIT_RATE); test-only. */
+  readonly testEmit?: { total: number; rate: number } | undefined;
 }
 
 const INBOUND_RETENTION_MS = 7 * 24 * 3600 * 1000;
@@ -84,7 +84,7 @@ export class ManagementAgent implements Component {
     this.inboundRepo = new InboundRepository(opts.db);
     this.dispatcher = new InboundDispatcher({ repo: this.inboundRepo, handlers: opts.inbound, onAnswer: (ref, kind, reason) => this.outbox.answered(ref, kind, reason), log, clock });
     this.control = new ControlChannel({ registration: this.registration, outbox: this.outbox, inbound: this.dispatcher, ca, runId: this.runId, log, clock, tuning });
-    this.emitter = opts.testEmit ? new TestEmitter(opts.testEmit, this.outbox, outboxRepo, opts.kv, log) : undefined;
+    this.emitter = opts.testEmit ? new TestEmitter(opts.testEmit.total, this.outbox, outboxRepo, opts.kv, log, opts.testEmit.rate) : undefined;
   }
 
   /** Credentials stored by `cloud-relay register` win over the config's: that command is the admin's latest word. */

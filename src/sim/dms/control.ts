@@ -155,7 +155,9 @@ export class ControlHub {
       s.ws.terminate();
       return;
     }
-    s.ws.send(JSON.stringify({ v: 1, id: randomUUID(), type: 'ack', ts: new Date().toISOString(), ref: id }));
+    if (this.deps.faults.withholdAcks) return;
+    const answer = this.deps.faults.nackTypes.includes(frame.type) ? { type: 'nack', ref: id, reason: 'simulated refusal' } : { type: 'ack', ref: id };
+    s.ws.send(JSON.stringify({ v: 1, id: randomUUID(), ts: new Date().toISOString(), ...answer }));
   }
 
   /** Queues a frame for the relay (kept and resent until it answers) and sends it if connected. */

@@ -20,6 +20,10 @@ export interface DmsFaults {
   serverTimeOffsetMs?: number;
   /** New control sessions go silent at once (no reads, no pongs, no acks): a half-open peer. */
   silentSessions?: boolean;
+  /** Relay frames are received (and deduped) but not acked; pings are still answered. */
+  withholdAcks?: boolean;
+  /** Relay frames of these types are answered with nack (reason "simulated refusal"). */
+  nackTypes?: string[];
 }
 
 export interface ActiveFaults {
@@ -29,10 +33,12 @@ export interface ActiveFaults {
   heartbeat: CannedResponse | undefined;
   serverTimeOffsetMs: number;
   silentSessions: boolean;
+  withholdAcks: boolean;
+  nackTypes: string[];
 }
 
 export function noFaults(): ActiveFaults {
-  return { dropEveryNFrames: 0, refuseUpgradesUntil: 0, register: undefined, heartbeat: undefined, serverTimeOffsetMs: 0, silentSessions: false };
+  return { dropEveryNFrames: 0, refuseUpgradesUntil: 0, register: undefined, heartbeat: undefined, serverTimeOffsetMs: 0, silentSessions: false, withholdAcks: false, nackTypes: [] };
 }
 
 export function applyFaults(active: ActiveFaults, f: DmsFaults): void {
@@ -42,6 +48,8 @@ export function applyFaults(active: ActiveFaults, f: DmsFaults): void {
   if (f.heartbeat !== undefined) active.heartbeat = f.heartbeat.status ? { times: 1, ...f.heartbeat } : undefined;
   if (f.serverTimeOffsetMs !== undefined) active.serverTimeOffsetMs = f.serverTimeOffsetMs;
   if (f.silentSessions !== undefined) active.silentSessions = f.silentSessions;
+  if (f.withholdAcks !== undefined) active.withholdAcks = f.withholdAcks;
+  if (f.nackTypes !== undefined) active.nackTypes = [...f.nackTypes];
 }
 
 /** Takes one use of a canned response, if one is armed. */

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import { createCa, loopbackServerCert, type KeyedCert } from '../pki.js';
+import { createCa, issueCert, loopbackServerCert, type KeyedCert } from '../pki.js';
 import type { DmsRoute } from './types.js';
 import { TenantBook } from './tenants.js';
 import { INACTIVE_AFTER_MS, RelayBook, type ReceivedFrame, type RelayState, type SimRelay } from './relays.js';
@@ -39,6 +39,8 @@ export interface DmsSimulatorOptions {
   readonly adminPort?: number;
   readonly pingIntervalMs?: number;
   readonly inactiveAfterMs?: number;
+  /** Server certificate validity start (a date in the future simulates a relay whose clock is behind). */
+  readonly certNotBefore?: Date;
   /** Use this CA instead of generating one (tests that need several servers under one root). */
   readonly ca?: KeyedCert;
   readonly routes?: readonly DmsRoute[];
@@ -111,7 +113,9 @@ export class DmsSimulator {
     const now = () => this.clock.now();
     this.ca = opts.ca ?? createCa('cloud-relay DMS simulator CA');
     this.caPem = this.ca.certPem;
-    const leaf = loopbackServerCert(this.ca, 'localhost');
+    const leaf = opts.certNotBefore
+      ? issueCert({ cn: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1', '::1'], issuer: this.ca, notBefore: opts.certNotBefore, notAfter: new Date(opts.certNotBefore.getTime() + 365 * 86_400_000) })
+      : loopbackServerCert(this.ca, 'localhost');
     this.tenants = new TenantBook(now);
     for (const [t, pin] of Object.entries(opts.tenants ?? { 't-4711': '493027' })) this.tenants.set(t, pin);
     this.relayBook = new RelayBook(now, opts.inactiveAfterMs ?? INACTIVE_AFTER_MS);
