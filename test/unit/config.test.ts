@@ -149,3 +149,13 @@ describe('cloud-relay config (built CLI)', () => {
     expect(printed).toMatchObject({ tenantId: 't-9', pin: '[redacted]', pfxPassphrase: '[redacted]' });
   });
 });
+
+describe('README settings table', () => {
+  it('matches the schema (regenerate with `npm run docs:config -- --write README.md`)', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { configTable, replaceTable } = await import('../../scripts/config-table.js');
+    const readme = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
+    expect(replaceTable(readme, configTable())).toBe(readme);
+    for (const s of allSettings()) expect(readme).toContain(`\`${s.env}\``);
+  });
+});
