@@ -11,7 +11,9 @@ import { registerStatusGauges } from './status-gauges.js';
 /** The parts of the daemon metrics read; a structural type so this module does not import the daemon. */
 export interface MetricsHost {
   readonly status: StatusSources;
+  readonly extraStatus: readonly (() => [string, unknown])[];
   readonly clock: Clock;
+  readonly startedAt: number;
   readonly outbox?: Outbox;
   readonly registration?: RegistrationSource;
 }
@@ -21,10 +23,12 @@ export function installMetrics(host: MetricsHost, admin: AdminServer): Registry 
   const daemonRegistry = new Registry();
   registerStatusGauges(daemonRegistry, {
     status: host.status,
+    // Read at scrape time: parts may add sections after this call.
+    sections: () => Object.fromEntries(host.extraStatus.map((f) => f())),
     readiness: () => admin.readiness(),
-    // Read at scrape time: the management agent's block may set these after this call.
     registered: () => host.registration?.current() !== undefined,
     outboxDepth: () => host.outbox?.depth() ?? 0,
+    startedAt: host.startedAt,
     now: () => host.clock.now(),
   });
   admin.route('/metrics', metricsRoute([processRegistry(), relayMetrics.registry, daemonRegistry]));

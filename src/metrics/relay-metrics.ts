@@ -1,8 +1,8 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Histogram, Registry } from 'prom-client';
 
 /**
- * Events that happen deep inside a part (a reconnect, a finished device command, bytes
- * served) and cannot be read from a status getter at scrape time. Parts call the typed
+ * Events that happen deep inside a part (a finished device command, bytes served, an
+ * upstream fetch, a ban) and cannot be read from a status getter at scrape time. Parts call the typed
  * methods below; nothing else of prom-client leaks into them.
  *
  * One instance per process (`relayMetrics`): production runs one daemon per process, and a
@@ -15,7 +15,6 @@ export type DeviceCommandOutcome = 'success' | 'failure' | 'not_applicable';
 export type ServedSource = 'cache' | 'proxy';
 export type UpstreamFetchKind = 'cache_fill' | 'image_sync';
 export type UpstreamFetchOutcome = 'ok' | 'error';
-export type HeartbeatOutcome = 'ok' | 'error';
 export type IpGuardAction = 'ban' | 'blacklist';
 
 /** Latency buckets for phone calls: most answer in tens of ms, reboots and captures take seconds. */
@@ -23,25 +22,7 @@ const COMMAND_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 6
 
 export class RelayMetrics {
   readonly registry = new Registry();
-  private lastHeartbeatOkMs: number | undefined;
-  private readonly now: () => number;
 
-  private readonly controlConnectedGauge = new Gauge({
-    name: 'cloud_relay_control_connected',
-    help: 'Whether the WebSocket control channel to the DMS is open (1) or not (0)',
-    registers: [this.registry],
-  });
-  private readonly controlReconnects = new Counter({
-    name: 'cloud_relay_control_reconnects_total',
-    help: 'Control channel connection attempts after the first one (each reconnect after a drop or failure)',
-    registers: [this.registry],
-  });
-  private readonly heartbeats = new Counter({
-    name: 'cloud_relay_heartbeats_total',
-    help: 'Heartbeats sent to the DMS, by outcome',
-    labelNames: ['outcome'] as const,
-    registers: [this.registry],
-  });
   private readonly deviceCommands = new Counter({
     name: 'cloud_relay_device_commands_total',
     help: 'Device commands finished, by command kind and outcome',
@@ -74,39 +55,11 @@ export class RelayMetrics {
     registers: [this.registry],
   });
 
-  constructor(now: () => number = Date.now) {
-    this.now = now;
-    const ageSeconds = (): number | undefined => (this.lastHeartbeatOkMs === undefined ? undefined : (this.now() - this.lastHeartbeatOkMs) / 1000);
-    new Gauge({
-      name: 'cloud_relay_heartbeat_age_seconds',
-      help: 'Seconds since the last heartbeat the DMS accepted (absent before the first one); the DMS marks a relay Inactive after 600',
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        const age = ageSeconds();
-        if (age !== undefined) this.set(age);
-      },
-    });
+  constructor() {
     // Label sets known up front are exported as 0 so rate() works from the first scrape.
-    this.controlConnectedGauge.set(0);
-    this.controlReconnects.inc(0);
-    for (const outcome of ['ok', 'error'] as const) this.heartbeats.inc({ outcome }, 0);
     for (const source of ['cache', 'proxy'] as const) this.servedBytes.inc({ source }, 0);
     for (const action of ['ban', 'blacklist'] as const) this.ipGuardBans.inc({ action }, 0);
     for (const kind of ['cache_fill', 'image_sync'] as const) for (const outcome of ['ok', 'error'] as const) this.upstreamFetches.inc({ kind, outcome }, 0);
-  }
-
-  controlConnected(connected: boolean): void {
-    this.controlConnectedGauge.set(connected ? 1 : 0);
-  }
-
-  controlReconnect(): void {
-    this.controlReconnects.inc();
-  }
-
-  heartbeat(outcome: HeartbeatOutcome): void {
-    this.heartbeats.inc({ outcome });
-    if (outcome === 'ok') this.lastHeartbeatOkMs = this.now();
   }
 
   /** One device's command finished; `seconds` from the first request to the phone until the outcome. */

@@ -1,15 +1,34 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
+import type { z } from 'zod';
 import type { StatusSources } from '../status.js';
 import type { ReadinessReport } from '../admin/health.js';
+import { agentSection, deviceWorkSection, firmwareCacheSection, ipGuardSection } from './sections.js';
 
 /** What one daemon exposes at scrape time; every field is read, never pushed. */
 export interface StatusMetricSources {
   readonly status: StatusSources;
+  /** The status document's named sections (management agent, IP guard, cache, device work). */
+  readonly sections: () => Record<string, unknown>;
   readonly readiness: () => ReadinessReport;
-  /** Undefined until the management agent is wired. */
-  readonly registered?: () => boolean;
-  readonly outboxDepth?: () => number;
+  /** Fallbacks when the management agent's section is absent. */
+  readonly registered: () => boolean;
+  readonly outboxDepth: () => number;
+  readonly startedAt: number;
   readonly now: () => number;
+}
+
+/** One reading of the sections per scrape, not one per metric (some sections query the store). */
+function perScrape<T>(read: () => T, ttlMs = 250): () => T {
+  let at = -Infinity;
+  let value: T;
+  return () => {
+    const t = Date.now();
+    if (t - at > ttlMs) {
+      value = read();
+      at = t;
+    }
+    return value;
+  };
 }
 
 /**
@@ -20,14 +39,53 @@ export interface StatusMetricSources {
  */
 export function registerStatusGauges(registry: Registry, src: StatusMetricSources): void {
   const registers = [registry];
+  const sections = perScrape(src.sections);
+  const section = <T>(name: string, schema: z.ZodType<T>): T | undefined => {
+    const parsed = schema.safeParse(sections()[name]);
+    return parsed.success ? parsed.data : undefined;
+  };
+  const agent = () => section('managementAgent', agentSection);
 
   new Gauge({
     name: 'cloud_relay_registered',
     help: 'Whether the relay holds a registration with the DMS (1) or not (0)',
     registers,
     collect() {
-      this.reset();
-      if (src.registered) this.set(src.registered() ? 1 : 0);
+      this.set((agent()?.registered ?? src.registered()) ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'cloud_relay_heartbeat_age_seconds',
+    help: 'Seconds since the last heartbeat the DMS accepted, or since start-up if none was yet; the DMS marks a relay Inactive after 600',
+    registers,
+    collect() {
+      const last = agent()?.heartbeat.lastOkAt;
+      const since = last ? Date.parse(last) : src.startedAt;
+      this.set(Math.max(0, (src.now() - since) / 1000));
+    },
+  });
+  new Counter({
+    name: 'cloud_relay_heartbeats_total',
+    help: 'Heartbeats sent to the DMS since start-up',
+    registers,
+    collect() {
+      mirror(this, agent()?.heartbeat.sent ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'cloud_relay_control_connected',
+    help: 'Whether the WebSocket control channel to the DMS is open (1) or not (0)',
+    registers,
+    collect() {
+      this.set(agent()?.control.connected ? 1 : 0);
+    },
+  });
+  new Counter({
+    name: 'cloud_relay_control_reconnects_total',
+    help: 'Control channel reconnects since start-up',
+    registers,
+    collect() {
+      mirror(this, agent()?.control.reconnects ?? 0);
     },
   });
   new Gauge({
@@ -53,8 +111,7 @@ export function registerStatusGauges(registry: Registry, src: StatusMetricSource
     help: 'Relay-to-DMS frames stored and not yet acknowledged by the DMS',
     registers,
     collect() {
-      this.reset();
-      if (src.outboxDepth) this.set(src.outboxDepth());
+      this.set(agent()?.outboxDepth ?? src.outboxDepth());
     },
   });
   new Gauge({
@@ -132,23 +189,88 @@ export function registerStatusGauges(registry: Registry, src: StatusMetricSource
   });
   new Gauge({
     name: 'cloud_relay_certificate_expiry_seconds',
-    help: 'Seconds until the phone-facing certificate expires (negative once expired; absent without a certificate)',
+    help: 'Seconds until the phone-facing certificate expires (negative once expired; NaN without a certificate)',
     registers,
     collect() {
-      this.reset();
       const c = src.status.cert?.();
       const notAfter = c ? Date.parse(c.notAfter) : NaN;
-      if (Number.isFinite(notAfter)) this.set((notAfter - src.now()) / 1000);
+      this.set(Number.isFinite(notAfter) ? (notAfter - src.now()) / 1000 : NaN);
     },
   });
   new Gauge({
     name: 'cloud_relay_certificate_valid',
-    help: 'Whether the phone-facing certificate passes every check (1) or not (0); absent without a certificate',
+    help: 'Whether the phone-facing certificate passes every check (1) or not (0, also without a certificate)',
     registers,
     collect() {
-      this.reset();
-      const c = src.status.cert?.();
-      if (c) this.set(c.valid ? 1 : 0);
+      this.set(src.status.cert?.()?.valid ? 1 : 0);
+    },
+  });
+
+  new Gauge({
+    name: 'cloud_relay_cache_fills_in_progress',
+    help: 'Upstream fills of cache objects running now (each is one download however many phones wait on it)',
+    registers,
+    collect() {
+      this.set(section('firmwareCache', firmwareCacheSection)?.fills ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'cloud_relay_cache_quota_bytes',
+    help: 'Disk budget of the firmware cache',
+    registers,
+    collect() {
+      this.set(section('firmwareCache', firmwareCacheSection)?.quotaBytes ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'cloud_relay_ip_guard_ips',
+    help: 'Source IPs the IP guard tracks, by state (whitelisted after a success; blocked = banned or blacklisted now)',
+    labelNames: ['state'] as const,
+    registers,
+    collect() {
+      const g = section('ipGuard', ipGuardSection);
+      this.set({ state: 'whitelisted' }, g?.whitelisted ?? 0);
+      this.set({ state: 'blocked' }, g?.blocked ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'cloud_relay_device_commands_queued',
+    help: 'Device commands waiting for a slot (bounded by devices.backlog)',
+    registers,
+    collect() {
+      this.set(section('deviceWork', deviceWorkSection)?.queued ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'cloud_relay_device_commands_in_flight',
+    help: 'Device commands being sent to phones now (bounded by devices.concurrency)',
+    registers,
+    collect() {
+      this.set(section('deviceWork', deviceWorkSection)?.inFlight ?? 0);
+    },
+  });
+  new Counter({
+    name: 'cloud_relay_device_polls_total',
+    help: 'Device status polls since start-up',
+    registers,
+    collect() {
+      mirror(this, section('deviceWork', deviceWorkSection)?.polls ?? 0);
+    },
+  });
+  new Counter({
+    name: 'cloud_relay_device_poll_failures_total',
+    help: 'Device status polls that got no answer (phone offline or unreachable)',
+    registers,
+    collect() {
+      mirror(this, section('deviceWork', deviceWorkSection)?.pollFailures ?? 0);
+    },
+  });
+  new Counter({
+    name: 'cloud_relay_device_notifications_total',
+    help: 'Telephony notifications phones pushed to the relay',
+    registers,
+    collect() {
+      mirror(this, section('deviceWork', deviceWorkSection)?.notifications ?? 0);
     },
   });
 }

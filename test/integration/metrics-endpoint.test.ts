@@ -9,6 +9,8 @@ import { Daemon } from '../../src/daemon.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log.js';
 import { relayMetrics } from '../../src/metrics/relay-metrics.js';
+import { startDmsSimulator, type DmsSimulator } from '../../src/sim/dms/index.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** Every metric the README documents, with its Prometheus type. */
 const EXPECTED: Record<string, string> = {
@@ -35,6 +37,14 @@ const EXPECTED: Record<string, string> = {
   cloud_relay_certificate_expiry_seconds: 'gauge',
   cloud_relay_certificate_valid: 'gauge',
   cloud_relay_ip_guard_bans_total: 'counter',
+  cloud_relay_ip_guard_ips: 'gauge',
+  cloud_relay_cache_fills_in_progress: 'gauge',
+  cloud_relay_cache_quota_bytes: 'gauge',
+  cloud_relay_device_commands_queued: 'gauge',
+  cloud_relay_device_commands_in_flight: 'gauge',
+  cloud_relay_device_polls_total: 'counter',
+  cloud_relay_device_poll_failures_total: 'counter',
+  cloud_relay_device_notifications_total: 'counter',
   cloud_relay_build_info: 'gauge',
   cloud_relay_process_cpu_seconds_total: 'counter',
   cloud_relay_process_resident_memory_bytes: 'gauge',
@@ -50,16 +60,19 @@ describe('/metrics on the admin port of a running relay', () => {
   let dir: string;
   let daemon: Daemon;
   let base: string;
+  let dms: DmsSimulator;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'relay-metrics-'));
+    dms = await startDmsSimulator({ heartbeatIntervalSeconds: 5 });
+    writeFileSync(join(dir, 'dms-ca.pem'), dms.caPem);
     const config = loadConfig({
       env: {},
       overrides: {
-        // Port 9 on loopback refuses: the relay stays unregistered, which is what we assert.
-        dmsUrl: 'https://127.0.0.1:9/',
-        tenantId: 't-metrics',
-        pin: '123456',
+        dmsUrl: dms.url,
+        dmsCaFile: join(dir, 'dms-ca.pem'),
+        tenantId: 't-4711',
+        pin: '493027',
         fqdn: 'relay.test',
         dataDir: join(dir, 'data'),
         httpsListen: '127.0.0.1:0',
@@ -74,10 +87,16 @@ describe('/metrics on the admin port of a running relay', () => {
 
   afterAll(async () => {
     await daemon?.stop('test done');
+    await dms?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
   it('serves every documented metric with its type in the Prometheus text format', async () => {
+    // Registered, heartbeat accepted and control channel up: the gauges must say so.
+    await waitFor(async () => {
+      const t = await (await request(`${base}/metrics`)).body.text();
+      return sample(t, 'cloud_relay_control_connected') === 1 && (sample(t, 'cloud_relay_heartbeats_total') ?? 0) >= 1;
+    }, { timeoutMs: 20_000, message: 'registered, heartbeat sent, control channel up' });
     relayMetrics.deviceCommand('reboot', 'success', 0.042);
     relayMetrics.bytesServed('cache', 1234);
     const res = await request(`${base}/metrics`);
@@ -101,7 +120,9 @@ describe('/metrics on the admin port of a running relay', () => {
     const expiry = sample(text, 'cloud_relay_certificate_expiry_seconds');
     if (status.cert) expect(Math.abs(expiry! - (Date.parse(status.cert.notAfter) - Date.now()) / 1000)).toBeLessThan(60);
     else expect(expiry).toBeUndefined();
-    expect(sample(text, 'cloud_relay_registered')).toBe(0);
+    expect(sample(text, 'cloud_relay_registered')).toBe(1);
+    expect(sample(text, 'cloud_relay_heartbeat_age_seconds')).toBeLessThan(60);
+    expect(sample(text, 'cloud_relay_outbox_depth')).toBeGreaterThanOrEqual(0);
     expect(sample(text, 'cloud_relay_devices_known')).toBe(status.devices?.known ?? 0);
     expect(sample(text, 'cloud_relay_devices_online')).toBe(status.devices?.online ?? 0);
     expect(sample(text, 'cloud_relay_device_commands_total', '{kind="reboot",outcome="success"}')).toBeGreaterThanOrEqual(1);
