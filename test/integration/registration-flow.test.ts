@@ -109,4 +109,15 @@ describe('registration (PROTOCOL §1)', () => {
     await expired.registered();
     expect(expired.logs.withCode('LICENSE_EXPIRED')).toHaveLength(1);
   });
+
+  it('a DMS certificate "not yet valid" is reported as a clock-skew error, not as a TLS failure', async () => {
+    const sim = trackSim(await startDmsSimulator({ certNotBefore: new Date(Date.now() + 2 * 86_400_000) }));
+    const h = track(await startHarness({ existingSim: sim }));
+    await waitFor(() => h.logs.withCode('CLOCK_SKEW').length >= 1, { message: 'clock skew logged' });
+    const line = h.logs.withCode('CLOCK_SKEW')[0]!;
+    expect(line.level).toBe('error');
+    expect(String(line.msg)).toMatch(/not yet valid.*local clock is most likely wrong/);
+    expect(h.daemon.registration.current()).toBeUndefined();
+    expect(h.logs.withCode('DMS_UNREACHABLE')).toHaveLength(0);
+  });
 });
