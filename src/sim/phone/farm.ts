@@ -153,7 +153,7 @@ export class PhoneFarm {
   }
 
   private agentFor(phone: SimPhone): Agent {
-    return new Agent({ connect: { rejectUnauthorized: false, localAddress: phone.ip, lookup: this.lookup }, connections: 1 });
+    return new Agent({ localAddress: phone.ip, connect: { rejectUnauthorized: false, lookup: this.lookup }, connections: 1 });
   }
 
   private uploadCapture(phone: SimPhone, url: string): void {
@@ -161,8 +161,8 @@ export class PhoneFarm {
     const agent = this.agentFor(phone);
     request(url, { method: 'PUT', body: file, headers: { 'content-type': 'application/vnd.tcpdump.pcap', 'user-agent': `FileTransport PolycomVVX-${phone.model.replace(' ', '_')}-UA/${phone.firmware} Type/Application` }, dispatcher: agent, headersTimeout: 10_000, bodyTimeout: 10_000 })
       .then(async (res) => {
-        await res.body.dump();
-        this.outgoing.push(`${phone.mac} capture ${res.statusCode}`);
+        const text = (await res.body.text()).trim().slice(0, 120);
+        this.outgoing.push(`${phone.mac} capture ${res.statusCode}${res.statusCode >= 300 ? ` ${text}` : ''}`);
       })
       .catch((err: unknown) => {
         this.outgoing.push(`${phone.mac} capture error`);
