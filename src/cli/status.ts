@@ -5,16 +5,12 @@ import { adminBase, adminGet, configOrExit } from './common.js';
 import { ExitCode, errorMessage } from '../errors.js';
 import { loadConfig } from '../config/load.js';
 import { parseListen } from '../config/listen.js';
-
-function row(label: string, value: unknown): string {
-  const text = value === null || value === undefined ? '-' : typeof value === 'object' ? JSON.stringify(value) : String(value);
-  return `${label.padEnd(16)} ${text}`;
-}
+import { formatStatus } from './status-format.js';
 
 export const command: CliCommand = {
   name: 'status',
   summary: 'show the running relay\'s state (from its admin port)',
-  usage: `cloud-relay status [--config FILE] [--admin HOST:PORT] [--json]\n${CONFIG_OPTION_HELP}\n  --admin HOST:PORT admin address of the running relay (default: from config, else 127.0.0.1:9090)\n  --json            print the raw status document`,
+  usage: `cloud-relay status [--config FILE] [--admin HOST:PORT] [--json]\n${CONFIG_OPTION_HELP}\n  --admin HOST:PORT admin address of the running relay (default: from config, else 127.0.0.1:9090)\n  --json            print the raw status document\n\nExit codes (also with --json): 0 ready, 69 not ready or no relay answering, 70 not a status document, 78 bad config.`,
   async run(args) {
     const { values } = parseArgs({ args, options: { config: { type: 'string' }, admin: { type: 'string' }, json: { type: 'boolean' } } });
     let base: string;
@@ -45,23 +41,14 @@ export const command: CliCommand = {
       console.error(`cloud-relay: no relay answers at ${base}: ${errorMessage(err)}`);
       return ExitCode.UNAVAILABLE;
     }
-    if (values.json) {
-      console.log(JSON.stringify(doc, null, 2));
-      return ExitCode.OK;
-    }
     if (typeof doc !== 'object' || doc === null) {
       console.error('cloud-relay: the admin port answered something that is not a status document');
       return ExitCode.SOFTWARE;
     }
     const d = doc as Record<string, unknown>;
-    const readiness = d.readiness as { ready?: boolean; checks?: { name: string; ok: boolean; detail?: string }[] } | undefined;
-    const lines = [row('version', d.version), row('uptime', `${String(d.uptimeSeconds)} s`), row('ready', readiness?.ready ? 'yes' : 'NO')];
-    for (const c of readiness?.checks ?? []) lines.push(row(`  ${c.name}`, c.ok ? 'ok' : `FAIL ${c.detail ?? ''}`));
-    for (const [k, v] of Object.entries(d)) {
-      if (['version', 'uptimeSeconds', 'readiness', 'startedAt'].includes(k)) continue;
-      lines.push(row(k, v));
-    }
-    console.log(lines.join('\n'));
-    return readiness?.ready ? ExitCode.OK : ExitCode.UNAVAILABLE;
+    // The same exit code with and without --json, so scripts can branch on readiness alone.
+    const ready = typeof d.readiness === 'object' && d.readiness !== null && 'ready' in d.readiness && d.readiness.ready === true;
+    console.log(values.json ? JSON.stringify(d, null, 2) : formatStatus(d));
+    return ready ? ExitCode.OK : ExitCode.UNAVAILABLE;
   },
 };

@@ -1,0 +1,133 @@
+import { z } from 'zod';
+
+/**
+ * `cloud-relay status` as a person reads it. Each section is parsed on its own: a section
+ * this build does not know, or one whose shape changed, is printed raw instead of failing
+ * the whole command.
+ */
+const readiness = z.object({ ready: z.boolean(), checks: z.array(z.object({ name: z.string(), ok: z.boolean(), detail: z.string().optional() })) });
+const cert = z.object({ subject: z.string(), notAfter: z.string(), valid: z.boolean(), selfSigned: z.boolean().optional(), problems: z.array(z.string()).optional() });
+const n = z.number();
+const agent = z.object({
+  relayId: z.string().nullable(),
+  registered: z.boolean(),
+  tokenExpiresAt: z.string().nullable(),
+  lastRegistrationError: z.unknown(),
+  heartbeat: z.object({ intervalSeconds: n.nullable(), sent: n, lastOkAt: z.string().nullable() }),
+  control: z.object({ connected: z.boolean(), since: z.string().nullable(), reconnects: n, lastClose: z.unknown() }),
+  outboxDepth: n,
+});
+const firmwareCache = z.object({ bytes: n, objects: n, hits: n, misses: n, fills: n, quotaBytes: n, lastError: z.unknown() });
+const images = z.object({ synced: n, syncing: n, failed: n });
+const devices = z.object({ known: n, online: n });
+const tasks = z.object({ scheduled: n, running: n });
+const deviceWork = z.object({ queued: n, inFlight: n, polls: n, pollFailures: n });
+const ipGuard = z.object({ whitelisted: n, blocked: n });
+
+const LABEL = 20;
+
+function line(label: string, value: string): string {
+  return `${label.padEnd(LABEL)} ${value}`.trimEnd();
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = bytes;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+}
+
+export function formatAge(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 120) return `${s} s`;
+  if (s < 7200) return `${Math.round(s / 60)} min`;
+  if (s < 172_800) return `${Math.round(s / 3600)} h`;
+  return `${Math.round(s / 86_400)} days`;
+}
+
+function describe(v: unknown): string {
+  if (v === null || v === undefined) return '-';
+  if (typeof v === 'string') return v;
+  if (typeof v === 'object' && 'message' in v && typeof v.message === 'string') return v.message;
+  return JSON.stringify(v);
+}
+
+/** Renders the status document; `now` is injectable so tests need no clock. */
+export function formatStatus(doc: Record<string, unknown>, now = Date.now()): string {
+  const out: string[] = [];
+  const shown = new Set(['version', 'startedAt', 'uptimeSeconds', 'draining', 'readiness']);
+  const r = readiness.safeParse(doc.readiness);
+  const state = doc.draining === true ? 'DRAINING' : r.success ? (r.data.ready ? 'READY' : 'NOT READY') : 'readiness unknown';
+  out.push(`cloud-relay ${describe(doc.version)}   up ${typeof doc.uptimeSeconds === 'number' ? formatAge(doc.uptimeSeconds * 1000) : '?'}   ${state}`);
+  if (r.success) {
+    out.push('', 'readiness');
+    for (const c of r.data.checks) out.push(line(`  ${c.name}`, `${c.ok ? 'ok  ' : 'FAIL'}${c.detail ? `  ${c.detail}` : ''}`));
+  }
+
+  const a = agent.safeParse(doc.managementAgent);
+  if (a.success) {
+    shown.add('managementAgent');
+    const g = a.data;
+    out.push('', 'DMS');
+    out.push(line('  relay id', g.relayId ?? '(not assigned yet)'));
+    out.push(line('  registered', g.registered ? `yes${g.tokenExpiresAt ? `, token valid until ${g.tokenExpiresAt}` : ''}` : `NO${g.lastRegistrationError ? `: ${describe(g.lastRegistrationError)}` : ''}`));
+    const hb = g.heartbeat;
+    out.push(line('  heartbeat', `${hb.intervalSeconds ? `every ${hb.intervalSeconds} s, ` : ''}${hb.sent} sent, last accepted ${hb.lastOkAt ? `${formatAge(now - Date.parse(hb.lastOkAt))} ago` : 'never'}`));
+    const c = g.control;
+    out.push(line('  control channel', `${c.connected ? `connected${c.since ? ` for ${formatAge(now - Date.parse(c.since))}` : ''}` : `DISCONNECTED${c.lastClose ? ` (last close: ${describe(c.lastClose)})` : ''}`}, ${c.reconnects} reconnects`));
+    out.push(line('  outbox', `${g.outboxDepth} frame${g.outboxDepth === 1 ? '' : 's'} waiting for the DMS`));
+  }
+
+  out.push('');
+  const ct = cert.safeParse(doc.cert);
+  if (ct.success) {
+    shown.add('cert');
+    const c = ct.data;
+    const left = Date.parse(c.notAfter) - now;
+    out.push(line('certificate', `${c.subject}${c.selfSigned ? ' (self-signed)' : ''}, ${left > 0 ? `expires in ${formatAge(left)}` : 'EXPIRED'} (${c.notAfter}), ${c.valid ? 'valid' : 'NOT VALID'}`));
+    for (const p of c.problems ?? []) out.push(line('', `  ${p}`));
+  }
+  const fc = firmwareCache.safeParse(doc.firmwareCache);
+  if (fc.success) {
+    shown.add('firmwareCache').add('cache');
+    const c = fc.data;
+    out.push(line('firmware cache', `${c.objects} objects, ${formatBytes(c.bytes)} of ${formatBytes(c.quotaBytes)}; ${c.hits} hits, ${c.misses} misses, ${c.fills} fills running${c.lastError ? `; last error: ${describe(c.lastError)}` : ''}`));
+  }
+  const im = images.safeParse(doc.images);
+  if (im.success) {
+    shown.add('images');
+    out.push(line('images', `${im.data.synced} synced, ${im.data.syncing} syncing, ${im.data.failed} failed`));
+  }
+  const dv = devices.safeParse(doc.devices);
+  if (dv.success) {
+    shown.add('devices');
+    out.push(line('devices', `${dv.data.known} known, ${dv.data.online} online`));
+  }
+  const tk = tasks.safeParse(doc.tasks);
+  const dw = deviceWork.safeParse(doc.deviceWork);
+  if (tk.success || dw.success) {
+    const parts: string[] = [];
+    if (tk.success) {
+      shown.add('tasks');
+      parts.push(`${tk.data.scheduled} scheduled, ${tk.data.running} running`);
+    }
+    if (dw.success) {
+      shown.add('deviceWork');
+      parts.push(`commands ${dw.data.inFlight} in flight, ${dw.data.queued} queued; ${dw.data.polls} polls (${dw.data.pollFailures} unanswered)`);
+    }
+    out.push(line('tasks', parts.join('; ')));
+  }
+  const ig = ipGuard.safeParse(doc.ipGuard);
+  if (ig.success) {
+    shown.add('ipGuard');
+    out.push(line('ip guard', `${ig.data.whitelisted} whitelisted, ${ig.data.blocked} blocked`));
+  }
+  for (const [k, v] of Object.entries(doc)) {
+    if (!shown.has(k)) out.push(line(k, describe(v)));
+  }
+  return out.join('\n');
+}
