@@ -184,7 +184,7 @@ export class TaskRunner {
     if (task.state !== 'executing') return;
     const cmd = commandSchema.parse(JSON.parse(task.command));
     const late = task.executeAt !== null && task.startedAt !== null ? task.startedAt - task.executeAt : 0;
-    const lateSeconds = late > (this.d.lateAfterMs ?? 5_000) ? Math.round(late / 1000) : undefined;
+    const lateSeconds = late > (this.d.lateAfterMs ?? 2_000) ? Math.round(late / 1000) : undefined;
     if (lateSeconds !== undefined) this.d.log.warn({ taskId, lateSeconds }, 'task ran late: its time passed while the relay was down');
     const jobs: Promise<void>[] = [];
     let after = 0;

@@ -73,10 +73,11 @@ export async function handleRest(phone: SimPhone, req: IncomingMessage, res: Ser
     req.socket.destroy();
     return;
   }
-  if (f.delayMs) await new Promise((r) => setTimeout(r, f.delayMs));
   const url = new URL(req.url ?? '/', 'https://phone');
   const path = url.pathname;
+  // Counted on arrival, before any delay: tests see what reached the phone, answered or not.
   phone.hits.set(path, (phone.hits.get(path) ?? 0) + 1);
+  if (f.delayMs) await new Promise((r) => setTimeout(r, f.delayMs));
   const method = req.method ?? 'GET';
   const isApi = path.startsWith('/api/');
 
