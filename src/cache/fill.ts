@@ -7,6 +7,7 @@ import { request, type Dispatcher } from 'undici';
 import type { Logger } from '../log.js';
 import { errorCode, errorMessage } from '../errors.js';
 import { CacheError } from './errors.js';
+import { relayMetrics } from '../metrics/relay-metrics.js';
 
 export interface FillSource {
   readonly url: string;
@@ -158,12 +159,14 @@ export class Fill extends EventEmitter {
       await this.finish();
       this.state = 'done';
       this.env.release(this.reserved);
+      relayMetrics.upstreamFetch(spec.resumable ? 'image_sync' : 'cache_fill', 'ok');
       this.emit('done');
     } catch (err) {
       const e = toCacheError(err, env.signal);
       this.error = e;
       this.state = 'failed';
       this.env.release(this.reserved);
+      relayMetrics.upstreamFetch(spec.resumable ? 'image_sync' : 'cache_fill', 'error');
       const keep = spec.resumable && e.retryable && (e.code === 'CACHE_UPSTREAM' || e.code === 'CACHE_ABORTED');
       if (!keep) await unlink(spec.partialPath).catch(() => undefined);
       this.emit('failed', e);

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { decide, type Representation } from './http-semantics.js';
+import { relayMetrics } from '../metrics/relay-metrics.js';
 
 /** Reads of 256 KiB: few syscalls and few TLS writes per MB, still small per connection. */
 export const SERVE_CHUNK = 256 * 1024;
@@ -57,11 +58,15 @@ export async function sendUnknownLength(req: IncomingMessage, res: ServerRespons
 }
 
 async function streamBody(body: Readable, res: ServerResponse): Promise<void> {
+  let sent = 0;
+  body.on('data', (chunk: Buffer) => (sent += chunk.length));
   try {
     await pipeline(body, res);
   } catch {
     // pipeline destroyed both sides: the client sees a cut transfer. Callers log via the fill.
     if (!res.destroyed) res.destroy();
+  } finally {
+    relayMetrics.bytesServed('cache', sent);
   }
 }
 

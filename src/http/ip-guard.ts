@@ -1,6 +1,7 @@
 import type { Logger } from '../log.js';
 import type { Clock } from '../clock.js';
 import type { IpGuardRow, IpGuardStore } from '../store/ip-guard.js';
+import { relayMetrics } from '../metrics/relay-metrics.js';
 
 export interface IpGuardPolicy {
   readonly maxFailures: number;
@@ -99,9 +100,11 @@ export class IpGuard {
     }
     if (row.blacklistedAt === now) {
       this.blocked.set(ip, null);
+      relayMetrics.ipGuardBan('blacklist');
       this.log.warn({ ip, bans: row.banCount, reason, code: 'IP_BLACKLISTED' }, `ip guard: ${ip} BLACKLISTED after ${row.banCount} bans (lift with \`cloud-relay ip unban ${ip}\`)`);
     } else if (row.bannedUntil !== null && row.lastFailureAt === now && row.failures === 0) {
       this.blocked.set(ip, row.bannedUntil);
+      relayMetrics.ipGuardBan('ban');
       this.log.warn({ ip, bans: row.banCount, until: new Date(row.bannedUntil).toISOString(), reason, code: 'IP_BANNED' }, `ip guard: ${ip} banned until ${new Date(row.bannedUntil).toISOString()} after ${this.policy.maxFailures} failures`);
     }
   }
