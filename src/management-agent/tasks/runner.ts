@@ -13,6 +13,7 @@ import { FrameRefused, type InboundHandlers, type Outbox, type Registration } fr
 import type { CommandExecutor, CommandResult } from './executor.js';
 import { NOT_REPEATABLE, retryDelay, type RetryPolicy } from './retry.js';
 import { SiteSubnets } from './site.js';
+import { relayMetrics } from '../../metrics/relay-metrics.js';
 
 export interface TaskRunnerDeps {
   readonly tasks: TaskRepo;
@@ -254,6 +255,7 @@ export class TaskRunner {
     const dt: DeviceTarget = { mac: target.mac, ip: target.ip, port: target.port, model: target.model, credentials: target.credentials };
     return this.d.lock.run(`${target.ip}:${target.port ?? 443}`, async () => {
       this.d.tasks.markSending(taskId, row.seq);
+      const sentAt = performance.now();
       let result: CommandResult;
       try {
         result = await this.d.executor.run(driver, dt, cmd, row.deviceId);
@@ -266,6 +268,7 @@ export class TaskRunner {
         }
         result = toResult(err, attempt);
       }
+      relayMetrics.deviceCommand(cmd.kind, result.outcome, (performance.now() - sentAt) / 1000);
       this.finishDevice(taskId, row, lateSeconds === undefined ? result : withLateness(result, lateSeconds));
       return undefined;
     });
