@@ -77,6 +77,16 @@ describe('control channel survives the DMS (PROTOCOL §3)', () => {
     expect(h.sim.relay(relayId)?.registrations).toBe(3);
   });
 
+  it('4008 (a frame we sent was invalid) is logged with the DMS\'s reason and the relay reconnects', async () => {
+    h = await startHarness();
+    const relayId = await h.connected();
+    const back = waitForEvent<Conn>(h.sim.events, 'connected', (e) => e.relayId === relayId);
+    h.sim.disconnect(relayId, 4008, 'frame abc invalid: taskId');
+    await back;
+    await waitFor(() => h!.logs.withCode('CONTROL_FRAME_INVALID').length === 1);
+    expect(h.logs.withCode('CONTROL_FRAME_INVALID')[0]).toMatchObject({ level: 'error', reason: 'frame abc invalid: taskId' });
+  });
+
   it('the DMS supersedes an older session of the same relay with 4001', async () => {
     h = await startHarness();
     const relayId = await h.connected();
