@@ -159,14 +159,14 @@ export class Fill extends EventEmitter {
       await this.finish();
       this.state = 'done';
       this.env.release(this.reserved);
-      relayMetrics.upstreamFetch(spec.resumable ? 'image_sync' : 'cache_fill', 'ok');
+      relayMetrics.upstreamFetch(spec.resumable ? 'image' : 'on_demand', 'ok');
       this.emit('done');
     } catch (err) {
       const e = toCacheError(err, env.signal);
       this.error = e;
       this.state = 'failed';
       this.env.release(this.reserved);
-      relayMetrics.upstreamFetch(spec.resumable ? 'image_sync' : 'cache_fill', 'error');
+      relayMetrics.upstreamFetch(spec.resumable ? 'image' : 'on_demand', 'error');
       const keep = spec.resumable && e.retryable && (e.code === 'CACHE_UPSTREAM' || e.code === 'CACHE_ABORTED');
       if (!keep) await unlink(spec.partialPath).catch(() => undefined);
       this.emit('failed', e);

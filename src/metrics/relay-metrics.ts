@@ -13,7 +13,8 @@ import { Counter, Histogram, Registry } from 'prom-client';
 
 export type DeviceCommandOutcome = 'success' | 'failure' | 'not_applicable';
 export type ServedSource = 'cache' | 'proxy';
-export type UpstreamFetchKind = 'cache_fill' | 'image_sync';
+/** `image`: an image of the DMS's desired set (by sha256); `on_demand`: a firmware path outside it. */
+export type UpstreamFetchKind = 'image' | 'on_demand';
 export type UpstreamFetchOutcome = 'ok' | 'error';
 export type IpGuardAction = 'ban' | 'blacklist';
 
@@ -44,7 +45,7 @@ export class RelayMetrics {
   });
   private readonly upstreamFetches = new Counter({
     name: 'cloud_relay_upstream_fetches_total',
-    help: 'Firmware downloads from the DMS, by kind (phone-triggered cache fill or image sync) and outcome',
+    help: 'Firmware downloads into the cache from the DMS, by kind (image of the desired set, or on-demand firmware path) and outcome',
     labelNames: ['kind', 'outcome'] as const,
     registers: [this.registry],
   });
@@ -59,7 +60,7 @@ export class RelayMetrics {
     // Label sets known up front are exported as 0 so rate() works from the first scrape.
     for (const source of ['cache', 'proxy'] as const) this.servedBytes.inc({ source }, 0);
     for (const action of ['ban', 'blacklist'] as const) this.ipGuardBans.inc({ action }, 0);
-    for (const kind of ['cache_fill', 'image_sync'] as const) for (const outcome of ['ok', 'error'] as const) this.upstreamFetches.inc({ kind, outcome }, 0);
+    for (const kind of ['image', 'on_demand'] as const) for (const outcome of ['ok', 'error'] as const) this.upstreamFetches.inc({ kind, outcome }, 0);
   }
 
   /** One device's command finished; `seconds` from the first request to the phone until the outcome. */
