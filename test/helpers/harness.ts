@@ -10,6 +10,7 @@ import type { AgentTuning } from '../../src/management-agent/tuning.js';
 import { LogCapture } from './logs.js';
 import { FAST_TUNING, tempDir, writeRelayConfig } from './relay-config.js';
 import { waitFor } from './wait.js';
+import { sharedDmsPki } from './pki-cache.js';
 
 export interface HarnessOptions {
   /** Options of the DMS simulator (default heartbeat interval here: 120 s, as in production). */
@@ -52,7 +53,8 @@ export interface Harness {
  * temp dir and its log captured. Tests call close() in afterEach/afterAll.
  */
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
-  const sim = opts.existingSim ?? (await startDmsSimulator(opts.sim ?? {}));
+  const simOpts = opts.sim ?? {};
+  const sim = opts.existingSim ?? (await startDmsSimulator(simOpts.ca || simOpts.certNotBefore ? simOpts : { ...sharedDmsPki(), ...simOpts }));
   const dir = tempDir('cr-harness-');
   const dataDir = join(dir, 'data');
   const configFile = writeRelayConfig(dir, {

@@ -57,7 +57,16 @@ describe('DMS simulator admin API (used by the demo and by tests driving a relay
   });
 
   it('addRoutes: extra DMS routes with bearer auth', async () => {
-    h.sim.addRoutes([{ method: 'GET', pattern: /^\/api\/v1\/relays\/([^/]+)\/echo$/, auth: true, handle: (_req, res, m, rid) => res.end(JSON.stringify({ path: m[1], relayId: rid })) }]);
+    h.sim.addRoutes([
+      {
+        method: 'GET',
+        pattern: /^\/api\/v1\/relays\/([^/]+)\/echo$/,
+        auth: true,
+        handle: (_req, res, m, rid) => {
+          res.end(JSON.stringify({ path: m[1], relayId: rid }));
+        },
+      },
+    ]);
     const reg = h.daemon.registration.current()!;
     const { Agent, request } = await import('undici');
     const dispatcher = new Agent({ connect: { ca: h.sim.caPem } });

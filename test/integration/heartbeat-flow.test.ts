@@ -3,6 +3,7 @@ import { startDmsSimulator } from '../../src/sim/dms/index.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { ManualClock } from '../helpers/clock.js';
 import { waitFor, waitForEvent } from '../helpers/wait.js';
+import { sharedDmsPki } from '../helpers/pki-cache.js';
 
 describe('heartbeat (PROTOCOL §2)', () => {
   let h: Harness | undefined;
@@ -73,7 +74,7 @@ describe('heartbeat (PROTOCOL §2)', () => {
 
   it('the DMS marks a relay Inactive after 10 minutes without a heartbeat', async () => {
     const clock = new ManualClock();
-    const sim = await startDmsSimulator({ clock, heartbeatIntervalSeconds: 120 });
+    const sim = await startDmsSimulator({ ...sharedDmsPki(), clock, heartbeatIntervalSeconds: 120 });
     try {
       h = await startHarness({ existingSim: sim });
       const relayId = await h.registered();

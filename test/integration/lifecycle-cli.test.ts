@@ -5,6 +5,7 @@ import { startDmsSimulator, type DmsSimulator } from '../../src/sim/dms/index.js
 import { spawnCli, spawnRelay, type RelayProcess } from '../helpers/child.js';
 import { tempDir, writeRelayConfig } from '../helpers/relay-config.js';
 import { waitFor, waitForEvent } from '../helpers/wait.js';
+import { sharedDmsPki } from '../helpers/pki-cache.js';
 
 const PIN = 'pin-493027-SECRET';
 
@@ -18,7 +19,7 @@ describe('relay process lifecycle and the register command', () => {
   let dir: string;
   const procs: RelayProcess[] = [];
   beforeAll(async () => {
-    sim = await startDmsSimulator({ tenants: { 't-4711': PIN }, heartbeatIntervalSeconds: 5 });
+    sim = await startDmsSimulator({ ...sharedDmsPki(), tenants: { 't-4711': PIN }, heartbeatIntervalSeconds: 5 });
     dir = tempDir('cr-lifecycle-');
   });
   afterAll(async () => {

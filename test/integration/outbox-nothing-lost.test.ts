@@ -5,6 +5,7 @@ import { startDmsSimulator, type DmsSimulator } from '../../src/sim/dms/index.js
 import { spawnRelay, type RelayProcess } from '../helpers/child.js';
 import { tempDir, writeRelayConfig } from '../helpers/relay-config.js';
 import { waitFor } from '../helpers/wait.js';
+import { sharedDmsPki } from '../helpers/pki-cache.js';
 
 const TOTAL = 1000;
 
@@ -20,7 +21,7 @@ describe('nothing lost: 1,000 frames through drops and a SIGKILL', () => {
   let dir: string;
   const procs: RelayProcess[] = [];
   beforeAll(async () => {
-    sim = await startDmsSimulator({ heartbeatIntervalSeconds: 5 });
+    sim = await startDmsSimulator({ ...sharedDmsPki(), heartbeatIntervalSeconds: 5 });
     dir = tempDir('cr-nothing-lost-');
   });
   afterAll(async () => {

@@ -3,6 +3,7 @@ import { startDmsSimulator, PIN_OVERLAP_MS, type DmsSimulator } from '../../src/
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { ManualClock } from '../helpers/clock.js';
 import { waitFor, waitForEvent } from '../helpers/wait.js';
+import { sharedDmsPki } from '../helpers/pki-cache.js';
 
 describe('registration (PROTOCOL §1)', () => {
   const cleanups: (() => Promise<void>)[] = [];
@@ -69,7 +70,7 @@ describe('registration (PROTOCOL §1)', () => {
 
   it('the old PIN works inside the 24 h overlap after a reset, and not after it', async () => {
     const clock = new ManualClock();
-    const sim = trackSim(await startDmsSimulator({ clock }));
+    const sim = trackSim(await startDmsSimulator({ ...sharedDmsPki(), clock }));
     sim.resetPin('t-4711', '111222');
 
     const inside = track(await startHarness({ existingSim: sim, pin: '493027' }));
@@ -89,7 +90,7 @@ describe('registration (PROTOCOL §1)', () => {
   });
 
   it('obeys 429 Retry-After, retries 5xx, and treats license_expired on its own schedule', async () => {
-    const sim = trackSim(await startDmsSimulator());
+    const sim = trackSim(await startDmsSimulator(sharedDmsPki()));
     sim.setFaults({ register: { status: 503, times: 2 } });
     const h = track(await startHarness({ existingSim: sim }));
     await h.registered();
@@ -111,7 +112,7 @@ describe('registration (PROTOCOL §1)', () => {
   });
 
   it('a DMS certificate "not yet valid" is reported as a clock-skew error, not as a TLS failure', async () => {
-    const sim = trackSim(await startDmsSimulator({ certNotBefore: new Date(Date.now() + 2 * 86_400_000) }));
+    const sim = trackSim(await startDmsSimulator({ ca: sharedDmsPki().ca, certNotBefore: new Date(Date.now() + 2 * 86_400_000) }));
     const h = track(await startHarness({ existingSim: sim }));
     await waitFor(() => h.logs.withCode('CLOCK_SKEW').length >= 1, { message: 'clock skew logged' });
     const line = h.logs.withCode('CLOCK_SKEW')[0]!;

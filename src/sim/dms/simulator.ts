@@ -43,6 +43,8 @@ export interface DmsSimulatorOptions {
   readonly certNotBefore?: Date;
   /** Use this CA instead of generating one (tests that need several servers under one root). */
   readonly ca?: KeyedCert;
+  /** Use this server certificate (issued by `ca`, valid for the bound host) instead of issuing one. */
+  readonly serverCert?: KeyedCert;
   readonly routes?: readonly DmsRoute[];
   /** One line per notable event (the demo prints them); silent when absent. */
   readonly log?: (line: string) => void;
@@ -113,7 +115,9 @@ export class DmsSimulator {
     const now = () => this.clock.now();
     this.ca = opts.ca ?? createCa('cloud-relay DMS simulator CA');
     this.caPem = this.ca.certPem;
-    const leaf = opts.certNotBefore
+    const leaf = opts.serverCert
+      ? opts.serverCert
+      : opts.certNotBefore
       ? issueCert({ cn: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1', '::1'], issuer: this.ca, notBefore: opts.certNotBefore, notAfter: new Date(opts.certNotBefore.getTime() + 365 * 86_400_000) })
       : loopbackServerCert(this.ca, 'localhost');
     this.tenants = new TenantBook(now);
