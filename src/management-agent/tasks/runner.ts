@@ -51,6 +51,12 @@ export class TaskRunner {
   private readonly running = new Map<string, Promise<void>>();
   private readonly lastState = new Map<string, number>();
   private stopped = false;
+  /**
+   * Frames can arrive before start() (the control channel starts first). Until then tasks are
+   * only stored; start() recovers what a previous process left executing, then arms the rest,
+   * so a task of this process is never mistaken for one interrupted by a crash.
+   */
+  private started = false;
 
   constructor(private readonly d: TaskRunnerDeps) {}
 
@@ -64,6 +70,7 @@ export class TaskRunner {
 
   /** Recovers after a restart and arms every scheduled task. */
   start(): void {
+    this.started = true;
     const now = this.d.clock.now();
     for (const t of this.d.tasks.inState('executing')) this.recover(t);
     for (const t of this.d.tasks.inState('scheduled')) this.arm(t.taskId, t.executeAt ?? now);
@@ -131,7 +138,7 @@ export class TaskRunner {
   // --- scheduling ---
 
   private arm(taskId: string, at: number): void {
-    if (this.stopped) return;
+    if (this.stopped || !this.started) return;
     const old = this.timers.get(taskId);
     if (old) clearTimeout(old);
     const wait = at - this.d.clock.now();

@@ -53,6 +53,8 @@ export interface PhoneTiming {
   answerMs: number;
 }
 
+const REBOOT_AFTER_ANSWER_MS = 100;
+
 type ParamType = { kind: 'bool' } | { kind: 'int'; min: number; max: number } | { kind: 'string' };
 
 /** Typed parameters: a set outside the type answers 4000 (invalid input), like the phone. */
@@ -149,7 +151,8 @@ export class SimPhone {
       this.rebootPending = true;
       return { deferred: true };
     }
-    this.later(0, () => this.rebootNow());
+    // After the answer has left: a real phone acknowledges, then goes down.
+    this.later(REBOOT_AFTER_ANSWER_MS, () => this.rebootNow());
     return { deferred: false };
   }
 

@@ -1,0 +1,199 @@
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Agent } from 'undici';
+import PQueue from 'p-queue';
+import { startDmsSimulator, type DmsSimulator } from '../src/sim/dms/index.js';
+
+/**
+ * Shared parts of bench:fanout and bench:monitor: phones in worker processes on 127.20.x.y,
+ * the DMS simulator here, the relay as a child process (its own RSS), and the "floor": a bare
+ * undici client with the same concurrency talking straight to the phones.
+ */
+
+const here = dirname(fileURLToPath(import.meta.url));
+const SRC = join(here, '..', 'src');
+
+export interface BenchTarget {
+  deviceId: string;
+  mac: string;
+  ip: string;
+  port: number;
+  vendor: 'polycom';
+  model: string;
+  credentials: { user: string; password: string };
+}
+
+export interface PhoneWorkers {
+  targets: BenchTarget[];
+  count(kind: 'reboots' | 'hits'): Promise<number>;
+  close(): Promise<void>;
+}
+
+function ask<T>(w: ChildProcess, msg: unknown, pick: (m: Record<string, unknown>) => T | undefined): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const on = (m: Record<string, unknown>) => {
+      if (typeof m.error === 'string') {
+        w.off('message', on);
+        reject(new Error(m.error));
+        return;
+      }
+      const v = pick(m);
+      if (v === undefined) return;
+      w.off('message', on);
+      resolve(v);
+    };
+    w.on('message', on);
+    w.send(msg as object);
+  });
+}
+
+export async function startPhoneWorkers(total: number, perWorker: number, opts: { delayMs: number; rebootOfflineMs: number }): Promise<PhoneWorkers> {
+  const workers: ChildProcess[] = [];
+  const targets: BenchTarget[] = [];
+  const starts: Promise<void>[] = [];
+  for (let first = 0; first < total; first += perWorker) {
+    const count = Math.min(perWorker, total - first);
+    const w = fork(join(SRC, 'sim', 'phone', 'worker.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    workers.push(w);
+    starts.push(
+      ask(w, { start: { count, firstIndex: first, faults: { delayMs: opts.delayMs }, timing: { rebootOfflineMs: opts.rebootOfflineMs } } }, (m) => (m.ready ? (m.phones as { ip: string; port: number; mac: string; model: string; password: string }[]) : undefined)).then((phones) => {
+        for (const p of phones) targets.push({ deviceId: `dev-${p.mac}`, mac: p.mac, ip: p.ip, port: p.port, vendor: 'polycom', model: p.model, credentials: { user: 'Polycom', password: p.password } });
+      }),
+    );
+  }
+  await Promise.all(starts);
+  targets.sort((a, b) => a.deviceId.localeCompare(b.deviceId));
+  return {
+    targets,
+    async count(kind) {
+      const ns = await Promise.all(workers.map((w) => ask(w, { count: kind }, (m) => (m.count === kind ? Number(m.n) : undefined))));
+      return ns.reduce((a, b) => a + b, 0);
+    },
+    async close() {
+      await Promise.all(workers.map((w) => new Promise<void>((r) => {
+        w.once('exit', () => r());
+        w.send({ close: true });
+        setTimeout(() => w.kill('SIGKILL'), 10_000).unref();
+      })));
+    },
+  };
+}
+
+export interface RelayChild {
+  relayId: string;
+  pid: number;
+  /** Peak resident set (VmHWM) of the relay process so far, in MB. */
+  peakRssMB(): number;
+  stop(): Promise<void>;
+}
+
+export async function startRelayChild(sim: DmsSimulator, devices: Record<string, unknown> = {}): Promise<RelayChild> {
+  const dir = mkdtempSync(join(tmpdir(), 'cr-bench-'));
+  writeFileSync(join(dir, 'dms-ca.pem'), sim.caPem);
+  const cfg = { dmsUrl: sim.url, dmsCaFile: join(dir, 'dms-ca.pem'), tenantId: 't-4711', pin: '493027', fqdn: 'relay.bench.example', dataDir: join(dir, 'data'), httpsListen: '127.0.0.1:0', adminListen: '127.0.0.1:0', logLevel: 'warn', devices };
+  writeFileSync(join(dir, 'relay.json'), JSON.stringify(cfg));
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('CLOUD_RELAY_')) env[k] = v;
+  const proc = spawn(process.execPath, [join(SRC, 'cli.js'), 'start', '--config', join(dir, 'relay.json')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const deadline = Date.now() + 30_000;
+  let relayId: string | undefined;
+  while (!relayId) {
+    if (Date.now() > deadline) throw new Error('relay did not connect to the DMS simulator within 30 s');
+    if (proc.exitCode !== null) throw new Error(`relay exited with ${proc.exitCode}`);
+    relayId = sim.relays().find((r) => r.connected)?.relayId;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const pid = proc.pid ?? 0;
+  return {
+    relayId,
+    pid,
+    peakRssMB() {
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      return m ? Math.round(Number(m[1]) / 1024) : NaN;
+    },
+    async stop() {
+      await new Promise<void>((r) => {
+        proc.once('exit', () => r());
+        proc.kill('SIGTERM');
+        setTimeout(() => proc.kill('SIGKILL'), 15_000).unref();
+      });
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Submits the command for all targets (in tasks of `chunk` targets: a frame is at most 1 MiB)
+ * and resolves with the seconds until the DMS simulator holds every task.result and every
+ * task's done state (the DMS acks each frame as it stores it).
+ */
+export async function throughRelay(sim: DmsSimulator, relayId: string, command: { kind: string; args?: Record<string, unknown> }, targets: readonly BenchTarget[], opts: { chunk: number; timeoutMs: number }): Promise<{ seconds: number; outcomes: Record<string, number>; reasons: string[] }> {
+  const taskIds = new Set<string>();
+  const reasons = new Set<string>();
+  const outcomes: Record<string, number> = {};
+  let results = 0;
+  let done = 0;
+  const t0 = performance.now();
+  const finished = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not finished within ${opts.timeoutMs} ms (${results}/${targets.length} results)`)), opts.timeoutMs);
+    const on = (e: { relayId: string; frame: Record<string, unknown> }) => {
+      if (e.relayId !== relayId || !taskIds.has(String(e.frame.taskId))) return;
+      if (e.frame.type === 'task.result') {
+        results++;
+        const o = String(e.frame.outcome);
+        outcomes[o] = (outcomes[o] ?? 0) + 1;
+        if (o !== 'success' && reasons.size < 3) reasons.add(String(e.frame.reason).replace(/\d+\.\d+\.\d+\.\d+(:\d+)?/g, '<ip>'));
+      } else if (e.frame.type === 'task.state' && e.frame.state === 'done') done++;
+      if (results === targets.length && done === taskIds.size) {
+        clearTimeout(timer);
+        sim.events.off('frame', on);
+        resolve();
+      }
+    };
+    sim.events.on('frame', on);
+  });
+  for (let i = 0; i < targets.length; i += opts.chunk) {
+    taskIds.add(sim.submitTask(relayId, { command, targets: targets.slice(i, i + opts.chunk) as unknown as Record<string, unknown>[] }).taskId);
+  }
+  await finished;
+  return { seconds: (performance.now() - t0) / 1000, outcomes, reasons: [...reasons] };
+}
+
+/** The floor: the same phone calls from a bare undici client (one connection per phone, same concurrency). */
+export async function direct(targets: readonly BenchTarget[], concurrency: number, calls: readonly { method: 'GET' | 'POST'; path: string }[]): Promise<{ seconds: number; failures: number }> {
+  const agent = new Agent({ connections: 1, keepAliveTimeout: 4_000, connect: { rejectUnauthorized: false } });
+  const queue = new PQueue({ concurrency });
+  let failures = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    targets.map((t) =>
+      queue.add(async () => {
+        const auth = 'Basic ' + Buffer.from(`${t.credentials.user}:${t.credentials.password}`).toString('base64');
+        try {
+          for (const c of calls) {
+            const res = await agent.request({ origin: `https://${t.ip}:${t.port}`, method: c.method, path: c.path, headers: { authorization: auth, ...(c.method === 'POST' ? { 'content-type': 'application/json' } : {}) }, ...(c.method === 'POST' ? { body: '{}' } : {}), headersTimeout: 10_000, bodyTimeout: 10_000 });
+            const text = await res.body.text();
+            if (res.statusCode !== 200 || !text.includes('"2000"')) failures++;
+          }
+        } catch {
+          failures++;
+        }
+      }),
+    ),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  await agent.close();
+  return { seconds, failures };
+}
+
+export async function startSim(): Promise<DmsSimulator> {
+  return startDmsSimulator();
+}
+
+export function table(rows: readonly [string, string][]): string {
+  const w = Math.max(...rows.map((r) => r[0].length));
+  return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');
+}
