@@ -6,8 +6,9 @@ import type { AdminRoute } from '../admin/server.js';
  * (process, process-wide events, this daemon's status), so their texts concatenate into
  * one valid exposition.
  */
-export function metricsRoute(registries: readonly Registry[]): AdminRoute {
+export function metricsRoute(registries: readonly Registry[], beforeScrape: () => void = () => undefined): AdminRoute {
   return async (req, res) => {
+    beforeScrape();
     const texts = await Promise.all(registries.map((r) => r.metrics()));
     const body = texts.map((t) => (t.endsWith('\n') || t === '' ? t : `${t}\n`)).join('');
     res.writeHead(200, { 'content-type': Registry.PROMETHEUS_CONTENT_TYPE, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });

@@ -21,7 +21,7 @@ export interface MetricsHost {
 /** Serves `/metrics` on the admin port: process, process-wide events and this daemon's status. */
 export function installMetrics(host: MetricsHost, admin: AdminServer): Registry {
   const daemonRegistry = new Registry();
-  registerStatusGauges(daemonRegistry, {
+  const gauges = registerStatusGauges(daemonRegistry, {
     status: host.status,
     // Read at scrape time: parts may add sections after this call.
     sections: () => Object.fromEntries(host.extraStatus.map((f) => f())),
@@ -31,6 +31,6 @@ export function installMetrics(host: MetricsHost, admin: AdminServer): Registry 
     startedAt: host.startedAt,
     now: () => host.clock.now(),
   });
-  admin.route('/metrics', metricsRoute([processRegistry(), relayMetrics.registry, daemonRegistry]));
+  admin.route('/metrics', metricsRoute([processRegistry(), relayMetrics.registry, daemonRegistry], gauges.beforeScrape));
   return daemonRegistry;
 }

@@ -18,17 +18,20 @@ export interface StatusMetricSources {
 }
 
 /** One reading of the sections per scrape, not one per metric (some sections query the store). */
-function perScrape<T>(read: () => T, ttlMs = 250): () => T {
-  let at = -Infinity;
-  let value: T;
-  return () => {
-    const t = Date.now();
-    if (t - at > ttlMs) {
-      value = read();
-      at = t;
+class PerScrape<T> {
+  private value: T | undefined;
+  private fresh = false;
+  constructor(private readonly read: () => T) {}
+  get(): T {
+    if (!this.fresh) {
+      this.value = this.read();
+      this.fresh = true;
     }
-    return value;
-  };
+    return this.value as T;
+  }
+  invalidate(): void {
+    this.fresh = false;
+  }
 }
 
 /**
@@ -37,11 +40,11 @@ function perScrape<T>(read: () => T, ttlMs = 250): () => T {
  * heartbeat and `cloud-relay status`. A part not wired yet exports nothing (absent), not a
  * misleading zero — except counts the heartbeat itself reports as zeros.
  */
-export function registerStatusGauges(registry: Registry, src: StatusMetricSources): void {
+export function registerStatusGauges(registry: Registry, src: StatusMetricSources): { beforeScrape(): void } {
   const registers = [registry];
-  const sections = perScrape(src.sections);
+  const sections = new PerScrape(src.sections);
   const section = <T>(name: string, schema: z.ZodType<T>): T | undefined => {
-    const parsed = schema.safeParse(sections()[name]);
+    const parsed = schema.safeParse(sections.get()[name]);
     return parsed.success ? parsed.data : undefined;
   };
   const agent = () => section('managementAgent', agentSection);
@@ -273,6 +276,7 @@ export function registerStatusGauges(registry: Registry, src: StatusMetricSource
       mirror(this, section('deviceWork', deviceWorkSection)?.notifications ?? 0);
     },
   });
+  return { beforeScrape: () => sections.invalidate() };
 }
 
 /** Sets a counter to an externally kept monotonic total. */
