@@ -52,6 +52,7 @@ export class ManagementAgent implements Component {
   private readonly dispatcher: InboundDispatcher;
   private readonly regRepo: RegistrationRepository;
   private readonly emitter: TestEmitter | undefined;
+  private pruneTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: ManagementAgentOptions) {
     const tuning = tuningWith(opts.tuning);
@@ -95,7 +96,10 @@ export class ManagementAgent implements Component {
   }
 
   start(): void {
-    this.inboundRepo.prune(this.opts.clock.now() - INBOUND_RETENTION_MS);
+    const prune = () => this.inboundRepo.prune(this.opts.clock.now() - INBOUND_RETENTION_MS);
+    prune();
+    this.pruneTimer = setInterval(prune, 6 * 3600_000);
+    this.pruneTimer.unref();
     this.dispatcher.redispatchPending();
     this.registration.start();
     this.heartbeat.start();
@@ -104,6 +108,7 @@ export class ManagementAgent implements Component {
   }
 
   async stop(): Promise<void> {
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
     this.emitter?.stop();
     this.heartbeat.stop();
     this.registration.stop();

@@ -253,6 +253,12 @@ export class ControlChannel {
     if (this.stableTimer) clearTimeout(this.stableTimer);
     const ws = this.ws;
     if (!ws) return;
+    // Flush: frames the other parts produced while draining go out now if the channel is up
+    // (they are durable either way; this only saves a resend after the restart).
+    const flushUntil = performance.now() + this.deps.tuning.closeTimeoutMs;
+    while (this.connected && this.deps.outbox.depth() > 0 && performance.now() < flushUntil) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
     this.deps.outbox.detach();
     if (ws.readyState === WebSocket.CLOSED) return;
     await new Promise<void>((resolve) => {

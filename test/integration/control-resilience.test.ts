@@ -103,11 +103,14 @@ describe('control channel survives the DMS (PROTOCOL §3)', () => {
     await waitFor(() => h!.sim.relay(relayId)?.runId === h!.daemon.agent!.runId);
   });
 
-  it('closes with 1001 on shutdown', async () => {
+  it('on shutdown flushes the outbox while the channel is up, then closes with 1001', async () => {
     h = await startHarness();
     const relayId = await h.connected();
     const closed = waitForEvent<Disc>(h.sim.events, 'disconnected', (e) => e.relayId === relayId);
+    for (let n = 0; n < 20; n++) h.daemon.outbox.enqueue('device.event', { ip: '127.0.0.1', event: { n } });
+    const countAtClose = closed.then(() => h!.sim.received(relayId, 'device.event').length);
     await h.daemon.stop('test');
     expect((await closed).code).toBe(1001);
+    expect(await countAtClose).toBe(20);
   });
 });
