@@ -8,10 +8,10 @@ import type { AccessChecker } from './access.js';
 import { provisioningTarget } from './access.js';
 import { CacheError } from './errors.js';
 import type { Fill, FillSource } from './fill.js';
-import { FillReadStream } from './fill-reader.js';
+import { fileSource, fillSource } from './byte-source.js';
 import type { FirmwareCache } from './firmware-cache.js';
 import type { PathMatcher } from './patterns.js';
-import { SERVE_CHUNK, fileBody, sendRepresentation, sendUnknownLength } from './serve.js';
+import { sendRepresentation, sendWhole } from './serve.js';
 
 export interface FirmwareRouteDeps {
   readonly cache: FirmwareCache;
@@ -106,7 +106,7 @@ async function serveKnown(req: IncomingMessage, res: ServerResponse, d: Firmware
   const obj = d.cache.complete(sha256);
   if (obj) {
     d.cache.noteHit(sha256);
-    await sendRepresentation(req, res, { size: obj.size, etag: `"${sha256}"`, lastModified: new Date(obj.createdAt) }, fileBody(obj.path));
+    await sendRepresentation(req, res, { size: obj.size, etag: `"${sha256}"`, lastModified: new Date(obj.createdAt) }, () => fileSource(obj.path));
     return;
   }
   let fill: Fill | undefined;
@@ -145,16 +145,12 @@ async function serveFill(req: IncomingMessage, res: ServerResponse, fill: Fill, 
       plain(res, f.status, f.text);
       return;
     }
-    const open = (start: number, end: number) => new FillReadStream(fill, start, end, SERVE_CHUNK);
+    const open = () => fillSource(fill);
     if (known) {
       await sendRepresentation(req, res, { size: known.size, etag: known.etag, lastModified: new Date(fill.startedAt) }, open);
-    } else if (size !== undefined) {
-      // The hash is learnt only at the end: no validators, no ranges while filling.
-      res.setHeader('Content-Type', 'application/octet-stream');
-      res.setHeader('Content-Length', String(size));
-      await sendUnknownLength(req, res, () => new FillReadStream(fill, 0, size - 1, SERVE_CHUNK));
     } else {
-      await sendUnknownLength(req, res, () => new FillReadStream(fill, 0, undefined, SERVE_CHUNK));
+      // The hash is learnt only at the end: no validators, no ranges while filling.
+      await sendWhole(req, res, size, open);
     }
   } finally {
     fill.release();

@@ -1,27 +1,22 @@
-import { createReadStream } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { decide, type Representation } from './http-semantics.js';
 import { relayMetrics } from '../metrics/relay-metrics.js';
+import { sendBytes, type ByteSource } from './byte-source.js';
+import { decide, type Representation } from './http-semantics.js';
 
-/** Reads of 256 KiB: few syscalls and few TLS writes per MB, still small per connection. */
-export const SERVE_CHUNK = 256 * 1024;
-
-export type OpenBody = (start: number, endInclusive: number) => Readable;
+/** Opens the body's source; called only when a body is actually sent. */
+export type OpenBody = () => ByteSource;
 
 /**
  * Answers GET/HEAD for one representation: 304, 416, 206 or 200, with ETag, Last-Modified
  * and Accept-Ranges; streams the body with backpressure. A body that fails mid-way
  * destroys the response, so the client sees a truncated transfer, never a complete one.
  */
-export async function sendRepresentation(req: IncomingMessage, res: ServerResponse, rep: Representation, open: OpenBody, allowRange = true): Promise<void> {
+export async function sendRepresentation(req: IncomingMessage, res: ServerResponse, rep: Representation, open: OpenBody): Promise<void> {
   const method = req.method ?? 'GET';
-  const headers = allowRange ? req.headers : { ...req.headers, range: undefined };
-  const d = decide(method, headers, rep);
+  const d = decide(method, req.headers, rep);
   res.setHeader('ETag', rep.etag);
   res.setHeader('Last-Modified', rep.lastModified.toUTCString());
-  res.setHeader('Accept-Ranges', allowRange ? 'bytes' : 'none');
+  res.setHeader('Accept-Ranges', 'bytes');
   if (d.kind === 'not-modified') {
     res.writeHead(304).end();
     return;
@@ -44,32 +39,17 @@ export async function sendRepresentation(req: IncomingMessage, res: ServerRespon
     res.end();
     return;
   }
-  await streamBody(open(start, end), res);
+  relayMetrics.bytesServed('cache', await sendBytes(res, open(), start, end + 1));
 }
 
-/** Body of unknown length (an on-demand fill whose origin sent no Content-Length). */
-export async function sendUnknownLength(req: IncomingMessage, res: ServerResponse, body: () => Readable): Promise<void> {
-  res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Accept-Ranges': 'none' });
-  if (req.method === 'HEAD') {
+/** Whole body without validators or ranges (an on-demand fill whose hash is not known yet). */
+export async function sendWhole(req: IncomingMessage, res: ServerResponse, size: number | undefined, open: OpenBody): Promise<void> {
+  const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream', 'Accept-Ranges': 'none' };
+  if (size !== undefined) headers['Content-Length'] = String(size);
+  res.writeHead(200, headers);
+  if (req.method === 'HEAD' || size === 0) {
     res.end();
     return;
   }
-  await streamBody(body(), res);
-}
-
-async function streamBody(body: Readable, res: ServerResponse): Promise<void> {
-  let sent = 0;
-  body.on('data', (chunk: Buffer) => (sent += chunk.length));
-  try {
-    await pipeline(body, res);
-  } catch {
-    // pipeline destroyed both sides: the client sees a cut transfer. Callers log via the fill.
-    if (!res.destroyed) res.destroy();
-  } finally {
-    relayMetrics.bytesServed('cache', sent);
-  }
-}
-
-export function fileBody(path: string): OpenBody {
-  return (start, end) => createReadStream(path, { start, end, highWaterMark: SERVE_CHUNK });
+  relayMetrics.bytesServed('cache', await sendBytes(res, open(), 0, size));
 }
