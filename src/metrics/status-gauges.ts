@@ -26,6 +26,9 @@ class PerScrape<T> {
     if (!this.fresh) {
       this.value = this.read();
       this.fresh = true;
+      // A scrape's collect() calls all run within one turn of the event loop; a reader
+      // that skips beforeScrape() still never sees values older than that turn.
+      setImmediate(() => this.invalidate());
     }
     return this.value as T;
   }
@@ -37,8 +40,8 @@ class PerScrape<T> {
 /**
  * Gauges whose value is read from the parts' status getters when Prometheus scrapes, so
  * the parts need no metrics code and a scrape always shows the same numbers as the
- * heartbeat and `cloud-relay status`. A part not wired yet exports nothing (absent), not a
- * misleading zero — except counts the heartbeat itself reports as zeros.
+ * heartbeat and `cloud-relay status`. A part not wired yet reports zeros, as the heartbeat
+ * does; a status section whose shape no longer matches reads as absent (zeros), never as junk.
  */
 export function registerStatusGauges(registry: Registry, src: StatusMetricSources): { beforeScrape(): void } {
   const registers = [registry];
