@@ -102,4 +102,17 @@ describe('heartbeat (PROTOCOL §2)', () => {
     expect(line.level).toBe('error');
     expect(line.msg).toMatch(/local clock is \d+ s behind the DMS/);
   });
+
+  it('keeps heartbeating while the control channel is down, and reports it as down', async () => {
+    h = await startHarness({ sim: { heartbeatIntervalSeconds: 1 } });
+    const relayId = await h.connected();
+    h.sim.setFaults({ refuseUpgradesForMs: 3_500 });
+    h.sim.disconnect(relayId);
+    await waitFor(() => !h!.daemon.agent!.control.connected);
+    const before = h.sim.heartbeats(relayId).length;
+    await waitFor(() => h!.sim.heartbeats(relayId).length >= before + 2, { timeoutMs: 5_000 });
+    const during = h.sim.heartbeats(relayId).slice(before);
+    expect(during.every((b) => (b.body.control as { connected: boolean }).connected === false)).toBe(true);
+    expect(h.sim.connected(relayId)).toBe(false);
+  });
 });
