@@ -171,7 +171,8 @@ export class ControlChannel {
   private checkLiveness(ws: WebSocket): void {
     const { log, tuning, outbox } = this.deps;
     const now = performance.now();
-    if (now - this.lastPingAt >= tuning.pingIntervalMs) {
+    // A little slack: the check runs on a timer of the same period and must not skip a beat.
+    if (now - this.lastPingAt >= tuning.pingIntervalMs * 0.9) {
       if (!this.alive) {
         log.warn({ code: 'CONTROL_PEER_SILENT' }, 'the DMS did not answer the last ping: terminating the control channel (half-open connection)');
         ws.terminate();
