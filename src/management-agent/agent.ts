@@ -101,6 +101,8 @@ export class ManagementAgent implements Component {
     this.pruneTimer = setInterval(prune, 6 * 3600_000);
     this.pruneTimer.unref();
     this.dispatcher.redispatchPending();
+    const stored = this.regRepo.credentials();
+    if (stored) this.opts.log.info({ tenantId: stored.tenantId, storedAt: stored.storedAt }, 'using the tenant ID and PIN stored by `cloud-relay register` (they win over the config file)');
     this.registration.start();
     this.heartbeat.start();
     this.control.start();
