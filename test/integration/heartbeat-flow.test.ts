@@ -20,11 +20,11 @@ describe('heartbeat (PROTOCOL §2)', () => {
     await h.startRelay();
     const relayId = await h.connected();
     await waitFor(() => seen.length >= 3, { message: 'three heartbeats', timeoutMs: 8_000 });
-    expect(seen[0]!.at - (await registeredAt)).toBeLessThan(800);
+    expect(seen[0]!.at - (await registeredAt)).toBeLessThan(2_000);
     for (let i = 1; i < 3; i++) {
       const gap = seen[i]!.at - seen[i - 1]!.at;
       expect(gap).toBeGreaterThanOrEqual(900);
-      expect(gap).toBeLessThan(2500);
+      expect(gap).toBeLessThan(3_500);
     }
     const body = seen[2]!.body;
     expect(body.seq).toBe((seen[0]!.body.seq as number) + 2);
