@@ -54,10 +54,10 @@ export function configSection(cfg: RelayConfig | string): DiagFile {
   return typeof cfg === 'string' ? failed('config-problems.txt', cfg) : json('config.json', redactedConfig(cfg));
 }
 
-/** The running daemon's own view: status document, readiness and metrics from its admin port. */
+/** The running daemon's own view: status document, readiness, metrics and image sync states from its admin port. */
 export async function daemonSections(base: string): Promise<DiagFile[]> {
   const out: DiagFile[] = [];
-  for (const [path, name] of [['/status', 'status.json'], ['/readyz', 'readyz.json'], ['/metrics', 'metrics.txt']] as const) {
+  for (const [path, name] of [['/status', 'status.json'], ['/readyz', 'readyz.json'], ['/metrics', 'metrics.txt'], ['/images', 'images.json']] as const) {
     try {
       const r = await adminGet(base, path);
       out.push(typeof r.body === 'string' ? { name, text: r.body, ok: true } : json(name, r.body));

@@ -70,7 +70,7 @@ describe('cloud-relay diag', () => {
     const [folder] = readdirSync(x);
     const root = join(x, folder!);
     const names = readdirSync(root).sort();
-    for (const n of ['INDEX.txt', 'versions.json', 'config.json', 'status.json', 'readyz.json', 'metrics.txt', 'logs.txt', 'store.json', 'certificate.txt']) {
+    for (const n of ['INDEX.txt', 'versions.json', 'config.json', 'status.json', 'readyz.json', 'metrics.txt', 'images.json', 'logs.txt', 'store.json', 'certificate.txt']) {
       expect(names, n).toContain(n);
     }
     const all = names.map((n) => readFileSync(join(root, n), 'utf8')).join('\n');
