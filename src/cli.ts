@@ -13,6 +13,7 @@ const COMMANDS: Record<string, () => Promise<{ command: CliCommand }>> = {
   ip: () => import('./cli/ip.js'),
   images: () => import('./cli/images.js'),
   diag: () => import('./cli/diag.js'),
+  devices: () => import('./cli/devices.js'),
 };
 
 async function main(argv: string[]): Promise<number> {

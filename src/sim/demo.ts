@@ -7,6 +7,7 @@ import { loadConfig } from '../config/load.js';
 import { createLogger } from '../log.js';
 import { writeFileSync } from 'node:fs';
 import type { ReceivedFrame } from './dms/relays.js';
+import { phonesDemoPart } from './phone/demo-part.js';
 
 /**
  * `npm run demo`: a DMS simulator and a relay on loopback, showing registration,
@@ -67,7 +68,7 @@ const taskRoundTrip: DemoPart = {
 };
 
 /** The demo, in order. Later capabilities add their parts here. */
-export const PARTS: DemoPart[] = [heartbeats, taskRoundTrip];
+export const PARTS: DemoPart[] = [heartbeats, taskRoundTrip, phonesDemoPart];
 
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { once: { type: 'boolean' }, admin: { type: 'string' }, dir: { type: 'string' } } });

@@ -1,0 +1,65 @@
+import { parseArgs } from 'node:util';
+import type { CliCommand } from './command.js';
+import { CONFIG_OPTION_HELP } from './command.js';
+import { existingDbDir } from './data-dir.js';
+import { ExitCode } from '../errors.js';
+import { openDb } from '../store/db.js';
+import { DeviceRepo } from '../store/devices.js';
+
+const USAGE = `cloud-relay devices list [--json]
+       cloud-relay devices pins [--json]
+       cloud-relay devices clear-pin IP:PORT
+${CONFIG_OPTION_HELP}
+  --data-dir DIR    the relay's data directory (default: from the config, else $CLOUD_RELAY_DATA_DIR, else /var/lib/cloud-relay)
+
+list shows the phones the relay knows (from DMS tasks) and their last status.
+pins shows the phone certificate fingerprints remembered by devices.tlsPolicy=pin-on-first-use;
+clear-pin forgets one (after a phone was replaced), so the next connection pins the new certificate.
+Works on the relay database directly; a running daemon sees a cleared pin at once.`;
+
+export const command: CliCommand = {
+  name: 'devices',
+  summary: 'list known phones, show and clear pinned phone certificates',
+  usage: USAGE,
+  async run(args) {
+    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { config: { type: 'string' }, 'data-dir': { type: 'string' }, json: { type: 'boolean' } } });
+    const [sub, arg] = positionals;
+    if (sub !== 'list' && sub !== 'pins' && sub !== 'clear-pin') {
+      console.error(`cloud-relay devices: expected list, pins or clear-pin\nUsage: ${USAGE}`);
+      return ExitCode.USAGE;
+    }
+    if (sub === 'clear-pin' && !/^[^\s]+:\d{1,5}$/.test(arg ?? '')) {
+      console.error(`cloud-relay devices clear-pin: "${arg ?? ''}" is not IP:PORT (e.g. 10.1.2.3:443)`);
+      return ExitCode.USAGE;
+    }
+    const dir = existingDbDir(values);
+    if (typeof dir === 'number') return dir;
+    const db = openDb(dir);
+    try {
+      const repo = new DeviceRepo(db);
+      if (sub === 'clear-pin') {
+        if (!repo.clearPin(arg!)) {
+          console.error(`cloud-relay devices clear-pin: no pin for ${arg!}`);
+          return ExitCode.FAILURE;
+        }
+        console.log(`pin for ${arg!} cleared; the next connection pins the phone's current certificate`);
+        return ExitCode.OK;
+      }
+      if (sub === 'pins') {
+        const pins = repo.pins();
+        if (values.json) console.log(JSON.stringify(pins));
+        else for (const p of pins) console.log(`${p.origin.padEnd(28)} ${p.fingerprint}  pinned ${new Date(p.pinnedAt).toISOString()}`);
+        return ExitCode.OK;
+      }
+      const rows: { deviceId: string; mac: string; ip: string; online: number | null; status: unknown }[] = [];
+      for (let page = repo.page('', 500); page.length > 0; page = repo.page(page[page.length - 1]!.deviceId, 500)) {
+        for (const r of page) rows.push({ deviceId: r.deviceId, mac: r.mac, ip: r.ip, online: r.online, status: r.status ? (JSON.parse(r.status) as unknown) : null });
+      }
+      if (values.json) console.log(JSON.stringify(rows));
+      else for (const r of rows) console.log(`${r.deviceId.padEnd(28)} ${r.mac}  ${r.ip.padEnd(16)} ${r.online === null ? 'never polled' : r.online ? 'online' : 'offline'}`);
+      return ExitCode.OK;
+    } finally {
+      db.close();
+    }
+  },
+};
