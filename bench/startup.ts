@@ -9,6 +9,7 @@ import { startDmsSimulator } from '../src/sim/dms/index.js';
  * `npm run bench:startup`: time from spawning `cloud-relay start` to /readyz = 200 (cold:
  * empty data dir, registers; warm: restart with the stored token), and the idle RSS of the
  * running relay. Everything on loopback against the DMS simulator.
+ * BENCH_RUNS (5), BENCH_IDLE_MS (5000), BENCH_NODE_OPTIONS (e.g. --max-semi-space-size=1) tune it.
  */
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -24,7 +25,9 @@ function rssKb(pid: number): { rss: number; hwm: number } {
 
 async function startAndWaitReady(configFile: string): Promise<{ proc: ChildProcess; ms: number }> {
   const t0 = performance.now();
-  const proc = spawn(process.execPath, [CLI, 'start', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const nodeOptions = process.env.BENCH_NODE_OPTIONS;
+  const env = nodeOptions ? { ...process.env, NODE_OPTIONS: nodeOptions } : process.env;
+  const proc = spawn(process.execPath, [CLI, 'start', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
   proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
@@ -98,7 +101,7 @@ async function main(): Promise<void> {
   ];
   for (const r of rows) console.log(`${String(r[0]).padEnd(24)} ${String(r[1]).padStart(7)} ${String(r[2]).padStart(7)} ${String(r[3]).padStart(7)}`);
   console.log(`${'idle RSS (MB)'.padEnd(24)} ${(idle.rss / 1024).toFixed(1).padStart(7)}   (peak ${(idle.hwm / 1024).toFixed(1)} MB, after ${IDLE_MS / 1000} s idle)`);
-  console.log(JSON.stringify({ bench: 'startup', runs: RUNS, coldReadyMs: c, warmReadyMs: w, idleRssMb: Math.round(idle.rss / 102.4) / 10, peakRssMb: Math.round(idle.hwm / 102.4) / 10, node: process.version }));
+  console.log(JSON.stringify({ bench: 'startup', runs: RUNS, coldReadyMs: c, warmReadyMs: w, idleRssMb: Math.round(idle.rss / 102.4) / 10, peakRssMb: Math.round(idle.hwm / 102.4) / 10, nodeOptions: process.env.BENCH_NODE_OPTIONS ?? '', node: process.version }));
 }
 
 main().catch((err: unknown) => {
