@@ -164,7 +164,8 @@ export class ManagementAgent implements Component {
       return;
     }
     try {
-      handler({ v: 1, id: `heartbeat-${randomUUID()}`, type: 'images.sync', ts: new Date(this.opts.clock.now()).toISOString() });
+      // Same contract as a frame handler: synchronous, inside a store transaction.
+      this.inboundRepo.transaction(() => handler({ v: 1, id: `heartbeat-${randomUUID()}`, type: 'images.sync', ts: new Date(this.opts.clock.now()).toISOString() }));
     } catch (err) {
       this.opts.log.error({ code: 'ACTION_FAILED', action, err: errorMessage(err) }, 'image resync requested by the DMS failed');
     }
