@@ -40,7 +40,13 @@ export class PolycomDriver implements Driver {
     await this.http.call(t, 'POST', '/api/v1/callctrl/dial', { Dest: to, Line: String(line), Type: dialType === 'tel' ? 'TEL' : 'SIP' });
     // The dial answer is only an acknowledgement (§1.3): success means the call shows up.
     for (let i = 0; i < this.dialConfirm.attempts; i++) {
-      const now = await this.callState(t);
+      let now;
+      try {
+        now = await this.callState(t);
+      } catch (err) {
+        // The dial was accepted: whatever goes wrong now must never lead to dialling again.
+        throw new DeviceError('PHONE_ERROR', `the phone accepted the dial to ${to} but its call status could not be read to confirm it: ${err instanceof Error ? err.message : String(err)}`, { reached: true, cause: err });
+      }
       const fresh = now.calls.find((c) => !before.has(c.handle) && I.LIVE_CALL_STATES.has(c.state));
       if (fresh) return { callHandle: fresh.handle, callState: fresh.state };
       if (i + 1 < this.dialConfirm.attempts) await sleep(this.dialConfirm.intervalMs);

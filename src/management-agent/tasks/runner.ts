@@ -250,7 +250,7 @@ export class TaskRunner {
     }
     const target = parsed.data;
     const reg = this.d.registration();
-    if (reg?.site.siteSpecific && !new SiteSubnets(reg.site.subnets).contains(target.ip)) {
+    if (reg?.site.siteSpecific && !this.siteOf(reg.site.subnets).contains(target.ip)) {
       this.finishDevice(taskId, row, { outcome: 'not_applicable', reason: `outside this relay's site (${target.ip} is not in ${reg.site.subnets.join(', ') || 'any subnet'})` });
       return undefined;
     }
@@ -279,6 +279,17 @@ export class TaskRunner {
       this.finishDevice(taskId, row, lateSeconds === undefined ? result : withLateness(result, lateSeconds));
       return undefined;
     });
+  }
+
+  private site: { subnets: readonly string[]; set: SiteSubnets } | undefined;
+
+  /** Parsed once per registration, not once per device. */
+  private siteOf(subnets: readonly string[]): SiteSubnets {
+    if (this.site?.subnets !== subnets) {
+      this.site = { subnets, set: new SiteSubnets(subnets) };
+      if (this.site.set.invalid.length > 0) this.d.log.warn({ invalid: this.site.set.invalid }, 'site subnets from the DMS that are not CIDR ranges are ignored');
+    }
+    return this.site.set;
   }
 
   private finishDevice(taskId: string, row: TaskDeviceRow, result: CommandResult): void {
