@@ -23,6 +23,8 @@ export interface HarnessOptions {
   relayConfig?: Record<string, unknown>;
   tuning?: Partial<AgentTuning>;
   clock?: Clock;
+  /** Use this data dir (e.g. another harness's, after closing it) instead of a fresh one. */
+  dataDir?: string;
   /** Start the relay (default true); false to start it later with startRelay(). */
   startRelay?: boolean;
 }
@@ -56,7 +58,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const simOpts = opts.sim ?? {};
   const sim = opts.existingSim ?? (await startDmsSimulator(simOpts.ca || simOpts.certNotBefore ? simOpts : { ...sharedDmsPki(), ...simOpts }));
   const dir = tempDir('cr-harness-');
-  const dataDir = join(dir, 'data');
+  const dataDir = opts.dataDir ?? join(dir, 'data');
   const configFile = writeRelayConfig(dir, {
     dmsUrl: sim.url,
     caPem: sim.caPem,

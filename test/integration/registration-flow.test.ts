@@ -121,4 +121,18 @@ describe('registration (PROTOCOL §1)', () => {
     expect(h.daemon.registration.current()).toBeUndefined();
     expect(h.logs.withCode('DMS_UNREACHABLE')).toHaveLength(0);
   });
+
+  it('a DMS that does not know the stored relay id assigns a new one, which the relay keeps', async () => {
+    const first = track(await startHarness());
+    const oldId = await first.registered();
+    await first.daemon.stop('moving to another DMS');
+    const otherSim = trackSim(await startDmsSimulator(sharedDmsPki()));
+    const moved = track(await startHarness({ existingSim: otherSim, dataDir: first.dataDir }));
+    const newId = await moved.registered();
+    expect(newId).not.toBe(oldId);
+    expect(moved.logs.find((l) => l.msg === 'the DMS did not know our relay id and assigned a new one')).toMatchObject({ previousRelayId: oldId, relayId: newId });
+    await moved.restartRelay();
+    expect(moved.daemon.registration.current()?.relayId).toBe(newId);
+    expect(otherSim.relay(newId)?.registrations).toBe(1);
+  });
 });
