@@ -105,14 +105,21 @@ export class ControlChannel {
     }
     const { log, tuning } = this.deps;
     log.debug({ url: reg.controlUrl }, 'opening the control channel');
-    const ws = new WebSocket(reg.controlUrl, SUBPROTOCOL, {
-      headers: { authorization: `Bearer ${reg.token}`, 'x-relay-run-id': this.deps.runId },
-      ...(this.deps.ca ? { ca: this.deps.ca } : {}),
-      maxPayload: MAX_FRAME_BYTES,
-      handshakeTimeout: tuning.handshakeTimeoutMs,
-      perMessageDeflate: false,
-      followRedirects: false,
-    });
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(reg.controlUrl, SUBPROTOCOL, {
+        headers: { authorization: `Bearer ${reg.token}`, 'x-relay-run-id': this.deps.runId },
+        ...(this.deps.ca ? { ca: this.deps.ca } : {}),
+        maxPayload: MAX_FRAME_BYTES,
+        handshakeTimeout: tuning.handshakeTimeoutMs,
+        perMessageDeflate: false,
+        followRedirects: false,
+      });
+    } catch (err) {
+      log.error({ code: 'CONTROL_CONNECT_FAILED', err: errorMessage(err) }, 'cannot open the control channel');
+      this.scheduleReconnect();
+      return;
+    }
     this.ws = ws;
     let opened = false;
 
