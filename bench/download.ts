@@ -15,6 +15,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { Agent, request } from 'undici';
 import { startDmsSimulator } from '../src/sim/dms/index.js';
 import { DmsImages } from '../src/sim/dms/images.js';
@@ -107,6 +108,7 @@ async function load(name: string, url: string, ca: string, rootPid: number, expe
   let ok = 0;
   const t0 = performance.now();
   const deadline = AbortSignal.timeout(SCENARIO_TIMEOUT_MS);
+  setMaxListeners(CLIENTS + 10, deadline);
   let checked = false;
   await Promise.all(
     Array.from({ length: CLIENTS }, async () => {

@@ -66,15 +66,16 @@ export class AccessChecker {
     const headers: Record<string, string> = { 'x-relay-id': q.relayId, 'x-forwarded-for': q.clientIp };
     if (q.authorization !== undefined) headers.authorization = q.authorization;
     if (q.userAgent !== undefined) headers['user-agent'] = q.userAgent;
-    // GET keeps the phone's method (Digest binds it) but asks for one byte; HEAD stays HEAD.
-    const method = q.method === 'HEAD' ? 'HEAD' : 'GET';
-    if (method === 'GET') headers.range = 'bytes=0-0';
+    // HEAD: the answer without the body (a provisioning server may ignore Range).
+    const method = 'HEAD';
     const timeout = this.opts.timeoutMs ?? 10_000;
     try {
       const res = await request(provisioningTarget(q.provisioningUrl, q.path), { dispatcher: this.opts.dispatcher, method, headers, headersTimeout: timeout, bodyTimeout: timeout });
       await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
       const s = res.statusCode;
-      if ((s >= 200 && s < 400) || s === 404 || s === 416) return { ok: true };
+      // Only a clear yes counts: a 404 is the DMS refusing this path (and may hide an auth failure).
+      if ((s >= 200 && s < 400) || s === 416) return { ok: true };
+      if (s === 404) return { ok: false, status: 404, headers: {}, reason: 'provisioning server does not serve this path' };
       if (s === 401 || s === 403 || s === 407) {
         const out: Record<string, string> = {};
         const wa = res.headers['www-authenticate'];

@@ -72,7 +72,7 @@ export function firmwareRoute(d: FirmwareRouteDeps): PhoneRoute {
       });
       if (!verdict.ok) {
         d.log.info({ path: ctx.path, ip: ctx.clientIp, status: verdict.status, reason: verdict.reason }, 'firmware request refused');
-        plain(res, verdict.status, verdict.status === 502 ? 'cannot verify credentials with the DMS' : 'unauthorized', verdict.headers);
+        plain(res, verdict.status, verdict.status === 502 ? 'cannot verify credentials with the DMS' : verdict.status === 404 ? 'not found' : 'unauthorized', verdict.headers);
         return;
       }
       const image = d.images.byPath(ctx.path);

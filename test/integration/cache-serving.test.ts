@@ -38,13 +38,15 @@ let dms: DmsImages;
 let dmsOrigin: Origin;
 let prov: ProvisioningOrigin;
 const patternFile = DmsImages.contentBytes('pattern-file', 3 * MB + 17);
+/** What the provisioning server serves: the DMS hosts the desired images there too. */
+const provFiles = new Map([['/firmware/vvx/sip.ld', patternFile]]);
 const client = new Agent({ connect: { ca: pki.ca.certPem }, connections: 200 });
 const rigs: Rig[] = [];
 
 beforeAll(async () => {
   dms = new DmsImages({ images: [] });
   dmsOrigin = await startRouteOrigin(pki, dms.routes);
-  prov = await startProvisioningOrigin(pki, { phone1: 'secret1', phone2: 'secret2' }, new Map([['/firmware/vvx/sip.ld', patternFile]]));
+  prov = await startProvisioningOrigin(pki, { phone1: 'secret1', phone2: 'secret2' }, provFiles);
 });
 
 afterAll(async () => {
@@ -127,6 +129,7 @@ async function rig(opts: { quotaBytes?: number; cacheDir?: string; attempts?: nu
 function desire(r: Rig, ids: string[]): void {
   const specs = ids.map((id) => ({ imageId: id, vendor: 'polycom', models: [], version: '1', path: `/swupdate/${id}/sip.ld`, size: dms.bytes(id).length, sha256: dms.sha256(id), url: `${dmsOrigin.url}/api/v1/image-files/${id}` }));
   r.images.replaceSet(specs, null, Date.now());
+  for (const sp of specs) provFiles.set(sp.path, dms.bytes(sp.imageId));
 }
 
 async function get(url: string, headers: Record<string, string> = {}, method: 'GET' | 'HEAD' = 'GET') {
@@ -307,6 +310,7 @@ describe('firmware cache serving', () => {
     expect((prov.fills.get('/firmware/vvx/sip.ld') ?? 0) - before).toBe(1);
     const missing = await get(`${r.phoneUrl}/firmware/none.ld`);
     expect(missing.status).toBe(404);
+    expect(prov.fills.get('/firmware/none.ld')).toBeUndefined(); // the credential check's 404 started no fill
   });
 
   it('quota: least recently used unpinned objects are evicted; pinned ones stay', async () => {
