@@ -22,7 +22,7 @@ describe('metrics follow device commands', () => {
   beforeAll(async () => {
     h = await startHarness();
     relayId = await h.connected();
-    farm = await PhoneFarm.start({ count: 2, firstIndex: 6000 + (process.pid % 50) * 10, onError: (p, what, err) => console.error('phone', p.mac, what, err) });
+    farm = await PhoneFarm.start({ count: 2, firstIndex: 40_000 + (process.pid % 50) * 10, onError: (p, what, err) => console.error('phone', p.mac, what, err) });
   });
 
   afterAll(async () => {
