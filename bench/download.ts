@@ -214,6 +214,8 @@ async function main(): Promise<void> {
     sim.provisioningUrl = prov.url;
     sim.addRoutes(dms.routes);
     const sha = dms.sha256('bench');
+    // The DMS hosts the image on its provisioning server too: the relay's credential check (HEAD) needs it there.
+    prov.setFile(IMAGE_PATH.slice(1), dms.bytes('bench'));
 
     // Phone-facing certificate: RSA 2048 from the same CA type nginx gets.
     const leaf = issueCert({ cn: 'relay.bench.test', dnsNames: ['relay.bench.test'], issuer: sim.ca, keyBits: 2048 });
