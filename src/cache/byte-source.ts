@@ -60,10 +60,13 @@ export function fileSource(path: string): ByteSource {
 export function fillSource(fill: Fill): ByteSource {
   fill.acquire();
   let released = false;
-  const waitFor = (pos: number) =>
+  // Wait for a full buffer's worth (or the end): followers at the write frontier then send
+  // full-size chunks instead of one small write per upstream packet.
+  const ready = (pos: number, want: number) => fill.state !== 'running' || fill.readableLimit() >= Math.min(pos + want, fill.size ?? Infinity);
+  const waitFor = (pos: number, want: number) =>
     new Promise<void>((resolve) => {
       const wake = () => {
-        if (fill.readableLimit() > pos || fill.state !== 'running') {
+        if (ready(pos, want)) {
           fill.off('progress', wake);
           fill.off('done', wake);
           fill.off('failed', wake);
@@ -76,10 +79,10 @@ export function fillSource(fill: Fill): ByteSource {
     });
   return {
     async read(buf, pos) {
-      while (fill.readableLimit() <= pos) {
+      if (!ready(pos, buf.length)) await waitFor(pos, buf.length);
+      if (fill.readableLimit() <= pos) {
         if (fill.state === 'failed') throw fill.error ?? new Error('fill failed');
-        if (fill.state === 'done') return 0;
-        await waitFor(pos);
+        return 0;
       }
       const n = Math.min(buf.length, fill.readableLimit() - pos);
       return fill.readAt(n === buf.length ? buf : buf.subarray(0, n), pos);
