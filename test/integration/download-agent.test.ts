@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DmsImages } from '../../src/sim/dms/images.js';
 import { ImagesRepo } from '../../src/store/images.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
+import { spawnCli } from '../helpers/child.js';
 import { waitFor } from '../helpers/wait.js';
 
 const MB = 1024 * 1024;
@@ -48,6 +49,16 @@ describe('download agent against the DMS simulator', () => {
       ['a', 'synced', 2 * MB],
       ['b', 'synced', MB + 3],
     ]);
+    // `cloud-relay images` prints it; --follow ends by itself once nothing is syncing.
+    const admin = h.adminUrl().replace('http://', '');
+    for (const args of [['images', '--admin', admin], ['images', '--admin', admin, '--follow']]) {
+      const cli = spawnCli(undefined, { args });
+      const exit = await cli.exited;
+      expect(exit.code).toBe(0);
+      const out = cli.stdout.join('\n');
+      expect(out).toMatch(/^a\s+6\.4\.0\s+synced\s+2\.0 MB\s+100%/m);
+      expect(out).toMatch(/^b\s+6\.4\.0\s+synced/m);
+    }
   });
 
   it('enforces the image limit with image.status failed and a reason; images.sync, resync-images and leaving the set', async () => {
