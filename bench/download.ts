@@ -215,7 +215,7 @@ async function main(): Promise<void> {
     sim.addRoutes(dms.routes);
     const sha = dms.sha256('bench');
     // The DMS hosts the image on its provisioning server too: the relay's credential check (HEAD) needs it there.
-    prov.setFile(IMAGE_PATH.slice(1), dms.bytes('bench'));
+    dms.publish((name, body) => prov.setFile(name, body));
 
     // Phone-facing certificate: RSA 2048 from the same CA type nginx gets.
     const leaf = issueCert({ cn: 'relay.bench.test', dnsNames: ['relay.bench.test'], issuer: sim.ca, keyBits: 2048 });

@@ -4,7 +4,8 @@ import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../errors.js';
 
-export type AccessVerdict = { ok: true } | { ok: false; status: number; headers: Record<string, string>; reason: string };
+/** `size`: the Content-Length the provisioning server announced for the path, when it was just asked. */
+export type AccessVerdict = { ok: true; size?: number } | { ok: false; status: number; headers: Record<string, string>; reason: string };
 
 export interface AccessQuery {
   readonly provisioningUrl: string;
@@ -42,14 +43,16 @@ export class AccessChecker {
       if (until > this.opts.clock.now()) return Promise.resolve({ ok: true });
       this.positive.delete(key);
     }
-    const running = this.inflight.get(key);
+    // Concurrent checks share one request per credential and path (a 404 belongs to its path).
+    const flightKey = `${key}\0${q.path}`;
+    const running = this.inflight.get(flightKey);
     if (running) return running;
     const p = this.ask(q).then((v) => {
       if (v.ok && this.opts.ttlMs > 0) this.remember(key);
       return v;
     });
-    this.inflight.set(key, p);
-    void p.finally(() => this.inflight.delete(key));
+    this.inflight.set(flightKey, p);
+    void p.finally(() => this.inflight.delete(flightKey));
     return p;
   }
 
@@ -74,7 +77,10 @@ export class AccessChecker {
       await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
       const s = res.statusCode;
       // Only a clear yes counts: a 404 is the DMS refusing this path (and may hide an auth failure).
-      if ((s >= 200 && s < 400) || s === 416) return { ok: true };
+      if ((s >= 200 && s < 400) || s === 416) {
+        const cl = Number(res.headers['content-length']);
+        return s === 200 && Number.isSafeInteger(cl) && cl >= 0 ? { ok: true, size: cl } : { ok: true };
+      }
       if (s === 404) return { ok: false, status: 404, headers: {}, reason: 'provisioning server does not serve this path' };
       if (s === 401 || s === 403 || s === 407) {
         const out: Record<string, string> = {};

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { statSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import type { Dispatcher } from 'undici';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
@@ -220,10 +220,12 @@ export class FirmwareCache {
     };
   }
 
-  /** Whether the cache directory takes writes (for /readyz). */
+  /** Whether the cache directories exist and take writes (for /readyz). */
   writable(): boolean {
     try {
-      return statSync(this.store.objectsDir).isDirectory();
+      accessSync(this.store.objectsDir, constants.W_OK);
+      accessSync(this.store.partialDir, constants.W_OK);
+      return true;
     } catch {
       return false;
     }

@@ -81,7 +81,11 @@ export function firmwareRoute(d: FirmwareRouteDeps): PhoneRoute {
         return;
       }
       const known = d.cacheRepo.patternPath(ctx.path);
-      if (known && d.cache.complete(known.sha256)) {
+      // A size the provisioning server just announced that differs from ours means the file
+      // changed upstream (e.g. a new sip.ld at the same path): fetch it again.
+      const changed = known !== undefined && verdict.size !== undefined && verdict.size !== known.size;
+      if (changed) d.log.info({ path: ctx.path, cached: known.size, upstream: verdict.size }, 'firmware file changed upstream; fetching it again');
+      if (known && !changed && d.cache.complete(known.sha256)) {
         await serveKnown(req, res, d, known.sha256, known.size, () => undefined);
         return;
       }

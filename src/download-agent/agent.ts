@@ -86,9 +86,12 @@ export class DownloadAgent {
       return;
     }
     this.o.log.debug({ reason }, 'image sync requested');
-    this.running = this.loop(reason).finally(() => {
-      this.running = undefined;
-    });
+    // Start on a later turn: callers may be inside a store transaction (frame handlers).
+    this.running = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.loop(reason))
+      .finally(() => {
+        this.running = undefined;
+      });
   }
 
   /** Resolves when no sync is running or queued (tests, drain). */

@@ -32,7 +32,7 @@ beforeAll(async () => {
   sim.provisioningUrl = prov.url;
   sim.addRoutes(dms.routes);
   // The DMS hosts the image on its provisioning server too; the relay checks credentials there.
-  prov.setFile('swupdate/real/sip.ld', dms.bytes('real'));
+  dms.publish((name, body) => prov.setFile(name, body));
   const dir = tempDir('cr-cache-relay-');
   const leaf = issueCert({ cn: FQDN, dnsNames: [FQDN], issuer: sim.ca });
   writeFileSync(join(dir, 'relay.pfx'), toPfx(leaf, [sim.ca], 'pfx-pass'));

@@ -308,6 +308,13 @@ describe('firmware cache serving', () => {
     expect(warm.status).toBe(206);
     expect(warm.body.equals(patternFile.subarray(0, 100))).toBe(true);
     expect((prov.fills.get('/firmware/vvx/sip.ld') ?? 0) - before).toBe(1);
+    // The file changes upstream (new size): the next fresh credential check notices and refetches it.
+    const newer = DmsImages.contentBytes('pattern-file-v2', 2 * MB + 5);
+    provFiles.set('/firmware/vvx/sip.ld', newer);
+    const fresh = await get(url, { authorization: basic('phone2', 'secret2') });
+    expect(fresh.body.equals(newer)).toBe(true);
+    expect((prov.fills.get('/firmware/vvx/sip.ld') ?? 0) - before).toBe(2);
+    provFiles.set('/firmware/vvx/sip.ld', patternFile);
     const missing = await get(`${r.phoneUrl}/firmware/none.ld`);
     expect(missing.status).toBe(404);
     expect(prov.fills.get('/firmware/none.ld')).toBeUndefined(); // the credential check's 404 started no fill

@@ -148,6 +148,15 @@ export class DmsImages {
     return new Content(seed, size).bytes();
   }
 
+  /**
+   * Puts every image at its phone path on a provisioning server too (the DMS serves its
+   * firmware there as well; the relay checks phone credentials against it), e.g.
+   * `dms.publish((name, body) => prov.setFile(name, body))`.
+   */
+  publish(setFile: (name: string, body: Buffer) => void): void {
+    for (const { input, content } of this.images) setFile((input.path ?? `/swupdate/${input.imageId}/sip.ld`).replace(/^\//, ''), content.bytes());
+  }
+
   fileRequests(imageId: string): number {
     return this.requests.perImage.get(imageId) ?? 0;
   }
