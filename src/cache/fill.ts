@@ -167,7 +167,10 @@ export class Fill extends EventEmitter {
       this.state = 'failed';
       this.env.release(this.reserved);
       relayMetrics.upstreamFetch(spec.resumable ? 'image' : 'on_demand', 'error');
-      const keep = spec.resumable && e.retryable && (e.code === 'CACHE_UPSTREAM' || e.code === 'CACHE_ABORTED');
+      // Bytes already written stay valid whatever the origin said next (even a 401 on an
+      // expired token), so a resumable partial survives upstream trouble; corrupt, full-disk
+      // and over-quota partials go.
+      const keep = spec.resumable && (e.code === 'CACHE_UPSTREAM' || e.code === 'CACHE_ABORTED');
       if (!keep) await unlink(spec.partialPath).catch(() => undefined);
       this.emit('failed', e);
       throw e;
