@@ -4,8 +4,11 @@ import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../errors.js';
 
-/** `size`: the Content-Length the provisioning server announced for the path, when it was just asked. */
-export type AccessVerdict = { ok: true; size?: number } | { ok: false; status: number; headers: Record<string, string>; reason: string };
+/**
+ * `size`: the Content-Length the provisioning server announced for the path, when it was just
+ * asked. `notFound`: the credentials passed but the server has no such file.
+ */
+export type AccessVerdict = { ok: true; size?: number; notFound?: boolean } | { ok: false; status: number; headers: Record<string, string>; reason: string };
 
 export interface AccessQuery {
   readonly provisioningUrl: string;
@@ -26,7 +29,7 @@ export function provisioningTarget(provisioningUrl: string, path: string): strin
  * Asks the DMS provisioning server whether a phone's credentials would get the file, so
  * the cache never serves a byte the DMS would refuse. A positive answer is remembered per
  * credential (a hash, never the credential) for `ttlMs`; concurrent checks of the same
- * credential share one request. Anything but a clear yes refuses (fail closed).
+ * credential and path share one request. Anything but a clear answer refuses (fail closed).
  */
 export class AccessChecker {
   private readonly positive = new Map<string, number>();
@@ -76,12 +79,14 @@ export class AccessChecker {
       const res = await request(provisioningTarget(q.provisioningUrl, q.path), { dispatcher: this.opts.dispatcher, method, headers, headersTimeout: timeout, bodyTimeout: timeout });
       await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
       const s = res.statusCode;
-      // Only a clear yes counts: a 404 is the DMS refusing this path (and may hide an auth failure).
       if ((s >= 200 && s < 400) || s === 416) {
         const cl = Number(res.headers['content-length']);
         return s === 200 && Number.isSafeInteger(cl) && cl >= 0 ? { ok: true, size: cl } : { ok: true };
       }
-      if (s === 404) return { ok: false, status: 404, headers: {}, reason: 'provisioning server does not serve this path' };
+      // A provisioning server must challenge (401) missing or wrong credentials, or phones could
+      // never log in; a 404 therefore means the credentials passed and only the file is unknown
+      // there (the DMS's images need not live on its provisioning server).
+      if (s === 404) return { ok: true, notFound: true };
       if (s === 401 || s === 403 || s === 407) {
         const out: Record<string, string> = {};
         const wa = res.headers['www-authenticate'];

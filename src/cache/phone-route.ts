@@ -72,12 +72,17 @@ export function firmwareRoute(d: FirmwareRouteDeps): PhoneRoute {
       });
       if (!verdict.ok) {
         d.log.info({ path: ctx.path, ip: ctx.clientIp, status: verdict.status, reason: verdict.reason }, 'firmware request refused');
-        plain(res, verdict.status, verdict.status === 502 ? 'cannot verify credentials with the DMS' : verdict.status === 404 ? 'not found' : 'unauthorized', verdict.headers);
+        plain(res, verdict.status, verdict.status === 502 ? 'cannot verify credentials with the DMS' : 'unauthorized', verdict.headers);
         return;
       }
       const image = d.images.byPath(ctx.path);
       if (image) {
         await serveKnown(req, res, d, image.sha256, image.size, () => d.cache.fillImage({ sha256: image.sha256, size: image.size, source: d.imageSource(image.url) }));
+        return;
+      }
+      if (verdict.notFound) {
+        // An on-demand path the provisioning server does not have: nothing to fetch.
+        plain(res, 404, 'not found');
         return;
       }
       const known = d.cacheRepo.patternPath(ctx.path);
