@@ -8,6 +8,7 @@ import { errorCode, errorMessage } from '../errors.js';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from './forward-headers.js';
 import { sendText } from './responses.js';
 import type { IpGuard } from './ip-guard.js';
+import { relayMetrics } from '../metrics/relay-metrics.js';
 
 export interface ProxySettings {
   readonly upstreamTimeoutMs: number;
@@ -54,6 +55,9 @@ function onUpstreamResponse(this: void, data: Dispatcher.StreamFactoryData<Excha
   if (status === 401 || status === 403 || status === 404) x.guard.recordFailure(x.ip, `${status} ${x.path}`);
   else if (x.authorized && status < 300) x.guard.recordSuccess(x.ip);
   x.res.writeHead(status, downstreamResponseHeaders(data.headers));
+  // Counted once the phone has the whole body ('finish'); a cut transfer never finishes. Bodies without Content-Length are not counted.
+  const length = status === 204 || status === 304 || x.res.req.method === 'HEAD' ? 0 : Number(data.headers['content-length']);
+  if (length > 0) x.res.once('finish', () => relayMetrics.bytesServed('proxy', length));
   return x.res;
 }
 
