@@ -97,7 +97,9 @@ export async function startRelayChild(sim: DmsSimulator, devices: Record<string,
   writeFileSync(join(dir, 'relay.json'), JSON.stringify(cfg));
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('CLOUD_RELAY_')) env[k] = v;
-  const proc = spawn(process.execPath, [join(SRC, 'cli.js'), 'start', '--config', join(dir, 'relay.json')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  // BENCH_RELAY_NODE_ARGS: extra node flags for the relay only (e.g. --cpu-prof when looking for hot spots).
+  const nodeArgs = (process.env.BENCH_RELAY_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const proc = spawn(process.execPath, [...nodeArgs, join(SRC, 'cli.js'), 'start', '--config', join(dir, 'relay.json')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   const deadline = Date.now() + 30_000;
   let relayId: string | undefined;
   while (!relayId) {

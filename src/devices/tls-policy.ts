@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { TLSSocket } from 'node:tls';
+import { createSecureContext, type TLSSocket } from 'node:tls';
 import { buildConnector } from 'undici';
 import { DeviceError } from './errors.js';
 
@@ -20,9 +20,11 @@ export interface PinStore {
 export function phoneConnector(opts: { policy: TlsPolicy; caFile?: string | undefined; timeoutMs: number; pins: PinStore }): buildConnector.connector {
   const ca = opts.policy === 'verify' && opts.caFile ? readFileSync(opts.caFile, 'utf8') : undefined;
   if (opts.policy === 'verify' && !ca) throw new DeviceError('TLS_UNTRUSTED', 'devices.tlsPolicy=verify needs devices.caFile', { reached: false });
+  // One context for every phone: building one per connection costs more than the handshake's own crypto.
+  const secureContext = createSecureContext(ca ? { ca } : {});
   const base = buildConnector({
     rejectUnauthorized: opts.policy === 'verify',
-    ...(ca ? { ca } : {}),
+    secureContext,
     checkServerIdentity: () => undefined,
     timeout: opts.timeoutMs,
     // A resumed session carries no fresh certificate to compare; pinning needs a full handshake.
@@ -35,7 +37,7 @@ export function phoneConnector(opts: { policy: TlsPolicy; caFile?: string | unde
         return;
       }
       if (opts.policy === 'pin-on-first-use') {
-        const fp = (socket as TLSSocket).getPeerCertificate?.()?.fingerprint256;
+        const fp = (socket as TLSSocket).getPeerX509Certificate?.()?.fingerprint256;
         const origin = `${connectOpts.hostname}:${connectOpts.port || '443'}`;
         const verdict = fp ? opts.pins.check(origin, fp) : { ok: false as const, pinned: '(none presented)' };
         if (!verdict.ok) {

@@ -60,10 +60,8 @@ export function retryAfterMs(header: string | string[] | undefined, now = Date.n
  */
 export class PolycomTransport {
   readonly agent: Agent;
-  private readonly timeoutMs: number;
 
   constructor(opts: TransportOptions) {
-    this.timeoutMs = opts.requestTimeoutMs;
     this.agent = new Agent({
       connections: 1,
       pipelining: 1,
@@ -85,7 +83,6 @@ export class PolycomTransport {
         path,
         headers: { authorization: basicAuth(t), ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}), ...opts.headers },
         ...(opts.body !== undefined ? { body: opts.body } : {}),
-        signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (err) {
       throw classifyTransportError(err, where);

@@ -194,20 +194,30 @@ export class TaskRunner {
     const late = task.executeAt !== null && task.startedAt !== null ? task.startedAt - task.executeAt : 0;
     const lateSeconds = late > (this.d.lateAfterMs ?? 2_000) ? Math.round(late / 1000) : undefined;
     if (lateSeconds !== undefined) this.d.log.warn({ taskId, lateSeconds }, 'task ran late: its time passed while the relay was down');
-    const jobs: Promise<void>[] = [];
+    this.d.log.info({ taskId, kind: cmd.kind, devices: this.d.tasks.totals(taskId).total }, 'task executing');
+    // Rows wait in the database, not in memory: only a few times the concurrency are queued
+    // at once, so 50,000 devices cost what 256 do.
+    const room = Math.max(16, Math.min(this.d.backlog, this.d.queue.concurrency * 4));
+    let open = 0;
+    let allFed = false;
+    let finished!: () => void;
+    const allDone = new Promise<void>((r) => (finished = r));
     let after = 0;
     for (;;) {
       const rows = this.d.tasks.pending(taskId, after, PAGE);
       if (rows.length === 0) break;
       for (const row of rows) {
         after = row.seq;
-        // Bounded memory: wait for room rather than queueing 50,000 closures at once.
-        if (this.d.queue.size >= this.d.backlog) await this.d.queue.onSizeLessThan(this.d.backlog);
+        if (this.d.queue.size >= room) await this.d.queue.onSizeLessThan(room);
         if (this.stopped) return;
-        jobs.push(this.device(taskId, row, cmd, lateSeconds, 1));
+        open++;
+        void this.device(taskId, row, cmd, lateSeconds, 1).finally(() => {
+          if (--open === 0 && allFed) finished();
+        });
       }
     }
-    await Promise.all(jobs);
+    allFed = true;
+    if (open > 0) await allDone;
     if (this.stopped) return;
     this.d.tasks.transaction(() => {
       this.d.tasks.finish(taskId, this.d.clock.now());
@@ -215,6 +225,7 @@ export class TaskRunner {
       this.d.outbox.enqueue('task.state', { taskId, state: 'done', ...(t?.startedAt ? { executedAt: new Date(t.startedAt).toISOString() } : {}), totals: this.d.tasks.totals(taskId) });
     });
     this.lastState.delete(taskId);
+    this.d.log.info({ taskId, kind: cmd.kind, totals: this.d.tasks.totals(taskId) }, 'task done');
   }
 
   private expire(task: TaskRow): void {
@@ -261,7 +272,9 @@ export class TaskRunner {
     }
     const dt: DeviceTarget = { mac: target.mac, ip: target.ip, port: target.port, model: target.model, credentials: target.credentials };
     return this.d.lock.run(`${target.ip}:${target.port ?? 443}`, async () => {
-      this.d.tasks.markSending(taskId, row.seq);
+      // Only commands that must not run twice need the "may have reached the phone" mark;
+      // any other command is simply run again after a crash (PROTOCOL §3).
+      if (NOT_REPEATABLE.has(cmd.kind)) this.d.tasks.markSending(taskId, row.seq);
       const sentAt = performance.now();
       let result: CommandResult;
       try {

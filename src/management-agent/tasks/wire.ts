@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { ConfigError } from '../../errors.js';
 import type { Daemon } from '../../daemon.js';
 import { DeviceWork } from './device-work.js';
 
@@ -10,6 +12,12 @@ export function relayBaseUrl(fqdn: string, https: AddressInfo | undefined): stri
 
 /** Wires device drivers, tasks and monitoring into the daemon (issue 5's block). */
 export function wireDeviceWork(daemon: Daemon): DeviceWork {
+  const d = daemon.config.devices;
+  if (d.tlsPolicy === 'verify') {
+    if (!d.caFile) throw new ConfigError([{ path: 'devices.caFile', message: 'required when devices.tlsPolicy is "verify" (the CA that signed the phones\' certificates)' }]);
+    if (!existsSync(d.caFile)) throw new ConfigError([{ path: 'devices.caFile', message: `${d.caFile} does not exist` }]);
+  }
+  if (d.tlsPolicy === 'insecure') daemon.log.warn({ code: 'DEVICE_TLS_INSECURE' }, 'devices.tlsPolicy=insecure: phone certificates are NOT checked; anyone on the LAN path can impersonate a phone');
   const work = new DeviceWork({
     config: daemon.config,
     db: daemon.store,
