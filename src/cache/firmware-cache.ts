@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import type { Dispatcher } from 'undici';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
@@ -68,7 +68,7 @@ export class FirmwareCache {
     this.retry = opts.retry ?? { attempts: 6, baseDelayMs: 1000, maxDelayMs: 30_000 };
   }
 
-  /** Brings index and disk into agreement: rows without files are dropped, files without rows removed. */
+  /** Brings index and disk into agreement: rows without files are dropped, files without rows adopted. */
   async init(): Promise<void> {
     this.store.init();
     const onDisk = new Set(this.store.objectNames());
@@ -80,7 +80,17 @@ export class FirmwareCache {
         onDisk.delete(row.sha256);
       }
     }
-    for (const orphan of onDisk) await this.store.removeObject(orphan);
+    // A file in objects/ was verified and fsynced before its rename, so one without a row
+    // (a crash between rename and index insert) is adopted, not thrown away.
+    for (const orphan of onDisk) {
+      try {
+        this.opts.cacheRepo.addObject(orphan, statSync(this.store.objectPath(orphan)).size, this.opts.clock.now());
+        this.opts.log.info({ sha256: orphan }, 'adopted a verified cache object missing from the index');
+      } catch (err) {
+        this.opts.log.warn({ sha256: orphan, err: errorMessage(err) }, 'cannot adopt cache object; removing it');
+        await this.store.removeObject(orphan);
+      }
+    }
     for (const name of this.store.partialNames()) {
       const m = /^([a-f0-9]{64})\.part$/.exec(name);
       // Resumable partials survive a restart only while an image of the desired set wants them.

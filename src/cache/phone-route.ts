@@ -118,6 +118,13 @@ async function serveKnown(req: IncomingMessage, res: ServerResponse, d: Firmware
     await sendRepresentation(req, res, { size: obj.size, etag: `"${sha256}"`, lastModified: new Date(obj.createdAt) }, () => fileSource(obj.path));
     return;
   }
+  if (req.method === 'HEAD' && !d.cache.runningFill(sha256)) {
+    // Size and hash are known from the catalogue: a HEAD does not need to start a download.
+    await sendRepresentation(req, res, { size, etag: `"${sha256}"`, lastModified: new Date(d.images.catalogueFetchedAt() ?? Date.now()) }, () => {
+      throw new Error('HEAD has no body');
+    });
+    return;
+  }
   let fill: Fill | undefined;
   try {
     fill = startFill();

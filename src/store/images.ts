@@ -135,6 +135,10 @@ export class ImagesRepo {
     return out;
   }
 
+  catalogueFetchedAt(): number | undefined {
+    return this.getCat.get()?.fetched_at;
+  }
+
   catalogue(): { syncWindow: unknown; fetchedAt: number } | undefined {
     const r = this.getCat.get();
     return r ? { syncWindow: r.sync_window === null ? null : (JSON.parse(r.sync_window) as unknown), fetchedAt: r.fetched_at } : undefined;

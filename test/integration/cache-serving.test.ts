@@ -184,6 +184,13 @@ describe('firmware cache serving', () => {
     desire(r, ['rg']);
     const full = dms.bytes('rg');
     const etag = `"${dms.sha256('rg')}"`;
+    // HEAD before anything is cached answers from the catalogue and starts no download.
+    const before = dms.fileRequests('rg');
+    const coldHead = await get(`${r.phoneUrl}/swupdate/rg/sip.ld`, {}, 'HEAD');
+    expect(coldHead.status).toBe(200);
+    expect(coldHead.headers['content-length']).toBe(String(full.length));
+    expect(coldHead.headers.etag).toBe(etag);
+    expect(dms.fileRequests('rg')).toBe(before);
     await get(`${r.phoneUrl}/swupdate/rg/sip.ld`);
     const url = `${r.phoneUrl}/swupdate/rg/sip.ld`;
 
@@ -291,6 +298,12 @@ describe('firmware cache serving', () => {
     expect(sha(res.body)).toBe(dms.sha256('cut'));
     expect(dms.requests.ranges.slice(before)).toContain(`bytes=${Math.floor(size * 0.6)}-`);
     expect(readdirSync(join(r.dir, 'cache', 'objects'))).toEqual([dms.sha256('cut')]);
+    // A crash between the rename and the index insert leaves a verified file without a row:
+    // the next start adopts it instead of downloading it again.
+    new CacheRepo(r.db).removeObject(dms.sha256('cut'));
+    expect(r.cache.complete(dms.sha256('cut'))).toBeUndefined();
+    await r.cache.init();
+    expect(r.cache.complete(dms.sha256('cut'))?.size).toBe(size);
   });
 
   it('firmware paths outside the desired set matching the patterns are fetched once from the provisioning server', async () => {
