@@ -8,6 +8,7 @@ import { createLogger } from '../log.js';
 import { writeFileSync } from 'node:fs';
 import type { ReceivedFrame } from './dms/relays.js';
 import { phonesDemoPart } from './phone/demo-part.js';
+import { provisioningDemoPart } from './provisioning/demo-part.js';
 
 /**
  * `npm run demo`: a DMS simulator and a relay on loopback, showing registration,
@@ -68,7 +69,7 @@ const taskRoundTrip: DemoPart = {
 };
 
 /** The demo, in order. Later capabilities add their parts here. */
-export const PARTS: DemoPart[] = [heartbeats, taskRoundTrip, phonesDemoPart];
+export const PARTS: DemoPart[] = [heartbeats, taskRoundTrip, phonesDemoPart, provisioningDemoPart];
 
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { once: { type: 'boolean' }, admin: { type: 'string' }, dir: { type: 'string' } } });

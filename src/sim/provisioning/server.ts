@@ -99,6 +99,11 @@ export class ProvisioningSimulator {
     return this.requests.filter((r) => r.path === path);
   }
 
+  /** Lets the process exit while the simulator still serves (the demo leaves it running). */
+  unref(): void {
+    this.server.unref();
+  }
+
   async close(): Promise<void> {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
