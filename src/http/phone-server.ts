@@ -53,9 +53,9 @@ export class PhoneServer {
         requestTimeout: o.requestTimeoutMs,
         headersTimeout: Math.min(o.headersTimeoutMs, o.requestTimeoutMs),
         keepAliveTimeout: 30_000,
-        // Phones open a TLS connection per boot step on some firmware; do not let idle
-        // keep-alive sockets pin memory for long.
-        connectionsCheckingInterval: 2_000,
+        // How often Node sweeps for requests past their header/request deadline: a slow
+        // client is cut within timeout + this.
+        connectionsCheckingInterval: Math.max(100, Math.min(2_000, o.headersTimeoutMs / 2)),
       },
       (req, res) => this.onRequest(req, res),
     );

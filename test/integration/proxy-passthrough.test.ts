@@ -25,7 +25,7 @@ describe('provisioning pass-through', () => {
     const pki = relayPki(tempDir('proxy-pki-'), root);
     h = await startHarness({
       sim: { ca: root, provisioningUrl: prov.url },
-      relayConfig: { pfxFile: pki.pfxFile, pfxPassphrase: PFX_PASS, proxy: { upstreamTimeoutMs: 600, maxUploadBytes: LIMIT } },
+      relayConfig: { pfxFile: pki.pfxFile, pfxPassphrase: PFX_PASS, proxy: { upstreamTimeoutMs: 600, maxUploadBytes: LIMIT, headersTimeoutMs: 500 } },
     });
     relayId = await h.registered();
     port = h.daemon.addresses.https!.port;
@@ -121,6 +121,15 @@ describe('provisioning pass-through', () => {
       const before = prov.requests.length;
       const text = await rawExchange(port, root.certPem, request);
       expect(text).toMatch(expected);
+      expect(prov.requests.length).toBe(before);
+    });
+
+    it('cuts a client that does not finish its headers in time', async () => {
+      const before = prov.requests.length;
+      const t0 = Date.now();
+      const text = await rawExchange(port, root.certPem, 'GET /site.cfg HTTP/1.1\r\nHost: r\r\nX-Slow: ', { untilMs: 10_000 });
+      expect(text).toMatch(/^HTTP\/1\.1 408 /);
+      expect(Date.now() - t0).toBeLessThan(10_000);
       expect(prov.requests.length).toBe(before);
     });
 

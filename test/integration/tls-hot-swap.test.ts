@@ -62,6 +62,32 @@ describe('certificate hot swap', () => {
     expect(h.daemon.adminServer.readiness().checks.find((c) => c.name === 'phone-cert')).toEqual({ name: 'phone-cert', ok: true });
   });
 
+  it('offers TLS 1.2+ only, and resumes sessions', async () => {
+    const attempt = (opts: { maxVersion?: 'TLSv1.1' | 'TLSv1.2'; ciphers?: string; session?: Buffer }) =>
+      new Promise<{ reused: boolean; session: Buffer | undefined; version: string | null }>((resolve, reject) => {
+        let session: Buffer | undefined;
+        const s = connect({ host: '127.0.0.1', port, ca: root.certPem, servername: RELAY_FQDN, localAddress: '127.20.2.8', ...opts, ...(opts.maxVersion === 'TLSv1.1' ? { minVersion: 'TLSv1' as const } : {}) });
+        s.on('session', (sess: Buffer) => (session = sess));
+        s.once('secureConnect', () => {
+          const r = { reused: s.isSessionReused(), version: s.getProtocol() };
+          // TLS 1.3 tickets arrive after the handshake; give them one round trip.
+          s.write('GET / HTTP/1.1\r\nHost: r\r\nConnection: close\r\n\r\n');
+          s.on('data', () => undefined);
+          s.once('close', () => resolve({ ...r, session }));
+        });
+        s.once('error', reject);
+      });
+    await expect(attempt({ maxVersion: 'TLSv1.1' })).rejects.toThrow();
+    // CBC suites are not offered: a TLS 1.2 client with only CBC cannot connect.
+    await expect(attempt({ maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES256-SHA384' })).rejects.toThrow();
+    expect((await attempt({ maxVersion: 'TLSv1.2' })).version).toBe('TLSv1.2');
+    const first = await attempt({});
+    expect(first.version).toMatch(/^TLSv1\.[23]$/);
+    expect(first.session).toBeDefined();
+    const second = await attempt({ session: first.session! });
+    expect(second.reused).toBe(true);
+  });
+
   it('swaps in a cert.install from the DMS during a download without cutting it', async () => {
     const big = firmwareBody(2 * 1024 * 1024, 3);
     prov.setFile('big.cfg', big);
