@@ -22,8 +22,15 @@ export const SERVE_CHUNK = 128 * 1024;
  */
 const pool: Buffer[] = [];
 const POOL_MAX = 512;
+let takenSinceTrim = 0;
+// After a burst the pool gives its memory back while idle: halved every 10 s nothing is served.
+setInterval(() => {
+  if (takenSinceTrim === 0 && pool.length > 0) pool.length = Math.floor(pool.length / 2);
+  takenSinceTrim = 0;
+}, 10_000).unref();
 
 function takeBuffer(): Buffer {
+  takenSinceTrim++;
   return pool.pop() ?? Buffer.allocUnsafeSlow(SERVE_CHUNK);
 }
 
