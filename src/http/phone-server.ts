@@ -167,7 +167,7 @@ export class PhoneServer {
       return sendText(res, 503, 'Relay is not registered with the device management service yet; provisioning is unavailable', { 'retry-after': '30' });
     }
     o.proxy.use(reg);
-    o.proxy.forward(req, res, ip, target.rawPath, target.search, target.path);
+    o.proxy.forward(req, res, ip, target.rawPath, target.search, target.path, declared);
   }
 
   private done(): void {

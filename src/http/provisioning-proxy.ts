@@ -126,7 +126,8 @@ export class ProvisioningProxy {
     this.log.info({ provisioningUrl: this.base }, 'provisioning pass-through points at the DMS');
   }
 
-  forward(req: IncomingMessage, res: ServerResponse, ip: string, rawPath: string, search: string, path: string): void {
+  /** `declaredLength` is the request's Content-Length, -1 when absent. */
+  forward(req: IncomingMessage, res: ServerResponse, ip: string, rawPath: string, search: string, path: string, declaredLength: number): void {
     const pool = this.pool!;
     const method = req.method!;
     const raw = req.rawHeaders;
@@ -139,7 +140,8 @@ export class ProvisioningProxy {
     }
     const exchange: Exchange = { res, ip, path, authorized, guard: this.guard, log: this.log, upstreamBase: this.base };
     let body: IncomingMessage | UploadLimit | null = null;
-    if (METHODS_WITH_BODY.has(method) || chunked) {
+    // Any declared body is forwarded (even on GET), or the upstream would wait for it.
+    if (METHODS_WITH_BODY.has(method) || chunked || declaredLength > 0) {
       body = chunked ? req.pipe(new UploadLimit(this.settings.maxUploadBytes)) : req;
     }
     pool.stream<Exchange>(

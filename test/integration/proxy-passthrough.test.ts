@@ -82,6 +82,11 @@ describe('provisioning pass-through', () => {
     expect(createHash('sha256').update(stored).digest('hex')).toBe(createHash('sha256').update(Buffer.alloc(sent, 'l')).digest('hex'));
   });
 
+  it('forwards a body declared on a GET instead of leaving the upstream waiting for it', async () => {
+    const text = await rawExchange(port, root.certPem, `GET /site.cfg HTTP/1.1\r\nHost: r\r\nAuthorization: ${basicAuth()}\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello`, { localAddress: '127.20.0.5' });
+    expect(text).toMatch(/^HTTP\/1\.1 200 /);
+  });
+
   it('passes upstream 401 and 404 through', async () => {
     const bad = await phone.request({ method: 'GET', path: '/site.cfg', headers: { authorization: basicAuth('PlcmSpIp', 'wrong') } });
     await bad.body.text();
