@@ -181,7 +181,7 @@ describe('provisioning pass-through before registration', () => {
   it('answers 503 with a clear body while the relay is not registered', async () => {
     const root = createCa('unregistered test root');
     const pki = relayPki(tempDir('proxy-unreg-'), root);
-    const h = await startHarness({ sim: { ca: root }, pin: '000000', relayConfig: { pfxFile: pki.pfxFile, pfxPassphrase: PFX_PASS } });
+    const h = await startHarness({ sim: { ca: root }, pin: '000000', relayConfig: { pfxFile: pki.pfxFile, pfxPassphrase: PFX_PASS, shutdownGraceSeconds: 1 } });
     const phone = phoneClient(h.daemon.addresses.https!.port, root.certPem, '127.20.0.77');
     try {
       const res = await phone.request({ method: 'GET', path: '/000000000000.cfg', headers: { authorization: basicAuth() } });

@@ -27,9 +27,10 @@ describe('certificate manager', () => {
     return { m, logs, dir };
   }
 
+  const root = createCa('cm root');
+  const inter = createCa('cm inter', root);
+
   function pfxExpiringIn(days: number, dir: string): string {
-    const root = createCa('cm root');
-    const inter = createCa('cm inter', root);
     const leaf = issueCert({ cn: FQDN, dnsNames: [FQDN], issuer: inter, notAfter: new Date(Date.now() + days * DAY + 3600_000) });
     const file = join(dir, `leaf-${days}.pfx`);
     writeFileSync(file, toPfx(leaf, [inter, root], 'p'));
