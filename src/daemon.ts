@@ -145,6 +145,8 @@ export class Daemon {
         has: (sha256) => firmware.cache.complete(sha256) !== undefined,
         fill: (img) => firmware.cache.fillImage({ sha256: img.sha256, size: img.size, source: firmware.imageSource(img.url) }),
       },
+      // The DMS refused our token on the image API: register again (PROTOCOL 1).
+      onUnauthorized: (why) => this.agent?.registration.reregister(why),
     });
     // Also reached by the heartbeat's resync-images action; only schedules, never awaits.
     this.inbound['images.sync'] = () => images.agent.requestSync('images.sync');

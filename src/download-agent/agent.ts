@@ -25,6 +25,8 @@ export interface DownloadAgentOptions {
   readonly retryBaseMs?: number;
   /** Report `syncing` progress every this many percent. */
   readonly progressStepPercent?: number;
+  /** The DMS answered 401 to our bearer token (catalogue or image download). */
+  readonly onUnauthorized?: (reason: string) => void;
 }
 
 export interface ImageView {
@@ -147,6 +149,7 @@ export class DownloadAgent {
       } catch (err) {
         this.lastError = errorMessage(err);
         this.o.log.error({ err: errorMessage(err), code: errorCode(err) }, 'image sync failed');
+        if (errorCode(err) === 'CATALOGUE_UNAUTHORIZED') this.o.onUnauthorized?.('the image catalogue refused the token (401)');
         this.scheduleRetry();
       }
       why = 'requested during a sync';
@@ -267,6 +270,7 @@ export class DownloadAgent {
       return true;
     } catch (err) {
       const code = errorCode(err);
+      if (err instanceof Error && 'upstreamStatus' in err && err.upstreamStatus === 401) this.o.onUnauthorized?.('an image download was refused (401)');
       const reason = code === 'CACHE_DISK_FULL' ? 'disk full' : code === 'CACHE_CORRUPT' ? `corrupt download: ${errorMessage(err)}` : errorMessage(err);
       this.setState(img, 'failed', f.written, reason);
       this.o.log.error({ imageId: img.imageId, code, reason }, 'image download failed');

@@ -18,6 +18,7 @@ export function wireDownloadAgent(o: {
   registration: RegistrationSource;
   dispatcher: Dispatcher;
   cache: ImageCachePort;
+  onUnauthorized?: (reason: string) => void;
 }): { agent: DownloadAgent; component: Component } {
   const agent = new DownloadAgent({
     repo: new ImagesRepo(o.db),
@@ -29,6 +30,7 @@ export function wireDownloadAgent(o: {
     log: o.log.child({ part: 'download-agent' }),
     clock: o.clock,
     periodicSyncMs: o.config.cache.periodicSyncMinutes * 60_000,
+    ...(o.onUnauthorized ? { onUnauthorized: o.onUnauthorized } : {}),
   });
   const component: Component = {
     name: 'download-agent',
