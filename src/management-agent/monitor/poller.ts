@@ -46,9 +46,14 @@ export class DevicePoller {
     this.timer = undefined;
   }
 
+  /** Devices known, re-counted once per page of devices rather than on every tick. */
+  private known = -1;
+
   private schedule(): void {
-    const known = Math.max(1, this.d.devices.counts().known);
-    const step = Math.max(10, Math.floor(this.d.intervalMs / known));
+    if (this.known < 0) this.known = this.d.devices.counts().known;
+    // No devices yet: look again within a minute rather than after a whole interval.
+    const step = this.known === 0 ? Math.min(this.d.intervalMs, 60_000) : Math.max(10, Math.floor(this.d.intervalMs / this.known));
+    if (this.known === 0) this.known = -1;
     this.timer = setTimeout(() => {
       this.tick();
       this.schedule();
@@ -58,6 +63,7 @@ export class DevicePoller {
 
   private tick(): void {
     if (this.page.length === 0) {
+      this.known = -1; // re-counted every page, so devices added mid-cycle tighten the spacing
       this.page = this.d.devices.page(this.cursor, PAGE);
       if (this.page.length === 0) {
         this.cursor = '';
