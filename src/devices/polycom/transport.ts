@@ -136,8 +136,9 @@ export class PolycomTransport {
     return new DeviceError('API_DISABLED', `${where}: the phone's REST API is disabled (HTTP 404; set apps.restapi.enabled=1)`, { reached: true });
   }
 
+  /** Shutdown, after the daemon's drain: whatever is still waiting on a phone is cut, not awaited. */
   close(): Promise<void> {
-    return this.agent.close();
+    return this.agent.destroy();
   }
 }
 
