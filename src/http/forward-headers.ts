@@ -1,11 +1,8 @@
-import type { IncomingHttpHeaders } from 'node:http';
-
 /** Hop-by-hop (RFC 9110 §7.6.1) plus what the relay sets itself or must not forward. */
 const DROP_REQUEST = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade',
   'http2-settings', 'host', 'expect', 'x-forwarded-for', 'x-relay-id',
 ]);
-const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
 function connectionTokens(value: string): Set<string> {
   return new Set(value.split(',').map((t) => t.trim().toLowerCase()).filter((t) => t !== ''));
@@ -34,19 +31,6 @@ export function upstreamRequestHeaders(raw: readonly string[], clientIp: string,
     out.push(raw[i]!, raw[i + 1]!);
   }
   out.push('x-forwarded-for', xff === undefined ? clientIp : `${xff}, ${clientIp}`, 'x-relay-id', relayId);
-  return out;
-}
-
-/** Response headers for the phone: hop-by-hop and Connection-named ones dropped. */
-export function downstreamResponseHeaders(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>): Record<string, string | string[]> {
-  const conn = headers.connection;
-  const named = typeof conn === 'string' && conn !== 'keep-alive' && conn !== 'close' ? connectionTokens(conn) : undefined;
-  const out: Record<string, string | string[]> = {};
-  for (const name in headers) {
-    if (DROP_RESPONSE.has(name) || named?.has(name)) continue;
-    const v = headers[name];
-    if (v !== undefined) out[name] = v;
-  }
   return out;
 }
 

@@ -5,7 +5,7 @@ import { Pool, type Dispatcher } from 'undici';
 import type { Logger } from '../log.js';
 import type { Registration } from '../management-agent/ports.js';
 import { errorCode, errorMessage } from '../errors.js';
-import { downstreamResponseHeaders, upstreamRequestHeaders } from './forward-headers.js';
+import { upstreamRequestHeaders } from './forward-headers.js';
 import { sendText } from './responses.js';
 import type { IpGuard } from './ip-guard.js';
 import { relayMetrics } from '../metrics/relay-metrics.js';
@@ -18,19 +18,9 @@ export interface ProxySettings {
   readonly ca: string[] | undefined;
 }
 
-/** Per-request state handed through undici as `opaque` (one object, no closures). */
-interface Exchange {
-  readonly res: ServerResponse;
-  readonly ip: string;
-  readonly path: string;
-  readonly authorized: boolean;
-  readonly guard: IpGuard;
-  readonly log: Logger;
-  readonly upstreamBase: string;
-}
-
 const METHODS_WITH_BODY = new Set(['PUT', 'POST', 'PATCH', 'DELETE']);
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
+const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
 export class UploadTooLarge extends Error {
   readonly code = 'UPLOAD_TOO_LARGE';
@@ -49,37 +39,121 @@ class UploadLimit extends Transform {
   }
 }
 
-function onUpstreamResponse(this: void, data: Dispatcher.StreamFactoryData<Exchange>): ServerResponse {
-  const x = data.opaque;
-  const status = data.statusCode;
-  if (status === 401 || status === 403 || status === 404) x.guard.recordFailure(x.ip, `${status} ${x.path}`);
-  else if (x.authorized && status < 300) x.guard.recordSuccess(x.ip);
-  x.res.writeHead(status, downstreamResponseHeaders(data.headers));
-  // Counted once the phone has the whole body ('finish'); a cut transfer never finishes. Bodies without Content-Length are not counted.
-  const length = status === 204 || status === 304 || x.res.req.method === 'HEAD' ? 0 : Number(data.headers['content-length']);
-  if (length > 0) x.res.once('finish', () => relayMetrics.bytesServed('proxy', length));
-  return x.res;
+class PhoneWentAway extends Error {
+  readonly code = 'PHONE_DISCONNECTED';
 }
 
-function onUpstreamDone(this: void, err: Error | null, data: Dispatcher.StreamData<Exchange>): void {
-  if (!err) return;
-  const x = data?.opaque;
-  if (!x) return;
-  const code = errorCode(err) ?? 'UPSTREAM_ERROR';
-  if (x.res.headersSent) {
-    // Mid-body: the phone sees a cut transfer, never a truncated file posing as complete.
-    if (!x.res.destroyed) x.log.warn({ ip: x.ip, path: x.path, code, err: errorMessage(err) }, 'provisioning transfer failed mid-body');
-    x.res.destroy();
-    return;
+/**
+ * One phone request's upstream exchange, as an undici dispatch handler: the response
+ * streams straight into the phone's ServerResponse, pausing upstream reads while the phone's
+ * socket is full. (The raw handler API avoids undici's stream wrapper and its per-request
+ * listeners on the response: this is the relay's hottest path.)
+ */
+class UpstreamExchange implements Dispatcher.DispatchHandler {
+  private abortUpstream: ((err: Error) => void) | undefined;
+  private resumeUpstream: (() => void) | undefined;
+  private waiting = false;
+  private bytes = 0;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly ip: string,
+    private readonly path: string,
+    private readonly authorized: boolean,
+    private readonly guard: IpGuard,
+    private readonly log: Logger,
+    private readonly upstreamBase: string,
+  ) {}
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortUpstream = abort;
   }
-  if (err instanceof UploadTooLarge) {
-    x.log.warn({ ip: x.ip, path: x.path, code: 'UPLOAD_TOO_LARGE' }, 'upload refused: larger than proxy.maxUploadBytes');
-    sendText(x.res, 413, 'Upload too large', { connection: 'close' });
-    return;
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    if (statusCode < 200) return true;
+    this.resumeUpstream = resume;
+    if (statusCode === 401 || statusCode === 403 || statusCode === 404) this.guard.recordFailure(this.ip, `${statusCode} ${this.path}`);
+    else if (this.authorized && statusCode < 300) this.guard.recordSuccess(this.ip);
+    const headers: string[] = [];
+    let named: Set<string> | undefined;
+    for (let i = 0; i < rawHeaders.length; i += 2) {
+      const name = rawHeaders[i]!.toString('latin1');
+      const lower = name.toLowerCase();
+      if (lower === 'connection') named = connectionTokens(rawHeaders[i + 1]!.toString('latin1'));
+      if (DROP_RESPONSE.has(lower)) continue;
+      headers.push(name, rawHeaders[i + 1]!.toString('latin1'));
+    }
+    const res = this.res;
+    if (res.destroyed) {
+      this.abortUpstream?.(new PhoneWentAway('the phone closed the connection'));
+      return false;
+    }
+    res.writeHead(statusCode, named ? dropNamed(headers, named) : headers);
+    return true;
   }
-  const timeout = TIMEOUT_CODES.has(code);
-  x.log.warn({ ip: x.ip, path: x.path, upstream: x.upstreamBase, code, err: errorMessage(err) }, timeout ? 'provisioning server timed out' : 'provisioning server unreachable');
-  sendText(x.res, timeout ? 504 : 502, timeout ? 'Provisioning server timed out' : 'Provisioning server unreachable');
+
+  onData(chunk: Buffer): boolean {
+    const res = this.res;
+    this.bytes += chunk.length;
+    if (res.destroyed) {
+      this.abortUpstream?.(new PhoneWentAway('the phone closed the connection'));
+      return false;
+    }
+    if (res.write(chunk)) return true;
+    if (!this.waiting) {
+      this.waiting = true;
+      res.once('drain', this.onDrain);
+      res.once('close', this.onDrain);
+    }
+    return false;
+  }
+
+  onComplete(): void {
+    // Counted once the phone has the whole body ('finish'); a cut transfer never finishes.
+    this.res.end(this.bytes > 0 ? this.onFinished : undefined);
+  }
+
+  onError(err: Error): void {
+    const res = this.res;
+    const code = errorCode(err) ?? 'UPSTREAM_ERROR';
+    if (err instanceof PhoneWentAway) return;
+    if (res.headersSent) {
+      // Mid-body: the phone sees a cut transfer, never a truncated file posing as complete.
+      if (!res.destroyed) this.log.warn({ ip: this.ip, path: this.path, code, err: errorMessage(err) }, 'provisioning transfer failed mid-body');
+      res.destroy();
+      return;
+    }
+    if (err instanceof UploadTooLarge) {
+      this.log.warn({ ip: this.ip, path: this.path, code: 'UPLOAD_TOO_LARGE' }, 'upload refused: larger than proxy.maxUploadBytes');
+      sendText(res, 413, 'Upload too large', { connection: 'close' });
+      return;
+    }
+    const timeout = TIMEOUT_CODES.has(code);
+    this.log.warn({ ip: this.ip, path: this.path, upstream: this.upstreamBase, code, err: errorMessage(err) }, timeout ? 'provisioning server timed out' : 'provisioning server unreachable');
+    sendText(res, timeout ? 504 : 502, timeout ? 'Provisioning server timed out' : 'Provisioning server unreachable');
+  }
+
+  private readonly onFinished = (): void => {
+    relayMetrics.bytesServed('proxy', this.bytes);
+  };
+
+  private readonly onDrain = (): void => {
+    this.waiting = false;
+    this.res.off('drain', this.onDrain);
+    this.res.off('close', this.onDrain);
+    if (this.res.destroyed) this.abortUpstream?.(new PhoneWentAway('the phone closed the connection'));
+    else this.resumeUpstream?.();
+  };
+}
+
+function connectionTokens(value: string): Set<string> {
+  return new Set(value.split(',').map((t) => t.trim().toLowerCase()).filter((t) => t !== '' && t !== 'keep-alive' && t !== 'close'));
+}
+
+function dropNamed(flat: string[], named: Set<string>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < flat.length; i += 2) if (!named.has(flat[i]!.toLowerCase())) out.push(flat[i]!, flat[i + 1]!);
+  return out;
 }
 
 /**
@@ -138,22 +212,19 @@ export class ProvisioningProxy {
       if (n.length === 13 && n.toLowerCase() === 'authorization') authorized = true;
       else if (n.length === 17 && n.toLowerCase() === 'transfer-encoding') chunked = true;
     }
-    const exchange: Exchange = { res, ip, path, authorized, guard: this.guard, log: this.log, upstreamBase: this.base };
     let body: IncomingMessage | UploadLimit | null = null;
     // Any declared body is forwarded (even on GET), or the upstream would wait for it.
     if (METHODS_WITH_BODY.has(method) || chunked || declaredLength > 0) {
       body = chunked ? req.pipe(new UploadLimit(this.settings.maxUploadBytes)) : req;
     }
-    pool.stream<Exchange>(
+    pool.dispatch(
       {
         path: this.prefix + rawPath.slice(1) + search,
         method: method as Dispatcher.HttpMethod,
         headers: upstreamRequestHeaders(raw, ip, this.relayId),
         body,
-        opaque: exchange,
       },
-      onUpstreamResponse,
-      onUpstreamDone,
+      new UpstreamExchange(res, ip, path, authorized, this.guard, this.log, this.base),
     );
   }
 

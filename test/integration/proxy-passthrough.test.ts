@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Client } from 'undici';
 import { createCa } from '../../src/sim/pki.js';
-import { startProvisioningSimulator, type ProvisioningSimulator } from '../../src/sim/provisioning/index.js';
+import { firmwareBody, startProvisioningSimulator, type ProvisioningSimulator } from '../../src/sim/provisioning/index.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { tempDir } from '../helpers/relay-config.js';
 import { waitFor } from '../helpers/wait.js';
@@ -85,6 +85,27 @@ describe('provisioning pass-through', () => {
   it('forwards a body declared on a GET instead of leaving the upstream waiting for it', async () => {
     const text = await rawExchange(port, root.certPem, `GET /site.cfg HTTP/1.1\r\nHost: r\r\nAuthorization: ${basicAuth()}\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello`, { localAddress: '127.20.0.5' });
     expect(text).toMatch(/^HTTP\/1\.1 200 /);
+  });
+
+  it('streams a large download intact to a phone that reads slowly (backpressure, no deadlock)', async () => {
+    const big = firmwareBody(6 * 1024 * 1024, 5);
+    prov.setFile('big-slow.cfg', big);
+    const res = await phone.request({ method: 'GET', path: '/big-slow.cfg', headers: { authorization: basicAuth() }, highWaterMark: 16 * 1024 });
+    expect(res.statusCode).toBe(200);
+    const hash = createHash('sha256');
+    let got = 0;
+    let nextPause = 1024 * 1024;
+    for await (const chunk of res.body) {
+      hash.update(chunk as Buffer);
+      got += (chunk as Buffer).length;
+      if (got >= nextPause) {
+        nextPause += 1024 * 1024;
+        // A slow phone: the relay's socket fills and it must stop reading upstream meanwhile.
+        await new Promise((r) => setTimeout(r, 40));
+      }
+    }
+    expect(got).toBe(big.length);
+    expect(hash.digest('hex')).toBe(createHash('sha256').update(big).digest('hex'));
   });
 
   it('passes upstream 401 and 404 through', async () => {
