@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { connect } from 'node:tls';
+import { connect, type ConnectionOptions } from 'node:tls';
 import { Client } from 'undici';
 import { createCa, issueCert, toPfx, type KeyedCert } from '../../src/sim/pki.js';
 
@@ -34,7 +34,9 @@ export function phoneClient(port: number, caPem: string, localAddress = '127.20.
  */
 export function rawExchange(port: number, caPem: string, request: string | Buffer, opts: { localAddress?: string; untilMs?: number } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const sock = connect({ host: '127.0.0.1', port, ca: caPem, servername: RELAY_FQDN, localAddress: opts.localAddress ?? '127.20.0.9' });
+    // tls.connect hands localAddress to net.connect; @types/node 20 just doesn't declare it.
+    const tlsOpts: ConnectionOptions & { localAddress: string } = { host: '127.0.0.1', port, ca: caPem, servername: RELAY_FQDN, localAddress: opts.localAddress ?? '127.20.0.9' };
+    const sock = connect(tlsOpts);
     const chunks: Buffer[] = [];
     const timer = setTimeout(() => sock.destroy(), opts.untilMs ?? 5_000);
     sock.on('secureConnect', () => sock.write(request));

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createHash, X509Certificate } from 'node:crypto';
 import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { connect } from 'node:tls';
+import { connect, type ConnectionOptions } from 'node:tls';
 import { createCa, issueCert, toPfx } from '../../src/sim/pki.js';
 import { firmwareBody, startProvisioningSimulator, type ProvisioningSimulator } from '../../src/sim/provisioning/index.js';
 import { command as certCommand } from '../../src/cli/cert.js';
@@ -14,7 +14,8 @@ import { PFX_PASS, RELAY_FQDN, basicAuth, phoneClient, relayPki } from '../helpe
 /** Fingerprint of the certificate a fresh TLS handshake with the relay gets. */
 function servedFingerprint(port: number, caPem: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const s = connect({ host: '127.0.0.1', port, ca: caPem, servername: RELAY_FQDN, localAddress: '127.20.2.9' }, () => {
+    const tlsOpts: ConnectionOptions & { localAddress: string } = { host: '127.0.0.1', port, ca: caPem, servername: RELAY_FQDN, localAddress: '127.20.2.9' };
+    const s = connect(tlsOpts, () => {
       const fp = s.getPeerX509Certificate()!.fingerprint256;
       s.end();
       resolve(fp);
