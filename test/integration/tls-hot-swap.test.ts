@@ -67,7 +67,8 @@ describe('certificate hot swap', () => {
     const attempt = (opts: { maxVersion?: 'TLSv1.1' | 'TLSv1.2'; ciphers?: string; session?: Buffer }) =>
       new Promise<{ reused: boolean; session: Buffer | undefined; version: string | null }>((resolve, reject) => {
         let session: Buffer | undefined;
-        const s = connect({ host: '127.0.0.1', port, ca: root.certPem, servername: RELAY_FQDN, localAddress: '127.20.2.8', ...opts, ...(opts.maxVersion === 'TLSv1.1' ? { minVersion: 'TLSv1' as const } : {}) });
+        const tlsOpts: ConnectionOptions & { localAddress: string } = { host: '127.0.0.1', port, ca: root.certPem, servername: RELAY_FQDN, localAddress: '127.20.2.8', ...opts, ...(opts.maxVersion === 'TLSv1.1' ? { minVersion: 'TLSv1' as const } : {}) };
+        const s = connect(tlsOpts);
         s.on('session', (sess: Buffer) => (session = sess));
         s.once('secureConnect', () => {
           const r = { reused: s.isSessionReused(), version: s.getProtocol() };
