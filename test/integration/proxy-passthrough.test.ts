@@ -209,6 +209,10 @@ describe('provisioning pass-through before registration', () => {
       expect(res.statusCode).toBe(503);
       expect(await res.body.text()).toMatch(/not registered/);
       expect(res.headers['retry-after']).toBe('30');
+      h.daemon.draining.begin();
+      const draining = await phone.request({ method: 'GET', path: '/000000000000.cfg', headers: { authorization: basicAuth() } });
+      expect(draining.statusCode).toBe(503);
+      expect(await draining.body.text()).toMatch(/shutting down/);
     } finally {
       await phone.close();
       await h.close();

@@ -47,7 +47,7 @@ describe('certificate hot swap', () => {
 
   beforeAll(async () => {
     prov = await startProvisioningSimulator({ ca: root });
-    h = await startHarness({ sim: { ca: root, provisioningUrl: prov.url }, relayConfig: { pfxFile: pki.pfxFile, pfxPassphrase: PFX_PASS } });
+    h = await startHarness({ sim: { ca: root, provisioningUrl: prov.url, heartbeatIntervalSeconds: 1 }, relayConfig: { pfxFile: pki.pfxFile, pfxPassphrase: PFX_PASS } });
     relayId = await h.connected();
     port = h.daemon.addresses.https!.port;
   });
@@ -126,6 +126,11 @@ describe('certificate hot swap', () => {
     const stored = join(h.dataDir, 'tls', 'installed-pfx.json');
     expect(statSync(stored).mode & 0o777).toBe(0o600);
     expect(h.daemon.status.cert?.()).toMatchObject({ sans: [RELAY_FQDN, 'relay-b.test.example'], valid: true });
+    // The DMS learns about the new certificate from the next heartbeat.
+    await waitFor(() => {
+      const cert = h.sim.heartbeats(relayId).at(-1)?.body.cert as { sans?: string[]; valid?: boolean } | undefined;
+      return cert?.valid === true && cert.sans?.includes('relay-b.test.example');
+    }, { message: 'heartbeat with the new certificate' });
   });
 
   it('refuses an invalid cert.install with every reason and keeps the current certificate', async () => {
