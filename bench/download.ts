@@ -203,6 +203,14 @@ function ensureNginx(): string | undefined {
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'cr-bench-dl-'));
   const children: ChildProcess[] = [];
+  // Ctrl-C or a TERM must not leave a relay or nginx (and 100 MB of files) behind.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      for (const c of children) c.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(130);
+    });
+  }
   try {
     const dms = new DmsImages({
       images: [{ imageId: 'bench', size: SIZE, path: IMAGE_PATH }],
