@@ -23,8 +23,13 @@ export function wirePhoneHttps(daemon: Daemon): { certs: CertificateManager; gua
     guard,
     log,
   );
-  let ready = false;
   let server: PhoneServer | undefined;
+  // Loading starts now rather than in start(): a configured PFX loads synchronously, so the
+  // management agent's first heartbeat (sent as soon as it registers) already carries `cert`.
+  const certsLoaded = certs.init().then(
+    () => undefined,
+    (err: unknown) => err,
+  );
 
   daemon.inbound['cert.install'] = (frame) => {
     try {
@@ -34,16 +39,16 @@ export function wirePhoneHttps(daemon: Daemon): { certs: CertificateManager; gua
       throw new FrameRefused(errorMessage(err));
     }
   };
-  daemon.status.cert = () => (ready ? certs.status() : null);
-  daemon.adminServer.addCheck({ name: 'phone-cert', check: () => (ready ? certs.readiness() : { ok: false, detail: 'phone-facing HTTPS not started yet' }) });
+  daemon.status.cert = () => (certs.loaded ? certs.status() : null);
+  daemon.adminServer.addCheck({ name: 'phone-cert', check: () => (certs.loaded ? certs.readiness() : { ok: false, detail: 'phone-facing certificate not loaded yet' }) });
   daemon.extraStatus.push(() => ['ipGuard', guard.counts()]);
 
   daemon.add({
     name: 'phone-https',
     async start() {
-      await certs.init();
+      const failed = await certsLoaded;
+      if (failed) throw failed;
       guard.load();
-      ready = true;
       server = new PhoneServer({
         listen: cfg.httpsListen,
         headersTimeoutMs: cfg.proxy.headersTimeoutMs,

@@ -61,6 +61,10 @@ export class CertificateManager {
     return this.active;
   }
 
+  get loaded(): boolean {
+    return this.active !== undefined;
+  }
+
   onChange(listener: (cert: ActiveCertificate) => void): void {
     this.listeners.push(listener);
   }
@@ -82,7 +86,10 @@ export class CertificateManager {
       }
     }
     this.lastInstalledAt = installed?.installedAt;
-    this.activate(await this.selfSigned());
+    const stand = await this.selfSigned();
+    // A cert.install that arrived while the stand-in was generated wins.
+    if (this.active) return;
+    this.activate(stand);
     log.warn(
       { fqdn: this.opts.fqdn, code: 'CERT_SELF_SIGNED' },
       `NO USABLE PFX CONFIGURED: serving a SELF-SIGNED certificate for ${this.opts.fqdn}. Phones will NOT trust it out of the box; ` +
