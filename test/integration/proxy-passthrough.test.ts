@@ -108,6 +108,17 @@ describe('provisioning pass-through', () => {
     expect(hash.digest('hex')).toBe(createHash('sha256').update(big).digest('hex'));
   });
 
+  it('forwards POST and DELETE', async () => {
+    const post = await phone.request({ method: 'POST', path: `/${MAC}-calls.xml`, headers: { authorization: basicAuth(), 'content-type': 'application/xml' }, body: '<calls/>' });
+    await post.body.text();
+    expect(post.statusCode).toBe(201);
+    expect(prov.uploads.get(`${MAC}-calls.xml`)?.toString()).toBe('<calls/>');
+    const del = await phone.request({ method: 'DELETE', path: `/${MAC}-calls.xml`, headers: { authorization: basicAuth() } });
+    await del.body.text();
+    expect(del.statusCode).toBe(204);
+    expect(prov.uploads.has(`${MAC}-calls.xml`)).toBe(false);
+  });
+
   it('passes upstream 401 and 404 through', async () => {
     const bad = await phone.request({ method: 'GET', path: '/site.cfg', headers: { authorization: basicAuth('PlcmSpIp', 'wrong') } });
     await bad.body.text();
