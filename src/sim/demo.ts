@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import type { ReceivedFrame } from './dms/relays.js';
 import { phonesDemoPart } from './phone/demo-part.js';
 import { provisioningDemoPart } from './provisioning/demo-part.js';
+import { imagesDemoPart } from './dms/images-demo.js';
 
 /**
  * `npm run demo`: a DMS simulator and a relay on loopback, showing registration,
@@ -69,7 +70,7 @@ const taskRoundTrip: DemoPart = {
 };
 
 /** The demo, in order. Later capabilities add their parts here. */
-export const PARTS: DemoPart[] = [heartbeats, taskRoundTrip, phonesDemoPart, provisioningDemoPart];
+export const PARTS: DemoPart[] = [heartbeats, taskRoundTrip, phonesDemoPart, provisioningDemoPart, imagesDemoPart];
 
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { once: { type: 'boolean' }, admin: { type: 'string' }, dir: { type: 'string' } } });
