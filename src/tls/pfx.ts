@@ -1,5 +1,6 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
-import forge from 'node-forge';
+import { createRequire } from 'node:module';
+import type forge from 'node-forge';
 import { errorMessage } from '../errors.js';
 import { PfxLoadError } from './errors.js';
 
@@ -9,10 +10,22 @@ export interface PfxContents {
   readonly key: KeyObject;
 }
 
+let forgeModule: typeof forge | undefined;
+
+/**
+ * node-forge is loaded on first use (about 10 MB of code): a relay with an installed PEM
+ * or a stored self-signed stand-in never opens a PFX after start-up. It is CommonJS, so a
+ * synchronous require keeps readPfx synchronous for its callers (frame handlers, the CLI).
+ */
+function nodeForge(): typeof forge {
+  forgeModule ??= createRequire(import.meta.url)('node-forge') as typeof forge;
+  return forgeModule;
+}
+
 const WRONG_PASSPHRASE = /MAC could not be verified|Invalid password|wrong password|Unable to decrypt/i;
 
 function derOf(asn1: forge.asn1.Asn1): Buffer {
-  return Buffer.from(forge.asn1.toDer(asn1).getBytes(), 'binary');
+  return Buffer.from(nodeForge().asn1.toDer(asn1).getBytes(), 'binary');
 }
 
 /**
@@ -22,6 +35,7 @@ function derOf(asn1: forge.asn1.Asn1): Buffer {
  * TLS contexts are built from PEM and never depend on the PFX's cipher.
  */
 export function readPfx(data: Buffer, passphrase: string): PfxContents {
+  const forge = nodeForge();
   let asn1: forge.asn1.Asn1;
   try {
     asn1 = forge.asn1.fromDer(forge.util.createBuffer(data.toString('binary')), false);
