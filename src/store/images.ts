@@ -49,6 +49,15 @@ const toRow = (r: ImageSql): ImageRow => ({
   updatedAt: r.updated_at,
 });
 
+/**
+ * The image paths of the desired set, per database, shared by every ImagesRepo on it (the
+ * cache and the download agent each hold one). The phone port asks `byPath` for every
+ * request, nearly all of them provisioning files that are no image: a Set answers those
+ * without a SQLite read. It may hold a path too many (never one too few), so a hit is
+ * still confirmed by the query.
+ */
+const imagePaths = new WeakMap<Db, Set<string>>();
+
 /** The DMS's desired image set and each image's sync state. */
 export class ImagesRepo {
   private readonly all;
@@ -61,6 +70,8 @@ export class ImagesRepo {
   private readonly counts;
   private readonly getCat;
   private readonly putCat;
+  private readonly pathsStmt;
+  private readonly paths: Set<string>;
 
   constructor(private readonly db: Db) {
     this.all = db.prepare<[], ImageSql>('SELECT * FROM images ORDER BY rowid');
@@ -85,6 +96,13 @@ export class ImagesRepo {
     this.putCat = db.prepare(
       'INSERT INTO images_catalogue (id, sync_window, fetched_at) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET sync_window = excluded.sync_window, fetched_at = excluded.fetched_at',
     );
+    this.pathsStmt = db.prepare<[], string>('SELECT path FROM images').pluck();
+    let paths = imagePaths.get(db);
+    if (!paths) {
+      paths = new Set(this.pathsStmt.all());
+      imagePaths.set(db, paths);
+    }
+    this.paths = paths;
   }
 
   list(): ImageRow[] {
@@ -97,6 +115,7 @@ export class ImagesRepo {
   }
 
   byPath(path: string): ImageRow | undefined {
+    if (!this.paths.has(path)) return undefined;
     const r = this.byPathStmt.get(path);
     return r ? toRow(r) : undefined;
   }
@@ -110,7 +129,7 @@ export class ImagesRepo {
    * the set (their objects are unpinned by this).
    */
   replaceSet(images: readonly ImageSpec[], syncWindow: unknown, now: number): string[] {
-    return this.db.transaction(() => {
+    const removed = this.db.transaction(() => {
       const keep = new Set(images.map((i) => i.imageId));
       const removed = this.all
         .all()
@@ -123,6 +142,10 @@ export class ImagesRepo {
       this.putCat.run(syncWindow === null || syncWindow === undefined ? null : JSON.stringify(syncWindow), now);
       return removed;
     })();
+    // Inside a caller's transaction the old paths stay too: that transaction may still roll back.
+    if (!this.db.inTransaction) this.paths.clear();
+    for (const path of this.pathsStmt.all()) this.paths.add(path);
+    return removed;
   }
 
   setState(imageId: string, state: ImageState, bytes: number, reason: string | null, now: number): void {
