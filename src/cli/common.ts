@@ -2,7 +2,7 @@ import { request } from 'undici';
 import { loadConfig } from '../config/load.js';
 import type { RelayConfig } from '../config/schema.js';
 import { ConfigError, ExitCode } from '../errors.js';
-import { formatListen } from '../config/listen.js';
+import { formatListen, parseListen } from '../config/listen.js';
 
 /** Loads the config or prints every problem and returns EX_CONFIG. */
 export function configOrExit(file: string | undefined, overrides?: Record<string, unknown>): RelayConfig | number {
@@ -34,4 +34,30 @@ export async function adminGet(base: string, path: string): Promise<{ status: nu
     // not JSON: keep the text
   }
   return { status: res.statusCode, body };
+}
+
+/**
+ * Where the running relay's admin port is: `--admin`, else the config's adminListen
+ * (`--config` or $CLOUD_RELAY_CONFIG), else the default. Returns an exit code on bad input.
+ */
+export function adminBaseFromArgs(values: { admin?: string | undefined; config?: string | undefined }): string | number {
+  if (values.admin) {
+    const a = parseListen(values.admin);
+    if (typeof a === 'string') {
+      console.error(`cloud-relay: --admin: ${a}`);
+      return ExitCode.USAGE;
+    }
+    return adminBase({ adminListen: a });
+  }
+  if (values.config || process.env.CLOUD_RELAY_CONFIG) {
+    const cfg = configOrExit(values.config);
+    return typeof cfg === 'number' ? cfg : adminBase(cfg);
+  }
+  let listen = { host: '127.0.0.1', port: 9090 };
+  try {
+    listen = loadConfig().adminListen;
+  } catch {
+    // no usable config here: the default admin address is the best guess
+  }
+  return adminBase({ adminListen: listen });
 }

@@ -1,10 +1,8 @@
 import { parseArgs } from 'node:util';
 import type { CliCommand } from './command.js';
 import { CONFIG_OPTION_HELP } from './command.js';
-import { adminBase, adminGet, configOrExit } from './common.js';
+import { adminBaseFromArgs, adminGet } from './common.js';
 import { ExitCode, errorMessage } from '../errors.js';
-import { loadConfig } from '../config/load.js';
-import { parseListen } from '../config/listen.js';
 import { formatStatus } from './status-format.js';
 
 export const command: CliCommand = {
@@ -13,27 +11,8 @@ export const command: CliCommand = {
   usage: `cloud-relay status [--config FILE] [--admin HOST:PORT] [--json]\n${CONFIG_OPTION_HELP}\n  --admin HOST:PORT admin address of the running relay (default: from config, else 127.0.0.1:9090)\n  --json            print the raw status document\n\nExit codes (also with --json): 0 ready, 69 not ready or no relay answering, 70 not a status document, 78 bad config.`,
   async run(args) {
     const { values } = parseArgs({ args, options: { config: { type: 'string' }, admin: { type: 'string' }, json: { type: 'boolean' } } });
-    let base: string;
-    if (values.admin) {
-      const a = parseListen(values.admin);
-      if (typeof a === 'string') {
-        console.error(`cloud-relay: --admin: ${a}`);
-        return ExitCode.USAGE;
-      }
-      base = adminBase({ adminListen: a });
-    } else if (values.config || process.env.CLOUD_RELAY_CONFIG) {
-      const cfg = configOrExit(values.config);
-      if (typeof cfg === 'number') return cfg;
-      base = adminBase(cfg);
-    } else {
-      let listen = { host: '127.0.0.1', port: 9090 };
-      try {
-        listen = loadConfig().adminListen;
-      } catch {
-        // no usable config here: the default admin address is the best guess
-      }
-      base = adminBase({ adminListen: listen });
-    }
+    const base = adminBaseFromArgs(values);
+    if (typeof base === 'number') return base;
     let doc: unknown;
     try {
       doc = (await adminGet(base, '/status')).body;

@@ -1,17 +1,20 @@
-/** Exponential backoff with full jitter: a random wait in [0, min(cap, base·2^attempt)]. */
-export class FullJitterBackoff {
+/** A delay that doubles per attempt up to a cap; subclasses choose how to jitter it. */
+abstract class DoublingDelay {
   private attempt = 0;
 
   constructor(
     private readonly baseMs: number,
     private readonly capMs: number,
-    private readonly random: () => number = Math.random,
+    protected readonly random: () => number = Math.random,
   ) {}
 
-  next(): number {
-    const ceiling = Math.min(this.capMs, this.baseMs * 2 ** Math.min(this.attempt, 30));
+  abstract next(): number;
+
+  /** min(cap, base·2^attempt) for this attempt, then counts the attempt. */
+  protected ceiling(): number {
+    const c = Math.min(this.capMs, this.baseMs * 2 ** Math.min(this.attempt, 30));
     this.attempt++;
-    return Math.floor(this.random() * ceiling);
+    return c;
   }
 
   reset(): void {
@@ -23,23 +26,17 @@ export class FullJitterBackoff {
   }
 }
 
-/** Doubling delay with "equal" jitter (half fixed, half random), for retries that must not hammer. */
-export class DoublingBackoff {
-  private attempt = 0;
-
-  constructor(
-    private readonly baseMs: number,
-    private readonly capMs: number,
-    private readonly random: () => number = Math.random,
-  ) {}
-
+/** Exponential backoff with full jitter: a random wait in [0, min(cap, base·2^attempt)]. */
+export class FullJitterBackoff extends DoublingDelay {
   next(): number {
-    const d = Math.min(this.capMs, this.baseMs * 2 ** Math.min(this.attempt, 30));
-    this.attempt++;
-    return Math.floor(d / 2 + (this.random() * d) / 2);
+    return Math.floor(this.random() * this.ceiling());
   }
+}
 
-  reset(): void {
-    this.attempt = 0;
+/** Doubling delay with "equal" jitter (half fixed, half random), for retries that must not hammer. */
+export class DoublingBackoff extends DoublingDelay {
+  next(): number {
+    const d = this.ceiling();
+    return Math.floor(d / 2 + (this.random() * d) / 2);
   }
 }
