@@ -41,7 +41,7 @@ export const command: CliCommand = {
     const http = new DmsHttp(cfg.dmsUrl, dmsTrustedCa(cfg.dmsCaFile), systemClock, DEFAULT_TUNING.httpTimeoutMs);
     try {
       const repo = new RegistrationRepository(new KvStore(db));
-      const creds = { tenantId: cfg.tenantId, pin: cfg.pin ?? '' };
+      const creds = { tenantId: cfg.tenantId ?? values.tenant ?? '', pin: cfg.pin ?? '' };
       const client = new RegistrationClient({
         dmsUrl: cfg.dmsUrl,
         fqdn: cfg.fqdn,

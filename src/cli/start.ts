@@ -42,7 +42,7 @@ export const command: CliCommand = {
       daemon.log.flush();
       console.error(`cloud-relay: cannot start: ${errorMessage(err)}`);
       await daemon.stop('start failed').catch(() => undefined);
-      return code === 'DATA_DIR_UNUSABLE' ? ExitCode.CANT_CREATE : ExitCode.UNAVAILABLE;
+      return code === 'DATA_DIR_UNUSABLE' ? ExitCode.CANT_CREATE : code === 'CREDENTIALS_MISSING' ? ExitCode.CONFIG : ExitCode.UNAVAILABLE;
     }
     void notifySystemd('ready', daemon.log);
     // Runs until a signal: the process stays alive on its servers and timers.

@@ -107,9 +107,8 @@ export function loadConfig(opts: LoadOptions = {}): RelayConfig {
       });
     }
   }
-  if (getPath(tree, 'pin') === undefined && !problems.some((p) => p.path === 'pinFile')) {
-    problems.push({ path: 'pin', message: 'required (set pin, pinFile, CLOUD_RELAY_PIN or CLOUD_RELAY_PIN_FILE)' });
-  }
+  // tenantId and pin may instead be stored in the data dir by `cloud-relay register`; the
+  // management agent refuses to start (EX_CONFIG) when neither place has them.
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);
 
   const { pinFile: _pinFile, pfxPassphraseFile: _pfxPassphraseFile, cacheDir, ...rest } = result.data;

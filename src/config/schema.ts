@@ -29,8 +29,8 @@ const httpsUrl = z.url({ protocol: /^https$/, error: 'must be an https:// URL' }
 export const configSchema = z.object({
   dmsUrl: httpsUrl.describe('Base URL of the DMS API (https)'),
   dmsCaFile: z.string().optional().describe('Extra CA bundle (PEM) trusted for every DMS host, on top of the system CAs'),
-  tenantId: z.string().min(1).max(128).describe('Tenant ID shown in the DMS'),
-  pin: z.string().min(1).max(128).optional().describe('Relay registration PIN from the DMS (secret)'),
+  tenantId: z.string().min(1).max(128).optional().describe('Tenant ID shown in the DMS (or stored by `cloud-relay register`)'),
+  pin: z.string().min(1).max(128).optional().describe('Relay registration PIN from the DMS (secret; or stored by `cloud-relay register`)'),
   pinFile: z.string().optional().describe('File holding the PIN (read at start-up; wins over nothing, loses to pin)'),
   fqdn: z.string().regex(/^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)*[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/, 'must be a DNS name, e.g. relay.example.com').describe('Name phones use to reach the relay; must be in the certificate'),
   dataDir: z.string().min(1).default('/var/lib/cloud-relay').describe('Database, certificates and state (created 0700)'),

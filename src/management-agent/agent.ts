@@ -9,7 +9,7 @@ import { RegistrationRepository } from '../store/registration.js';
 import type { Component } from '../lifecycle.js';
 import type { ReadinessCheck } from '../admin/health.js';
 import { dmsTrustedCa } from '../tls/trust.js';
-import { errorMessage } from '../errors.js';
+import { RelayError, errorMessage } from '../errors.js';
 import type { InboundHandlers } from './ports.js';
 import { DmsHttp } from './dms-http.js';
 import { RegistrationClient, type Credentials } from './registration.js';
@@ -21,7 +21,7 @@ import { tuningWith, type AgentTuning } from './tuning.js';
 import { TestEmitter } from './test-emitter.js';
 
 export interface ManagementAgentOptions {
-  readonly config: { dmsUrl: string; dmsCaFile?: string | undefined; tenantId: string; pin?: string | undefined; fqdn: string };
+  readonly config: { dmsUrl: string; dmsCaFile?: string | undefined; tenantId?: string | undefined; pin?: string | undefined; fqdn: string };
   readonly db: Db;
   readonly kv: KvStore;
   readonly inbound: InboundHandlers;
@@ -92,10 +92,17 @@ export class ManagementAgent implements Component {
   credentials(): Credentials {
     const stored = this.regRepo.credentials();
     if (stored) return { tenantId: stored.tenantId, pin: stored.pin };
-    return { tenantId: this.opts.config.tenantId, pin: this.opts.config.pin ?? '' };
+    return { tenantId: this.opts.config.tenantId ?? '', pin: this.opts.config.pin ?? '' };
   }
 
   start(): void {
+    const { tenantId, pin } = this.credentials();
+    if (tenantId === '' || pin === '') {
+      throw new RelayError(
+        'CREDENTIALS_MISSING',
+        'no tenant ID and PIN to register with: set tenantId and pin (or pinFile) in the config or CLOUD_RELAY_TENANT_ID / CLOUD_RELAY_PIN, or run `cloud-relay register --tenant T --pin P` once',
+      );
+    }
     const prune = () => this.inboundRepo.prune(this.opts.clock.now() - INBOUND_RETENTION_MS);
     prune();
     this.pruneTimer = setInterval(prune, 6 * 3600_000);

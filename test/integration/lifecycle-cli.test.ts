@@ -74,6 +74,30 @@ describe('relay process lifecycle and the register command', () => {
     expect((await d.exited).code).toBe(0);
   });
 
+  it('start with no tenant ID and PIN anywhere exits 78 and says how to fix it; after register it runs', async () => {
+    const configFile = writeRelayConfig(tempDir('cr-life-d-'), { dmsUrl: sim.url, caPem: sim.caPem, dataDir: join(dir, 'd'), extra: { tenantId: undefined, pin: undefined } });
+    const relaysBefore = sim.relays().length;
+    const none = spawnRelay(configFile);
+    procs.push(none);
+    const r0 = await run(none);
+    expect(r0.code).toBe(78);
+    expect(r0.err).toContain('cloud-relay register --tenant T --pin P');
+    expect(sim.relays()).toHaveLength(relaysBefore);
+
+    const reg = spawnCli(undefined, { args: ['register', '--config', configFile, '--tenant', 't-4711', '--pin', PIN] });
+    procs.push(reg);
+    const r1 = await run(reg);
+    expect(r1.code).toBe(0);
+    const relayId = /relay id\s+(\S+)/.exec(r1.out)?.[1];
+    expect(relayId).toBeDefined();
+
+    const d = spawnRelay(configFile);
+    procs.push(d);
+    await waitFor(() => sim.connected(relayId!), { timeoutMs: 15_000, message: 'relay running on the stored credentials' });
+    d.kill('SIGTERM');
+    expect((await d.exited).code).toBe(0);
+  });
+
   it('a second signal exits at once', async () => {
     const configFile = writeRelayConfig(tempDir('cr-life-c-'), { dmsUrl: sim.url, caPem: sim.caPem, pin: PIN, dataDir: join(dir, 'c') });
     const p = spawnRelay(configFile);

@@ -85,7 +85,7 @@ describe('config validation', () => {
     });
     const problems = problemsOf(() => loadConfig({ file: f, env: {} }));
     const paths = problems.map((p) => p.path);
-    for (const p of ['dmsUrl', 'tenantId', 'fqdn', 'httpsListen', 'logLevel', 'proxy.maxUploadBytes', 'ipGuard.maxFailures', 'tennantId', 'pin']) {
+    for (const p of ['dmsUrl', 'tenantId', 'fqdn', 'httpsListen', 'logLevel', 'proxy.maxUploadBytes', 'ipGuard.maxFailures', 'tennantId']) {
       expect(paths, p).toContain(p);
     }
     expect(problems.find((p) => p.path === 'dmsUrl')?.message).toMatch(/https/);
