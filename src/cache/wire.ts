@@ -8,7 +8,7 @@ import type { RegistrationSource } from '../management-agent/ports.js';
 import type { Db } from '../store/db.js';
 import { CacheRepo } from '../store/cache.js';
 import { ImagesRepo } from '../store/images.js';
-import { dmsTrustedCa } from '../tls/trust.js';
+import { dmsSecureContext, dmsTrustedCa } from '../tls/trust.js';
 import { AccessChecker } from './access.js';
 import type { FillSource } from './fill.js';
 import { FirmwareCache } from './firmware-cache.js';
@@ -28,7 +28,7 @@ export function wireFirmwareCache(o: { config: RelayConfig; db: Db; log: Logger;
   const log = o.log.child({ part: 'cache' });
   const ca = dmsTrustedCa(o.config.dmsCaFile);
   // One keep-alive pool per DMS origin (API, images, provisioning), verified against the DMS trust.
-  const dispatcher = new Agent({ connections: o.config.proxy.upstreamConnections, connect: ca ? { ca } : {}, keepAliveTimeout: 30_000 });
+  const dispatcher = new Agent({ connections: o.config.proxy.upstreamConnections, connect: ca ? { secureContext: dmsSecureContext(ca) } : {}, keepAliveTimeout: 30_000 });
   const cacheRepo = new CacheRepo(o.db);
   const images = new ImagesRepo(o.db);
   const cache = new FirmwareCache({ dir: o.config.cacheDir, quotaBytes: o.config.cache.quotaBytes, cacheRepo, imagesRepo: images, dispatcher, log, clock: o.clock });

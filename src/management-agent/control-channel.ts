@@ -11,6 +11,7 @@ import type { RegistrationClient } from './registration.js';
 import type { AgentTuning } from './tuning.js';
 import { FullJitterBackoff } from './backoff.js';
 import { clockSkewFromTlsError } from './clock-skew.js';
+import { dmsSecureContext } from '../tls/trust.js';
 
 export const SUBPROTOCOL = 'relay.v1';
 
@@ -109,7 +110,7 @@ export class ControlChannel {
     try {
       ws = new WebSocket(reg.controlUrl, SUBPROTOCOL, {
         headers: { authorization: `Bearer ${reg.token}`, 'x-relay-run-id': this.deps.runId },
-        ...(this.deps.ca ? { ca: this.deps.ca } : {}),
+        ...(this.deps.ca ? { secureContext: dmsSecureContext(this.deps.ca) } : {}),
         maxPayload: MAX_FRAME_BYTES,
         handshakeTimeout: tuning.handshakeTimeoutMs,
         perMessageDeflate: false,

@@ -2,6 +2,7 @@ import { Agent, request } from 'undici';
 import { RelayError, errorMessage } from '../errors.js';
 import type { Clock } from '../clock.js';
 import { clockSkewFromTlsError } from './clock-skew.js';
+import { dmsSecureContext } from '../tls/trust.js';
 
 export interface DmsResponse {
   readonly status: number;
@@ -24,7 +25,7 @@ export class DmsHttp {
     private readonly clock: Clock,
     private readonly timeoutMs: number,
   ) {
-    this.agent = new Agent({ connect: ca ? { ca } : {}, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, connections: 4, keepAliveTimeout: 30_000 });
+    this.agent = new Agent({ connect: ca ? { secureContext: dmsSecureContext(ca) } : {}, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, connections: 4, keepAliveTimeout: 30_000 });
   }
 
   url(path: string): string {
