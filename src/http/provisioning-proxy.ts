@@ -7,6 +7,7 @@ import type { Registration } from '../management-agent/ports.js';
 import { errorCode, errorMessage } from '../errors.js';
 import { upstreamRequestHeaders } from './forward-headers.js';
 import { sendText } from './responses.js';
+import { dmsSecureContext } from '../tls/trust.js';
 import type { IpGuard } from './ip-guard.js';
 import { relayMetrics } from '../metrics/relay-metrics.js';
 
@@ -194,7 +195,7 @@ export class ProvisioningProxy {
       bodyTimeout: this.settings.upstreamTimeoutMs,
       // One context for every upstream connection: parsing the ~140 system roots plus the
       // extra CA costs ~20 ms of CPU, which `ca` in the connect options would pay per connection.
-      connect: { timeout: Math.min(10_000, this.settings.upstreamTimeoutMs), secureContext: (this.secureContext ??= createSecureContext(this.settings.ca ? { ca: this.settings.ca } : {})) },
+      connect: { timeout: Math.min(10_000, this.settings.upstreamTimeoutMs), secureContext: (this.secureContext ??= this.settings.ca ? dmsSecureContext(this.settings.ca) : createSecureContext({})) },
     });
     if (old) void old.close().catch(() => undefined);
     this.log.info({ provisioningUrl: this.base }, 'provisioning pass-through points at the DMS');

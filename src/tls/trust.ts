@@ -10,18 +10,21 @@ export function dmsTrustedCa(extraCaFile: string | undefined): string[] | undefi
   return [...rootCertificates, readFileSync(extraCaFile, 'utf8')];
 }
 
-const contexts = new WeakMap<readonly string[], SecureContext>();
+const contexts = new Map<string, SecureContext>();
 
 /**
- * The TLS context for a CA list from dmsTrustedCa, built once per list. `ca` in connect
- * options would build a fresh one for every connection, parsing the ~140 system roots each
- * time (~20–30 ms of CPU per DMS connection, measured at start-up).
+ * The TLS context for a CA list from dmsTrustedCa, built once per process and shared by
+ * every DMS client (API, control channel, images, provisioning). `ca` in connect options
+ * would build a fresh one for every connection, parsing the ~140 system roots each time
+ * (~25–50 ms of CPU per context on this class of machine).
  */
 export function dmsSecureContext(ca: readonly string[]): SecureContext {
-  let context = contexts.get(ca);
+  // The system roots are the same for every list; the extra CA (last) tells them apart.
+  const key = `${ca.length}:${ca[ca.length - 1] ?? ''}`;
+  let context = contexts.get(key);
   if (!context) {
     context = createSecureContext({ ca: [...ca] });
-    contexts.set(ca, context);
+    contexts.set(key, context);
   }
   return context;
 }
