@@ -14,23 +14,30 @@ function connectionTokens(value: string): Set<string> {
  * the phone's IP appended to X-Forwarded-For and X-Relay-Id set.
  */
 export function upstreamRequestHeaders(raw: readonly string[], clientIp: string, relayId: string): string[] {
+  // One pass, one toLowerCase per header (every proxied request runs this); headers named
+  // in Connection are rare and removed afterwards.
   let named: Set<string> | undefined;
   let xff: string | undefined;
+  const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
-    const lower = raw[i]!.toLowerCase();
+    const name = raw[i]!;
+    const lower = name.toLowerCase();
     if (lower === 'connection') {
       for (const t of connectionTokens(raw[i + 1]!)) (named ??= new Set()).add(t);
     } else if (lower === 'x-forwarded-for') {
       xff = xff === undefined ? raw[i + 1]! : `${xff}, ${raw[i + 1]!}`;
+    } else if (!DROP_REQUEST.has(lower)) {
+      out.push(name, raw[i + 1]!);
     }
   }
+  const kept = named ? withoutNamed(out, named) : out;
+  kept.push('x-forwarded-for', xff === undefined ? clientIp : `${xff}, ${clientIp}`, 'x-relay-id', relayId);
+  return kept;
+}
+
+function withoutNamed(flat: readonly string[], named: ReadonlySet<string>): string[] {
   const out: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) {
-    const lower = raw[i]!.toLowerCase();
-    if (DROP_REQUEST.has(lower) || named?.has(lower)) continue;
-    out.push(raw[i]!, raw[i + 1]!);
-  }
-  out.push('x-forwarded-for', xff === undefined ? clientIp : `${xff}, ${clientIp}`, 'x-relay-id', relayId);
+  for (let i = 0; i < flat.length; i += 2) if (!named.has(flat[i]!.toLowerCase())) out.push(flat[i]!, flat[i + 1]!);
   return out;
 }
 

@@ -121,7 +121,8 @@ export class PhoneServer {
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     this.inFlight++;
-    res.once('close', () => this.done());
+    // 'close' fires once per response: a shared listener spares a closure and a once-wrapper per request.
+    res.on('close', this.onResponseClosed);
     const o = this.o;
     const ip = clientIpOf(req.socket.remoteAddress);
     const url = req.url ?? '';
@@ -169,6 +170,8 @@ export class PhoneServer {
     o.proxy.use(reg);
     o.proxy.forward(req, res, ip, target.rawPath, target.search, target.path, declared);
   }
+
+  private readonly onResponseClosed = (): void => this.done();
 
   private done(): void {
     this.inFlight--;

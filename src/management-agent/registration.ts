@@ -65,9 +65,19 @@ export class RegistrationClient implements RegistrationSource {
   }
 
   current(): Registration | undefined {
-    if (this.reg && Date.parse(this.reg.tokenExpiresAt) <= this.deps.clock.now()) return undefined;
-    return this.reg;
+    const reg = this.reg;
+    if (!reg) return undefined;
+    // Asked on every phone request: parse the expiry once per registration, not per call.
+    if (this.expiryOf !== reg) {
+      this.expiryOf = reg;
+      this.expiresAtMs = Date.parse(reg.tokenExpiresAt);
+    }
+    if (this.expiresAtMs <= this.deps.clock.now()) return undefined;
+    return reg;
   }
+
+  private expiryOf: Registration | undefined;
+  private expiresAtMs = Number.NaN;
 
   onChange(listener: (reg: Registration) => void): void {
     this.listeners.push(listener);
