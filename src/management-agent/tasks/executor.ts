@@ -3,7 +3,6 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
-import { create as tarCreate } from 'tar';
 import type { Driver, DeviceTarget } from '../../devices/driver.js';
 import { DeviceError } from '../../devices/errors.js';
 import type { Command, Outcome } from '../frames.js';
@@ -131,6 +130,8 @@ export class CommandExecutor {
       const inner = `${stem}.pcap`;
       await rename(raw, join(dir, inner));
       const archive = join(dir, `${stem}.pcap.tar.gz`);
+      // tar is needed only for captures: loaded here, not at daemon start.
+      const { create: tarCreate } = await import('tar');
       await tarCreate({ gzip: true, cwd: dir, file: archive, portable: true }, [inner]);
       return await this.deps.files.upload(archive, `${stem}.pcap.tar.gz`, 'application/gzip');
     } finally {
