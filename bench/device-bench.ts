@@ -199,3 +199,71 @@ export function table(rows: readonly [string, string][]): string {
   const w = Math.max(...rows.map((r) => r[0].length));
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');
 }
+
+/** One device benchmark: the same work through the relay and straight to the phones (the floor). */
+export interface DeviceBenchSpec {
+  readonly name: string;
+  readonly phones: number;
+  readonly perWorker: number;
+  readonly concurrency: number;
+  /** The bare-undici calls per phone that match what the relay does for `command`. */
+  readonly floorCalls: readonly { method: 'GET' | 'POST'; path: string }[];
+  readonly command: { kind: string; args?: Record<string, unknown> };
+  readonly timeoutMs: number;
+  /** Overall limit, after which the process exits whatever it is doing. */
+  readonly hardLimitMs: number;
+  /** Waits between the floor and the relay's turn (e.g. rebooted phones coming back). */
+  readonly settleMs?: number;
+  /** Extra table rows, read after the relay's run (before the relay stops). */
+  extraRows?(ctx: { sim: DmsSimulator; relayId: string; phones: PhoneWorkers }): Promise<[string, string][]>;
+}
+
+/** Runs a spec and prints a table and the one JSON line the issue asks for. Bounded in time and count. */
+export function runDeviceBench(spec: DeviceBenchSpec): void {
+  const main = async (): Promise<void> => {
+    const guard = setTimeout(() => {
+      console.error(`bench:${spec.name}: overall time limit (${Math.round(spec.hardLimitMs / 60_000)} min) reached`);
+      process.exit(1);
+    }, spec.hardLimitMs);
+    guard.unref();
+    console.log(`bench:${spec.name}: starting ${spec.phones} simulated phones on 127.20.x.y …`);
+    const phones = await startPhoneWorkers(spec.phones, spec.perWorker, { delayMs: 50, rebootOfflineMs: 500 });
+    const sim = await startSim();
+    try {
+      console.log('floor: bare undici, straight to the phones …');
+      const floor = await direct(phones.targets, spec.concurrency, spec.floorCalls);
+      if (spec.settleMs) await new Promise((r) => setTimeout(r, spec.settleMs));
+      const relay = await startRelayChild(sim, { concurrency: spec.concurrency });
+      console.log(`relay: ${spec.command.kind} task → all results acked …`);
+      const run = await throughRelay(sim, relay.relayId, spec.command, phones.targets, { chunk: 2_000, timeoutMs: spec.timeoutMs });
+      const peak = relay.peakRssMB();
+      const extra = (await spec.extraRows?.({ sim, relayId: relay.relayId, phones })) ?? [];
+      await relay.stop();
+      console.log(
+        table([
+          ['phones', String(spec.phones)],
+          ['concurrency', String(spec.concurrency)],
+          ['relay seconds (submit → all acked)', run.seconds.toFixed(2)],
+          ['relay outcomes', JSON.stringify(run.outcomes)],
+          ...run.reasons.map((r, i): [string, string] => [`failure reason ${i + 1}`, r]),
+          ['floor seconds (bare undici)', floor.seconds.toFixed(2)],
+          ['floor failures', String(floor.failures)],
+          ['relay / floor', (run.seconds / floor.seconds).toFixed(2)],
+          ...extra,
+          ['relay peak RSS (MB)', String(peak)],
+        ]),
+      );
+      console.log(JSON.stringify({ bench: spec.name, phones: spec.phones, seconds: Number(run.seconds.toFixed(2)), directSeconds: Number(floor.seconds.toFixed(2)), peakRssMB: peak }));
+    } finally {
+      await sim.close();
+      await phones.close();
+    }
+  };
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(`bench:${spec.name} failed:`, err);
+      process.exit(1);
+    },
+  );
+}

@@ -1,4 +1,4 @@
-import { direct, startPhoneWorkers, startRelayChild, startSim, table, throughRelay } from './device-bench.js';
+import { runDeviceBench } from './device-bench.js';
 
 /**
  * bench:monitor — one status poll of 50,000 simulated phones (each answers after 50 ms)
@@ -7,57 +7,20 @@ import { direct, startPhoneWorkers, startRelayChild, startSim, table, throughRel
  * Phones live in worker processes of at most 12,500 each (one listening socket per phone
  * under a 20,000 descriptor limit). Loopback only; bounded in count and time.
  */
-const PHONES = Number(process.env.BENCH_PHONES ?? 50_000);
-const CONCURRENCY = 64;
-const TIMEOUT_MS = 20 * 60_000;
-
-async function main(): Promise<void> {
-  const guard = setTimeout(() => {
-    console.error('bench:monitor: overall time limit (30 min) reached');
-    process.exit(1);
-  }, 30 * 60_000);
-  guard.unref();
-  console.log(`bench:monitor: starting ${PHONES} simulated phones on 127.20.x.y …`);
-  const phones = await startPhoneWorkers(PHONES, 12_500, { delayMs: 50, rebootOfflineMs: 500 });
-  const sim = await startSim();
-  try {
-    console.log('floor: bare undici, straight to the phones …');
-    const floor = await direct(phones.targets, CONCURRENCY, [
-      { method: 'GET', path: '/api/v2/mgmt/device/info' },
-      { method: 'GET', path: '/api/v2/mgmt/lineInfo' },
-      { method: 'GET', path: '/api/v2/webCallControl/callStatus' },
-    ]);
-    const relay = await startRelayChild(sim, { concurrency: CONCURRENCY });
-    console.log('relay: status task → all results acked …');
-    const run = await throughRelay(sim, relay.relayId, { kind: 'status' }, phones.targets, { chunk: 2_000, timeoutMs: TIMEOUT_MS });
-    const peak = relay.peakRssMB();
-    const statuses = sim.received(relay.relayId, 'device.status').length;
-    await relay.stop();
-    console.log(
-      table([
-        ['phones', String(PHONES)],
-        ['concurrency', String(CONCURRENCY)],
-        ['relay seconds (submit → all acked)', run.seconds.toFixed(2)],
-        ['relay outcomes', JSON.stringify(run.outcomes)],
-        ...run.reasons.map((r, i): [string, string] => [`failure reason ${i + 1}`, r]),
-        ['device.status frames at the DMS', String(statuses)],
-        ['floor seconds (bare undici)', floor.seconds.toFixed(2)],
-        ['floor failures', String(floor.failures)],
-        ['relay / floor', (run.seconds / floor.seconds).toFixed(2)],
-        ['relay peak RSS (MB)', String(peak)],
-      ]),
-    );
-    console.log(JSON.stringify({ bench: 'monitor', phones: PHONES, seconds: Number(run.seconds.toFixed(2)), directSeconds: Number(floor.seconds.toFixed(2)), peakRssMB: peak }));
-  } finally {
-    await sim.close();
-    await phones.close();
-  }
-}
-
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error('bench:monitor failed:', err);
-    process.exit(1);
+runDeviceBench({
+  name: 'monitor',
+  phones: Number(process.env.BENCH_PHONES ?? 50_000),
+  perWorker: 12_500,
+  concurrency: 64,
+  floorCalls: [
+    { method: 'GET', path: '/api/v2/mgmt/device/info' },
+    { method: 'GET', path: '/api/v2/mgmt/lineInfo' },
+    { method: 'GET', path: '/api/v2/webCallControl/callStatus' },
+  ],
+  command: { kind: 'status' },
+  timeoutMs: 20 * 60_000,
+  hardLimitMs: 30 * 60_000,
+  async extraRows({ sim, relayId }) {
+    return [['device.status frames at the DMS', String(sim.received(relayId, 'device.status').length)]];
   },
-);
+});
