@@ -75,6 +75,13 @@ describe('control channel survives the DMS (PROTOCOL §3)', () => {
     await refused;
     await back;
     expect(h.sim.relay(relayId)?.registrations).toBe(3);
+
+    // A DMS that revokes the token actively closes the live session with 4003: the old token
+    // is dead, so the relay must register again (not just reconnect) before it is back.
+    back = waitForEvent<Conn>(h.sim.events, 'connected', (e) => e.relayId === relayId);
+    h.sim.revokeToken(relayId, { closeSession: true });
+    await back;
+    expect(h.sim.relay(relayId)?.registrations).toBe(4);
   });
 
   it('4008 (a frame we sent was invalid) is logged with the DMS\'s reason and the relay reconnects', async () => {

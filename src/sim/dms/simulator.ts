@@ -267,8 +267,14 @@ export class DmsSimulator {
     this.relayBook.get(relayId)?.pendingActions.push(action);
   }
 
-  revokeToken(relayId: string): void {
+  /**
+   * Invalidates the relay's token. By default the live control session stays up (the relay
+   * finds out on its next call: 401); `closeSession` also closes it with 4003 as a DMS does
+   * when it revokes a token actively.
+   */
+  revokeToken(relayId: string, opts: { closeSession?: boolean } = {}): void {
     this.relayBook.revokeToken(relayId);
+    if (opts.closeSession) this.control.disconnect(relayId, 4003, 'token revoked');
   }
 
   connected(relayId: string): boolean {
