@@ -162,7 +162,10 @@ export class ControlChannel {
     this.connectedAt = this.deps.clock.now();
     this.alive = true;
     log.info({ outboxDepth: outbox.depth() }, 'control channel connected');
-    this.stableTimer = setTimeout(() => this.backoff.reset(), tuning.stableAfterMs);
+    this.stableTimer = setTimeout(() => {
+      if (this.backoff.attempts > 0) log.debug({ attempts: this.backoff.attempts }, 'control channel stable: reconnect backoff reset');
+      this.backoff.reset();
+    }, tuning.stableAfterMs);
     this.pingTimer = setInterval(() => this.checkLiveness(ws), Math.max(10, Math.min(tuning.pingIntervalMs, tuning.ackTimeoutMs / 2)));
     this.lastPingAt = performance.now();
     outbox.attach((text) => {

@@ -29,6 +29,23 @@ describe('control channel survives the DMS (PROTOCOL §3)', () => {
     expect(h.sim.relay(relayId)?.runId).toBe(runId);
   });
 
+  it('reconnect backoff keeps growing while connections fail fast and resets only after one has held for stableAfterMs', async () => {
+    h = await startHarness({ tuning: { reconnectBaseMs: 1, reconnectCapMs: 20, stableAfterMs: 3_000 } });
+    const relayId = await h.connected();
+    const attempts = () => h!.logs.lines().filter((l) => l.msg === 'control channel reconnecting').map((l) => Number(l.attempt));
+    const before = attempts().length;
+    const bounce = async (why: string) => {
+      const back = waitForEvent<Conn>(h!.sim.events, 'connected', (e) => e.relayId === relayId);
+      h!.sim.disconnect(relayId, 1011, why);
+      await back;
+    };
+    for (let i = 0; i < 3; i++) await bounce('flapping');
+    expect(attempts().slice(before)).toEqual([1, 2, 3]);
+    await waitFor(() => h!.logs.find((l) => l.msg === 'control channel stable: reconnect backoff reset'), { timeoutMs: 10_000, message: 'backoff reset after a stable connection' });
+    await bounce('once more');
+    expect(attempts().at(-1)).toBe(1);
+  });
+
   it('detects a half-open DMS (no pong by the next ping), terminates the socket and reconnects', async () => {
     h = await startHarness({ tuning: { pingIntervalMs: 300 } });
     const relayId = await h.connected();
