@@ -4,6 +4,7 @@ import type { CliCommand } from './command.js';
 import { CONFIG_OPTION_HELP } from './command.js';
 import { adminBaseFromArgs, adminGet } from './common.js';
 import { ExitCode, errorMessage } from '../errors.js';
+import { formatBytes } from './status-format.js';
 
 interface ImageLine {
   imageId: string;
@@ -28,17 +29,6 @@ function isDoc(v: unknown): v is ImagesDoc {
   return typeof v === 'object' && v !== null && Array.isArray((v as { images?: unknown }).images);
 }
 
-export function human(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
-}
-
 function bar(fraction: number, width = 24): string {
   const f = Math.max(0, Math.min(1, fraction));
   const full = Math.round(f * width);
@@ -57,9 +47,9 @@ export function render(doc: ImagesDoc, withBars: boolean): string[] {
   lines.push(`${'IMAGE'.padEnd(20)} ${'VERSION'.padEnd(12)} ${'STATE'.padEnd(9)} ${'SIZE'.padStart(10)}  PROGRESS`);
   for (const i of doc.images) {
     const frac = i.size > 0 ? i.bytes / i.size : 1;
-    const progress = withBars && i.state === 'syncing' ? bar(frac) : i.state === 'synced' ? '100%' : i.state === 'rejected' ? '-' : `${human(i.bytes)} (${(frac * 100).toFixed(0)}%)`;
+    const progress = withBars && i.state === 'syncing' ? bar(frac) : i.state === 'synced' ? '100%' : i.state === 'rejected' ? '-' : `${formatBytes(i.bytes)} (${(frac * 100).toFixed(0)}%)`;
     const tail = i.reason ? `  ${i.reason}` : `  ${i.path}`;
-    lines.push(`${i.imageId.slice(0, 20).padEnd(20)} ${i.version.slice(0, 12).padEnd(12)} ${i.state.padEnd(9)} ${human(i.size).padStart(10)}  ${progress}${tail}`);
+    lines.push(`${i.imageId.slice(0, 20).padEnd(20)} ${i.version.slice(0, 12).padEnd(12)} ${i.state.padEnd(9)} ${formatBytes(i.size).padStart(10)}  ${progress}${tail}`);
   }
   return lines;
 }
