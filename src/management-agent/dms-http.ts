@@ -42,7 +42,8 @@ export class DmsHttp {
     } catch (err) {
       throw this.classify(err);
     }
-    let text = '';
+    // Decoded once at the end: a multi-byte character may straddle two chunks.
+    const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of res.body as AsyncIterable<Buffer>) {
       size += chunk.length;
@@ -50,8 +51,9 @@ export class DmsHttp {
         res.body.destroy();
         throw new RelayError('DMS_RESPONSE_TOO_LARGE', `the DMS answered ${path} with more than ${MAX_RESPONSE_BYTES} bytes`);
       }
-      text += chunk.toString('utf8');
+      chunks.push(chunk);
     }
+    const text = Buffer.concat(chunks, size).toString('utf8');
     let parsed: unknown = undefined;
     if (text !== '') {
       try {
