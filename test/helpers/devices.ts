@@ -1,6 +1,47 @@
 import type { DmsSimulator } from '../../src/sim/dms/index.js';
 import type { TaskSpec } from '../../src/sim/dms/index.js';
+import type { Outbox } from '../../src/management-agent/ports.js';
+import type { OutboundBodies, OutboundType } from '../../src/management-agent/frames.js';
+import { PhoneFarm, type FarmOptions } from '../../src/sim/phone/farm.js';
+import { startHarness, type Harness, type HarnessOptions } from './harness.js';
 import { waitFor } from './wait.js';
+
+export interface SentFrame {
+  type: string;
+  body: Record<string, unknown>;
+}
+
+/**
+ * The outbox port with frames collected in memory, for tests that drive the device parts
+ * without a control channel (the durable outbox is tested on its own).
+ */
+export function memoryOutbox(): { outbox: Outbox; sent: SentFrame[] } {
+  const sent: SentFrame[] = [];
+  const outbox: Outbox = {
+    enqueue<T extends OutboundType>(type: T, body: OutboundBodies[T]) {
+      sent.push({ type, body: body as unknown as Record<string, unknown> });
+      return String(sent.length);
+    },
+    depth: () => 0,
+  };
+  return { outbox, sent };
+}
+
+/**
+ * A connected relay (harness) and a farm of simulated phones. If the farm cannot start, the
+ * harness is closed before the error is rethrown, so a failed set-up leaks nothing.
+ */
+export async function startRelayWithPhones(farmOpts: FarmOptions, harnessOpts: HarnessOptions = {}): Promise<{ h: Harness; relayId: string; farm: PhoneFarm }> {
+  const h = await startHarness(harnessOpts);
+  try {
+    const relayId = await h.connected();
+    const farm = await PhoneFarm.start(farmOpts);
+    return { h, relayId, farm };
+  } catch (err) {
+    await h.close();
+    throw err;
+  }
+}
 
 export interface TaskResult {
   deviceId: string;

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { startHarness, type Harness } from '../helpers/harness.js';
-import { runTask } from '../helpers/devices.js';
-import { PhoneFarm } from '../../src/sim/phone/farm.js';
+import type { Harness } from '../helpers/harness.js';
+import { runTask, startRelayWithPhones } from '../helpers/devices.js';
+import type { PhoneFarm } from '../../src/sim/phone/farm.js';
 
 /**
  * The pushed metrics move when the real thing happens: a task through the DMS simulator to
@@ -20,9 +20,7 @@ describe('metrics follow device commands', () => {
   let relayId: string;
 
   beforeAll(async () => {
-    h = await startHarness();
-    relayId = await h.connected();
-    farm = await PhoneFarm.start({ count: 2, firstIndex: 40_000 + (process.pid % 50) * 10, onError: (p, what, err) => console.error('phone', p.mac, what, err) });
+    ({ h, relayId, farm } = await startRelayWithPhones({ count: 2, firstIndex: 40_000 + (process.pid % 50) * 10, onError: (p, what, err) => console.error('phone', p.mac, what, err) }));
   });
 
   afterAll(async () => {

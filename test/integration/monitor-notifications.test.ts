@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent, request } from 'undici';
-import { startHarness, type Harness } from '../helpers/harness.js';
-import { runTask } from '../helpers/devices.js';
+import type { Harness } from '../helpers/harness.js';
+import { runTask, startRelayWithPhones } from '../helpers/devices.js';
 import { waitFor } from '../helpers/wait.js';
-import { PhoneFarm } from '../../src/sim/phone/farm.js';
+import type { PhoneFarm } from '../../src/sim/phone/farm.js';
 
 /** Telephony notifications pushed by phones reach the DMS as device.event and device.status at once. */
 describe('telephony notifications', () => {
@@ -12,9 +12,7 @@ describe('telephony notifications', () => {
   let relayId: string;
 
   beforeAll(async () => {
-    h = await startHarness();
-    relayId = await h.connected();
-    farm = await PhoneFarm.start({ count: 2, firstIndex: 3000 + (process.pid % 50) * 100, hosts: { 'relay.test.example': '127.0.0.1' }, timing: { callStepMs: 10, answerMs: 30 } });
+    ({ h, relayId, farm } = await startRelayWithPhones({ count: 2, firstIndex: 3000 + (process.pid % 50) * 100, hosts: { 'relay.test.example': '127.0.0.1' }, timing: { callStepMs: 10, answerMs: 30 } }));
     // The phones learn where to push through a setParams task, as an admin would configure them.
     const url = `https://relay.test.example:${h.daemon.addresses.https!.port}/telnotify`;
     const r = await runTask(h.sim, relayId, { command: { kind: 'setParams', args: { values: { 'apps.telNotification.URL': url } } }, targets: farm.targets() });

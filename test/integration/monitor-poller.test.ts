@@ -8,27 +8,18 @@ import { PolycomDriver } from '../../src/devices/polycom/driver.js';
 import { PhoneLock } from '../../src/devices/phone-lock.js';
 import { DevicePoller } from '../../src/management-agent/monitor/poller.js';
 import { StatusBook } from '../../src/management-agent/monitor/status-book.js';
-import type { Outbox } from '../../src/management-agent/ports.js';
-import type { OutboundBodies, OutboundType } from '../../src/management-agent/frames.js';
 import { createLogger } from '../../src/log.js';
 import { PhoneFarm } from '../../src/sim/phone/farm.js';
 import { tempDir } from '../helpers/relay-config.js';
 import { waitFor } from '../helpers/wait.js';
+import { memoryOutbox } from '../helpers/devices.js';
 
 /** The background poll: spread over the interval, device.status only when something changed. */
 describe('device poller', () => {
   let farm: PhoneFarm;
   let db: Db;
   let dir: string;
-  const sent: { type: string; body: Record<string, unknown> }[] = [];
-  // The outbox port: frames are collected in memory here (the durable one is issue 2's and is tested there).
-  const outbox: Outbox = {
-    enqueue<T extends OutboundType>(type: T, body: OutboundBodies[T]) {
-      sent.push({ type, body: body as unknown as Record<string, unknown> });
-      return String(sent.length);
-    },
-    depth: () => 0,
-  };
+  const { outbox, sent } = memoryOutbox();
 
   beforeAll(async () => {
     dir = tempDir('cr-poll-');

@@ -3,13 +3,13 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDb } from '../../src/store/db.js';
 import { DeviceWork } from '../../src/management-agent/tasks/device-work.js';
-import type { Outbox, RegistrationSource } from '../../src/management-agent/ports.js';
-import type { OutboundBodies, OutboundType } from '../../src/management-agent/frames.js';
+import type { RegistrationSource } from '../../src/management-agent/ports.js';
 import { inboundFrameSchema } from '../../src/management-agent/frames.js';
 import { createLogger } from '../../src/log.js';
 import { PhoneFarm } from '../../src/sim/phone/farm.js';
 import { tempDir } from '../helpers/relay-config.js';
 import { waitFor } from '../helpers/wait.js';
+import { memoryOutbox } from '../helpers/devices.js';
 
 /**
  * The control channel starts before the task runner, so task frames can be stored before
@@ -31,15 +31,7 @@ describe('tasks stored before the runner starts', () => {
   it('runs them at start() with normal results', async () => {
     farm = await PhoneFarm.start({ count: 2, firstIndex: 7000 + (process.pid % 50) * 100, timing: { rebootOfflineMs: 100 } });
     db = openDb(join(dir, 'data'));
-    const sent: { type: string; body: Record<string, unknown> }[] = [];
-    // The outbox port collects frames here; the durable outbox is issue 2's and tested there.
-    const outbox: Outbox = {
-      enqueue<T extends OutboundType>(type: T, body: OutboundBodies[T]) {
-        sent.push({ type, body: body as unknown as Record<string, unknown> });
-        return String(sent.length);
-      },
-      depth: () => 0,
-    };
+    const { outbox, sent } = memoryOutbox();
     const registration: RegistrationSource = { current: () => undefined, onChange: () => undefined };
     work = new DeviceWork({
       config: { devices: { tlsPolicy: 'pin-on-first-use', concurrency: 8, backlog: 100, requestTimeoutMs: 5_000, pollIntervalSeconds: 7200 }, dmsUrl: 'https://127.0.0.1:9', dataDir: join(dir, 'data') },

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { startHarness, type Harness } from '../helpers/harness.js';
-import { resultsOf, runTask, statesOf } from '../helpers/devices.js';
+import type { Harness, HarnessOptions } from '../helpers/harness.js';
+import { resultsOf, runTask, startRelayWithPhones, statesOf } from '../helpers/devices.js';
 import { waitFor } from '../helpers/wait.js';
-import { PhoneFarm } from '../../src/sim/phone/farm.js';
+import type { PhoneFarm } from '../../src/sim/phone/farm.js';
 
 /** Scheduling, update/delete rules, expiry, lateness and the site rule, end to end. */
 describe('task lifecycle', () => {
@@ -17,11 +17,10 @@ describe('task lifecycle', () => {
     h = undefined;
   });
 
-  async function setup(count: number, sim: Parameters<typeof startHarness>[0] = {}) {
-    h = await startHarness(sim);
-    const relayId = await h.connected();
-    farm = await PhoneFarm.start({ count, firstIndex: base, timing: { rebootOfflineMs: 200, callStepMs: 10, answerMs: 30 } });
-    return { h, farm, relayId };
+  async function setup(count: number, sim: HarnessOptions = {}) {
+    const started = await startRelayWithPhones({ count, firstIndex: base, timing: { rebootOfflineMs: 200, callStepMs: 10, answerMs: 30 } }, sim);
+    ({ h, farm } = started);
+    return started;
   }
 
   const answered = (hh: Harness, relayId: string, frameId: string) => waitFor(() => hh.sim.answer(relayId, frameId), { message: `answer to ${frameId}` });
