@@ -56,6 +56,30 @@ function readJsonFile(file: string, problems: ConfigProblem[]): Tree {
   }
 }
 
+/** Setting paths and the groups above them (`proxy` for `proxy.maxUploadBytes`). */
+let knownPaths: { leaves: ReadonlySet<string>; groups: ReadonlySet<string> } | undefined;
+
+/**
+ * Flags keys that are no setting, inside groups too: zod drops unknown keys silently, so a
+ * misspelt `proxy.maxUploadByts` would otherwise leave the default in force without a word.
+ */
+function reportUnknownKeys(node: Tree, prefix: string, problems: ConfigProblem[]): void {
+  if (!knownPaths) {
+    const leaves = new Set(allSettings().map((s) => s.path));
+    const groups = new Set([...leaves].flatMap((p) => p.split('.').slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join('.'))));
+    knownPaths = { leaves, groups };
+  }
+  for (const [key, value] of Object.entries(node)) {
+    const path = prefix ? `${prefix}.${key}` : key;
+    if (knownPaths.leaves.has(path)) continue;
+    if (!knownPaths.groups.has(path)) {
+      problems.push({ path, message: 'unknown setting (check the spelling against `cloud-relay config --list`)' });
+    } else if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      reportUnknownKeys(value as Tree, path, problems);
+    }
+  }
+}
+
 /**
  * Builds the effective configuration: defaults < file < environment < command line.
  * Every problem is collected and reported at once, so an admin fixes a file in one pass.
@@ -66,12 +90,7 @@ export function loadConfig(opts: LoadOptions = {}): RelayConfig {
   const file = opts.file ?? env.CLOUD_RELAY_CONFIG;
   const tree: Tree = file ? readJsonFile(file, problems) : {};
 
-  const known = new Set(allSettings().map((s) => s.path));
-  for (const key of Object.keys(tree)) {
-    if (!known.has(key) && ![...known].some((k) => k.startsWith(`${key}.`))) {
-      problems.push({ path: key, message: 'unknown setting (check the spelling against `cloud-relay config --list`)' });
-    }
-  }
+  reportUnknownKeys(tree, '', problems);
   for (const s of allSettings()) {
     const v = env[s.env];
     if (v !== undefined && v !== '') setPath(tree, s.path, v);

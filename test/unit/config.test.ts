@@ -93,6 +93,12 @@ describe('config validation', () => {
     expect(problems.find((p) => p.path === 'proxy.maxUploadBytes')?.message).toMatch(/not a number/);
   });
 
+  it('names a misspelt key inside a settings group instead of dropping it', () => {
+    const f = file('nested-typo.json', { ...REQUIRED, proxy: { maxUploadByts: 10 }, cache: { quotaBytes: 5 } });
+    const problems = problemsOf(() => loadConfig({ file: f, env: {} }));
+    expect(problems).toEqual([{ path: 'proxy.maxUploadByts', message: expect.stringMatching(/unknown setting/) }]);
+  });
+
   it('names the environment variable of a missing required setting', () => {
     const problems = problemsOf(() => loadConfig({ env: {}, overrides: { tenantId: 't', pin: '1', fqdn: 'r.example.com' } }));
     expect(problems).toEqual([{ path: 'dmsUrl', message: expect.stringContaining('CLOUD_RELAY_DMS_URL') }]);
