@@ -12,6 +12,7 @@ import { fileSource, fillSource } from './byte-source.js';
 import type { FirmwareCache } from './firmware-cache.js';
 import type { PathMatcher } from './patterns.js';
 import { sendRepresentation, sendWhole } from './serve.js';
+import { sendText } from '../http/responses.js';
 
 export interface FirmwareRouteDeps {
   readonly cache: FirmwareCache;
@@ -23,15 +24,6 @@ export interface FirmwareRouteDeps {
   /** Where and how to fetch an image URL (bearer token only on the DMS's origin). */
   readonly imageSource: (url: string) => FillSource;
   readonly log: Logger;
-}
-
-function plain(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', ...headers });
-  res.end(`${text}\n`);
 }
 
 function fillStatus(err: unknown): { status: number; text: string } {
@@ -58,7 +50,7 @@ export function firmwareRoute(d: FirmwareRouteDeps): PhoneRoute {
     async handle(req: IncomingMessage, res: ServerResponse, ctx: PhoneRequestContext) {
       const reg = d.registration.current();
       if (!reg) {
-        plain(res, 503, 'relay is not registered with the DMS yet', { 'Retry-After': '30' });
+        sendText(res, 503, 'relay is not registered with the DMS yet', { 'Retry-After': '30' });
         return;
       }
       const verdict = await d.access.check({
@@ -72,7 +64,7 @@ export function firmwareRoute(d: FirmwareRouteDeps): PhoneRoute {
       });
       if (!verdict.ok) {
         d.log.info({ path: ctx.path, ip: ctx.clientIp, status: verdict.status, reason: verdict.reason }, 'firmware request refused');
-        plain(res, verdict.status, verdict.status === 502 ? 'cannot verify credentials with the DMS' : 'unauthorized', verdict.headers);
+        sendText(res, verdict.status, verdict.status === 502 ? 'cannot verify credentials with the DMS' : 'unauthorized', verdict.headers);
         return;
       }
       const image = d.images.byPath(ctx.path);
@@ -82,7 +74,7 @@ export function firmwareRoute(d: FirmwareRouteDeps): PhoneRoute {
       }
       if (verdict.notFound) {
         // An on-demand path the provisioning server does not have: nothing to fetch.
-        plain(res, 404, 'not found');
+        sendText(res, 404, 'not found');
         return;
       }
       const known = d.cacheRepo.patternPath(ctx.path);
@@ -102,7 +94,7 @@ export function firmwareRoute(d: FirmwareRouteDeps): PhoneRoute {
         fill = d.cache.fillPath(ctx.path, { url: provisioningTarget(reg.provisioningUrl, ctx.path), headers });
       } catch (err) {
         const f = fillStatus(err);
-        plain(res, f.status, f.text);
+        sendText(res, f.status, f.text);
         return;
       }
       d.cache.noteMiss();
@@ -130,7 +122,7 @@ async function serveKnown(req: IncomingMessage, res: ServerResponse, d: Firmware
     fill = startFill();
   } catch (err) {
     const f = fillStatus(err);
-    plain(res, f.status, f.text);
+    sendText(res, f.status, f.text);
     return;
   }
   if (!fill) {
@@ -145,7 +137,7 @@ async function serveKnown(req: IncomingMessage, res: ServerResponse, d: Firmware
 async function serveFill(req: IncomingMessage, res: ServerResponse, fill: Fill, known: { size: number; etag: string } | undefined): Promise<void> {
   if (fill.state === 'failed') {
     const f = fillStatus(fill.error);
-    plain(res, f.status, f.text);
+    sendText(res, f.status, f.text);
     return;
   }
   // Hold a reference while waiting for the size, so the partial file stays open for us.
@@ -158,7 +150,7 @@ async function serveFill(req: IncomingMessage, res: ServerResponse, fill: Fill, 
       size = known?.size ?? learnt;
     } catch (err) {
       const f = fillStatus(err);
-      plain(res, f.status, f.text);
+      sendText(res, f.status, f.text);
       return;
     }
     const open = () => fillSource(fill);
