@@ -4,7 +4,8 @@ const DROP_REQUEST = new Set([
   'http2-settings', 'host', 'expect', 'x-forwarded-for', 'x-relay-id',
 ]);
 
-function connectionTokens(value: string): Set<string> {
+/** Header names a Connection header value lists (RFC 9110 §7.6.1), lower-cased. */
+export function connectionTokens(value: string): Set<string> {
   return new Set(value.split(',').map((t) => t.trim().toLowerCase()).filter((t) => t !== ''));
 }
 
@@ -35,7 +36,8 @@ export function upstreamRequestHeaders(raw: readonly string[], clientIp: string,
   return kept;
 }
 
-function withoutNamed(flat: readonly string[], named: ReadonlySet<string>): string[] {
+/** A flat [name, value, …] list without the headers `named` lists (lower-case names). */
+export function withoutNamed(flat: readonly string[], named: ReadonlySet<string>): string[] {
   const out: string[] = [];
   for (let i = 0; i < flat.length; i += 2) if (!named.has(flat[i]!.toLowerCase())) out.push(flat[i]!, flat[i + 1]!);
   return out;

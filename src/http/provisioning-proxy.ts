@@ -5,7 +5,7 @@ import { Pool, type Dispatcher } from 'undici';
 import type { Logger } from '../log.js';
 import type { Registration } from '../management-agent/ports.js';
 import { errorCode, errorMessage } from '../errors.js';
-import { upstreamRequestHeaders } from './forward-headers.js';
+import { connectionTokens, upstreamRequestHeaders, withoutNamed } from './forward-headers.js';
 import { sendText } from './responses.js';
 import { dmsSecureContext } from '../tls/trust.js';
 import type { IpGuard } from './ip-guard.js';
@@ -80,7 +80,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     for (let i = 0; i < rawHeaders.length; i += 2) {
       const name = rawHeaders[i]!.toString('latin1');
       const lower = name.toLowerCase();
-      if (lower === 'connection') named = connectionTokens(rawHeaders[i + 1]!.toString('latin1'));
+      if (lower === 'connection') for (const t of connectionTokens(rawHeaders[i + 1]!.toString('latin1'))) (named ??= new Set()).add(t);
       if (DROP_RESPONSE.has(lower)) continue;
       headers.push(name, rawHeaders[i + 1]!.toString('latin1'));
     }
@@ -89,7 +89,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       this.abortUpstream?.(new PhoneWentAway('the phone closed the connection'));
       return false;
     }
-    res.writeHead(statusCode, named ? dropNamed(headers, named) : headers);
+    res.writeHead(statusCode, named ? withoutNamed(headers, named) : headers);
     return true;
   }
 
@@ -145,16 +145,6 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     if (this.res.destroyed) this.abortUpstream?.(new PhoneWentAway('the phone closed the connection'));
     else this.resumeUpstream?.();
   };
-}
-
-function connectionTokens(value: string): Set<string> {
-  return new Set(value.split(',').map((t) => t.trim().toLowerCase()).filter((t) => t !== '' && t !== 'keep-alive' && t !== 'close'));
-}
-
-function dropNamed(flat: string[], named: Set<string>): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < flat.length; i += 2) if (!named.has(flat[i]!.toLowerCase())) out.push(flat[i]!, flat[i + 1]!);
-  return out;
 }
 
 /**
