@@ -49,7 +49,7 @@ export function afterFailure(row: IpGuardRow, policy: IpGuardPolicy, now: number
  */
 export class IpGuard {
   private readonly whitelist = new Set<string>();
-  private readonly blocked = new Map<string, number | null>();
+  private readonly blocked = new Set<string>();
   private pruneTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -62,7 +62,7 @@ export class IpGuard {
   load(): void {
     const now = this.clock.now();
     for (const ip of this.store.whitelisted()) this.whitelist.add(ip);
-    for (const row of this.store.blocked(now)) this.blocked.set(row.ip, row.blacklistedAt !== null ? null : row.bannedUntil);
+    for (const row of this.store.blocked(now)) this.blocked.add(row.ip);
     this.pruneTimer = setInterval(() => this.prune(), 3600_000);
     this.pruneTimer.unref();
   }
@@ -99,11 +99,11 @@ export class IpGuard {
       return;
     }
     if (row.blacklistedAt === now) {
-      this.blocked.set(ip, null);
+      this.blocked.add(ip);
       relayMetrics.ipGuardBan('blacklist');
       this.log.warn({ ip, bans: row.banCount, reason, code: 'IP_BLACKLISTED' }, `ip guard: ${ip} BLACKLISTED after ${row.banCount} bans (lift with \`cloud-relay ip unban ${ip}\`)`);
     } else if (row.bannedUntil !== null && row.lastFailureAt === now && row.failures === 0) {
-      this.blocked.set(ip, row.bannedUntil);
+      this.blocked.add(ip);
       relayMetrics.ipGuardBan('ban');
       this.log.warn({ ip, bans: row.banCount, until: new Date(row.bannedUntil).toISOString(), reason, code: 'IP_BANNED' }, `ip guard: ${ip} banned until ${new Date(row.bannedUntil).toISOString()} after ${this.policy.maxFailures} failures`);
     }
