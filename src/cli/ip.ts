@@ -7,6 +7,7 @@ import { ExitCode } from '../errors.js';
 import { openDb } from '../store/db.js';
 import { IpGuardStore, type IpGuardRow } from '../store/ip-guard.js';
 import { stateOf } from '../http/ip-guard.js';
+import { clientIpOf } from '../http/forward-headers.js';
 
 const USAGE = `cloud-relay ip list [--json]
        cloud-relay ip check IP
@@ -35,7 +36,8 @@ function describe(row: IpGuardRow, now: number): string {
 
 function normaliseIp(text: string | undefined): string | undefined {
   if (!text) return undefined;
-  const ip = text.startsWith('::ffff:') && text.includes('.') ? text.slice(7) : text;
+  // The guard records IPv4-mapped peers as dotted IPv4: look them up the same way.
+  const ip = clientIpOf(text);
   return isIP(ip) ? ip : undefined;
 }
 
