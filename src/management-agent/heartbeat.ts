@@ -35,7 +35,6 @@ export class Heartbeat {
   private timer: NodeJS.Timeout | undefined;
   private stopped = true;
   private inFlight: Promise<void> | undefined;
-  lastSentAt: number | undefined;
   lastOkAt: number | undefined;
   sent = 0;
 
@@ -77,9 +76,7 @@ export class Heartbeat {
   }
 
   private async beat(reg: Registration): Promise<void> {
-    const sentAt = this.deps.clock.now();
-    const body = { seq: this.deps.nextSeq(), sentAt: new Date(sentAt).toISOString(), ...this.deps.body() };
-    this.lastSentAt = sentAt;
+    const body = { seq: this.deps.nextSeq(), sentAt: new Date(this.deps.clock.now()).toISOString(), ...this.deps.body() };
     this.sent++;
     let res;
     try {

@@ -22,7 +22,6 @@ interface Session {
   readonly ws: WebSocket;
   readonly relayId: string;
   readonly runId: string;
-  readonly connectedAt: number;
   frames: number;
   alive: boolean;
   silent: boolean;
@@ -79,7 +78,7 @@ export class ControlHub {
 
   private attach(ws: WebSocket, relay: SimRelay, runId: string): void {
     const old = this.sessions.get(relay.relayId);
-    const session: Session = { ws, relayId: relay.relayId, runId, connectedAt: Date.now(), frames: 0, alive: true, silent: false };
+    const session: Session = { ws, relayId: relay.relayId, runId, frames: 0, alive: true, silent: false };
     this.sessions.set(relay.relayId, session);
     if (old) {
       old.ws.close(4001, 'superseded');
@@ -183,10 +182,6 @@ export class ControlHub {
 
   connected(relayId: string): boolean {
     return this.sessions.has(relayId);
-  }
-
-  connectedSince(relayId: string): number | undefined {
-    return this.sessions.get(relayId)?.connectedAt;
   }
 
   runId(relayId: string): string | undefined {
