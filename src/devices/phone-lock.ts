@@ -1,3 +1,8 @@
+/** The lock key of a phone: tasks and the monitor must use the same one for the lock to hold. */
+export function phoneKey(t: { readonly ip: string; readonly port?: number | undefined }): string {
+  return `${t.ip}:${t.port ?? 443}`;
+}
+
 /**
  * One command at a time per phone (device-protocols §1.5: one request in flight per phone).
  * Tasks and the monitor both go through it, so a status poll never interleaves with a reboot.

@@ -3,9 +3,10 @@ import type { Logger } from '../../log.js';
 import type { Clock } from '../../clock.js';
 import { errorMessage } from '../../errors.js';
 import type { Driver } from '../../devices/driver.js';
-import type { PhoneLock } from '../../devices/phone-lock.js';
+import { phoneKey, type PhoneLock } from '../../devices/phone-lock.js';
 import type { DeviceRepo, DeviceRow } from '../../store/devices.js';
-import { targetSchema, type Target } from '../frames.js';
+import type { Target } from '../frames.js';
+import { parseStoredTarget } from '../tasks/stored-target.js';
 import { readSnapshot } from './snapshot.js';
 import type { StatusBook } from './status-book.js';
 
@@ -81,15 +82,20 @@ export class DevicePoller {
 
   /** Polls one device now through the shared queue; resolves when its status is recorded. */
   async poll(row: Pick<DeviceRow, 'deviceId' | 'target'>): Promise<void> {
-    const parsed = targetSchema.safeParse(JSON.parse(row.target));
-    if (!parsed.success) return;
-    const t = parsed.data;
+    const parsed = parseStoredTarget(row.target);
+    if (!parsed.ok) {
+      this.failures++;
+      this.d.log.warn({ deviceId: row.deviceId, err: parsed.reason }, 'status poll skipped');
+      return;
+    }
+    const t = parsed.target;
+    // Vendors without a driver yet are known devices all the same; there is nothing to poll.
     const driver = this.d.driverFor(t.vendor);
     if (!driver) return;
     try {
       await this.d.queue.add(() =>
-        this.d.lock.run(`${t.ip}:${t.port ?? 443}`, async () => {
-          const snap = await readSnapshot(driver, { mac: t.mac, ip: t.ip, port: t.port, model: t.model, credentials: t.credentials }, this.d.clock.now());
+        this.d.lock.run(phoneKey(t), async () => {
+          const snap = await readSnapshot(driver, t, this.d.clock.now());
           this.d.book.record(row.deviceId, snap);
         }),
       );

@@ -3,16 +3,17 @@ import type PQueue from 'p-queue';
 import type { Logger } from '../../log.js';
 import type { Clock } from '../../clock.js';
 import { errorMessage } from '../../errors.js';
-import type { Driver, DeviceTarget } from '../../devices/driver.js';
+import type { Driver } from '../../devices/driver.js';
 import { DeviceError } from '../../devices/errors.js';
-import type { PhoneLock } from '../../devices/phone-lock.js';
+import { phoneKey, type PhoneLock } from '../../devices/phone-lock.js';
 import type { TaskRepo, TaskRow, TaskDeviceRow } from '../../store/tasks.js';
 import type { DeviceRepo } from '../../store/devices.js';
-import { commandSchema, targetSchema, type Command, type InboundOf, type Target } from '../frames.js';
+import { commandSchema, type Command, type InboundOf, type Target } from '../frames.js';
 import { FrameRefused, type InboundHandlers, type Outbox, type Registration } from '../ports.js';
 import type { CommandExecutor, CommandResult } from './executor.js';
 import { NOT_REPEATABLE, retryDelay, type RetryPolicy } from './retry.js';
 import { SiteSubnets } from './site.js';
+import { parseStoredTarget } from './stored-target.js';
 import { relayMetrics } from '../../metrics/relay-metrics.js';
 
 export interface TaskRunnerDeps {
@@ -254,12 +255,12 @@ export class TaskRunner {
   /** One try; returns a delay when the device should be tried again, else records the result. */
   private async attempt(taskId: string, row: TaskDeviceRow, cmd: Command, attempt: number, lateSeconds: number | undefined): Promise<number | undefined> {
     if (this.stopped) return undefined;
-    const parsed = targetSchema.safeParse(JSON.parse(row.target));
-    if (!parsed.success) {
-      this.finishDevice(taskId, row, { outcome: 'failure', reason: `stored target is invalid: ${parsed.error.issues[0]?.message ?? 'unknown'}` });
+    const parsed = parseStoredTarget(row.target);
+    if (!parsed.ok) {
+      this.finishDevice(taskId, row, { outcome: 'failure', reason: parsed.reason });
       return undefined;
     }
-    const target = parsed.data;
+    const target = parsed.target;
     const reg = this.d.registration();
     if (reg?.site.siteSpecific && !this.siteOf(reg.site.subnets).contains(target.ip)) {
       this.finishDevice(taskId, row, { outcome: 'not_applicable', reason: `outside this relay's site (${target.ip} is not in ${reg.site.subnets.join(', ') || 'any subnet'})` });
@@ -270,15 +271,14 @@ export class TaskRunner {
       this.finishDevice(taskId, row, { outcome: 'not_applicable', reason: `${target.vendor} phones are not supported by this relay yet` });
       return undefined;
     }
-    const dt: DeviceTarget = { mac: target.mac, ip: target.ip, port: target.port, model: target.model, credentials: target.credentials };
-    return this.d.lock.run(`${target.ip}:${target.port ?? 443}`, async () => {
+    return this.d.lock.run(phoneKey(target), async () => {
       // Only commands that must not run twice need the "may have reached the phone" mark;
       // any other command is simply run again after a crash (PROTOCOL §3).
       if (NOT_REPEATABLE.has(cmd.kind)) this.d.tasks.markSending(taskId, row.seq);
       const sentAt = performance.now();
       let result: CommandResult;
       try {
-        result = await this.d.executor.run(driver, dt, cmd, row.deviceId);
+        result = await this.d.executor.run(driver, target, cmd, row.deviceId);
       } catch (err) {
         const delay = retryDelay(err, cmd.kind, attempt, this.d.retry);
         if (delay !== undefined) {
