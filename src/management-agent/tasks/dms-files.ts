@@ -14,6 +14,16 @@ export interface UploadedFile {
 
 export const MAX_FILE_BYTES = 100 * 1024 * 1024;
 
+/** The DMS answered the upload with a status; a 4xx is its final word, so it is not resent. */
+class DmsUploadRefused extends DeviceError {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+  ) {
+    super('UPLOAD_FAILED', message, { reached: true });
+  }
+}
+
 /**
  * Uploads files to the DMS (PROTOCOL §4): PUT {dmsUrl}/api/v1/relays/{relayId}/files/{name}
  * with the bearer token. The file is streamed from disk, so a retry resends the same bytes.
@@ -38,7 +48,8 @@ export class DmsFiles {
         return await this.once(path, name, size, contentType);
       } catch (err) {
         last = err;
-        if (err instanceof DeviceError && err.message.includes('HTTP 4')) break;
+        // Decided on the status, not the message text: the DMS's answer body is part of the message.
+        if (err instanceof DmsUploadRefused && err.statusCode >= 400 && err.statusCode < 500) break;
         if (i < attempts) await sleep((this.opts.retryDelayMs ?? 2_000) * 2 ** (i - 1));
       }
     }
@@ -58,7 +69,7 @@ export class DmsFiles {
       bodyTimeout: this.opts.timeoutMs ?? 60_000,
     });
     const text = await res.body.text();
-    if (res.statusCode !== 201 && res.statusCode !== 200) throw new DeviceError('UPLOAD_FAILED', `upload of ${name} to the DMS: HTTP ${res.statusCode} ${text.slice(0, 200)}`, { reached: true });
+    if (res.statusCode !== 201 && res.statusCode !== 200) throw new DmsUploadRefused(res.statusCode, `upload of ${name} to the DMS: HTTP ${res.statusCode} ${text.slice(0, 200)}`);
     try {
       const body = JSON.parse(text) as Partial<UploadedFile>;
       return { name: String(body.name ?? name), size: Number(body.size ?? size), sha256: String(body.sha256 ?? '') };
