@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { create as createTar } from 'tar';
@@ -10,10 +10,30 @@ import { loadConfig } from '../config/load.js';
 import { parseListen } from '../config/listen.js';
 import { ConfigError, ExitCode, errorMessage } from '../errors.js';
 import { readInstalled } from '../tls/cert-files.js';
+import { DB_FILE, openDb } from '../store/db.js';
+import { KvStore } from '../store/kv.js';
+import { RegistrationRepository } from '../store/registration.js';
 import { certificateSection, configSection, daemonSections, logsSection, scrubSecrets, storeSection, versionsSection, type DiagFile } from './diag-sections.js';
 
 function stamp(d: Date): string {
   return d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+}
+
+/** The PIN stored by `cloud-relay register` (it wins over the config's, so it is the one in use) and the DMS token. */
+function storedSecrets(dataDir: string): (string | undefined)[] {
+  if (!existsSync(join(dataDir, DB_FILE))) return [];
+  try {
+    const db = openDb(dataDir, { readonly: true });
+    try {
+      const repo = new RegistrationRepository(new KvStore(db));
+      return [repo.credentials()?.pin, repo.load()?.token];
+    } finally {
+      db.close();
+    }
+  } catch {
+    // unreadable: nothing of it can be in the bundle either
+    return [];
+  }
 }
 
 export const command: CliCommand = {
@@ -55,7 +75,7 @@ export const command: CliCommand = {
     const secrets: (string | undefined)[] = [];
     if (typeof cfg !== 'string') {
       files.push(storeSection(cfg.dataDir), certificateSection(cfg));
-      secrets.push(cfg.pin, cfg.pfxPassphrase);
+      secrets.push(cfg.pin, cfg.pfxPassphrase, ...storedSecrets(cfg.dataDir));
       try {
         secrets.push(readInstalled(cfg.dataDir)?.passphrase);
       } catch {
