@@ -5,9 +5,9 @@ import { CONFIG_OPTION_HELP } from './command.js';
 import { configOrExit } from './common.js';
 import { resolveDataDir } from './data-dir.js';
 import { ExitCode, errorMessage, RelayError } from '../errors.js';
-import { inspectPfx } from '../tls/certificate-manager.js';
+import { acceptForInstall, inspectPfx } from '../tls/certificate-manager.js';
 import { formatReport } from '../tls/validate.js';
-import { PfxLoadError } from '../tls/errors.js';
+import { CertificateRejected, PfxLoadError } from '../tls/errors.js';
 import { installedPath, writeInstalled } from '../tls/cert-files.js';
 
 const USAGE = `cloud-relay cert check FILE --fqdn NAME [--passphrase-file F]
@@ -77,7 +77,12 @@ export const command: CliCommand = {
       throw err;
     }
     console.log(`file        ${file}\n${formatReport(checked.report, fqdn)}`);
-    if (!checked.report.valid) {
+    try {
+      // The daemon's own acceptance test, so install never stores a PFX the relay would then refuse.
+      acceptForInstall(checked);
+    } catch (err) {
+      // A CertificateRejected's problems are in the report above already.
+      if (!(err instanceof CertificateRejected)) console.log(`result      INVALID\n  OpenSSL cannot use this key and chain: ${errorMessage(err)}`);
       if (sub === 'install') console.error('cloud-relay cert install: refused; the current certificate stays');
       return ExitCode.FAILURE;
     }

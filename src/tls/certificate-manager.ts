@@ -225,7 +225,11 @@ export class CertificateManager {
 
 /** Full check for an install: must open, pass every rule, and be accepted by OpenSSL. */
 export function prepare(pfx: Buffer, passphrase: string, fqdn: string, now: number): CheckedCertificate {
-  const checked = inspectPfx(pfx, passphrase, fqdn, now);
+  return acceptForInstall(inspectPfx(pfx, passphrase, fqdn, now));
+}
+
+/** Throws CertificateRejected for any problem, or OpenSSL's error when it will not load the key and chain. */
+export function acceptForInstall(checked: CheckedCertificate): CheckedCertificate {
   if (!checked.report.valid) throw new CertificateRejected(checked.report.problems);
   createSecureContext(secureContextOptions(checked.keyPem, checked.chainPem));
   return checked;
