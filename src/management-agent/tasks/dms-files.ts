@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
-import { dmsTrustedCa } from '../../tls/trust.js';
+import { dmsSecureContext, dmsTrustedCa } from '../../tls/trust.js';
 import { DeviceError } from '../../devices/errors.js';
 import type { RegistrationSource } from '../ports.js';
 
@@ -35,7 +35,8 @@ export class DmsFiles {
     private readonly opts: { dmsUrl: string; dmsCaFile?: string | undefined; registration: RegistrationSource; timeoutMs?: number; attempts?: number; retryDelayMs?: number },
   ) {
     const ca = dmsTrustedCa(opts.dmsCaFile);
-    this.agent = new Agent({ connections: 8, ...(ca ? { connect: { ca } } : {}) });
+    // The process-wide DMS context: `ca` here would parse the system roots again on every connection.
+    this.agent = new Agent({ connections: 8, ...(ca ? { connect: { secureContext: dmsSecureContext(ca) } } : {}) });
   }
 
   async upload(path: string, name: string, contentType: string): Promise<UploadedFile> {
