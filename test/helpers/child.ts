@@ -36,32 +36,30 @@ export function spawnCli(configFile: string | undefined, opts: SpawnOptions = {}
   const proc = spawn(process.execPath, [CLI, ...args], { env: { ...env, ...(opts.env ?? {}) }, stdio: ['ignore', 'pipe', 'pipe'] });
   const stdout: string[] = [];
   const stderr: string[] = [];
-  const collect = (into: string[]) => {
+  // stdout lines parsed once as they arrive: waitForLog polls them every few ms.
+  const parsed: Record<string, unknown>[] = [];
+  const collect = (into: string[], onLine?: (line: string) => void) => {
     let rest = '';
     return (chunk: Buffer) => {
       rest += chunk.toString('utf8');
       const parts = rest.split('\n');
       rest = parts.pop() ?? '';
-      for (const p of parts) if (p.trim() !== '') into.push(p);
+      for (const p of parts) {
+        if (p.trim() === '') continue;
+        into.push(p);
+        onLine?.(p);
+      }
     };
   };
-  proc.stdout.on('data', collect(stdout));
+  proc.stdout.on('data', collect(stdout, (l) => parsed.push(parseLine(l))));
   proc.stderr.on('data', collect(stderr));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
-  const parsed = () =>
-    stdout.map((l) => {
-      try {
-        return JSON.parse(l) as Record<string, unknown>;
-      } catch {
-        return { msg: l };
-      }
-    });
   const rp: RelayProcess = {
     proc,
     stdout,
     stderr,
     exited,
-    waitForLog: (pred, timeoutMs = 15_000) => waitFor(() => parsed().find(pred), { timeoutMs, message: 'log line from the relay process' }),
+    waitForLog: (pred, timeoutMs = 15_000) => waitFor(() => parsed.find(pred), { timeoutMs, message: 'log line from the relay process' }),
     async adminUrl(timeoutMs = 15_000) {
       const line = await rp.waitForLog((l) => l.msg === 'cloud-relay started', timeoutMs);
       const admin = line.admin as { address: string; port: number };
@@ -72,6 +70,14 @@ export function spawnCli(configFile: string | undefined, opts: SpawnOptions = {}
     },
   };
   return rp;
+}
+
+function parseLine(line: string): Record<string, unknown> {
+  try {
+    return JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return { msg: line };
+  }
 }
 
 export function spawnRelay(configFile: string, opts: SpawnOptions = {}): RelayProcess {
