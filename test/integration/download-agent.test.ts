@@ -56,7 +56,7 @@ describe('download agent against the DMS simulator', () => {
       const exit = await cli.exited;
       expect(exit.code).toBe(0);
       const out = cli.stdout.join('\n');
-      expect(out).toMatch(/^a\s+6\.4\.0\s+synced\s+2\.0 MB\s+100%/m);
+      expect(out).toMatch(/^a\s+6\.4\.0\s+synced\s+2\.0 MiB\s+100%/m);
       expect(out).toMatch(/^b\s+6\.4\.0\s+synced/m);
     }
   });
