@@ -5,25 +5,10 @@ import { CONFIG_OPTION_HELP } from './command.js';
 import { adminBaseFromArgs, adminGet } from './common.js';
 import { ExitCode, errorMessage } from '../errors.js';
 import { formatBytes } from './status-format.js';
+import type { AgentView } from '../download-agent/agent.js';
 
-interface ImageLine {
-  imageId: string;
-  path: string;
-  version: string;
-  size: number;
-  state: string;
-  bytes: number;
-  reason: string | null;
-}
-
-interface ImagesDoc {
-  running: boolean;
-  lastSyncAt: string | null;
-  lastError: string | null;
-  windowOpen: boolean;
-  nextWindowAt: string | null;
-  images: ImageLine[];
-}
+/** The admin port's /images document is the download agent's view. */
+type ImagesDoc = AgentView;
 
 function isDoc(v: unknown): v is ImagesDoc {
   return typeof v === 'object' && v !== null && Array.isArray((v as { images?: unknown }).images);
