@@ -51,12 +51,18 @@ export const command: CliCommand = {
         else for (const p of pins) console.log(`${p.origin.padEnd(28)} ${p.fingerprint}  pinned ${new Date(p.pinnedAt).toISOString()}`);
         return ExitCode.OK;
       }
-      const rows: { deviceId: string; mac: string; ip: string; online: number | null; status: unknown }[] = [];
+      // Printed page by page, so listing 50,000 phones never holds them all (the JSON is one array all the same).
+      let first = true;
+      if (values.json) process.stdout.write('[');
       for (let page = repo.page('', 500); page.length > 0; page = repo.page(page[page.length - 1]!.deviceId, 500)) {
-        for (const r of page) rows.push({ deviceId: r.deviceId, mac: r.mac, ip: r.ip, online: r.online, status: r.status ? (JSON.parse(r.status) as unknown) : null });
+        for (const r of page) {
+          if (values.json) {
+            process.stdout.write(`${first ? '' : ','}${JSON.stringify({ deviceId: r.deviceId, mac: r.mac, ip: r.ip, online: r.online, status: r.status ? (JSON.parse(r.status) as unknown) : null })}`);
+            first = false;
+          } else console.log(`${r.deviceId.padEnd(28)} ${r.mac}  ${r.ip.padEnd(16)} ${r.online === null ? 'never polled' : r.online ? 'online' : 'offline'}`);
+        }
       }
-      if (values.json) console.log(JSON.stringify(rows));
-      else for (const r of rows) console.log(`${r.deviceId.padEnd(28)} ${r.mac}  ${r.ip.padEnd(16)} ${r.online === null ? 'never polled' : r.online ? 'online' : 'offline'}`);
+      if (values.json) process.stdout.write(']\n');
       return ExitCode.OK;
     } finally {
       db.close();
