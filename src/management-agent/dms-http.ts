@@ -28,7 +28,7 @@ export class DmsHttp {
     this.agent = new Agent({ connect: ca ? { secureContext: dmsSecureContext(ca) } : {}, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, connections: 4, keepAliveTimeout: 30_000 });
   }
 
-  url(path: string): string {
+  private url(path: string): string {
     return new URL(path.replace(/^\//, ''), this.baseUrl.endsWith('/') ? this.baseUrl : `${this.baseUrl}/`).toString();
   }
 
@@ -65,7 +65,7 @@ export class DmsHttp {
     return { status: res.statusCode, headers: res.headers, body: parsed };
   }
 
-  classify(err: unknown): RelayError {
+  private classify(err: unknown): RelayError {
     const skew = clockSkewFromTlsError(err, this.clock.now());
     if (skew) return skew;
     const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
