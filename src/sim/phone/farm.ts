@@ -88,20 +88,19 @@ export class PhoneFarm {
       goOnline: (p: SimPhone) => void this.listen(p).catch((err: unknown) => this.opts.onError?.(p, 'relisten', err)),
       event: (p: SimPhone, xml: string) => this.notify(p, xml),
     };
+    const created: SimPhone[] = [];
     for (let i = 0; i < this.opts.count; i++) {
       const p = new SimPhone({ ...this.opts.defaults, mac: phoneMac(first + i), ip: phoneAddress(first + i) }, timing, hooks);
       if (this.opts.faults) p.faults = { ...this.opts.faults };
-      this.phones.push({ phone: p, get port() { return 0; } } as FarmPhone);
+      created.push(p);
     }
     // Bind in bounded batches: thousands of listen() calls at once only queue in libuv.
     const BATCH = 256;
-    for (let i = 0; i < this.phones.length; i += BATCH) {
-      await Promise.all(this.phones.slice(i, i + BATCH).map((fp) => this.listen(fp.phone)));
+    for (let i = 0; i < created.length; i += BATCH) {
+      await Promise.all(created.slice(i, i + BATCH).map((p) => this.listen(p)));
     }
-    for (let i = 0; i < this.phones.length; i++) {
-      const phone = this.phones[i]!.phone;
-      this.phones[i] = { phone, port: this.ports.get(phone) ?? 0 };
-    }
+    // Listed once bound, with the port each got (a phone that goes offline and back keeps it).
+    for (const phone of created) this.phones.push({ phone, port: this.ports.get(phone) ?? 0 });
   }
 
   private makeServer(tls: { cert: string; key: string }): HttpsServer {
