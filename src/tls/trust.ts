@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
+import { ConfigError, errorMessage } from '../errors.js';
 
 /**
  * CAs trusted for every DMS host (API, provisioning, images): the system set plus the
@@ -7,7 +8,15 @@ import { createSecureContext, rootCertificates, type SecureContext } from 'node:
  */
 export function dmsTrustedCa(extraCaFile: string | undefined): string[] | undefined {
   if (!extraCaFile) return undefined;
-  return [...rootCertificates, readFileSync(extraCaFile, 'utf8')];
+  let pem: string;
+  try {
+    pem = readFileSync(extraCaFile, 'utf8');
+  } catch (err) {
+    throw new ConfigError([{ path: 'dmsCaFile', message: `cannot read ${extraCaFile}: ${errorMessage(err)}` }]);
+  }
+  // Otherwise a wrong file surfaces only as an opaque TLS error on the first DMS connection.
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError([{ path: 'dmsCaFile', message: `${extraCaFile} holds no PEM certificate (-----BEGIN CERTIFICATE-----)` }]);
+  return [...rootCertificates, pem];
 }
 
 const contexts = new Map<string, SecureContext>();
