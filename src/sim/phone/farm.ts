@@ -156,32 +156,27 @@ export class PhoneFarm {
   }
 
   private uploadCapture(phone: SimPhone, url: string): void {
-    const file = pcapFile(phone.ip, phone.mac);
-    const agent = this.agentFor(phone);
-    request(url, { method: 'PUT', body: file, headers: { 'content-type': 'application/vnd.tcpdump.pcap', 'user-agent': `FileTransport PolycomVVX-${phone.model.replace(' ', '_')}-UA/${phone.firmware} Type/Application` }, dispatcher: agent, headersTimeout: 10_000, bodyTimeout: 10_000 })
-      .then(async (res) => {
-        const text = (await res.body.text()).trim().slice(0, 120);
-        this.outgoing.push(`${phone.mac} capture ${res.statusCode}${res.statusCode >= 300 ? ` ${text}` : ''}`);
-      })
-      .catch((err: unknown) => {
-        this.outgoing.push(`${phone.mac} capture error`);
-        this.opts.onError?.(phone, 'capture upload', err);
-      })
-      .finally(() => void agent.close());
+    const headers = { 'content-type': 'application/vnd.tcpdump.pcap', 'user-agent': `FileTransport PolycomVVX-${phone.model.replace(' ', '_')}-UA/${phone.firmware} Type/Application` };
+    this.send(phone, 'capture', 'capture upload', url, 'PUT', pcapFile(phone.ip, phone.mac), headers);
   }
 
   private notify(phone: SimPhone, xml: string): void {
     const url = phone.config.get('apps.telNotification.URL')?.[0];
     if (!url) return;
+    this.send(phone, 'notify', 'notification', url, 'POST', xml, { 'content-type': 'application/xml' });
+  }
+
+  /** One outgoing request from the phone's own address; the outcome (and why, if refused) lands in `outgoing`. */
+  private send(phone: SimPhone, tag: string, what: string, url: string, method: 'PUT' | 'POST', body: string | Buffer, headers: Record<string, string>): void {
     const agent = this.agentFor(phone);
-    request(url, { method: 'POST', body: xml, headers: { 'content-type': 'application/xml' }, dispatcher: agent, headersTimeout: 10_000, bodyTimeout: 10_000 })
+    request(url, { method, body, headers, dispatcher: agent, headersTimeout: 10_000, bodyTimeout: 10_000 })
       .then(async (res) => {
-        await res.body.dump();
-        this.outgoing.push(`${phone.mac} notify ${res.statusCode}`);
+        const text = await res.body.text();
+        this.outgoing.push(`${phone.mac} ${tag} ${res.statusCode}${res.statusCode >= 300 ? ` ${text.trim().slice(0, 120)}` : ''}`);
       })
       .catch((err: unknown) => {
-        this.outgoing.push(`${phone.mac} notify error`);
-        this.opts.onError?.(phone, 'notification', err);
+        this.outgoing.push(`${phone.mac} ${tag} error`);
+        this.opts.onError?.(phone, what, err);
       })
       .finally(() => void agent.close());
   }
