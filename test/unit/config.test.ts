@@ -93,6 +93,15 @@ describe('config validation', () => {
     expect(problems.find((p) => p.path === 'proxy.maxUploadBytes')?.message).toMatch(/not a number/);
   });
 
+  it('refuses a dmsCaFile that is missing or holds no certificate, instead of failing every DMS call later', () => {
+    const missing = problemsOf(() => loadConfig({ env: {}, overrides: { ...REQUIRED, dmsCaFile: join(dir, 'no-such-ca.pem') } }));
+    expect(missing).toEqual([{ path: 'dmsCaFile', message: expect.stringMatching(/cannot read .*no-such-ca\.pem/) }]);
+    const notPem = problemsOf(() => loadConfig({ env: {}, overrides: { ...REQUIRED, dmsCaFile: file('key.pem', '-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n') } }));
+    expect(notPem).toEqual([{ path: 'dmsCaFile', message: expect.stringMatching(/holds no PEM certificate/) }]);
+    const corrupt = problemsOf(() => loadConfig({ env: {}, overrides: { ...REQUIRED, dmsCaFile: file('corrupt.pem', '-----BEGIN CERTIFICATE-----\nnot-base64-der\n-----END CERTIFICATE-----\n') } }));
+    expect(corrupt).toEqual([{ path: 'dmsCaFile', message: expect.stringMatching(/certificate 1 in .* does not parse/) }]);
+  });
+
   it('names a misspelt key inside a settings group instead of dropping it', () => {
     const f = file('nested-typo.json', { ...REQUIRED, proxy: { maxUploadByts: 10 }, cache: { quotaBytes: 5 } });
     const problems = problemsOf(() => loadConfig({ file: f, env: {} }));
