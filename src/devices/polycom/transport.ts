@@ -102,10 +102,11 @@ export class PolycomTransport {
     }
     if (res.statusCode === 401 || res.statusCode === 403) throw new DeviceError('AUTH_FAILED', `${where}: the phone refused the credentials (HTTP ${res.statusCode})`, { reached: true });
     if (res.statusCode === 404) throw await this.explain404(t, path, where);
+    const retryAfter = retryAfterMs(res.headers['retry-after']);
     if (res.statusCode === 503 || res.statusCode === 429) {
-      throw new DeviceError('BUSY', `${where}: phone busy (HTTP ${res.statusCode})`, { reached: true, retryAfterMs: retryAfterMs(res.headers['retry-after']) ?? BUSY_BACKOFF_MS });
+      throw new DeviceError('BUSY', `${where}: phone busy (HTTP ${res.statusCode})`, { reached: true, retryAfterMs: retryAfter ?? BUSY_BACKOFF_MS });
     }
-    if (res.statusCode < 200 || res.statusCode > 299) throw new DeviceError('HTTP_ERROR', `${where}: HTTP ${res.statusCode}`, { reached: true, ...(retryAfterMs(res.headers['retry-after']) !== undefined ? { retryAfterMs: retryAfterMs(res.headers['retry-after']) } : {}) });
+    if (res.statusCode < 200 || res.statusCode > 299) throw new DeviceError('HTTP_ERROR', `${where}: HTTP ${res.statusCode}`, { reached: true, ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {}) });
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
@@ -117,7 +118,7 @@ export class PolycomTransport {
     const status = typeof obj.Status === 'string' ? obj.Status : typeof obj.Status === 'number' ? String(obj.Status) : undefined;
     if (status === undefined) throw new DeviceError('BAD_RESPONSE', `${where}: answer has no Status`, { reached: true });
     if (status === '2000') return { status, data: obj.data, body: obj };
-    if (BUSY_STATUS.has(status)) throw new DeviceError('BUSY', `${where}: ${statusReason(status)}`, { reached: true, retryAfterMs: retryAfterMs(res.headers['retry-after']) ?? BUSY_BACKOFF_MS });
+    if (BUSY_STATUS.has(status)) throw new DeviceError('BUSY', `${where}: ${statusReason(status)}`, { reached: true, retryAfterMs: retryAfter ?? BUSY_BACKOFF_MS });
     if (NOT_SUPPORTED_STATUS.has(status)) throw new DeviceError('NOT_SUPPORTED', `${where}: ${statusReason(status)}`, { reached: true });
     throw new PhoneStatusError(status, `${where}: ${statusReason(status)}`);
   }
