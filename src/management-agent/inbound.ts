@@ -19,7 +19,8 @@ export class InvalidFrameError extends RelayError {
   }
 }
 
-const KNOWN_TYPES: ReadonlySet<string> = new Set(['task.submit', 'task.update', 'task.delete', 'images.sync', 'cert.install', 'ack', 'nack']);
+/** Derived from the schema, so a frame type added there is known here too. */
+const KNOWN_TYPES: ReadonlySet<string> = new Set(inboundFrameSchema.options.map((o) => o.shape.type.value));
 
 type HandledType = keyof InboundHandlers;
 
