@@ -25,8 +25,4 @@ export class PhoneLock {
       if (this.tails.get(key) === tail) this.tails.delete(key);
     }
   }
-
-  get active(): number {
-    return this.tails.size;
-  }
 }

@@ -114,17 +114,13 @@ export class DeviceWork implements Component {
     return [this.notifications.route(), this.inbox.route()];
   }
 
-  status(): { tasks: () => { scheduled: number; running: number }; devices: () => { known: number; online: number } } {
-    return { tasks: () => this.tasks.counts(), devices: () => this.devices.counts() };
-  }
-
   statusSection(): Record<string, unknown> {
     return { queued: this.queue.size, inFlight: this.queue.pending, polls: this.poller.polls, pollFailures: this.poller.failures, notifications: this.notifications.received, notificationsRefused: this.notifications.rejected, captureSlots: this.inbox.pending };
   }
 
   async start(): Promise<void> {
     // Leftovers of a crash mid-capture: the phone's upload slot died with the process.
-    await rm(join(this.workDir), { recursive: true, force: true });
+    await rm(this.workDir, { recursive: true, force: true });
     this.runner.start();
     if (this.o.poll !== false) this.poller.start();
   }

@@ -86,10 +86,6 @@ export class TaskRunner {
     else await Promise.race([all, sleep(Math.max(0, deadlineMs - this.d.clock.now()), undefined, { ref: false })]);
   }
 
-  counts(): { scheduled: number; running: number } {
-    return this.d.tasks.counts();
-  }
-
   // --- frame handlers: synchronous, inside the channel's store transaction ---
 
   private submit(f: InboundOf<'task.submit'>): void {
