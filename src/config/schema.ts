@@ -24,7 +24,10 @@ const list = z.preprocess(
   (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v),
   z.array(z.string().min(1)),
 );
-const httpsUrl = z.url({ protocol: /^https$/, error: 'must be an https:// URL' });
+// No user:password@ in it: the URL is logged and shown by `cloud-relay config`, and the relay authenticates with its token.
+const httpsUrl = z
+  .url({ protocol: /^https$/, error: 'must be an https:// URL' })
+  .refine((u) => !/^https:\/\/[^/?#]*@/i.test(u), 'must not carry a user name or password');
 
 export const configSchema = z.object({
   dmsUrl: httpsUrl.describe('Base URL of the DMS API (https)'),

@@ -102,6 +102,11 @@ describe('config validation', () => {
     expect(corrupt).toEqual([{ path: 'dmsCaFile', message: expect.stringMatching(/certificate 1 in .* does not parse/) }]);
   });
 
+  it('refuses a dmsUrl with a user name or password in it, without echoing it', () => {
+    const problems = problemsOf(() => loadConfig({ env: {}, overrides: { ...REQUIRED, dmsUrl: 'https://admin:s3cret-pw@dms.example.com/' } }));
+    expect(problems).toEqual([{ path: 'dmsUrl', message: 'must not carry a user name or password' }]);
+  });
+
   it('names a misspelt key inside a settings group instead of dropping it', () => {
     const f = file('nested-typo.json', { ...REQUIRED, proxy: { maxUploadByts: 10 }, cache: { quotaBytes: 5 } });
     const problems = problemsOf(() => loadConfig({ file: f, env: {} }));
