@@ -1,6 +1,7 @@
-import { existsSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { ConfigError } from '../../errors.js';
+import { ConfigError, errorMessage } from '../../errors.js';
 import type { Daemon } from '../../daemon.js';
 import { DeviceWork } from './device-work.js';
 
@@ -15,7 +16,19 @@ export function wireDeviceWork(daemon: Daemon): DeviceWork {
   const d = daemon.config.devices;
   if (d.tlsPolicy === 'verify') {
     if (!d.caFile) throw new ConfigError([{ path: 'devices.caFile', message: 'required when devices.tlsPolicy is "verify" (the CA that signed the phones\' certificates)' }]);
-    if (!existsSync(d.caFile)) throw new ConfigError([{ path: 'devices.caFile', message: `${d.caFile} does not exist` }]);
+    // Checked here because TLS accepts a file with no certificate in it without a word, and every
+    // phone would then fail as "not trusted" instead of the daemon naming the file at start.
+    let pem: string;
+    try {
+      pem = readFileSync(d.caFile, 'utf8');
+    } catch (err) {
+      throw new ConfigError([{ path: 'devices.caFile', message: `${d.caFile} cannot be read (${errorMessage(err)})` }]);
+    }
+    try {
+      new X509Certificate(pem);
+    } catch {
+      throw new ConfigError([{ path: 'devices.caFile', message: `${d.caFile} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)` }]);
+    }
   }
   if (d.tlsPolicy === 'insecure') daemon.log.warn({ code: 'DEVICE_TLS_INSECURE' }, 'devices.tlsPolicy=insecure: phone certificates are NOT checked; anyone on the LAN path can impersonate a phone');
   const work = new DeviceWork({
