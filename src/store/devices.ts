@@ -11,6 +11,9 @@ export interface DeviceRow {
   online: number | null;
 }
 
+/** MACs are stored and looked up in one form (12 lower-case hex digits), whatever separators the DMS or a phone used. */
+const normMac = (mac: string): string => mac.toLowerCase().replace(/[^0-9a-f]/g, '');
+
 /** Known devices, their last status, and pinned phone certificates. */
 export class DeviceRepo {
   private readonly upsertStmt;
@@ -42,7 +45,7 @@ export class DeviceRepo {
   }
 
   upsert(d: { deviceId: string; mac: string; ip: string; target: string }, now: number): void {
-    this.upsertStmt.run(d.deviceId, d.mac.toLowerCase().replace(/[^0-9a-f]/g, ''), d.ip, d.target, now);
+    this.upsertStmt.run(d.deviceId, normMac(d.mac), d.ip, d.target, now);
   }
 
   get(deviceId: string): DeviceRow | undefined {
@@ -54,7 +57,7 @@ export class DeviceRepo {
   }
 
   byMac(mac: string): DeviceRow | undefined {
-    return this.byMacStmt.get(mac.toLowerCase().replace(/[^0-9a-f]/g, ''));
+    return this.byMacStmt.get(normMac(mac));
   }
 
   /** Keyset pagination, so walking 50,000 devices never holds them all. */
