@@ -43,9 +43,10 @@ describe('registration (PROTOCOL §1)', () => {
     const h = track(await startHarness({ sim: { heartbeatIntervalSeconds: 1 } }));
     const relayId = await h.registered();
     h.sim.revokeToken(relayId);
-    await waitFor(() => (h.sim.relay(relayId)?.registrations ?? 0) >= 2, { message: 're-registered after 401' });
+    // The simulator counts the request before the relay has read the answer: wait for both.
+    const reg = await waitFor(() => ((h.sim.relay(relayId)?.registrations ?? 0) >= 2 ? h.daemon.registration.current() : undefined), { message: 're-registered after 401' });
     expect(h.sim.relays()).toHaveLength(1);
-    expect(h.daemon.registration.current()?.relayId).toBe(relayId);
+    expect(reg.relayId).toBe(relayId);
   });
 
   it('a wrong PIN gives one clear log line, is retried with backoff, and is not ready', async () => {
