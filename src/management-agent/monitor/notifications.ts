@@ -111,7 +111,7 @@ export class NotificationReceiver {
     const mac = typeof event.MACAddress === 'string' ? event.MACAddress : undefined;
     const device = this.deps.devices.byIp(ctx.clientIp) ?? (mac ? this.deps.devices.byMac(mac) : undefined);
     this.deps.outbox.enqueue('device.event', { ...(device ? { deviceId: device.deviceId } : {}), ip: ctx.clientIp, event });
-    if (device) this.deps.book.record(device.deviceId, applyEvent(this.deps.book.last(device.deviceId), event));
+    if (device) this.deps.book.record(device.deviceId, (prev) => applyEvent(prev, event));
     res.writeHead(204).end();
   }
 }

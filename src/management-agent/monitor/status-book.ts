@@ -14,17 +14,16 @@ export class StatusBook {
     private readonly clock: Clock,
   ) {}
 
-  last(deviceId: string): DeviceSnapshot | undefined {
-    const row = this.devices.get(deviceId);
-    return row?.status ? (JSON.parse(row.status) as DeviceSnapshot) : undefined;
-  }
-
-  /** Returns true if a device.status was queued. Unknown devices are ignored. */
-  record(deviceId: string, snap: DeviceSnapshot): boolean {
+  /**
+   * Returns true if a device.status was queued. Unknown devices are ignored. `next` may be
+   * derived from the last known status (a notification changes part of it), read once here.
+   */
+  record(deviceId: string, next: DeviceSnapshot | ((prev: DeviceSnapshot | undefined) => DeviceSnapshot)): boolean {
     return this.devices.transaction(() => {
       const row = this.devices.get(deviceId);
       if (!row) return false;
       const prev = row.status ? (JSON.parse(row.status) as DeviceSnapshot) : undefined;
+      const snap = typeof next === 'function' ? next(prev) : next;
       const changed = snapshotChanged(prev, snap);
       // Offline keeps the last known facts for the next comparison, but reports only `online`.
       const stored = snap.online ? snap : { ...(prev ?? {}), online: false };
