@@ -3,7 +3,7 @@ import type { CliCommand } from './command.js';
 import { CONFIG_OPTION_HELP } from './command.js';
 import { configOrExit } from './common.js';
 import { Daemon } from '../daemon.js';
-import { ExitCode, RelayError, errorMessage } from '../errors.js';
+import { ConfigError, ExitCode, RelayError, errorMessage } from '../errors.js';
 import { notifySystemd } from '../sd-notify.js';
 
 export const command: CliCommand = {
@@ -42,6 +42,8 @@ export const command: CliCommand = {
       daemon.log.flush();
       console.error(`cloud-relay: cannot start: ${errorMessage(err)}`);
       await daemon.stop('start failed').catch(() => undefined);
+      // A setting found unusable only when a part opens it (dmsCaFile, devices.caFile) is still a config fault.
+      if (err instanceof ConfigError) return ExitCode.CONFIG;
       return code === 'DATA_DIR_UNUSABLE' ? ExitCode.CANT_CREATE : code === 'CREDENTIALS_MISSING' ? ExitCode.CONFIG : ExitCode.UNAVAILABLE;
     }
     void notifySystemd('ready', daemon.log);

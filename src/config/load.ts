@@ -1,4 +1,3 @@
-import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { ConfigError, type ConfigProblem, errorMessage } from '../errors.js';
@@ -127,10 +126,6 @@ export function loadConfig(opts: LoadOptions = {}): RelayConfig {
       });
     }
   }
-  if (result.success && result.data.dmsCaFile) {
-    const problem = caFileProblem(result.data.dmsCaFile);
-    if (problem) problems.push({ path: 'dmsCaFile', message: problem });
-  }
   // tenantId and pin may instead be stored in the data dir by `cloud-relay register`; the
   // management agent refuses to start (EX_CONFIG) when neither place has them.
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);
@@ -138,29 +133,6 @@ export function loadConfig(opts: LoadOptions = {}): RelayConfig {
   const { pinFile: _pinFile, pfxPassphraseFile: _pfxPassphraseFile, cacheDir, ...rest } = result.data;
   const dataDir = resolve(rest.dataDir);
   return { ...rest, dataDir, cacheDir: cacheDir ? (isAbsolute(cacheDir) ? cacheDir : resolve(cacheDir)) : join(dataDir, 'cache') };
-}
-
-/**
- * TLS ignores a CA entry that is no certificate without a word: a wrong file (a key, DER)
- * would surface only as "unable to verify" on every DMS call, so it is refused here.
- */
-function caFileProblem(file: string): string | undefined {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    return `cannot read ${file}: ${errorMessage(err)}`;
-  }
-  const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  if (blocks.length === 0) return `${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`;
-  for (const [i, block] of blocks.entries()) {
-    try {
-      new X509Certificate(block);
-    } catch (err) {
-      return `certificate ${i + 1} in ${file} does not parse: ${errorMessage(err)}`;
-    }
-  }
-  return undefined;
 }
 
 /** The effective configuration as an admin may see it: secrets replaced, addresses as written. */

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig, redactedConfig } from '../../src/config/load.js';
 import { allSettings, envName } from '../../src/config/settings.js';
 import { ConfigError, ExitCode } from '../../src/errors.js';
+import { dmsTrustedCa } from '../../src/tls/trust.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const REQUIRED = { dmsUrl: 'https://dms.example.com/', tenantId: 't-1', pin: '493027', fqdn: 'relay.example.com' };
@@ -93,13 +94,11 @@ describe('config validation', () => {
     expect(problems.find((p) => p.path === 'proxy.maxUploadBytes')?.message).toMatch(/not a number/);
   });
 
-  it('refuses a dmsCaFile that is missing or holds no certificate, instead of failing every DMS call later', () => {
-    const missing = problemsOf(() => loadConfig({ env: {}, overrides: { ...REQUIRED, dmsCaFile: join(dir, 'no-such-ca.pem') } }));
+  it('dmsCaFile: a missing file or one without a PEM certificate is a ConfigError naming the setting', () => {
+    const missing = problemsOf(() => dmsTrustedCa(join(dir, 'no-such-ca.pem')));
     expect(missing).toEqual([{ path: 'dmsCaFile', message: expect.stringMatching(/cannot read .*no-such-ca\.pem/) }]);
-    const notPem = problemsOf(() => loadConfig({ env: {}, overrides: { ...REQUIRED, dmsCaFile: file('key.pem', '-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n') } }));
+    const notPem = problemsOf(() => dmsTrustedCa(file('key.pem', '-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n')));
     expect(notPem).toEqual([{ path: 'dmsCaFile', message: expect.stringMatching(/holds no PEM certificate/) }]);
-    const corrupt = problemsOf(() => loadConfig({ env: {}, overrides: { ...REQUIRED, dmsCaFile: file('corrupt.pem', '-----BEGIN CERTIFICATE-----\nnot-base64-der\n-----END CERTIFICATE-----\n') } }));
-    expect(corrupt).toEqual([{ path: 'dmsCaFile', message: expect.stringMatching(/certificate 1 in .* does not parse/) }]);
   });
 
   it('refuses a dmsUrl with a user name or password in it, without echoing it', () => {
