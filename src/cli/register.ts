@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import type { CliCommand } from './command.js';
 import { CONFIG_OPTION_HELP } from './command.js';
 import { configOrExit } from './common.js';
-import { ExitCode, errorMessage } from '../errors.js';
+import { ConfigError, ExitCode, errorMessage } from '../errors.js';
 import { openDb } from '../store/db.js';
 import { KvStore } from '../store/kv.js';
 import { RegistrationRepository } from '../store/registration.js';
@@ -37,8 +37,16 @@ export const command: CliCommand = {
     const cfg = configOrExit(values.config, overrides);
     if (typeof cfg === 'number') return cfg;
 
+    let ca;
+    try {
+      ca = dmsTrustedCa(cfg.dmsCaFile);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      console.error(`cloud-relay: ${err.message}`);
+      return ExitCode.CONFIG;
+    }
     const db = openDb(cfg.dataDir);
-    const http = new DmsHttp(cfg.dmsUrl, dmsTrustedCa(cfg.dmsCaFile), systemClock, DEFAULT_TUNING.httpTimeoutMs);
+    const http = new DmsHttp(cfg.dmsUrl, ca, systemClock, DEFAULT_TUNING.httpTimeoutMs);
     try {
       const repo = new RegistrationRepository(new KvStore(db));
       const creds = { tenantId: cfg.tenantId ?? values.tenant ?? '', pin: cfg.pin ?? '' };
