@@ -3,14 +3,13 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { extract } from 'tar';
 import { Daemon } from '../../src/daemon.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log.js';
 import { createCa, issueCert, toPfx } from '../../src/sim/pki.js';
+import { CLI } from '../helpers/child.js';
 
-const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const PIN = 'PIN-771133';
 const PASS = 'pfx-pass-5566';
 

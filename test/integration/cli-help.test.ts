@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { CLI } from '../helpers/child.js';
 
-const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const COMMANDS = ['start', 'status', 'config', 'register', 'cert', 'ip', 'images', 'diag'];
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

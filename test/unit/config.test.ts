@@ -8,8 +8,8 @@ import { loadConfig, redactedConfig } from '../../src/config/load.js';
 import { allSettings, envName } from '../../src/config/settings.js';
 import { ConfigError, ExitCode } from '../../src/errors.js';
 import { dmsTrustedCa } from '../../src/tls/trust.js';
+import { CLI } from '../helpers/child.js';
 
-const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const REQUIRED = { dmsUrl: 'https://dms.example.com/', tenantId: 't-1', pin: '493027', fqdn: 'relay.example.com' };
 
 let dir: string;
