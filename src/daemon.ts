@@ -19,6 +19,9 @@ import { ManagementAgent } from './management-agent/agent.js';
 import type { AgentTuning } from './management-agent/tuning.js';
 import { TestEmitter } from './management-agent/test-emitter.js';
 import { zeroStatus } from './status.js';
+import { listenersSection, type ListenerKey } from './listeners.js';
+import { configDocument } from './admin/config-document.js';
+import { RegistrationRepository } from './store/registration.js';
 import { installMetrics } from './metrics/install.js';
 import { wireDeviceWork } from './management-agent/tasks/wire.js';
 import type { DeviceWork } from './management-agent/tasks/device-work.js';
@@ -29,13 +32,12 @@ export interface DaemonOptions {
   readonly clock?: Clock;
   /** Management-agent timings (tests and the demo shorten them; not admin settings). */
   readonly agentTuning?: Partial<AgentTuning>;
+  /** The file `logger` writes to, when it is one (the demo): `GET /config` tells `cloud-relay diag`. */
+  readonly logFile?: string;
 }
 
-/** Addresses actually bound (ports may be 0 in config: tests and the demo ask the OS). */
-export interface BoundAddresses {
-  admin?: AddressInfo;
-  https?: AddressInfo;
-}
+/** Addresses actually bound (ports may be 0 in config: tests and the demo ask the OS); each is a listener in `/status`. */
+export type BoundAddresses = Partial<Record<ListenerKey, AddressInfo>>;
 
 /**
  * The composition root: the only module that knows every part. Parts meet here through
@@ -63,6 +65,7 @@ export class Daemon {
   private admin: AdminServer | undefined;
   private stopping: Promise<void> | undefined;
   private readonly agentTuning: Partial<AgentTuning> | undefined;
+  private readonly logFile: string | undefined;
   /** The management agent (issue 2); set first in start(). */
   agent: ManagementAgent | undefined;
   /** Device drivers, tasks and monitoring (issue 5); set in start(). */
@@ -70,6 +73,7 @@ export class Daemon {
 
   constructor(opts: DaemonOptions) {
     this.agentTuning = opts.agentTuning;
+    this.logFile = opts.logFile;
     this.config = opts.config;
     this.clock = opts.clock ?? systemClock;
     this.log = opts.logger ?? createLogger(opts.config.logLevel);
@@ -102,6 +106,8 @@ export class Daemon {
       },
     });
     admin.route('/status', (_req, res) => sendJson(res, 200, this.statusDocument()));
+    const stored = new RegistrationRepository(kv);
+    admin.route('/config', (_req, res) => sendJson(res, 200, configDocument({ config: cfg, logFile: this.logFile, storedTenantId: () => stored.credentials()?.tenantId })));
 
     // --- parts are wired below, each by the issue that builds it ---
     // management agent: registration, heartbeat, control channel, outbox (issue 2)
@@ -182,6 +188,7 @@ export class Daemon {
       uptimeSeconds: Math.round((this.clock.now() - this.startedAt) / 1000),
       draining: this.draining.active,
       readiness: this.admin?.readiness(),
+      listeners: listenersSection(this.addresses),
       cert: this.status.cert?.() ?? null,
       cache: this.status.cache?.() ?? null,
       images: this.status.images?.() ?? null,

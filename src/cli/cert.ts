@@ -49,9 +49,9 @@ export const command: CliCommand = {
         if (typeof cfg === 'number') return cfg;
         fqdn ??= cfg.fqdn;
       }
-      const dir = resolveDataDir(values);
+      const dir = await resolveDataDir(values);
       if (typeof dir === 'number') return dir;
-      dataDir = dir;
+      dataDir = dir.dir;
     }
     if (!fqdn) {
       console.error('cloud-relay cert check: --fqdn NAME is required (the name phones use to reach the relay)');

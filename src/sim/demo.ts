@@ -89,6 +89,7 @@ async function main(): Promise<number> {
 
   const config = loadConfig({
     env: {},
+    overridesFrom: 'code',
     overrides: {
       dmsUrl: sim.url,
       dmsCaFile: caFile,
@@ -102,7 +103,7 @@ async function main(): Promise<number> {
     },
   });
   const logFile = join(base, 'relay.log');
-  const daemon = new Daemon({ config, logger: createLogger('info', createWriteStream(logFile)) });
+  const daemon = new Daemon({ config, logFile, logger: createLogger('info', createWriteStream(logFile)) });
   let stopping = false;
   const stop = async (why: string) => {
     if (stopping) return;
@@ -125,7 +126,15 @@ async function main(): Promise<number> {
     return 1;
   }
   const admin = daemon.addresses.admin!;
+  const phones = daemon.addresses.https!;
+  const adminArg = values.admin ? ` --admin ${admin.address}:${admin.port}` : '';
   say(`relay admin on http://${admin.address}:${admin.port} (try: curl http://${admin.address}:${admin.port}/readyz), relay log in ${logFile}`);
+  say(`relay phone HTTPS on https://${phones.address}:${phones.port} (phones connect here; the demo binds port 0, so it changes each run)`);
+  say(`relay data directory ${dataDir}`);
+  say(
+    `from a second terminal: cloud-relay status${adminArg} | cloud-relay config${adminArg} | cloud-relay diag${adminArg}; ` +
+      `cloud-relay ip list${adminArg} and cloud-relay devices list${adminArg} find the data directory from the admin port (or pass --data-dir ${dataDir})`,
+  );
 
   const until = async <T>(pred: () => T | undefined | false, timeoutMs = 10_000, what = 'condition'): Promise<T> => {
     const deadline = Date.now() + timeoutMs;

@@ -18,6 +18,7 @@ interface DemoCtx {
     readonly registration: { current(): { readonly provisioningUrl: string } | undefined };
   };
   readonly relayId: string;
+  readonly dataDir: string;
   say(line: string): void;
   until<T>(pred: () => T | undefined | false, timeoutMs?: number, what?: string): Promise<T>;
 }
@@ -70,7 +71,7 @@ export const provisioningDemoPart = {
       statuses.push(res.statusCode);
     }
     await attacker.close();
-    ctx.say(`  127.20.10.250 guessing passwords got: ${statuses.join(' ')} (banned after 10 failures; try \`cloud-relay ip list --data-dir …\`)`);
+    ctx.say(`  127.20.10.250 guessing passwords got: ${statuses.join(' ')} (banned after 10 failures; try \`cloud-relay ip list --data-dir ${ctx.dataDir}\`)`);
   },
 };
 
