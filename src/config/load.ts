@@ -180,7 +180,7 @@ export function loadConfig(opts: LoadOptions = {}): RelayConfig {
 export interface EffectiveSetting {
   readonly path: string;
   /** Secrets are `[redacted]`; listen addresses as written; undefined when unset. */
-  readonly value: unknown;
+  readonly value?: unknown;
   readonly source: SettingSource;
 }
 
