@@ -76,7 +76,16 @@ describe('cloud-relay diag', () => {
     expect(all).not.toContain(PIN);
     expect(all).not.toContain(PASS);
 
-    expect(JSON.parse(readFileSync(join(root, 'config.json'), 'utf8'))).toMatchObject({ pin: '[redacted]', pfxPassphrase: '[redacted]', tenantId: 't-diag' });
+    // The running relay's own view of its configuration, each value with its origin.
+    const cfg = JSON.parse(readFileSync(join(root, 'config.json'), 'utf8')) as { dataDir: string; settings: { path: string; value?: unknown; source: string }[] };
+    expect(cfg.dataDir).toBe(join(dir, 'data'));
+    expect(cfg.settings).toEqual(
+      expect.arrayContaining([
+        { path: 'pin', value: '[redacted]', source: 'environment CLOUD_RELAY_PIN' },
+        { path: 'pfxPassphrase', value: '[redacted]', source: 'environment CLOUD_RELAY_PFX_PASSPHRASE' },
+        { path: 'tenantId', value: 't-diag', source: 'environment CLOUD_RELAY_TENANT_ID' },
+      ]),
+    );
     const versions = JSON.parse(readFileSync(join(root, 'versions.json'), 'utf8')) as Record<string, unknown>;
     expect(versions.node).toBe(process.versions.node);
     const store = JSON.parse(readFileSync(join(root, 'store.json'), 'utf8')) as { tables: Record<string, number>; files: Record<string, number | null> };
@@ -93,8 +102,11 @@ describe('cloud-relay diag', () => {
     const out = join(dir, 'broken.tar.gz');
     const r = await runCli(['diag', '--output', out, '--admin', '127.0.0.1:9'], { CLOUD_RELAY_DMS_URL: 'ftp://nope', CLOUD_RELAY_PIN: PIN });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/MISSING config-problems\.txt/);
-    expect(r.stdout).toMatch(/MISSING status\.unavailable\.txt/);
+    // Present files are never called missing: the config file is there and lists its problems.
+    expect(r.stdout).not.toContain('MISSING');
+    expect(r.stdout).toMatch(/^problems +config-problems\.txt +\(the configuration in this shell has problems/m);
+    expect(r.stdout).toMatch(/^unavailable +status\.unavailable\.txt +\(no relay answered at http:\/\/127\.0\.0\.1:9\/status/m);
+    expect(r.stdout).toMatch(/^unavailable +logs\.txt +\(no relay log collected/m);
   });
 
   it('refuses bad options with EX_USAGE', async () => {

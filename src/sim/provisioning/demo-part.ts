@@ -23,6 +23,9 @@ interface DemoCtx {
   until<T>(pred: () => T | undefined | false, timeoutMs?: number, what?: string): Promise<T>;
 }
 
+// Long and distinctive: `cloud-relay diag` scrubs every known secret value from its bundle, and a word like "demo" would blank it out of every path.
+const DEMO_PFX_PASSPHRASE = 'demo-pfx-passphrase-4711';
+
 const MACS = ['0004f2000a01', '0004f2000a02', '64167f000a03', '64167f000a04'];
 
 /**
@@ -38,7 +41,7 @@ export const provisioningDemoPart = {
     if (!port) throw new Error('the relay has no phone-facing port');
     const inter = createCa('demo issuing CA', ctx.sim.ca);
     const leaf = issueCert({ cn: fqdn, dnsNames: [fqdn], issuer: inter });
-    const frameId = ctx.sim.sendFrame(ctx.relayId, { type: 'cert.install', pfx: toPfx(leaf, [inter, ctx.sim.ca], 'demo').toString('base64'), passphrase: 'demo' });
+    const frameId = ctx.sim.sendFrame(ctx.relayId, { type: 'cert.install', pfx: toPfx(leaf, [inter, ctx.sim.ca], DEMO_PFX_PASSPHRASE).toString('base64'), passphrase: DEMO_PFX_PASSPHRASE });
     const answer = await ctx.until(() => ctx.sim.answer(ctx.relayId, frameId), 10_000, 'the cert.install answer');
     ctx.say(`cert.install for ${fqdn} (leaf → intermediate → root): relay answered ${answer}; new TLS handshakes get it, open ones keep theirs`);
 
