@@ -1,3 +1,5 @@
+import { readlinkSync, statSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import type { RelayConfig } from '../config/schema.js';
 import { effectiveSettings } from '../config/load.js';
@@ -33,6 +35,16 @@ export interface ConfigDocumentInputs {
   readonly env?: NodeJS.ProcessEnv;
 }
 
+/** The file stdout is redirected to (`cloud-relay start >> relay.log`), on Linux; undefined for a pipe, terminal or socket. */
+function stdoutRedirectedTo(): string | undefined {
+  try {
+    const target = readlinkSync('/proc/self/fd/1');
+    return isAbsolute(target) && statSync(target).isFile() ? target : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function configDocument(inputs: ConfigDocumentInputs): ConfigDocument {
   const env = inputs.env ?? process.env;
   const storedTenant = inputs.storedTenantId();
@@ -42,6 +54,7 @@ export function configDocument(inputs: ConfigDocumentInputs): ConfigDocument {
       : s,
   );
   // systemd sets JOURNAL_STREAM when stdout is connected to the journal.
-  const log: LogDestination = inputs.logFile ? { to: 'file', file: inputs.logFile } : env.JOURNAL_STREAM ? { to: 'journal' } : { to: 'stdout' };
+  const stdoutFile = inputs.logFile ?? (env.JOURNAL_STREAM ? undefined : stdoutRedirectedTo());
+  const log: LogDestination = stdoutFile ? { to: 'file', file: stdoutFile } : env.JOURNAL_STREAM ? { to: 'journal' } : { to: 'stdout' };
   return { pid: process.pid, dataDir: inputs.config.dataDir, cacheDir: inputs.config.cacheDir, log, settings };
 }
