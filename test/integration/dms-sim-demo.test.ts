@@ -24,5 +24,5 @@ describe('npm run demo', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 60_000);
+  }, 120_000);
 });
