@@ -17,7 +17,6 @@ import { wireFirmwareCache } from './cache/wire.js';
 import { wireDownloadAgent } from './download-agent/wire.js';
 import { ManagementAgent } from './management-agent/agent.js';
 import type { AgentTuning } from './management-agent/tuning.js';
-import { TestEmitter } from './management-agent/test-emitter.js';
 import { zeroStatus } from './status.js';
 import { listenersSection, type ListenerKey } from './listeners.js';
 import { configDocument } from './admin/config-document.js';
@@ -32,8 +31,6 @@ export interface DaemonOptions {
   readonly clock?: Clock;
   /** Management-agent timings (tests and the demo shorten them; not admin settings). */
   readonly agentTuning?: Partial<AgentTuning>;
-  /** The file `logger` writes to, when it is one (the demo): `GET /config` tells `cloud-relay diag`. */
-  readonly logFile?: string;
 }
 
 /** Addresses actually bound (ports may be 0 in config: tests and the demo ask the OS); each is a listener in `/status`. */
@@ -65,7 +62,6 @@ export class Daemon {
   private admin: AdminServer | undefined;
   private stopping: Promise<void> | undefined;
   private readonly agentTuning: Partial<AgentTuning> | undefined;
-  private readonly logFile: string | undefined;
   /** The management agent (issue 2); set first in start(). */
   agent: ManagementAgent | undefined;
   /** Device drivers, tasks and monitoring (issue 5); set in start(). */
@@ -73,7 +69,6 @@ export class Daemon {
 
   constructor(opts: DaemonOptions) {
     this.agentTuning = opts.agentTuning;
-    this.logFile = opts.logFile;
     this.config = opts.config;
     this.clock = opts.clock ?? systemClock;
     this.log = opts.logger ?? createLogger(opts.config.logLevel);
@@ -107,7 +102,7 @@ export class Daemon {
     });
     admin.route('/status', (_req, res) => sendJson(res, 200, this.statusDocument()));
     const stored = new RegistrationRepository(kv);
-    admin.route('/config', (_req, res) => sendJson(res, 200, configDocument({ config: cfg, logFile: this.logFile, storedTenantId: () => stored.credentials()?.tenantId })));
+    admin.route('/config', (_req, res) => sendJson(res, 200, configDocument({ config: cfg, storedTenantId: () => stored.credentials()?.tenantId })));
 
     // --- parts are wired below, each by the issue that builds it ---
     // management agent: registration, heartbeat, control channel, outbox (issue 2)
@@ -120,7 +115,6 @@ export class Daemon {
       log: this.log,
       clock: this.clock,
       tuning: this.agentTuning,
-      testEmit: TestEmitter.fromEnv(process.env),
     });
     this.agent = agent;
     this.outbox = agent.outbox;

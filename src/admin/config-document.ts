@@ -28,8 +28,6 @@ export type LogDestination = ConfigDocument['log'];
 
 export interface ConfigDocumentInputs {
   readonly config: RelayConfig;
-  /** The file the daemon's logger writes to, when it is one (the demo); else stdout. */
-  readonly logFile?: string | undefined;
   /** The tenant ID stored by `cloud-relay register`, if any: it and its PIN win over the config's. */
   readonly storedTenantId: () => string | undefined;
   readonly env?: NodeJS.ProcessEnv;
@@ -54,7 +52,7 @@ export function configDocument(inputs: ConfigDocumentInputs): ConfigDocument {
       : s,
   );
   // systemd sets JOURNAL_STREAM when stdout is connected to the journal.
-  const stdoutFile = inputs.logFile ?? (env.JOURNAL_STREAM ? undefined : stdoutRedirectedTo());
+  const stdoutFile = env.JOURNAL_STREAM ? undefined : stdoutRedirectedTo();
   const log: LogDestination = stdoutFile ? { to: 'file', file: stdoutFile } : env.JOURNAL_STREAM ? { to: 'journal' } : { to: 'stdout' };
   return { pid: process.pid, dataDir: inputs.config.dataDir, cacheDir: inputs.config.cacheDir, log, settings };
 }

@@ -4,7 +4,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from '../helpers/child.js';
 import { tempDir } from '../helpers/relay-config.js';
-import { createCa, issueCert } from '../../src/sim/pki.js';
+import { createCa, issueCert } from '../../sim/pki.js';
 
 const PEM_TO_PFX = 'openssl pkcs12 -export -in cert.pem -inkey key.pem -certfile chain.pem -out relay.pfx';
 

@@ -27,7 +27,7 @@ describe('the CLI against a running demo', () => {
 
   beforeAll(async () => {
     dir = tempDir('cr-cli-demo-');
-    demo = spawn(process.execPath, [join(REPO_ROOT, 'dist', 'sim', 'demo.js'), '--admin', '127.0.0.1:0', '--dir', join(dir, 'd')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    demo = spawn(process.execPath, [join(REPO_ROOT, 'dist-sim', 'demo.js'), '--admin', '127.0.0.1:0', '--dir', join(dir, 'd')], { stdio: ['ignore', 'pipe', 'pipe'] });
     // Settled once the demo has run every part: the counts in the status document stop moving.
     await new Promise<void>((resolve, reject) => {
       const onData = (c: Buffer) => {
@@ -104,9 +104,11 @@ describe('the CLI against a running demo', () => {
     const r = await runCli(['config', '--admin', admin]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`Effective configuration of the relay answering at http://${admin}`);
-    expect(r.stdout).toMatch(/^dmsUrl +https:\/\/127\.0\.0\.1:\d+ +code$/m);
-    expect(r.stdout).toMatch(/^fqdn +relay\.demo\.example +code$/m);
-    expect(r.stdout).toMatch(/^pin +\[redacted\] +code$/m);
+    const configFile = /relay config file (\S+)/.exec(out)![1]!;
+    const fromFile = `file ${configFile}`.replace(/[.]/g, '\\.');
+    expect(r.stdout).toMatch(new RegExp(`^dmsUrl +https://127\\.0\\.0\\.1:\\d+ +${fromFile}$`, 'm'));
+    expect(r.stdout).toMatch(new RegExp(`^fqdn +relay\\.demo\\.example +${fromFile}$`, 'm'));
+    expect(r.stdout).toMatch(new RegExp(`^pin +\\[redacted\\] +${fromFile}$`, 'm'));
     expect(r.stdout).toMatch(/^shutdownGraceSeconds +30 +default$/m);
     expect(r.stdout).toMatch(/^cacheDir +\S+\/relay\/cache +default \(<dataDir>\/cache\)$/m);
     expect(r.stdout).toMatch(/^pfxFile +- +not set$/m);
