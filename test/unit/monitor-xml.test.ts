@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseXml, XmlError } from '../../src/management-agent/monitor/xml.js';
-import { applyEvent, normaliseEvent } from '../../src/management-agent/monitor/notifications.js';
-import { snapshotChanged } from '../../src/management-agent/monitor/snapshot.js';
+import { parseXml, XmlError } from '../../src/device-work/monitor/xml.js';
+import { applyEvent, normaliseEvent } from '../../src/device-work/monitor/notifications.js';
+import { snapshotChanged } from '../../src/device-work/monitor/snapshot.js';
 
 describe('telephony notification parsing', () => {
   it('normalises the spec example (device-protocols §2.1)', () => {

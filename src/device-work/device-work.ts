@@ -1,35 +1,37 @@
 import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
 import PQueue from 'p-queue';
-import type { Logger } from '../../log.js';
-import type { Clock } from '../../clock.js';
-import type { RelayConfig } from '../../config/schema.js';
-import type { Db } from '../../store/db.js';
-import { TaskRepo } from '../../store/tasks.js';
-import { DeviceRepo } from '../../store/devices.js';
-import type { Component } from '../../lifecycle.js';
-import type { PhoneRoute } from '../../http/types.js';
-import { PhoneLock } from '../../devices/phone-lock.js';
-import { PolycomDriver } from '../../devices/polycom/driver.js';
-import type { Driver } from '../../devices/driver.js';
-import type { InboundHandlers, Outbox, RegistrationSource } from '../ports.js';
-import type { Target } from '../frames.js';
+import type { Logger } from '../log.js';
+import type { Clock } from '../clock.js';
+import type { RelayConfig } from '../config/schema.js';
+import type { Db } from '../store/db.js';
+import { TaskRepo } from '../store/tasks.js';
+import { DeviceRepo } from '../store/devices.js';
+import type { Component } from '../lifecycle.js';
+import type { PhoneRoute } from '../http/types.js';
+import { PhoneLock } from '../devices/phone-lock.js';
+import { PolycomDriver } from '../devices/polycom/driver.js';
+import type { Driver } from '../devices/driver.js';
+import type { InboundHandlers, Outbox, RegistrationSource } from '../management-agent/ports.js';
+import type { Target } from '../management-agent/frames.js';
 import { CaptureInbox } from './capture-inbox.js';
-import { DmsFiles } from './dms-files.js';
+import type { FileUploader } from './ports.js';
 import { CommandExecutor } from './executor.js';
 import { TaskRunner } from './runner.js';
 import { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
-import { StatusBook } from '../monitor/status-book.js';
-import { DevicePoller } from '../monitor/poller.js';
-import { NotificationReceiver } from '../monitor/notifications.js';
+import { StatusBook } from './monitor/status-book.js';
+import { DevicePoller } from './monitor/poller.js';
+import { NotificationReceiver } from './monitor/notifications.js';
 
 export interface DeviceWorkOptions {
-  readonly config: Pick<RelayConfig, 'devices' | 'dmsUrl' | 'dmsCaFile' | 'dataDir'>;
+  readonly config: Pick<RelayConfig, 'devices' | 'dataDir'>;
   readonly db: Db;
   readonly outbox: Outbox;
   readonly registration: RegistrationSource;
   readonly clock: Clock;
   readonly log: Logger;
+  /** Where files the phones produce go (the DMS); device work closes it on stop. */
+  readonly files: FileUploader;
   /** https://{fqdn}[:port] as phones reach the relay (for capture uploads). */
   readonly relayBaseUrl: () => string | undefined;
   /** Test knobs: shorter retries, dial confirmation and state throttling. */
@@ -37,13 +39,12 @@ export interface DeviceWorkOptions {
   readonly dialConfirm?: { attempts: number; intervalMs: number };
   readonly stateEveryMs?: number;
   readonly captureWaitMs?: number;
-  readonly uploadRetryDelayMs?: number;
   /** Run the background poll loop (on by default). */
   readonly poll?: boolean;
 }
 
 /**
- * Everything issue 5 adds to the daemon, built in one place: drivers, the shared queue and
+ * Device work built in one place: drivers, the shared queue and
  * per-phone lock, the task runner, the monitor, and the phone-facing routes they need.
  */
 export class DeviceWork implements Component {
@@ -56,7 +57,7 @@ export class DeviceWork implements Component {
   readonly inbox: CaptureInbox;
   readonly queue: PQueue;
   private readonly polycom: PolycomDriver;
-  private readonly files: DmsFiles;
+  private readonly files: FileUploader;
   private readonly workDir: string;
 
   constructor(private readonly o: DeviceWorkOptions) {
@@ -76,7 +77,7 @@ export class DeviceWork implements Component {
     const driverFor = (vendor: Target['vendor']): Driver | undefined => (vendor === 'polycom' ? this.polycom : undefined);
     this.workDir = join(o.config.dataDir, 'device-files');
     this.inbox = new CaptureInbox(join(this.workDir, 'inbox'));
-    this.files = new DmsFiles({ dmsUrl: o.config.dmsUrl, dmsCaFile: o.config.dmsCaFile, registration: o.registration, ...(o.uploadRetryDelayMs !== undefined ? { retryDelayMs: o.uploadRetryDelayMs } : {}) });
+    this.files = o.files;
     const book = new StatusBook(this.devices, o.outbox, o.clock);
     const executor = new CommandExecutor({
       files: this.files,

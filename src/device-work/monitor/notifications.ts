@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../log.js';
 import type { PhoneRequestContext, PhoneRoute } from '../../http/types.js';
 import type { DeviceRepo } from '../../store/devices.js';
-import type { Outbox } from '../ports.js';
+import type { Outbox } from '../../management-agent/ports.js';
 import { parseXml, XmlError, type XmlElement } from './xml.js';
 import type { StatusBook } from './status-book.js';
 import type { DeviceSnapshot } from './snapshot.js';

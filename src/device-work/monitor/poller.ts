@@ -5,8 +5,8 @@ import { errorMessage } from '../../errors.js';
 import type { Driver } from '../../devices/driver.js';
 import { phoneKey, type PhoneLock } from '../../devices/phone-lock.js';
 import type { DeviceRepo, DeviceRow } from '../../store/devices.js';
-import type { Target } from '../frames.js';
-import { parseStoredTarget } from '../tasks/stored-target.js';
+import type { Target } from '../../management-agent/frames.js';
+import { parseStoredTarget } from '../stored-target.js';
 import { readSnapshot } from './snapshot.js';
 import type { StatusBook } from './status-book.js';
 

@@ -1,5 +1,5 @@
-import { DeviceError } from '../../devices/errors.js';
-import type { CommandKind } from '../frames.js';
+import { DeviceError } from '../devices/errors.js';
+import type { CommandKind } from '../management-agent/frames.js';
 
 /** Commands that only read: safe to resend even if the first try may have reached the phone. */
 export const READ_ONLY: ReadonlySet<CommandKind> = new Set(['getParams', 'getConfig', 'screenCapture', 'status']);

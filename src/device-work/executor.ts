@@ -3,12 +3,12 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
-import type { Driver, DeviceTarget } from '../../devices/driver.js';
-import { DeviceError } from '../../devices/errors.js';
-import type { Command, Outcome } from '../frames.js';
+import type { Driver, DeviceTarget } from '../devices/driver.js';
+import { DeviceError } from '../devices/errors.js';
+import type { Command, Outcome } from '../management-agent/frames.js';
 import type { CaptureInbox } from './capture-inbox.js';
-import type { DmsFiles } from './dms-files.js';
-import { readSnapshot, type DeviceSnapshot } from '../monitor/snapshot.js';
+import type { FileUploader } from './ports.js';
+import { readSnapshot, type DeviceSnapshot } from './monitor/snapshot.js';
 
 export interface CommandResult {
   outcome: Outcome;
@@ -17,7 +17,7 @@ export interface CommandResult {
 }
 
 export interface ExecutorDeps {
-  readonly files: DmsFiles;
+  readonly files: FileUploader;
   readonly inbox: CaptureInbox;
   /** Scratch space for captures before they go to the DMS. */
   readonly workDir: string;

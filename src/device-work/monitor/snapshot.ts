@@ -1,6 +1,6 @@
 import type { Driver, DeviceTarget } from '../../devices/driver.js';
 import { DeviceError } from '../../devices/errors.js';
-import type { DeviceLine, OutboundBodies } from '../frames.js';
+import type { DeviceLine, OutboundBodies } from '../../management-agent/frames.js';
 
 /** What the relay knows of one phone's state; the body of a device.status minus the id. */
 export type DeviceSnapshot = Omit<OutboundBodies['device.status'], 'deviceId'>;
