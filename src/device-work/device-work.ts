@@ -10,10 +10,8 @@ import { DeviceRepo } from '../store/devices.js';
 import type { Component } from '../lifecycle.js';
 import type { PhoneRoute } from '../http/types.js';
 import { PhoneLock } from '../devices/phone-lock.js';
-import { PolycomDriver } from '../devices/polycom/driver.js';
-import type { Driver } from '../devices/driver.js';
+import { DriverRegistry } from '../devices/registry.js';
 import type { InboundHandlers, Outbox, RegistrationSource } from '../management-agent/ports.js';
-import type { Target } from '../management-agent/frames.js';
 import { CaptureInbox } from './capture-inbox.js';
 import type { FileUploader } from './ports.js';
 import { CommandExecutor } from './executor.js';
@@ -21,7 +19,7 @@ import { TaskRunner } from './runner.js';
 import { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
 import { StatusBook } from './monitor/status-book.js';
 import { DevicePoller } from './monitor/poller.js';
-import { NotificationReceiver } from './monitor/notifications.js';
+import { PhoneEvents } from './monitor/phone-events.js';
 
 export interface DeviceWorkOptions {
   readonly config: Pick<RelayConfig, 'devices' | 'dataDir'>;
@@ -53,10 +51,10 @@ export class DeviceWork implements Component {
   readonly devices: DeviceRepo;
   readonly runner: TaskRunner;
   readonly poller: DevicePoller;
-  readonly notifications: NotificationReceiver;
+  readonly phoneEvents: PhoneEvents;
+  readonly drivers: DriverRegistry;
   readonly inbox: CaptureInbox;
   readonly queue: PQueue;
-  private readonly polycom: PolycomDriver;
   private readonly files: FileUploader;
   private readonly workDir: string;
 
@@ -67,18 +65,20 @@ export class DeviceWork implements Component {
     this.queue = new PQueue({ concurrency: cfg.concurrency });
     const lock = new PhoneLock();
     const devices = this.devices;
-    this.polycom = new PolycomDriver({
+    const book = new StatusBook(this.devices, o.outbox, o.clock);
+    this.phoneEvents = new PhoneEvents({ devices: this.devices, outbox: o.outbox, book });
+    this.drivers = new DriverRegistry({
       tlsPolicy: cfg.tlsPolicy,
       caFile: cfg.caFile,
       requestTimeoutMs: cfg.requestTimeoutMs,
       pins: { check: (origin, fp) => devices.checkPin(origin, fp, o.clock.now()) },
+      log: o.log,
+      phoneEvents: this.phoneEvents,
       ...(o.dialConfirm ? { dialConfirm: o.dialConfirm } : {}),
     });
-    const driverFor = (vendor: Target['vendor']): Driver | undefined => (vendor === 'polycom' ? this.polycom : undefined);
     this.workDir = join(o.config.dataDir, 'device-files');
     this.inbox = new CaptureInbox(join(this.workDir, 'inbox'));
     this.files = o.files;
-    const book = new StatusBook(this.devices, o.outbox, o.clock);
     const executor = new CommandExecutor({
       files: this.files,
       inbox: this.inbox,
@@ -93,7 +93,7 @@ export class DeviceWork implements Component {
       devices: this.devices,
       outbox: o.outbox,
       executor,
-      driverFor,
+      chooseDriver: (vendor, kind) => this.drivers.choose(vendor, kind),
       queue: this.queue,
       lock,
       registration: () => o.registration.current(),
@@ -103,8 +103,7 @@ export class DeviceWork implements Component {
       backlog: cfg.backlog,
       ...(o.stateEveryMs !== undefined ? { stateEveryMs: o.stateEveryMs } : {}),
     });
-    this.poller = new DevicePoller({ devices: this.devices, book, driverFor, queue: this.queue, lock, clock: o.clock, log: o.log.child({ part: 'monitor' }), intervalMs: cfg.pollIntervalSeconds * 1000 });
-    this.notifications = new NotificationReceiver({ devices: this.devices, outbox: o.outbox, book, log: o.log.child({ part: 'telnotify' }) });
+    this.poller = new DevicePoller({ devices: this.devices, book, driverFor: (vendor) => this.drivers.statusDriver(vendor), queue: this.queue, lock, clock: o.clock, log: o.log.child({ part: 'monitor' }), intervalMs: cfg.pollIntervalSeconds * 1000 });
   }
 
   handlers(): Pick<InboundHandlers, 'task.submit' | 'task.update' | 'task.delete'> {
@@ -112,11 +111,11 @@ export class DeviceWork implements Component {
   }
 
   phoneRoutes(): PhoneRoute[] {
-    return [this.notifications.route(), this.inbox.route()];
+    return [...this.drivers.routes(), this.inbox.route()];
   }
 
   statusSection(): Record<string, unknown> {
-    return { queued: this.queue.size, inFlight: this.queue.pending, polls: this.poller.polls, pollFailures: this.poller.failures, notifications: this.notifications.received, notificationsRefused: this.notifications.rejected, captureSlots: this.inbox.pending };
+    return { queued: this.queue.size, inFlight: this.queue.pending, polls: this.poller.polls, pollFailures: this.poller.failures, notifications: this.phoneEvents.received, notificationsRefused: this.phoneEvents.rejected, captureSlots: this.inbox.pending };
   }
 
   async start(): Promise<void> {
@@ -136,6 +135,6 @@ export class DeviceWork implements Component {
     await this.runner.stop(this.o.clock.now());
     this.queue.clear();
     this.inbox.close();
-    await Promise.allSettled([this.polycom.close(), this.files.close()]);
+    await Promise.allSettled([this.drivers.close(), this.files.close()]);
   }
 }

@@ -2,19 +2,16 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Driver, DeviceTarget } from '../devices/driver.js';
 import { DeviceError } from '../devices/errors.js';
-import type { Command, Outcome } from '../management-agent/frames.js';
+import { runCommand, type Command, type CommandContext, type CommandResult } from '../devices/commands.js';
 import type { CaptureInbox } from './capture-inbox.js';
 import type { FileUploader } from './ports.js';
 import { readSnapshot, type DeviceSnapshot } from './monitor/snapshot.js';
 
-export interface CommandResult {
-  outcome: Outcome;
-  reason?: string;
-  data?: Record<string, unknown>;
-}
+export type { CommandResult } from '../devices/commands.js';
 
 export interface ExecutorDeps {
   readonly files: FileUploader;
@@ -37,81 +34,33 @@ export function fileStem(mac: string, at: number): string {
   return `${mac.toLowerCase().replace(/[^0-9a-f]/g, '')}_${d.getUTCFullYear()}.${p(d.getUTCMonth() + 1)}.${p(d.getUTCDate())}_${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`;
 }
 
-/** Frames are at most 1 MiB: a bigger config goes to the DMS as a file and the result names it. */
-const MAX_INLINE_CONFIG = 512 * 1024;
-
-const asParam = (v: string | number | boolean): string => (typeof v === 'boolean' ? (v ? '1' : '0') : String(v));
-
 /**
- * Runs one command against one phone and says what the phone confirmed. DeviceErrors escape
- * to the runner, which decides about retries and maps the last one to an outcome.
+ * Runs one command against one phone through its entry in the command table
+ * (devices/commands.ts), lending it the relay's side: file delivery to the DMS, the capture
+ * inbox and the monitor's status book. DeviceErrors escape to the runner, which decides
+ * about retries and maps the last one to an outcome.
  */
 export class CommandExecutor {
   constructor(private readonly deps: ExecutorDeps) {}
 
-  async run(driver: Driver, t: DeviceTarget, cmd: Command, deviceId: string): Promise<CommandResult> {
-    switch (cmd.kind) {
-      case 'reboot': {
-        const r = await driver.reboot(t);
-        return r.deferred ? { outcome: 'success', reason: 'deferred: the phone is in a call and reboots when it ends', data: { deferred: true } } : { outcome: 'success', data: { deferred: false } };
-      }
-      case 'dial':
-        return { outcome: 'success', data: await driver.dial(t, cmd.args.to, cmd.args.dialType, cmd.args.line) };
-      case 'reset':
-        await driver.reset(t, cmd.args.scope);
-        return { outcome: 'success', data: { scope: cmd.args.scope } };
-      case 'getParams': {
-        const r = await driver.getParams(t, cmd.args.names);
-        const data = { values: Object.fromEntries(Object.entries(r.values).map(([k, v]) => [k, v.value])), sources: Object.fromEntries(Object.entries(r.values).map(([k, v]) => [k, v.source])), invalid: r.invalid };
-        if (r.invalid.length > 0 && Object.keys(r.values).length === 0) return { outcome: 'failure', reason: `the phone knows none of the parameters: ${r.invalid.join(', ')}`, data };
-        return r.invalid.length > 0 ? { outcome: 'success', reason: `unknown parameters: ${r.invalid.join(', ')}`, data } : { outcome: 'success', data };
-      }
-      case 'setParams': {
-        const values = Object.fromEntries(Object.entries(cmd.args.values).map(([k, v]) => [k, asParam(v)]));
-        const r = await driver.setParams(t, values);
-        return { outcome: 'success', data: { set: Object.keys(values).length, chunks: r.chunks } };
-      }
-      case 'getConfig': {
-        const config = await driver.getConfig(t, cmd.args.source);
-        const text = JSON.stringify(config);
-        if (text.length <= MAX_INLINE_CONFIG) return { outcome: 'success', data: { source: cmd.args.source, config } };
-        const file = await this.uploadBuffer(Buffer.from(text), `${fileStem(t.mac, this.deps.now())}.config-${cmd.args.source}.json`, 'application/json');
-        return { outcome: 'success', data: { source: cmd.args.source, file } };
-      }
-      case 'screenCapture': {
-        const img = await driver.screenCapture(t);
-        const name = `${fileStem(t.mac, this.deps.now())}.screen.${img.ext}`;
-        const tmp = await this.tmpPath();
-        try {
-          await pipeline(img.body, createWriteStream(tmp, { mode: 0o600 }));
-          return { outcome: 'success', data: { file: await this.deps.files.upload(tmp, name, img.contentType) } };
-        } finally {
-          await rm(tmp, { force: true });
-        }
-      }
-      case 'pcapStart':
-        await driver.pcapStart(t, { filter: cmd.args.filter, maxMb: cmd.args.maxMb, maxMinutes: cmd.args.maxMinutes });
-        return { outcome: 'success', data: { maxMb: cmd.args.maxMb, maxMinutes: cmd.args.maxMinutes, ...(cmd.args.filter ? { filter: cmd.args.filter } : {}) } };
-      case 'pcapStop':
-        return { outcome: 'success', data: { file: await this.collectCapture(driver, t) } };
-      case 'pcapCancel':
-        await driver.pcapCancel(t);
-        return { outcome: 'success', data: { kept: false } };
-      case 'adPassword':
-        await driver.adPassword(t, cmd.args.password);
-        return { outcome: 'success' };
-      case 'checkSync':
-        await driver.checkSync(t);
-        return { outcome: 'success' };
-      case 'status': {
+  run(driver: Driver, t: DeviceTarget, cmd: Command, deviceId: string): Promise<CommandResult> {
+    const ctx: CommandContext = {
+      driver,
+      target: t,
+      fileStem: () => fileStem(t.mac, this.deps.now()),
+      deliver: (body, name, type) => this.deliver(body, name, type),
+      collectCapture: () => this.collectCapture(driver, t),
+      readStatus: async () => {
         const snap = await readSnapshot(driver, t, this.deps.now());
         this.deps.onStatus(deviceId, snap);
-        return snap.online ? { outcome: 'success', data: { ...snap } } : { outcome: 'failure', reason: 'the phone is offline (no connection)', data: { ...snap } };
-      }
-    }
+        return snap;
+      },
+    };
+    return runCommand(ctx, cmd);
   }
 
   private async collectCapture(driver: Driver, t: DeviceTarget): Promise<unknown> {
+    if (!driver.pcapStop) throw new DeviceError('NOT_SUPPORTED', `this relay's driver for ${t.ip} cannot collect a packet capture`, { reached: false });
     const base = this.deps.relayBaseUrl();
     if (!base) throw new DeviceError('UPLOAD_FAILED', "the relay's phone-facing HTTPS port is not up, so the phone has nowhere to upload its capture", { reached: false });
     // 10 MB is the phone's capture ceiling; allow framing overhead.
@@ -140,15 +89,13 @@ export class CommandExecutor {
     }
   }
 
-  private async tmpPath(): Promise<string> {
+  /** Spools a body to scratch space (the uploader resends from disk), uploads it, removes it. */
+  private async deliver(body: Buffer | Readable, name: string, type: string): Promise<unknown> {
     await mkdir(this.deps.workDir, { recursive: true, mode: 0o700 });
-    return join(this.deps.workDir, `tmp-${randomBytes(8).toString('hex')}`);
-  }
-
-  private async uploadBuffer(buf: Buffer, name: string, type: string): Promise<unknown> {
-    const tmp = await this.tmpPath();
+    const tmp = join(this.deps.workDir, `tmp-${randomBytes(8).toString('hex')}`);
     try {
-      await writeFile(tmp, buf, { mode: 0o600 });
+      if (Buffer.isBuffer(body)) await writeFile(tmp, body, { mode: 0o600 });
+      else await pipeline(body, createWriteStream(tmp, { mode: 0o600 }));
       return await this.deps.files.upload(tmp, name, type);
     } finally {
       await rm(tmp, { force: true });
