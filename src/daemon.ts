@@ -22,8 +22,8 @@ import { listenersSection, type ListenerKey } from './listeners.js';
 import { configDocument } from './admin/config-document.js';
 import { RegistrationRepository } from './store/registration.js';
 import { installMetrics } from './metrics/install.js';
-import { wireDeviceWork } from './management-agent/tasks/wire.js';
-import type { DeviceWork } from './management-agent/tasks/device-work.js';
+import { wireDeviceWork } from './device-work/wire.js';
+import type { DeviceWork } from './device-work/device-work.js';
 
 export interface DaemonOptions {
   readonly config: RelayConfig;
