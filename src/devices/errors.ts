@@ -31,3 +31,21 @@ export class DeviceError extends RelayError {
     this.retryAfterMs = opts.retryAfterMs;
   }
 }
+
+/**
+ * Why a DLS (OpenStage WPI) message could not be read or written. Parse errors of the XML
+ * itself keep their XML_* codes (devices/xml.ts); these say what is wrong with a well-formed
+ * document, or with a reply the relay was about to send.
+ */
+export type DlsErrorCode =
+  | 'DLS_NOT_WORKPOINT_MESSAGE' // the root is not a WorkpointMessage, or it has no Message
+  | 'DLS_BAD_MESSAGE' // a required attribute or element is missing or has a value outside the interface
+  | 'DLS_NONCE_MISMATCH' // a later message of an interaction carries another nonce than its first
+  | 'DLS_REPLY_TOO_LARGE'; // the DLSMessage the relay built exceeds its size bound
+
+export class DlsError extends RelayError {
+  declare readonly code: DlsErrorCode;
+  constructor(code: DlsErrorCode, message: string) {
+    super(code, message);
+  }
+}
