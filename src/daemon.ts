@@ -123,7 +123,7 @@ export class Daemon {
     this.extraStatus.push(() => ['managementAgent', agent.statusSection()]);
     this.add(agent);
     // phone-facing HTTPS: tls, provisioning pass-through, ip guard (issue 3)
-    wirePhoneHttps(this);
+    const phoneHttps = wirePhoneHttps(this);
     // cache + download agent (issue 4)
     const firmware = wireFirmwareCache({ config: cfg, db: this.db, log: this.log, clock: this.clock, registration: this.registration });
     this.phoneRoutes.push(firmware.route);
@@ -155,7 +155,7 @@ export class Daemon {
     this.extraStatus.push(() => ['firmwareCache', firmware.cache.stats()]);
     this.add(images.component);
     // device drivers, tasks, monitoring (issue 5)
-    this.deviceWork = wireDeviceWork(this);
+    this.deviceWork = wireDeviceWork(this, phoneHttps.certs);
     // metrics (issue 6)
     installMetrics(this, admin);
 
@@ -163,6 +163,7 @@ export class Daemon {
     for (const c of this.components) {
       await c.start?.();
     }
+    if (this.deviceWork?.listening.dls) this.addresses.dls = this.deviceWork.listening.dls;
     this.log.info({ version: VERSION, admin: this.addresses.admin, https: this.addresses.https, host: hostname() }, 'cloud-relay started');
   }
 

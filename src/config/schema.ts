@@ -85,6 +85,13 @@ export const configSchema = z.object({
       pollIntervalSeconds: int(60, 7 * 86_400).default(7200).describe('Status poll period, spread evenly over the interval'),
     })
     .prefault({}),
+
+  openstage: z
+    .object({
+      dlsListen: listen.prefault('0.0.0.0:18443').describe('OpenStage provisioning-service (DLS) HTTPS listen address: phones sent a contact-me call back here (same certificate as the phone port)'),
+      dlsPaths: list.refine((a) => a.length > 0 && a.every((x) => x.startsWith('/')), 'at least one path, each starting with /').default(['/DeploymentService/LoginService']).describe('Paths OpenStage phones post their WorkpointMessages to'),
+    })
+    .prefault({}),
 });
 
 export type RelayConfigInput = z.input<typeof configSchema>;

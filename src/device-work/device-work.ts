@@ -11,6 +11,8 @@ import type { Component } from '../lifecycle.js';
 import type { PhoneRoute } from '../http/types.js';
 import { PhoneLock } from '../devices/phone-lock.js';
 import { DriverRegistry } from '../devices/registry.js';
+import type { TlsSource } from '../devices/vendor.js';
+import type { AddressInfo } from 'node:net';
 import type { InboundHandlers, Outbox, RegistrationSource } from '../management-agent/ports.js';
 import { CaptureInbox } from './capture-inbox.js';
 import type { FileUploader } from './ports.js';
@@ -22,7 +24,9 @@ import { DevicePoller } from './monitor/poller.js';
 import { PhoneEvents } from './monitor/phone-events.js';
 
 export interface DeviceWorkOptions {
-  readonly config: Pick<RelayConfig, 'devices' | 'dataDir'>;
+  readonly config: Pick<RelayConfig, 'devices' | 'dataDir'> & Partial<Pick<RelayConfig, 'openstage'>>;
+  /** The phone port's certificate, for vendors with a port of their own (OpenStage DLS). */
+  readonly tls?: TlsSource;
   readonly db: Db;
   readonly outbox: Outbox;
   readonly registration: RegistrationSource;
@@ -56,6 +60,8 @@ export class DeviceWork implements Component {
   readonly inbox: CaptureInbox;
   readonly queue: PQueue;
   private readonly files: FileUploader;
+  /** Vendor listeners bound at start (the OpenStage DLS port as `dls`). */
+  listening: Readonly<Record<string, AddressInfo>> = {};
   private readonly workDir: string;
 
   constructor(private readonly o: DeviceWorkOptions) {
@@ -74,6 +80,8 @@ export class DeviceWork implements Component {
       pins: { check: (origin, fp) => devices.checkPin(origin, fp, o.clock.now()) },
       log: o.log,
       phoneEvents: this.phoneEvents,
+      now: () => o.clock.now(),
+      ...(o.tls && o.config.openstage ? { dls: { listen: o.config.openstage.dlsListen, paths: o.config.openstage.dlsPaths, tls: o.tls } } : {}),
       ...(o.dialConfirm ? { dialConfirm: o.dialConfirm } : {}),
     });
     this.workDir = join(o.config.dataDir, 'device-files');
@@ -121,6 +129,7 @@ export class DeviceWork implements Component {
   async start(): Promise<void> {
     // Leftovers of a crash mid-capture: the phone's upload slot died with the process.
     await rm(this.workDir, { recursive: true, force: true });
+    this.listening = await this.drivers.start();
     this.runner.start();
     if (this.o.poll !== false) this.poller.start();
   }

@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { ConfigError, errorMessage } from '../errors.js';
 import type { Daemon } from '../daemon.js';
 import { DmsFiles } from '../management-agent/dms-files.js';
+import type { SecureContextOptions } from 'node:tls';
+import type { CertificateManager } from '../tls/certificate-manager.js';
 import { DeviceWork } from './device-work.js';
 
 /** The URL phones use to reach the relay's phone-facing port (for one-time capture uploads). */
@@ -13,7 +15,7 @@ export function relayBaseUrl(fqdn: string, https: AddressInfo | undefined): stri
 }
 
 /** Wires device drivers, tasks and monitoring into the daemon. */
-export function wireDeviceWork(daemon: Daemon): DeviceWork {
+export function wireDeviceWork(daemon: Daemon, certs?: CertificateManager): DeviceWork {
   const d = daemon.config.devices;
   if (d.tlsPolicy === 'verify') {
     if (!d.caFile) throw new ConfigError([{ path: 'devices.caFile', message: 'required when devices.tlsPolicy is "verify" (the CA that signed the phones\' certificates)' }]);
@@ -41,6 +43,7 @@ export function wireDeviceWork(daemon: Daemon): DeviceWork {
     log: daemon.log,
     files: new DmsFiles({ dmsUrl: daemon.config.dmsUrl, dmsCaFile: daemon.config.dmsCaFile, registration: daemon.registration }),
     relayBaseUrl: () => relayBaseUrl(daemon.config.fqdn, daemon.addresses.https),
+    ...(certs ? { tls: { current: () => certs.current.options, onChange: (fn: (o: SecureContextOptions) => void) => certs.onChange((c) => fn(c.options)) } } : {}),
   });
   Object.assign(daemon.inbound, work.handlers());
   daemon.phoneRoutes.push(...work.phoneRoutes());

@@ -18,7 +18,9 @@ export type DeviceErrorCode =
   | 'PHONE_ERROR' // the phone answered with a non-success status
   | 'HTTP_ERROR' // an unexpected HTTP status (5xx …)
   | 'BAD_RESPONSE' // the answer could not be parsed
-  | 'UPLOAD_FAILED'; // a file the phone produced could not be delivered
+  | 'UPLOAD_FAILED' // a file the phone produced could not be delivered
+  | 'RATE_LIMITED' // the relay holds back to protect the phone (OpenStage: one contact-me per minute), final
+  | 'DLS_NONCE_MISMATCH'; // an OpenStage phone answered with another nonce than its interaction began with (final)
 
 export class DeviceError extends RelayError {
   declare readonly code: DeviceErrorCode;
@@ -40,7 +42,8 @@ export class DeviceError extends RelayError {
 export type DlsErrorCode =
   | 'DLS_NOT_WORKPOINT_MESSAGE' // the root is not a WorkpointMessage, or it has no Message
   | 'DLS_BAD_MESSAGE' // a required attribute or element is missing or has a value outside the interface
-  | 'DLS_NONCE_MISMATCH' // a later message of an interaction carries another nonce than its first
+  | 'DLS_SESSION_FOREIGN' // a session cookie presented from another address than the interaction's phone
+  | 'DLS_BODY_TOO_LARGE' // a post to the DLS port over the WorkpointMessage bound
   | 'DLS_REPLY_TOO_LARGE'; // the DLSMessage the relay built exceeds its size bound
 
 export class DlsError extends RelayError {

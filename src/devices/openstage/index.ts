@@ -1,0 +1,29 @@
+import type { CommandKind } from '../commands.js';
+import type { VendorModule } from '../vendor.js';
+import { DlsServer } from './dls-server.js';
+import { OpenStageDriver } from './driver.js';
+import { Interactions } from './interactions.js';
+
+/**
+ * Unify OpenStage phones through the provisioning-service (DLS/WPI) interface. The relay is
+ * the phones' DLS: it listens on a port of its own (`openstage.dlsListen`) and drives each
+ * command as an interaction the phone opens after a contact-me.
+ */
+export const openstage: VendorModule = {
+  vendor: 'openstage',
+  label: 'OpenStage',
+  supports: new Set<CommandKind>(['status', 'getParams', 'setParams', 'getConfig', 'reboot', 'checkSync']),
+  create: (env) => {
+    const log = env.log.child({ part: 'openstage' });
+    const now = env.now ?? Date.now;
+    const interactions = new Interactions({ stepTimeoutMs: env.requestTimeoutMs, sink: env.phoneEvents, log, now });
+    const server = env.dls
+      ? new DlsServer({ listen: env.dls.listen, paths: env.dls.paths, tls: env.dls.tls, interactions, sink: env.phoneEvents, requestTimeoutMs: Math.max(env.requestTimeoutMs, 30_000), log })
+      : undefined;
+    return {
+      driver: new OpenStageDriver({ interactions, server, requestTimeoutMs: env.requestTimeoutMs, sink: env.phoneEvents, log, now }),
+      routes: [],
+      ...(server ? { start: async () => ({ dls: await server.listen() }) } : {}),
+    };
+  },
+};
