@@ -4,7 +4,7 @@ import { createSecureContext, type SecureContext } from 'node:tls';
 import { Pool, type Dispatcher } from 'undici';
 import type { Logger } from '../log.js';
 import type { Registration } from '../management-agent/ports.js';
-import { errorCode, errorMessage } from '../errors.js';
+import { RelayError, errorCode, errorMessage } from '../errors.js';
 import { connectionTokens, upstreamRequestHeaders, withoutNamed } from './forward-headers.js';
 import { sendText } from './responses.js';
 import { dmsSecureContext } from '../tls/trust.js';
@@ -23,8 +23,10 @@ const METHODS_WITH_BODY = new Set(['PUT', 'POST', 'PATCH', 'DELETE']);
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
 const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
-export class UploadTooLarge extends Error {
-  readonly code = 'UPLOAD_TOO_LARGE';
+export class UploadTooLarge extends RelayError {
+  constructor(message: string) {
+    super('UPLOAD_TOO_LARGE', message);
+  }
 }
 
 /** Counts a chunked upload's bytes and fails it once it passes the limit (Content-Length is checked earlier). */
@@ -40,8 +42,10 @@ class UploadLimit extends Transform {
   }
 }
 
-class PhoneWentAway extends Error {
-  readonly code = 'PHONE_DISCONNECTED';
+class PhoneWentAway extends RelayError {
+  constructor(message: string) {
+    super('PHONE_DISCONNECTED', message);
+  }
 }
 
 /**
