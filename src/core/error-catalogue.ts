@@ -23,8 +23,7 @@ export type ErrorArea =
   | 'ip-guard'
   | 'cache'
   | 'images'
-  | 'devices'
-  | 'tasks';
+  | 'devices';
 
 /**
  * Whether trying the same thing again, unchanged, can succeed: `yes` (transient; the relay
