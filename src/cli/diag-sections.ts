@@ -13,6 +13,7 @@ import { formatReport } from '../tls/validate.js';
 import { VERSION } from '../version.js';
 import { errorMessage } from '../errors.js';
 import { adminGet } from './common.js';
+import { timeouts } from '../core/timeouts.js';
 
 /** One file of the support bundle. A section that cannot be gathered says why in its own text. */
 export interface DiagFile {
@@ -71,7 +72,7 @@ export async function daemonSections(base: string): Promise<DiagFile[]> {
 /** The daemon logs JSON to stdout: under systemd that is the journal; elsewhere the bundle says where to look. */
 export async function logsSection(lines: number): Promise<DiagFile> {
   try {
-    const { stdout, stderr } = await run('journalctl', ['-u', 'cloud-relay', '-n', String(lines), '--no-pager', '-o', 'cat'], { maxBuffer: 64 * 1024 * 1024, timeout: 30_000 });
+    const { stdout, stderr } = await run('journalctl', ['-u', 'cloud-relay', '-n', String(lines), '--no-pager', '-o', 'cat'], { maxBuffer: 64 * 1024 * 1024, timeout: timeouts.cliJournal.ms });
     const text = stdout.trim() === '' ? `journalctl returned no lines for unit cloud-relay${stderr.trim() ? `: ${stderr.trim()}` : ''}\n` : stdout;
     return { name: 'logs.txt', text, ok: stdout.trim() !== '' };
   } catch (err) {

@@ -10,6 +10,7 @@ import { sendText } from './responses.js';
 import { dmsSecureContext } from '../tls/trust.js';
 import type { IpGuard } from './ip-guard.js';
 import { relayMetrics } from '../metrics/relay-metrics.js';
+import { timeouts } from '../core/timeouts.js';
 
 export interface ProxySettings {
   readonly upstreamTimeoutMs: number;
@@ -184,12 +185,12 @@ export class ProvisioningProxy {
     this.pool = new Pool(origin, {
       connections: this.settings.upstreamConnections,
       pipelining: 1,
-      keepAliveTimeout: 30_000,
+      keepAliveTimeout: timeouts.dmsIdle.ms,
       headersTimeout: this.settings.upstreamTimeoutMs,
       bodyTimeout: this.settings.upstreamTimeoutMs,
       // One context for every upstream connection: parsing the ~140 system roots plus the
       // extra CA costs ~20 ms of CPU, which `ca` in the connect options would pay per connection.
-      connect: { timeout: Math.min(10_000, this.settings.upstreamTimeoutMs), secureContext: (this.secureContext ??= this.settings.ca ? dmsSecureContext(this.settings.ca) : createSecureContext({})) },
+      connect: { timeout: Math.min(timeouts.provisioningConnect.ms, this.settings.upstreamTimeoutMs), secureContext: (this.secureContext ??= this.settings.ca ? dmsSecureContext(this.settings.ca) : createSecureContext({})) },
     });
     if (old) void old.close().catch(() => undefined);
     this.log.info({ provisioningUrl: this.base }, 'provisioning pass-through points at the DMS');

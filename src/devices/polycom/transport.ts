@@ -4,6 +4,7 @@ import type { DeviceTarget } from '../driver.js';
 import { phoneConnector, type PinStore, type TlsPolicy } from '../tls-policy.js';
 import { API_PROBE_PATH, BUSY_BACKOFF_MS, BUSY_STATUS, DEFAULT_USER, NOT_SUPPORTED_STATUS } from './inferred.js';
 import { statusReason } from './status-codes.js';
+import { timeouts } from '../../core/timeouts.js';
 
 export interface TransportOptions {
   readonly tlsPolicy: TlsPolicy;
@@ -65,11 +66,11 @@ export class PolycomTransport {
     this.agent = new Agent({
       connections: 1,
       pipelining: 1,
-      keepAliveTimeout: opts.keepAliveMs ?? 4_000,
-      keepAliveMaxTimeout: opts.keepAliveMs ?? 4_000,
+      keepAliveTimeout: opts.keepAliveMs ?? timeouts.deviceIdle.ms,
+      keepAliveMaxTimeout: opts.keepAliveMs ?? timeouts.deviceIdle.ms,
       headersTimeout: opts.requestTimeoutMs,
       bodyTimeout: opts.requestTimeoutMs,
-      connect: phoneConnector({ policy: opts.tlsPolicy, caFile: opts.caFile, timeoutMs: Math.min(opts.requestTimeoutMs, 10_000), pins: opts.pins }),
+      connect: phoneConnector({ policy: opts.tlsPolicy, caFile: opts.caFile, timeoutMs: Math.min(opts.requestTimeoutMs, timeouts.deviceConnect.ms), pins: opts.pins }),
     });
   }
 

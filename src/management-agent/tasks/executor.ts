@@ -9,6 +9,7 @@ import type { Command, Outcome } from '../frames.js';
 import type { CaptureInbox } from './capture-inbox.js';
 import type { DmsFiles } from './dms-files.js';
 import { readSnapshot, type DeviceSnapshot } from '../monitor/snapshot.js';
+import { timeouts } from '../../core/timeouts.js';
 
 export interface CommandResult {
   outcome: Outcome;
@@ -115,7 +116,7 @@ export class CommandExecutor {
     const base = this.deps.relayBaseUrl();
     if (!base) throw new DeviceError('UPLOAD_FAILED', "the relay's phone-facing HTTPS port is not up, so the phone has nowhere to upload its capture", { reached: false });
     // 10 MB is the phone's capture ceiling; allow framing overhead.
-    const slot = await this.deps.inbox.open(t.ip, base, 12 * 1024 * 1024, this.deps.captureWaitMs ?? 120_000);
+    const slot = await this.deps.inbox.open(t.ip, base, 12 * 1024 * 1024, this.deps.captureWaitMs ?? timeouts.captureUpload.ms);
     try {
       await driver.pcapStop(t, slot.url);
     } catch (err) {
