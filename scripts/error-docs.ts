@@ -24,6 +24,7 @@ const AREA_TITLES: Record<ErrorArea, string> = {
   cache: 'Firmware cache',
   images: 'Image sync',
   devices: 'Calls to phones',
+  rollouts: 'Firmware rollouts',
 };
 
 function cell(text: string): string {

@@ -23,7 +23,8 @@ export type ErrorArea =
   | 'ip-guard'
   | 'cache'
   | 'images'
-  | 'devices';
+  | 'devices'
+  | 'rollouts';
 
 /**
  * Whether trying the same thing again, unchanged, can succeed: `yes` (transient; the relay
@@ -589,6 +590,18 @@ export const errorCatalogue = {
     area: 'devices',
     sentence: "devices.tlsPolicy=insecure: phone certificates are not checked, so anyone on the LAN path can impersonate a phone. Logged at start.",
     retry: 'no',
+  },
+
+  // firmware rollouts
+  ROLLOUT_ABORTED: {
+    area: 'rollouts',
+    sentence: "A rollout stopped starting devices because more failed than its abort rule allows; devices already upgrading finish, the others end as not started.",
+    retry: 'no',
+  },
+  ROLLOUT_STEP_FAILED: {
+    area: 'rollouts',
+    sentence: 'One step of a rollout failed unexpectedly; it is tried again at the next tick. Report it with the log line if it repeats.',
+    retry: 'yes',
   },
 } as const satisfies Record<string, ErrorSpec>;
 
