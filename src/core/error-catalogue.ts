@@ -586,6 +586,26 @@ export const errorCatalogue = {
     sentence: 'A file the phone produced (capture, screen) could not be received by the relay or delivered to the DMS.',
     retry: 'depends',
   },
+  XML_TOO_LARGE: {
+    area: 'devices',
+    sentence: 'An XML document a phone sent (such as a telephony notification) is over the size limit; refused with 413.',
+    retry: 'no',
+  },
+  XML_DTD_REFUSED: {
+    area: 'devices',
+    sentence: 'An XML document a phone sent declares a DOCTYPE; refused so that no entity can be declared or expanded.',
+    retry: 'no',
+  },
+  XML_TOO_DEEP: {
+    area: 'devices',
+    sentence: 'An XML document a phone sent is nested deeper than allowed; refused.',
+    retry: 'no',
+  },
+  XML_MALFORMED: {
+    area: 'devices',
+    sentence: "An XML document a phone sent is not well-formed, or not the expected event; refused with 400 and the parser's reason.",
+    retry: 'no',
+  },
   DEVICE_TLS_INSECURE: {
     area: 'devices',
     sentence: "devices.tlsPolicy=insecure: phone certificates are not checked, so anyone on the LAN path can impersonate a phone. Logged at start.",
