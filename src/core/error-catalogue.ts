@@ -44,6 +44,7 @@ export interface ErrorSpec {
 
 // Values of src/errors.ts ExitCode, repeated here because this module imports nothing.
 const EX_FAILURE = 1;
+const EX_NOINPUT = 66;
 const EX_UNAVAILABLE = 69;
 const EX_CANTCREAT = 73;
 const EX_CONFIG = 78;
@@ -300,6 +301,24 @@ export const errorCatalogue = {
     area: 'certificate',
     sentence: 'The configured PFX file cannot be read (missing, permissions); the relay serves its self-signed certificate meanwhile.',
     retry: 'no',
+  },
+  PFX_FILE_NOT_FOUND: {
+    area: 'certificate',
+    sentence: 'The PFX file given to `cloud-relay cert check`/`install` does not exist; check the path.',
+    retry: 'no',
+    exit: EX_NOINPUT,
+  },
+  PFX_FILE_UNREADABLE: {
+    area: 'certificate',
+    sentence: 'The PFX file given to `cloud-relay cert check`/`install` cannot be read (permissions, a directory); the message says why.',
+    retry: 'no',
+    exit: EX_NOINPUT,
+  },
+  PFX_IS_PEM: {
+    area: 'certificate',
+    sentence: 'The file is PEM (a certificate or key in text form), not a PFX; make a PFX with the `openssl pkcs12 -export` line the message gives.',
+    retry: 'no',
+    exit: EX_FAILURE,
   },
   PFX_WRONG_PASSPHRASE: {
     area: 'certificate',
