@@ -1,5 +1,6 @@
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
+import { timeouts } from '../../core/timeouts.js';
 import { DeviceError } from '../errors.js';
 
 /**
@@ -10,7 +11,7 @@ import { DeviceError } from '../errors.js';
  */
 
 /** The phones' web server is known to fall over under faster retries (GS3's check-cfg notes). */
-export const CONTACT_ME_INTERVAL_MS = 60_000;
+export const CONTACT_ME_INTERVAL_MS = timeouts.openstageContactMe.ms;
 
 export const CONTACT_ME_PATH = '/contact_dls.html/ContactDLS';
 

@@ -1,3 +1,4 @@
+import { timeouts } from '../../core/timeouts.js';
 import type { Logger } from '../../log.js';
 import type { ConfigSource, DeviceStatus, DeviceTarget, Driver, ParamsRead } from '../driver.js';
 import { DeviceError, DlsError } from '../errors.js';
@@ -18,7 +19,7 @@ import { itemValue, type DlsAction, type DlsItem, type OutItem, type WorkpointMe
 export const OPENSTAGE_PORT = 8085;
 
 /** How long a write waits for a phone in a call when the task has no expiry. */
-export const DEFAULT_BUSY_WAIT_MS = 30 * 60_000;
+export const DEFAULT_BUSY_WAIT_MS = timeouts.openstageBusyWait.ms;
 
 /**
  * The item rewritten with its own value to learn whether the phone is in a call (the interface
@@ -54,7 +55,7 @@ export class OpenStageDriver implements Driver {
 
   /** Waiting for a call-back after a contact-me: a phone answers in seconds, a busy one may take longer. */
   private get callbackWaitMs(): number {
-    return this.o.requestTimeoutMs * 3;
+    return (this.o.requestTimeoutMs * timeouts.openstageCallback.ms) / timeouts.deviceRequest.ms;
   }
 
   async readStatus(t: DeviceTarget): Promise<DeviceStatus> {
@@ -167,7 +168,7 @@ export class OpenStageDriver implements Driver {
       const waiting = this.o.interactions.expect(t.ip, t.mac, this.callbackWaitMs);
       try {
         this.remember(t.ip, now);
-        await sendContactMe({ ip: t.ip, port: t.port ?? OPENSTAGE_PORT, dls: { host: dls.address, port: dls.port }, timeoutMs: Math.min(10_000, this.o.requestTimeoutMs) });
+        await sendContactMe({ ip: t.ip, port: t.port ?? OPENSTAGE_PORT, dls: { host: dls.address, port: dls.port }, timeoutMs: Math.min(timeouts.deviceConnect.ms, this.o.requestTimeoutMs) });
       } catch (err) {
         waiting.cancel(err instanceof Error ? err : new Error(String(err)));
         await waiting.promise.catch(() => undefined);

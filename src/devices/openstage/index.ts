@@ -1,3 +1,4 @@
+import { timeouts } from '../../core/timeouts.js';
 import type { CommandKind } from '../commands.js';
 import type { VendorModule } from '../vendor.js';
 import { DlsServer } from './dls-server.js';
@@ -18,7 +19,7 @@ export const openstage: VendorModule = {
     const now = env.now ?? Date.now;
     const interactions = new Interactions({ stepTimeoutMs: env.requestTimeoutMs, sink: env.phoneEvents, log, now });
     const server = env.dls
-      ? new DlsServer({ listen: env.dls.listen, paths: env.dls.paths, tls: env.dls.tls, interactions, sink: env.phoneEvents, requestTimeoutMs: Math.max(env.requestTimeoutMs, 30_000), log })
+      ? new DlsServer({ listen: env.dls.listen, paths: env.dls.paths, tls: env.dls.tls, interactions, sink: env.phoneEvents, requestTimeoutMs: Math.max(env.requestTimeoutMs, timeouts.openstageDlsRequest.ms), log })
       : undefined;
     return {
       driver: new OpenStageDriver({ interactions, server, requestTimeoutMs: env.requestTimeoutMs, sink: env.phoneEvents, log, now }),
