@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
+import { timeouts } from '../../core/timeouts.js';
 import type { Logger } from '../../log.js';
 import { RelayError, errorMessage } from '../../errors.js';
 import type { ListenAddress } from '../../config/listen.js';
@@ -44,7 +45,7 @@ export class DlsServer {
 
   async listen(): Promise<AddressInfo> {
     const tls: SecureContextOptions = this.o.tls.current();
-    const server = createServer({ ...tls, requestTimeout: this.o.requestTimeoutMs, headersTimeout: this.o.requestTimeoutMs, keepAliveTimeout: 30_000, maxHeaderSize: 16 * 1024 }, (req, res) => this.onRequest(req, res));
+    const server = createServer({ ...tls, requestTimeout: this.o.requestTimeoutMs, headersTimeout: this.o.requestTimeoutMs, keepAliveTimeout: timeouts.phoneIdle.ms, maxHeaderSize: 16 * 1024 }, (req, res) => this.onRequest(req, res));
     server.on('tlsClientError', () => undefined);
     server.on('clientError', (_err, socket: Socket) => socket.destroy());
     this.o.tls.onChange((opts) => server.setSecureContext({ ...opts, ticketKeys: server.getTicketKeys() }));
