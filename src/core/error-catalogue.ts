@@ -630,6 +630,11 @@ export const errorCatalogue = {
     sentence: 'The relay held back to protect the phone (OpenStage: at most one contact-me per phone per minute) and the task expires before the next one is allowed; run the command again later.',
     retry: 'yes',
   },
+  DLS_LISTEN_FAILED: {
+    area: 'devices',
+    sentence: 'The OpenStage DLS port (openstage.dlsListen) could not be opened, e.g. because another program uses it; the relay runs on and OpenStage commands fail until it is restarted with a free address.',
+    retry: 'no',
+  },
   DLS_NONCE_MISMATCH: {
     area: 'devices',
     sentence: 'An OpenStage phone answered within an interaction with another nonce than the interaction began with; the message is refused (403) and the command fails without a retry. A second device answering for that address would do this.',

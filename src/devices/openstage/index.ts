@@ -1,4 +1,6 @@
 import { timeouts } from '../../core/timeouts.js';
+import type { AddressInfo } from 'node:net';
+import { errorMessage } from '../../errors.js';
 import type { CommandKind } from '../commands.js';
 import type { VendorModule } from '../vendor.js';
 import { DlsServer } from './dls-server.js';
@@ -24,7 +26,20 @@ export const openstage: VendorModule = {
     return {
       driver: new OpenStageDriver({ interactions, server, requestTimeoutMs: env.requestTimeoutMs, sink: env.phoneEvents, log, now }),
       routes: [],
-      ...(server ? { start: async () => ({ dls: await server.listen() }) } : {}),
+      ...(server
+        ? {
+            // A DLS port that cannot be bound must not take the Polycom side down with it:
+            // the failure is logged with its code and OpenStage commands fail saying so.
+            start: async (): Promise<Record<string, AddressInfo>> => {
+              try {
+                return { dls: await server.listen() };
+              } catch (err) {
+                log.error({ code: 'DLS_LISTEN_FAILED', listen: env.dls?.listen, err: errorMessage(err) }, 'OpenStage DLS port could not be opened; OpenStage commands will fail until the relay is restarted with a free openstage.dlsListen');
+                return {};
+              }
+            },
+          }
+        : {}),
     };
   },
 };
