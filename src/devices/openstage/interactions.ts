@@ -189,6 +189,7 @@ export class Interactions {
         this.o.log.warn({ ip: inb.ip, code: 'DLS_SESSION_FOREIGN' }, 'DLS session cookie presented from another address; refused');
         return;
       }
+      if (inb.msg.nonce !== session.nonce) this.o.log.warn({ ip: inb.ip, code: 'DLS_NONCE_MISMATCH' }, 'OpenStage phone answered with another nonce than its interaction began with; refused and the interaction ended');
       session.deliver(inb);
       return;
     }
