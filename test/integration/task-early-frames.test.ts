@@ -10,6 +10,7 @@ import { PhoneFarm } from '../../sim/phone/farm.js';
 import { tempDir } from '../helpers/relay-config.js';
 import { waitFor } from '../helpers/wait.js';
 import { memoryOutbox } from '../helpers/devices.js';
+import { DmsClient } from '../../src/dms/client.js';
 
 /**
  * The control channel starts before the task runner, so task frames can be stored before
@@ -34,9 +35,10 @@ describe('tasks stored before the runner starts', () => {
     const { outbox, sent } = memoryOutbox();
     const registration: RegistrationSource = { current: () => undefined, onChange: () => undefined };
     work = new DeviceWork({
-      config: { devices: { tlsPolicy: 'pin-on-first-use', concurrency: 8, backlog: 100, requestTimeoutMs: 5_000, pollIntervalSeconds: 7200 }, dmsUrl: 'https://127.0.0.1:9', dataDir: join(dir, 'data') },
+      config: { devices: { tlsPolicy: 'pin-on-first-use', concurrency: 8, backlog: 100, requestTimeoutMs: 5_000, pollIntervalSeconds: 7200 }, dataDir: join(dir, 'data') },
       db,
       outbox,
+      dms: DmsClient.open({ dmsUrl: 'https://127.0.0.1:9' }, { clock: { now: () => Date.now() }, apiTimeoutMs: 1_000, bulkConnections: 1 }),
       registration,
       clock: { now: () => Date.now() },
       log: createLogger('silent'),

@@ -3,6 +3,7 @@ import { rm } from 'node:fs/promises';
 import PQueue from 'p-queue';
 import type { Logger } from '../../log.js';
 import type { Clock } from '../../clock.js';
+import type { DmsClient } from '../../dms/client.js';
 import type { RelayConfig } from '../../config/schema.js';
 import type { Db } from '../../store/db.js';
 import { TaskRepo } from '../../store/tasks.js';
@@ -24,7 +25,9 @@ import { DevicePoller } from '../monitor/poller.js';
 import { NotificationReceiver } from '../monitor/notifications.js';
 
 export interface DeviceWorkOptions {
-  readonly config: Pick<RelayConfig, 'devices' | 'dmsUrl' | 'dmsCaFile' | 'dataDir'>;
+  readonly config: Pick<RelayConfig, 'devices' | 'dataDir'>;
+  /** Uploads (captures, exports) go to the DMS through the relay's one DMS client. */
+  readonly dms: DmsClient;
   readonly db: Db;
   readonly outbox: Outbox;
   readonly registration: RegistrationSource;
@@ -76,7 +79,7 @@ export class DeviceWork implements Component {
     const driverFor = (vendor: Target['vendor']): Driver | undefined => (vendor === 'polycom' ? this.polycom : undefined);
     this.workDir = join(o.config.dataDir, 'device-files');
     this.inbox = new CaptureInbox(join(this.workDir, 'inbox'));
-    this.files = new DmsFiles({ dmsUrl: o.config.dmsUrl, dmsCaFile: o.config.dmsCaFile, registration: o.registration, ...(o.uploadRetryDelayMs !== undefined ? { retryDelayMs: o.uploadRetryDelayMs } : {}) });
+    this.files = new DmsFiles({ dms: o.dms, ...(o.uploadRetryDelayMs !== undefined ? { retryDelayMs: o.uploadRetryDelayMs } : {}) });
     const book = new StatusBook(this.devices, o.outbox, o.clock);
     const executor = new CommandExecutor({
       files: this.files,

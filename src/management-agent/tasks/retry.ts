@@ -1,5 +1,6 @@
 import { DeviceError } from '../../devices/errors.js';
 import type { CommandKind } from '../frames.js';
+import { retryPolicyDelay, type RetryPolicy } from '../../core/backoff.js';
 
 /** Commands that only read: safe to resend even if the first try may have reached the phone. */
 export const READ_ONLY: ReadonlySet<CommandKind> = new Set(['getParams', 'getConfig', 'screenCapture', 'status']);
@@ -7,11 +8,7 @@ export const READ_ONLY: ReadonlySet<CommandKind> = new Set(['getParams', 'getCon
 /** Commands whose effect must not happen twice: after a crash mid-send they are reported "interrupted". */
 export const NOT_REPEATABLE: ReadonlySet<CommandKind> = new Set(['dial', 'reboot', 'reset', 'pcapStart']);
 
-export interface RetryPolicy {
-  readonly attempts: number;
-  readonly baseDelayMs: number;
-  readonly maxDelayMs: number;
-}
+export type { RetryPolicy };
 
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 3, baseDelayMs: 1_000, maxDelayMs: 30_000 };
 
@@ -22,8 +19,7 @@ export const DEFAULT_RETRY: RetryPolicy = { attempts: 3, baseDelayMs: 1_000, max
  */
 export function retryDelay(err: unknown, kind: CommandKind, attempt: number, policy: RetryPolicy): number | undefined {
   if (attempt >= policy.attempts || !(err instanceof DeviceError)) return undefined;
-  const backoff = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-  const jittered = backoff / 2 + Math.random() * (backoff / 2);
+  const jittered = retryPolicyDelay(policy, attempt, 'equal');
   switch (err.code) {
     case 'CONNECT_FAILED':
       return jittered;

@@ -36,6 +36,7 @@ export function wireDeviceWork(daemon: Daemon): DeviceWork {
     db: daemon.store,
     outbox: daemon.outbox,
     registration: daemon.registration,
+    dms: daemon.dms,
     clock: daemon.clock,
     log: daemon.log,
     relayBaseUrl: () => relayBaseUrl(daemon.config.fqdn, daemon.addresses.https),
