@@ -25,8 +25,9 @@ export function wireDownloadAgent(o: {
     outbox: o.outbox,
     registration: o.registration,
     dmsUrl: o.dms.baseUrl,
-    // The catalogue is a small API call: the API lane, not behind image transfers.
-    dispatcher: o.dms.api,
+    // Catalogue and images share the bulk lane (as the image fills do), keeping the API lane's
+    // few connections free for registration and heartbeats.
+    dispatcher: o.dms.bulk,
     log: o.log.child({ part: 'download-agent' }),
     clock: o.clock,
     periodicSyncMs: o.config.cache.periodicSyncMinutes * 60_000,
