@@ -19,6 +19,9 @@ import { ManagementAgent } from './management-agent/agent.js';
 import { tuningWith, type AgentTuning } from './management-agent/tuning.js';
 import { DmsClient } from './dms/client.js';
 import { zeroStatus } from './status.js';
+import { listenersSection, type ListenerKey } from './listeners.js';
+import { configDocument } from './admin/config-document.js';
+import { RegistrationRepository } from './store/registration.js';
 import { installMetrics } from './metrics/install.js';
 import { wireDeviceWork } from './device-work/wire.js';
 import type { DeviceWork } from './device-work/device-work.js';
@@ -31,11 +34,8 @@ export interface DaemonOptions {
   readonly agentTuning?: Partial<AgentTuning>;
 }
 
-/** Addresses actually bound (ports may be 0 in config: tests and the demo ask the OS). */
-export interface BoundAddresses {
-  admin?: AddressInfo;
-  https?: AddressInfo;
-}
+/** Addresses actually bound (ports may be 0 in config: tests and the demo ask the OS); each is a listener in `/status`. */
+export type BoundAddresses = Partial<Record<ListenerKey, AddressInfo>>;
 
 /**
  * The composition root: the only module that knows every part. Parts meet here through
@@ -104,6 +104,8 @@ export class Daemon {
       },
     });
     admin.route('/status', (_req, res) => sendJson(res, 200, this.statusDocument()));
+    const stored = new RegistrationRepository(kv);
+    admin.route('/config', (_req, res) => sendJson(res, 200, configDocument({ config: cfg, storedTenantId: () => stored.credentials()?.tenantId })));
 
     // The DMS client first: it reads dmsCaFile once, every part talks to the DMS through it,
     // and as the first component it is stopped last, after every part that uses it.
@@ -187,6 +189,7 @@ export class Daemon {
       uptimeSeconds: Math.round((this.clock.now() - this.startedAt) / 1000),
       draining: this.draining.active,
       readiness: this.admin?.readiness(),
+      listeners: listenersSection(this.addresses),
       cert: this.status.cert?.() ?? null,
       cache: this.status.cache?.() ?? null,
       images: this.status.images?.() ?? null,
