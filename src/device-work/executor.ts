@@ -10,6 +10,7 @@ import { runCommand, type Command, type CommandContext, type CommandResult } fro
 import type { CaptureInbox } from './capture-inbox.js';
 import type { FileUploader } from './ports.js';
 import { readSnapshot, type DeviceSnapshot } from './monitor/snapshot.js';
+import { timeouts } from '../core/timeouts.js';
 
 export type { CommandResult } from '../devices/commands.js';
 
@@ -64,7 +65,7 @@ export class CommandExecutor {
     const base = this.deps.relayBaseUrl();
     if (!base) throw new DeviceError('UPLOAD_FAILED', "the relay's phone-facing HTTPS port is not up, so the phone has nowhere to upload its capture", { reached: false });
     // 10 MB is the phone's capture ceiling; allow framing overhead.
-    const slot = await this.deps.inbox.open(t.ip, base, 12 * 1024 * 1024, this.deps.captureWaitMs ?? 120_000);
+    const slot = await this.deps.inbox.open(t.ip, base, 12 * 1024 * 1024, this.deps.captureWaitMs ?? timeouts.captureUpload.ms);
     try {
       await driver.pcapStop(t, slot.url);
     } catch (err) {
