@@ -1,23 +1,10 @@
 /**
- * What a driver needs to bring a phone to a cached firmware image: the image's facts and
- * whether the phone fetched it from the relay. Vendor-neutral; the cache and the download
- * agent provide it, drivers only read it.
+ * What a driver needs besides the image to bring a phone to it: how long to wait for the
+ * phone, whether the relay served it the image, and when a reported version is the image's.
  */
 
-export interface FirmwareImage {
-  readonly imageId: string;
-  readonly version: string;
-  /** Where phones ask the relay for it (PROTOCOL §5 `path`). */
-  readonly path: string;
-  /** The cache holds it, verified. */
-  readonly synced: boolean;
-}
-
-export interface FirmwareCatalog {
-  image(imageId: string): FirmwareImage | undefined;
-  /** Whether the phone at `ip` was served `path` by the relay at or after `since` (ms). */
-  servedSince(ip: string, path: string, since: number): boolean;
-}
+/** Whether the phone at `ip` was served `path` by the relay at or after `since` (ms). */
+export type FirmwareServed = (ip: string, path: string, since: number) => boolean;
 
 /** How long a driver waits for an upgrading phone, and how often it looks. */
 export interface FirmwareWait {

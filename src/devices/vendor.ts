@@ -3,7 +3,7 @@ import type { PhoneRoute } from '../http/types.js';
 import type { CommandKind } from './commands.js';
 import type { DeviceStatus, Driver } from './driver.js';
 import type { PinStore, TlsPolicy } from './tls-policy.js';
-import type { FirmwareCatalog, FirmwareWait } from './firmware.js';
+import type { FirmwareServed, FirmwareWait } from './firmware.js';
 
 /**
  * The contract between the relay and one vendor's driver: what the relay lends every driver
@@ -37,8 +37,8 @@ export interface DriverEnv {
   readonly pins: PinStore;
   readonly log: Logger;
   readonly phoneEvents: PhoneEventSink;
-  /** The cached firmware images drivers bring phones to; without it updateFirmware fails "not in the image set". */
-  readonly firmware?: FirmwareCatalog | undefined;
+  /** Whether the relay's cache served a phone an image (firmware results say so). */
+  readonly firmwareServed?: FirmwareServed | undefined;
   /** How long an upgrading phone is waited for (tests and benches shorten it). */
   readonly firmwareWait?: FirmwareWait | undefined;
   /** Test knob: how a dial is confirmed (tests use a short interval). */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PolycomDriver } from '../../src/devices/polycom/driver.js';
-import type { FirmwareCatalog, FirmwareImage } from '../../src/devices/firmware.js';
+import type { CachedImage } from '../../src/devices/driver.js';
 import { PhoneFarm } from '../../sim/phone/farm.js';
 import { startProvisioningSimulator, type ProvisioningSimulator } from '../../sim/provisioning/server.js';
 import { DEFAULT_ACCOUNT, masterConfig } from '../../sim/provisioning/files.js';
@@ -18,12 +18,7 @@ describe('Polycom driver: firmware update', () => {
   let prov: ProvisioningSimulator;
   let farm: PhoneFarm;
   let driver: PolycomDriver;
-  const image: FirmwareImage = { imageId: 'vvx-6.5.0', version: '6.5.0', path: '/swupdate/vvx/6.5.0/sip.ld', synced: true };
-  let synced = true;
-  const catalog: FirmwareCatalog = {
-    image: (id) => (id === image.imageId ? { ...image, synced } : undefined),
-    servedSince: () => false,
-  };
+  const image: CachedImage = { imageId: 'vvx-6.5.0', version: '6.5.0', path: '/swupdate/vvx/6.5.0/sip.ld' };
 
   beforeAll(async () => {
     prov = await startProvisioningSimulator({ prefix: '/' });
@@ -37,7 +32,7 @@ describe('Polycom driver: firmware update', () => {
       provisioning: { relayUrl: prov.url, servername: 'localhost', ca: prov.ca.certPem, account: DEFAULT_ACCOUNT },
     });
     farm.phone(2).faults.upgradeFails = true;
-    driver = new PolycomDriver({ tlsPolicy: 'insecure', requestTimeoutMs: 5_000, pins: { check: () => ({ ok: true as const }) }, firmware: catalog, firmwareWait: { pollMs: 100, timeoutMs: 15_000 } });
+    driver = new PolycomDriver({ tlsPolicy: 'insecure', requestTimeoutMs: 5_000, pins: { check: () => ({ ok: true as const }) }, firmwareServed: () => false, firmwareWait: { pollMs: 100, timeoutMs: 15_000 } });
   });
 
   afterAll(async () => {
@@ -48,17 +43,17 @@ describe('Polycom driver: firmware update', () => {
 
   it('reboots the phone, which fetches the image and comes back with its version; a second run is "already current"', async () => {
     const t = farm.target(0);
-    const r = await driver.updateFirmware(t, { imageId: image.imageId });
-    expect(r).toMatchObject({ outcome: 'success', data: { fromVersion: '6.4.3.1234', toVersion: '6.5.0', fetchedFromCache: false } });
+    const r = await driver.updateFirmware(t, image, 'trigger');
+    expect(r).toMatchObject({ outcome: 'success', fromVersion: '6.4.3.1234', toVersion: '6.5.0', fetchedFromCache: false });
     expect(farm.phone(0).reboots).toBe(1);
     expect(prov.requests.filter((q) => q.path.endsWith('vvx/6.5.0/sip.ld')).length).toBeGreaterThan(0);
-    const again = await driver.updateFirmware(t, { imageId: image.imageId });
-    expect(again).toMatchObject({ outcome: 'success', reason: 'already current', data: { alreadyCurrent: true } });
+    const again = await driver.updateFirmware(t, image, 'trigger');
+    expect(again).toMatchObject({ outcome: 'success', alreadyCurrent: true });
     expect(farm.phone(0).reboots).toBe(1);
   });
 
   it('a flash that fails is a failure naming the version the phone came back with', async () => {
-    const r = await driver.updateFirmware(farm.target(2), { imageId: image.imageId });
+    const r = await driver.updateFirmware(farm.target(2), image, 'trigger');
     expect(r.outcome).toBe('failure');
     expect(r.reason).toContain('came back with 6.4.3.1234, not 6.5.0');
   });
@@ -66,22 +61,19 @@ describe('Polycom driver: firmware update', () => {
   it('never cuts a call: the reboot waits for the call to end, then the upgrade completes', async () => {
     const phone = farm.phone(1);
     phone.ring('alice@pbx');
-    const pending = driver.updateFirmware(farm.target(1), { imageId: image.imageId });
+    const pending = driver.updateFirmware(farm.target(1), image, 'trigger');
     await waitFor(() => phone.rebootPending, { message: 'reboot deferred by the call' });
     expect(phone.reboots).toBe(0);
     phone.endCall();
     const r = await pending;
-    expect(r).toMatchObject({ outcome: 'success', data: { toVersion: '6.5.0', deferredByCall: true } });
+    expect(r).toMatchObject({ outcome: 'success', toVersion: '6.5.0', reason: expect.stringContaining('rebooted after its call ended') });
   });
 
-  it('refuses an image that is not synced or not in the set, before touching the phone', async () => {
-    synced = false;
-    try {
-      expect(await driver.updateFirmware(farm.target(3), { imageId: image.imageId })).toMatchObject({ outcome: 'failure', reason: expect.stringContaining('image not synced') });
-    } finally {
-      synced = true;
-    }
-    expect(await driver.updateFirmware(farm.target(3), { imageId: 'nope' })).toMatchObject({ outcome: 'failure', reason: "image nope is not in the relay's image set" });
+  it('verify (after a relay restart) reads the version without rebooting', async () => {
+    const r = await driver.updateFirmware(farm.target(0), image, 'verify');
+    expect(r).toMatchObject({ outcome: 'success', toVersion: '6.5.0' });
+    const other = await driver.updateFirmware(farm.target(3), image, 'verify');
+    expect(other).toMatchObject({ outcome: 'failure', reason: expect.stringContaining('runs 6.4.3.1234, not 6.5.0') });
     expect(farm.phone(3).reboots).toBe(0);
   });
 });
