@@ -3,6 +3,7 @@ import type { SecureContext } from 'node:tls';
 import { request, type Dispatcher } from 'undici';
 import type { Clock } from '../clock.js';
 import { RelayError, errorMessage } from '../errors.js';
+import { timeouts } from '../core/timeouts.js';
 import { clockSkewFromTlsError } from '../management-agent/clock-skew.js';
 import { dmsDispatcher, dmsWebSocketAgent, type LaneOptions } from './transport.js';
 import { loadDmsTrust, type DmsTrust } from './trust.js';
@@ -32,7 +33,7 @@ export interface DmsClientOptions {
 }
 
 const MAX_RESPONSE_BYTES = 1024 * 1024;
-const KEEP_ALIVE_MS = 30_000;
+const KEEP_ALIVE_MS = timeouts.dmsIdle.ms;
 
 /**
  * The relay's one client of the DMS: every conversation with a DMS host goes through it —

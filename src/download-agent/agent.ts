@@ -9,6 +9,7 @@ import { applyLimits, fetchCatalogue, syncWindowSchema, type Catalogue, type Syn
 import type { ImageCachePort } from './ports.js';
 import { nextOpening, windowCron, windowOpen } from './sync-window.js';
 import { backoffDelay } from '../core/backoff.js';
+import { timeouts } from '../core/timeouts.js';
 
 export interface DownloadAgentOptions {
   readonly repo: ImagesRepo;
@@ -159,7 +160,7 @@ export class DownloadAgent {
 
   private scheduleRetry(): void {
     if (this.stopped) return;
-    const base = this.o.retryBaseMs ?? 30_000;
+    const base = this.o.retryBaseMs ?? timeouts.imageSyncRetry.ms;
     const delay = backoffDelay(this.retryN, base, this.o.periodicSyncMs, 'none');
     this.retryN = Math.min(this.retryN + 1, 20);
     clearTimeout(this.retryTimer);

@@ -3,12 +3,13 @@ import { Transform, type TransformCallback } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Logger } from '../log.js';
 import type { Registration } from '../management-agent/ports.js';
-import { errorCode, errorMessage } from '../errors.js';
+import { RelayError, errorCode, errorMessage } from '../errors.js';
 import { connectionTokens, upstreamRequestHeaders, withoutNamed } from './forward-headers.js';
 import { sendText } from './responses.js';
 import type { DmsClient } from '../dms/client.js';
 import type { IpGuard } from './ip-guard.js';
 import { relayMetrics } from '../metrics/relay-metrics.js';
+import { timeouts } from '../core/timeouts.js';
 
 export interface ProxySettings {
   readonly upstreamTimeoutMs: number;
@@ -20,8 +21,10 @@ const METHODS_WITH_BODY = new Set(['PUT', 'POST', 'PATCH', 'DELETE']);
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
 const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
-export class UploadTooLarge extends Error {
-  readonly code = 'UPLOAD_TOO_LARGE';
+export class UploadTooLarge extends RelayError {
+  constructor(message: string) {
+    super('UPLOAD_TOO_LARGE', message);
+  }
 }
 
 /** Counts a chunked upload's bytes and fails it once it passes the limit (Content-Length is checked earlier). */
@@ -37,8 +40,10 @@ class UploadLimit extends Transform {
   }
 }
 
-class PhoneWentAway extends Error {
-  readonly code = 'PHONE_DISCONNECTED';
+class PhoneWentAway extends RelayError {
+  constructor(message: string) {
+    super('PHONE_DISCONNECTED', message);
+  }
 }
 
 /**
@@ -178,10 +183,10 @@ export class ProvisioningProxy {
     this.pool = this.dms.passThroughPool(origin, {
       connections: this.settings.upstreamConnections,
       pipelining: 1,
-      keepAliveTimeoutMs: 30_000,
+      keepAliveTimeoutMs: timeouts.dmsIdle.ms,
       headersTimeoutMs: this.settings.upstreamTimeoutMs,
       bodyTimeoutMs: this.settings.upstreamTimeoutMs,
-      connectTimeoutMs: Math.min(10_000, this.settings.upstreamTimeoutMs),
+      connectTimeoutMs: Math.min(timeouts.provisioningConnect.ms, this.settings.upstreamTimeoutMs),
     });
     if (old) void this.dms.releasePool(old);
     this.log.info({ provisioningUrl: this.base }, 'provisioning pass-through points at the DMS');

@@ -5,6 +5,7 @@ import { request } from 'undici';
 import { DeviceError } from '../devices/errors.js';
 import { retryPolicyDelay } from '../core/backoff.js';
 import type { DmsClient } from '../dms/client.js';
+import { timeouts } from '../core/timeouts.js';
 
 export interface UploadedFile {
   readonly name: string;
@@ -47,7 +48,7 @@ export class DmsFiles {
           if (err.statusCode === 401) this.opts.dms.tokenRejected(`a file upload was refused (401)`);
           break;
         }
-        if (i < attempts) await sleep(retryPolicyDelay({ attempts, baseDelayMs: this.opts.retryDelayMs ?? 2_000, maxDelayMs: 60_000 }, i, 'equal'));
+        if (i < attempts) await sleep(retryPolicyDelay({ attempts, baseDelayMs: this.opts.retryDelayMs ?? timeouts.dmsUploadRetry.ms, maxDelayMs: 60_000 }, i, 'equal'));
       }
     }
     throw last instanceof DeviceError ? last : new DeviceError('UPLOAD_FAILED', `upload of ${name} to the DMS failed: ${last instanceof Error ? last.message : String(last)}`, { reached: true, cause: last });
@@ -61,8 +62,8 @@ export class DmsFiles {
       dispatcher: this.opts.dms.bulk,
       headers: { authorization: `Bearer ${reg.token}`, 'content-type': contentType, 'content-length': String(size) },
       body: createReadStream(path),
-      headersTimeout: this.opts.timeoutMs ?? 60_000,
-      bodyTimeout: this.opts.timeoutMs ?? 60_000,
+      headersTimeout: this.opts.timeoutMs ?? timeouts.dmsUpload.ms,
+      bodyTimeout: this.opts.timeoutMs ?? timeouts.dmsUpload.ms,
     });
     const text = await res.body.text();
     if (res.statusCode !== 201 && res.statusCode !== 200) throw new DmsUploadRefused(res.statusCode, `upload of ${name} to the DMS: HTTP ${res.statusCode} ${text.slice(0, 200)}`);
