@@ -41,7 +41,7 @@ export function wireDeviceWork(daemon: Daemon, certs?: CertificateManager): Devi
     registration: daemon.registration,
     clock: daemon.clock,
     log: daemon.log,
-    files: new DmsFiles({ dmsUrl: daemon.config.dmsUrl, dmsCaFile: daemon.config.dmsCaFile, registration: daemon.registration }),
+    files: new DmsFiles({ dms: daemon.dms }),
     relayBaseUrl: () => relayBaseUrl(daemon.config.fqdn, daemon.addresses.https),
     ...(certs ? { tls: { current: () => certs.current.options, onChange: (fn: (o: SecureContextOptions) => void) => certs.onChange((c) => fn(c.options)) } } : {}),
   });
