@@ -5,6 +5,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { RelayConfig } from './config/schema.js';
 import { openDb, type Db } from './store/db.js';
 import { KvStore } from './store/kv.js';
+import { sealLegacySecrets, secretsOf } from './store/secrets.js';
 import { AdminServer, sendJson } from './admin/server.js';
 import { Draining, type Component } from './lifecycle.js';
 import type { StatusSources } from './status.js';
@@ -88,7 +89,11 @@ export class Daemon {
 
   async start(): Promise<void> {
     const cfg = this.config;
-    this.db = openDb(cfg.dataDir);
+    this.db = openDb(cfg.dataDir, { secretsKeyFile: cfg.secretsKeyFile });
+    // The key is checked now, not at the first task: a lost key stops the start with its code.
+    secretsOf(this.db);
+    const sealed = sealLegacySecrets(this.db);
+    if (sealed.rows > 0) this.log.info({ rows: sealed.rows }, 'stored secrets from an older relay sealed or dropped');
     this.kvStore = new KvStore(this.db);
     const kv = this.kvStore;
 

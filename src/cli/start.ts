@@ -5,6 +5,7 @@ import { configOrExit } from './common.js';
 import { Daemon } from '../daemon.js';
 import { ConfigError, ExitCode, RelayError, errorMessage } from '../errors.js';
 import { notifySystemd } from '../sd-notify.js';
+import { SecretsError } from '../store/secret-box.js';
 
 export const command: CliCommand = {
   name: 'start',
@@ -44,6 +45,8 @@ export const command: CliCommand = {
       await daemon.stop('start failed').catch(() => undefined);
       // A setting found unusable only when a part opens it (dmsCaFile, devices.caFile) is still a config fault.
       if (err instanceof ConfigError) return ExitCode.CONFIG;
+      // Only an admin can restore a key or a database file: restarting would not help.
+      if (err instanceof SecretsError || code === 'DB_CORRUPT') return ExitCode.CONFIG;
       return code === 'DATA_DIR_UNUSABLE' ? ExitCode.CANT_CREATE : code === 'CREDENTIALS_MISSING' ? ExitCode.CONFIG : ExitCode.UNAVAILABLE;
     }
     void notifySystemd('ready', daemon.log);

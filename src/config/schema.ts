@@ -38,6 +38,7 @@ export const configSchema = z.object({
   fqdn: z.string().regex(/^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)*[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/, 'must be a DNS name, e.g. relay.example.com').describe('Name phones use to reach the relay; must be in the certificate'),
   dataDir: z.string().min(1).default('/var/lib/cloud-relay').describe('Database, certificates and state (created 0700)'),
   cacheDir: z.string().optional().describe('Firmware cache directory (default: <dataDir>/cache)'),
+  secretsKeyFile: z.string().optional().describe('Key (0600) sealing device passwords in the database; kept outside it (default: <dataDir>-keys/secrets.key; a systemd credential secrets-key wins)'),
   httpsListen: listen.prefault('0.0.0.0:443').describe('Phone-facing HTTPS listen address'),
   adminListen: listen.prefault('127.0.0.1:9090').describe('Admin HTTP (health, readiness, metrics) listen address'),
   logLevel: z.enum(LOG_LEVELS).default('info').describe('fatal, error, warn, info, debug, trace or silent'),
