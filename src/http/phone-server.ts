@@ -13,6 +13,7 @@ import { clientIpOf } from './forward-headers.js';
 import { parseRequestTarget } from './request-target.js';
 import type { ProvisioningProxy } from './provisioning-proxy.js';
 import { sendText } from './responses.js';
+import { OWN_ANSWER_HEADERS, OWN_ANSWER_HEADER_LINES } from './security-headers.js';
 
 export const MAX_HEADER_BYTES = 16 * 1024;
 
@@ -31,7 +32,7 @@ export interface PhoneServerOptions {
   readonly log: Logger;
 }
 
-const CONNECT_REFUSAL = 'HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 41\r\nConnection: close\r\n\r\nCONNECT is not supported by this server\r\n';
+const CONNECT_REFUSAL = `HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 41\r\n${OWN_ANSWER_HEADER_LINES}Connection: close\r\n\r\nCONNECT is not supported by this server\r\n`;
 
 /**
  * The phone-facing HTTPS port: TLS from the certificate manager (hot-swapped), input
@@ -116,7 +117,7 @@ export class PhoneServer {
     if (code === 'HPE_HEADER_OVERFLOW') status = '431 Request Header Fields Too Large';
     else if (code === 'ERR_HTTP_REQUEST_TIMEOUT' || code === 'HPE_HEADERS_TIMEOUT') status = '408 Request Timeout';
     this.o.log.warn({ ip, code, err: errorMessage(err) }, `phone request refused: ${status}`);
-    socket.end(`HTTP/1.1 ${status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    socket.end(`HTTP/1.1 ${status}\r\nContent-Length: 0\r\n${OWN_ANSWER_HEADER_LINES}Connection: close\r\n\r\n`);
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
@@ -151,6 +152,10 @@ export class PhoneServer {
       const route = routes[i]!;
       if (!route.matches(method, target.path)) continue;
       const ctx: PhoneRequestContext = { clientIp: ip, path: target.path, search: target.search };
+      // Routes answer for the relay itself (cache, notifications, uploads). Not set on the
+      // pass-through path: once any header is set, Node merges raw upstream headers one
+      // setHeader at a time and a repeated one (Set-Cookie) would keep only its last value.
+      for (const name in OWN_ANSWER_HEADERS) res.setHeader(name, OWN_ANSWER_HEADERS[name]!);
       res.once('finish', () => {
         const s = res.statusCode;
         if (s === 401 || s === 403 || s === 404) o.guard.recordFailure(ip, `${s} ${target.path}`);
