@@ -84,5 +84,5 @@ describe('corrupt database at start', () => {
     copyFileSync(good, file);
     relay = spawnRelay(configFile);
     await waitFor(() => sim!.relays().filter((r) => r.connected).length > 0, { timeoutMs: 20_000, message: 'relay connected after restore' });
-  });
+  }, 120_000);
 });

@@ -88,5 +88,5 @@ describe('secrets at rest', () => {
     sim.sendFrame(relayId, { type: 'task.update', taskId: scheduled.taskId, executeAt: new Date().toISOString() });
     await waitFor(() => resultsOf(sim!, relayId, scheduled.taskId).size === 1, { timeoutMs: 20_000, message: 'scheduled task result' });
     expect([...resultsOf(sim, relayId, scheduled.taskId).values()][0]).toMatchObject({ outcome: 'failure', reason: expect.stringContaining('SECRETS_UNREADABLE') });
-  });
+  }, 120_000);
 });
