@@ -18,11 +18,10 @@ import { wireFirmwareCache } from './cache/wire.js';
 import { wireDownloadAgent } from './download-agent/wire.js';
 import { ManagementAgent } from './management-agent/agent.js';
 import type { AgentTuning } from './management-agent/tuning.js';
-import { TestEmitter } from './management-agent/test-emitter.js';
 import { zeroStatus } from './status.js';
 import { installMetrics } from './metrics/install.js';
-import { wireDeviceWork } from './management-agent/tasks/wire.js';
-import type { DeviceWork } from './management-agent/tasks/device-work.js';
+import { wireDeviceWork } from './device-work/wire.js';
+import type { DeviceWork } from './device-work/device-work.js';
 
 export interface DaemonOptions {
   readonly config: RelayConfig;
@@ -119,7 +118,6 @@ export class Daemon {
       log: this.log,
       clock: this.clock,
       tuning: this.agentTuning,
-      testEmit: TestEmitter.fromEnv(process.env),
     });
     this.agent = agent;
     this.outbox = agent.outbox;
