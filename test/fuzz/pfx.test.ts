@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { createCa, issueCert, toPfx } from '../../src/sim/pki.js';
+import { createCa, issueCert, toPfx } from '../../sim/pki.js';
 import { readPfx } from '../../src/tls/pfx.js';
 import { prepare } from '../../src/tls/certificate-manager.js';
 import { RelayError } from '../../src/errors.js';

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startDmsSimulator, type DmsSimulator } from '../../src/sim/dms/index.js';
+import { startDmsSimulator, type DmsSimulator } from '../../sim/dms/index.js';
 import { spawnCli, spawnRelay, type RelayProcess } from '../helpers/child.js';
 import { tempDir, writeRelayConfig } from '../helpers/relay-config.js';
 import { waitFor } from '../helpers/wait.js';
