@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import type { CliCommand } from './command.js';
 import { CONFIG_OPTION_HELP } from './command.js';
 import { configOrExit } from './common.js';
-import { existingDbDir } from './data-dir.js';
+import { DATA_DIR_OPTION_HELP, existingDbDir } from './data-dir.js';
 import { ExitCode, errorMessage } from '../errors.js';
 import { checkDb, type DbCheck } from '../store/db-check.js';
 import { openDb } from '../store/db.js';
@@ -12,7 +12,7 @@ import { forgetSecrets } from '../store/secrets.js';
 const USAGE = `cloud-relay db check [--json]
        cloud-relay db forget-secrets
 ${CONFIG_OPTION_HELP}
-  --data-dir DIR    the relay's data directory (default: from the config, else $CLOUD_RELAY_DATA_DIR, else /var/lib/cloud-relay)
+${DATA_DIR_OPTION_HELP}
 
 check: full integrity check, applied and pending migrations, file sizes, and whether the
 secrets key fits the database; exits 0 when all is well, 1 otherwise. Read-only.
@@ -43,13 +43,13 @@ export const command: CliCommand = {
   summary: 'check the relay database, or forget a lost secrets key',
   usage: USAGE,
   async run(args) {
-    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { config: { type: 'string' }, 'data-dir': { type: 'string' }, json: { type: 'boolean' } } });
+    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { config: { type: 'string' }, 'data-dir': { type: 'string' }, admin: { type: 'string' }, json: { type: 'boolean' } } });
     const [sub] = positionals;
     if (sub !== 'check' && sub !== 'forget-secrets') {
       console.error(`cloud-relay db: expected check or forget-secrets\nUsage: ${USAGE}`);
       return ExitCode.USAGE;
     }
-    const dir = existingDbDir(values);
+    const dir = await existingDbDir(values);
     if (typeof dir === 'number') return dir;
     let keyFile: string | undefined;
     if (values.config || process.env.CLOUD_RELAY_CONFIG) {
