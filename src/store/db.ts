@@ -5,6 +5,7 @@ import { StoreError, errorMessage } from '../errors.js';
 import { migrations, type Migration } from './migrations/index.js';
 import { keySource } from './secret-box.js';
 import { registerSecrets } from './secrets.js';
+import { timeouts } from '../core/timeouts.js';
 
 export type Db = Database.Database;
 
@@ -62,7 +63,7 @@ export function openDb(dataDir: string, options: OpenDbOptions = {}): Db {
       // NORMAL is durable across process crashes in WAL mode; only power loss can lose the last commit.
       db.pragma('synchronous = NORMAL');
       db.pragma('foreign_keys = ON');
-      db.pragma('busy_timeout = 5000');
+      db.pragma(`busy_timeout = ${timeouts.dbBusy.ms}`);
       // Deleted and overwritten rows are zeroed, so a dropped secret does not linger in free pages.
       db.pragma('secure_delete = ON');
       // A damaged file is found now, with a way out, not as odd failures in the middle of work.
