@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Driver, DeviceTarget } from '../devices/driver.js';
+import type { CachedImage, Driver, DeviceTarget } from '../devices/driver.js';
 import { DeviceError } from '../devices/errors.js';
 import { runCommand, type Command, type CommandContext, type CommandResult } from '../devices/commands.js';
 import type { CaptureInbox } from './capture-inbox.js';
@@ -26,6 +26,11 @@ export interface ExecutorDeps {
   readonly onStatus: (deviceId: string, snap: DeviceSnapshot) => void;
   /** How long to wait for a phone's capture upload. */
   readonly captureWaitMs?: number;
+  /**
+   * Images of the desired set as the cache holds them, for updateFirmware and deployFile.
+   * Without it every image is unknown (no driver takes those kinds yet).
+   */
+  readonly images?: (imageId: string) => (CachedImage & { synced: boolean }) | undefined;
 }
 
 /** {mac}_{yyyy.mm.dd_hhmmss} in UTC, the DMS's file naming (PROTOCOL §4). */
@@ -56,6 +61,7 @@ export class CommandExecutor {
         this.deps.onStatus(deviceId, snap);
         return snap;
       },
+      image: (imageId) => this.deps.images?.(imageId),
     };
     return runCommand(ctx, cmd);
   }
