@@ -7,7 +7,8 @@ import { openDb, type Db } from './store/db.js';
 import { KvStore } from './store/kv.js';
 import { AdminServer, sendJson } from './admin/server.js';
 import { Draining, type Component } from './lifecycle.js';
-import type { StatusSources } from './status.js';
+import type { StatusDocument, StatusSources } from './status.js';
+import { statusPageRoute } from './admin/status-page/route.js';
 import { errorMessage } from './errors.js';
 import { VERSION } from './version.js';
 import type { InboundHandlers, Outbox, RegistrationSource } from './management-agent/ports.js';
@@ -102,6 +103,7 @@ export class Daemon {
       },
     });
     admin.route('/status', (_req, res) => sendJson(res, 200, this.statusDocument()));
+    admin.route('/', statusPageRoute(() => this.statusDocument(), () => this.clock.now()));
 
     // --- parts are wired below, each by the issue that builds it ---
     // management agent: registration, heartbeat, control channel, outbox (issue 2)
@@ -120,7 +122,7 @@ export class Daemon {
     this.outbox = agent.outbox;
     this.registration = agent.registration;
     admin.addCheck(agent.readinessCheck());
-    this.extraStatus.push(() => ['managementAgent', agent.statusSection()]);
+    this.status.agent = () => agent.statusSection();
     this.add(agent);
     // phone-facing HTTPS: tls, provisioning pass-through, ip guard (issue 3)
     wirePhoneHttps(this);
@@ -152,7 +154,11 @@ export class Daemon {
     this.inbound['images.sync'] = () => images.agent.requestSync('images.sync');
     this.status.images = () => images.agent.counters();
     admin.route('/images', (_req, res) => sendJson(res, 200, images.agent.view()));
-    this.extraStatus.push(() => ['firmwareCache', firmware.cache.stats()]);
+    this.status.firmwareCache = () => firmware.cache.stats();
+    this.status.firmwareSync = () => {
+      const v = images.agent.view();
+      return { lastSyncAt: v.lastSyncAt, lastError: v.lastError, windowOpen: v.windowOpen, nextWindowAt: v.nextWindowAt, images: v.images };
+    };
     this.add(images.component);
     // device drivers, tasks, monitoring (issue 5)
     this.deviceWork = wireDeviceWork(this);
@@ -175,7 +181,9 @@ export class Daemon {
     return this.admin;
   }
 
-  statusDocument(): Record<string, unknown> {
+  statusDocument(): StatusDocument {
+    const s = this.status;
+    const optional = <K extends keyof StatusDocument>(key: K, get: (() => StatusDocument[K]) | undefined): Partial<StatusDocument> => (get ? { [key]: get() } : {});
     return {
       version: VERSION,
       startedAt: new Date(this.startedAt).toISOString(),
@@ -187,12 +195,15 @@ export class Daemon {
       images: this.status.images?.() ?? null,
       devices: this.status.devices?.() ?? null,
       tasks: this.status.tasks?.() ?? null,
-      ...Object.fromEntries(this.extraStatus.map((f) => f())),
+      ...optional('managementAgent', s.agent),
+      ...optional('firmwareCache', s.firmwareCache),
+      ...optional('firmwareSync', s.firmwareSync),
+      ...optional('phones', s.phones),
+      ...optional('recentTasks', s.recentTasks),
+      ...optional('ipGuard', s.ipGuard),
+      ...optional('deviceWork', s.deviceWork),
     };
   }
-
-  /** Parts add named sections to the status document (`[name, value]`). */
-  readonly extraStatus: (() => [string, unknown])[] = [];
 
   /**
    * Graceful stop: refuse new work, let in-flight work finish within the grace period,

@@ -6,6 +6,7 @@ import { IpGuardStore } from '../store/ip-guard.js';
 import { CertificateManager } from '../tls/certificate-manager.js';
 import { dmsTrustedCa } from '../tls/trust.js';
 import { IpGuard } from './ip-guard.js';
+import { BLOCKED_ADDRESSES_SHOWN } from '../status.js';
 import { PhoneServer } from './phone-server.js';
 import { ProvisioningProxy } from './provisioning-proxy.js';
 
@@ -41,7 +42,7 @@ export function wirePhoneHttps(daemon: Daemon): { certs: CertificateManager; gua
   };
   daemon.status.cert = () => (certs.loaded ? certs.status() : null);
   daemon.adminServer.addCheck({ name: 'phone-cert', check: () => (certs.loaded ? certs.readiness() : { ok: false, detail: 'phone-facing certificate not loaded yet' }) });
-  daemon.extraStatus.push(() => ['ipGuard', guard.counts()]);
+  daemon.status.ipGuard = () => guard.status(BLOCKED_ADDRESSES_SHOWN);
 
   daemon.add({
     name: 'phone-https',

@@ -22,6 +22,7 @@ import { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
 import { StatusBook } from '../monitor/status-book.js';
 import { DevicePoller } from '../monitor/poller.js';
 import { NotificationReceiver } from '../monitor/notifications.js';
+import type { DeviceWorkStatus } from '../../status.js';
 
 export interface DeviceWorkOptions {
   readonly config: Pick<RelayConfig, 'devices' | 'dmsUrl' | 'dmsCaFile' | 'dataDir'>;
@@ -114,7 +115,7 @@ export class DeviceWork implements Component {
     return [this.notifications.route(), this.inbox.route()];
   }
 
-  statusSection(): Record<string, unknown> {
+  statusSection(): DeviceWorkStatus {
     return { queued: this.queue.size, inFlight: this.queue.pending, polls: this.poller.polls, pollFailures: this.poller.failures, notifications: this.notifications.received, notificationsRefused: this.notifications.rejected, captureSlots: this.inbox.pending };
   }
 

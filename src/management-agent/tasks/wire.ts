@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { ConfigError, errorMessage } from '../../errors.js';
 import type { Daemon } from '../../daemon.js';
 import { DeviceWork } from './device-work.js';
+import { PHONE_GROUPS_SHOWN, RECENT_TASKS_SHOWN, RECENTLY_OFFLINE_SHOWN } from '../../status.js';
 
 /** The URL phones use to reach the relay's phone-facing port (for one-time capture uploads). */
 export function relayBaseUrl(fqdn: string, https: AddressInfo | undefined): string | undefined {
@@ -44,7 +45,9 @@ export function wireDeviceWork(daemon: Daemon): DeviceWork {
   daemon.phoneRoutes.push(...work.phoneRoutes());
   daemon.status.tasks = () => work.tasks.counts();
   daemon.status.devices = () => work.devices.counts();
-  daemon.extraStatus.push(() => ['deviceWork', work.statusSection()]);
+  daemon.status.deviceWork = () => work.statusSection();
+  daemon.status.phones = () => work.devices.summary(PHONE_GROUPS_SHOWN, RECENTLY_OFFLINE_SHOWN);
+  daemon.status.recentTasks = () => work.tasks.recent(RECENT_TASKS_SHOWN).map((t) => ({ ...t, createdAt: new Date(t.createdAt).toISOString() }));
   daemon.add(work);
   return work;
 }
