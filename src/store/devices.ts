@@ -56,7 +56,7 @@ export class DeviceRepo {
     this.countStmt = db.prepare<[], { known: number; online: number }>('SELECT COUNT(*) AS known, COALESCE(SUM(online), 0) AS online FROM devices');
     // online_changed_at moves only when online flips (SET sees the row's old values).
     this.setStatusStmt = db.prepare(
-      'UPDATE devices SET status = ?1, online = ?2, updated_at = ?3, online_changed_at = CASE WHEN online IS ?2 THEN online_changed_at ELSE ?3 END WHERE device_id = ?4',
+      'UPDATE devices SET status = @status, online = @online, updated_at = @now, online_changed_at = CASE WHEN online IS @online THEN online_changed_at ELSE @now END WHERE device_id = @deviceId',
     );
     this.groupsStmt = db.prepare<[], PhoneGroup>(
       `SELECT COALESCE(json_extract(target, '$.model'), '') AS model, COALESCE(json_extract(status, '$.firmware'), '') AS firmware,
@@ -99,7 +99,7 @@ export class DeviceRepo {
   }
 
   setStatus(deviceId: string, status: string, online: boolean, now: number): void {
-    this.setStatusStmt.run(status, online ? 1 : 0, now, deviceId);
+    this.setStatusStmt.run({ status, online: online ? 1 : 0, now, deviceId });
   }
 
   /**

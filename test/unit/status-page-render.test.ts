@@ -177,17 +177,17 @@ describe('status page render', () => {
     doc.phones!.otherGroups = { groups: 3, known: 40, online: 39 };
     const c = card(renderStatusPage(doc, NOW), 'phones')!;
     expect(c).toContain('2 / 3 online');
-    expect(c).toMatch(/<td>VVX 450<\/td><td>6\.4\.3\.1234<\/td><td class="n">2<\/td><td class="n">2<\/td>/);
+    expect(c).toContain('<td data-label="Model">VVX 450</td><td data-label="Firmware">6.4.3.1234</td><td class="n" data-label="Known">2</td><td class="n" data-label="Online">2</td>');
     expect(c).toContain('<code>dev-3</code>');
     expect(c).toContain('5 min 0 s ago');
-    expect(c).toContain('3 more model/firmware combinations');
+    expect(c).toContain('3 more model/firmware combinations</span></td><td data-label="Firmware"></td><td class="n" data-label="Known">40</td><td class="n" data-label="Online">39</td>');
   });
 
   it('shows blocked addresses and how many more there are', () => {
     const doc = fullDocument();
     doc.ipGuard!.blocked = 25;
     const c = card(renderStatusPage(doc, NOW), 'ipguard')!;
-    expect(c).toContain('<code>127.9.9.9</code>');
+    expect(c).toContain('<td data-label="Address"><code class="nw">127.9.9.9</code></td>');
     expect(c).toContain('and 24 more');
     expect(c).toContain('25 blocked');
   });

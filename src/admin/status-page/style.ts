@@ -28,6 +28,7 @@ dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}
 .empty{color:var(--muted);font-style:italic;margin:.3rem 0}
 .err{color:var(--bad);overflow-wrap:anywhere}
 .scroll{overflow-x:auto}
+.nw{white-space:nowrap}
 table{border-collapse:collapse;width:100%;font-size:.9rem}
 th,td{text-align:left;padding:.3rem .5rem .3rem 0;border-bottom:1px solid var(--line);vertical-align:top}
 th{color:var(--muted);font-weight:600}
@@ -43,7 +44,10 @@ svg.bar{display:block;width:100%;min-width:6rem;height:.7rem;border-radius:3px}
 .big span{color:var(--muted);font-size:.85rem}
 ul.plain{margin:.2rem 0;padding-left:1.1rem}
 footer{color:var(--muted);font-size:.8rem;padding:0 1.25rem 1.25rem}
-@media (max-width:480px){body{font-size:14px}main{padding:.6rem;gap:.6rem}section{padding:.7rem}header{padding:.8rem}dl{grid-template-columns:1fr}dt{margin-top:.3rem}}
+@media (max-width:560px){body{font-size:14px}main{padding:.6rem;gap:.6rem}section{padding:.7rem}header{padding:.8rem}dl{grid-template-columns:1fr}dt{margin-top:.3rem}
+thead{display:none}table,tbody,tr,td{display:block;width:100%}tr{border-bottom:1px solid var(--line);padding:.35rem 0}
+td{border:0;padding:.1rem 0;display:grid;grid-template-columns:7.5rem 1fr;gap:.6rem;text-align:left}td.n{text-align:left}
+td::before{content:attr(data-label);color:var(--muted)}td:empty{display:none}}
 `;
 
 /** CSP source for the stylesheet above. */

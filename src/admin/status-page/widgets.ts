@@ -1,4 +1,4 @@
-import { html, type Html, type Interpolation } from './html.js';
+import { Html, html, trusted, type Interpolation } from './html.js';
 import { percent } from './format.js';
 
 /** How healthy something looks; drives colours only, never the wording. */
@@ -50,10 +50,22 @@ export function facts(rows: readonly (readonly [string, Interpolation] | undefin
   return html`<dl>${rows.filter((r): r is readonly [string, Interpolation] => r !== undefined && r[1] !== undefined).map(([k, v]) => html`<dt>${k}</dt><dd>${v}</dd>`)}</dl>`;
 }
 
-/** A table that scrolls sideways on a narrow screen instead of squeezing the page. */
-export function table(head: readonly (string | readonly [string, 'n'])[], rows: readonly Html[]): Html {
-  const th = head.map((h) => (typeof h === 'string' ? html`<th>${h}</th>` : html`<th class="n">${h[0]}</th>`));
-  return html`<div class="scroll"><table><thead><tr>${th}</tr></thead><tbody>${rows}</tbody></table></div>`;
+/** A column: its heading, and whether it holds numbers (right-aligned). */
+export type Column = string | readonly [string, 'n'];
+
+/** A row of cells, one per column, or a whole row of its own (a summary line). */
+export type Row = readonly Interpolation[] | Html;
+
+/**
+ * A table whose cells carry their column's name, so that on a phone screen each row is
+ * shown as a small stack of "label value" lines instead of a squeezed grid.
+ */
+export function table(columns: readonly Column[], rows: readonly Row[]): Html {
+  const name = (c: Column) => (typeof c === 'string' ? c : c[0]);
+  const cls = (c: Column) => (typeof c === 'string' ? '' : ' class="n"');
+  const th = columns.map((c) => html`<th${trusted(cls(c))}>${name(c)}</th>`);
+  const tr = rows.map((r) => (r instanceof Html ? r : html`<tr>${r.map((cell, i) => html`<td${trusted(cls(columns[i] ?? ''))} data-label="${name(columns[i] ?? '')}">${cell}</td>`)}</tr>`));
+  return html`<div class="scroll"><table><thead><tr>${th}</tr></thead><tbody>${tr}</tbody></table></div>`;
 }
 
 export function empty(text: string): Html {

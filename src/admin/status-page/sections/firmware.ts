@@ -2,17 +2,17 @@ import type { FirmwareImageStatus } from '../../../status.js';
 import type { SectionRenderer } from '../section.js';
 import { html } from '../html.js';
 import { formatBytes, formatCount, formatTime, percent, relative } from '../format.js';
-import { badge, bar, empty, facts, table, toned, worst, type Tone } from '../widgets.js';
+import { badge, bar, empty, facts, table, toned, worst, type Row, type Tone } from '../widgets.js';
 
 const STATE_TONE: Record<string, Tone> = { synced: 'ok', syncing: 'warn', pending: 'idle', failed: 'bad', rejected: 'bad' };
 
-function imageRow(img: FirmwareImageStatus): ReturnType<typeof html> {
+function imageRow(img: FirmwareImageStatus): Row {
   const tone = STATE_TONE[img.state] ?? 'idle';
   const progress =
     img.state === 'syncing'
       ? html`${bar([{ value: img.bytes, tone: 'warn', label: 'downloaded' }], img.size)}<span class="muted">${percent(img.bytes, img.size).toFixed(0)} % of ${formatBytes(img.size)}</span>`
       : html`<span class="muted">${formatBytes(img.size)}</span>`;
-  return html`<tr><td><code>${img.path}</code>${img.reason ? html`<div class="err">${img.reason}</div>` : ''}</td><td>${img.version}</td><td>${toned(tone, img.state)}</td><td>${progress}</td></tr>`;
+  return [html`<code>${img.path}</code>${img.reason ? html`<div class="err">${img.reason}</div>` : ''}`, img.version, toned(tone, img.state), progress];
 }
 
 export const firmwareSection: SectionRenderer = (doc, now) => {

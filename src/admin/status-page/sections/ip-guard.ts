@@ -10,7 +10,12 @@ export const ipGuardSection: SectionRenderer = (doc, now) => {
   const tone: Tone = g.blocked > 0 ? 'warn' : 'ok';
   const rows = list.map(
     (a) =>
-      html`<tr><td><code>${a.ip}</code></td><td>${a.state === 'blacklisted' ? toned('bad', 'blacklisted') : html`${toned('warn', 'banned')} <span class="muted">until ${a.until ? formatTime(a.until) : '?'}</span>`}</td><td class="n">${formatCount(a.bans)}</td><td>${a.lastFailure ?? ''}${a.lastFailureAt ? html`<div class="muted">${relative(a.lastFailureAt, now)}</div>` : ''}</td></tr>`,
+      [
+        html`<code class="nw">${a.ip}</code>`,
+        a.state === 'blacklisted' ? toned('bad', 'blacklisted') : html`${toned('warn', 'banned')} <span class="muted">until ${a.until ? formatTime(a.until) : '?'}</span>`,
+        formatCount(a.bans),
+        html`${a.lastFailure ?? ''}${a.lastFailureAt ? html`<div class="muted">${relative(a.lastFailureAt, now)}</div>` : ''}`,
+      ] as const,
   );
   const more = g.blocked - list.length;
   const body = html`<p>${formatCount(g.whitelisted)} address${g.whitelisted === 1 ? '' : 'es'} trusted after a good login; ${formatCount(g.blocked)} blocked.</p>

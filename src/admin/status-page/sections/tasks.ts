@@ -23,7 +23,7 @@ export const tasksSection: SectionRenderer = (doc, now) => {
   const summary = counts ? `${formatCount(counts.running)} running, ${formatCount(counts.scheduled)} scheduled` : `${tasks.length} recent`;
   const rows = tasks.map((t) => {
     const seg = outcomeSegments(t);
-    return html`<tr><td>${t.name || html`<span class="muted">(unnamed)</span>`}<div class="muted"><code>${t.taskId}</code> · ${relative(t.createdAt, now)}</div></td><td>${t.kind}</td><td>${t.state}</td><td class="n">${formatCount(t.total)}</td><td>${bar(seg, t.total)}${legend(seg)}</td></tr>`;
+    return [html`${t.name || html`<span class="muted">(unnamed)</span>`}<div class="muted"><code>${t.taskId}</code> · ${relative(t.createdAt, now)}</div>`, t.kind, t.state, formatCount(t.total), html`${bar(seg, t.total)}${legend(seg)}`] as const;
   });
   const body = rows.length ? table(['Task', 'Command', 'State', ['Phones', 'n'], 'Outcomes'], rows) : empty('No tasks from the DMS on this relay.');
   return { id: 'tasks', title: 'Tasks', tone, verdict: badge(tone, summary), body, wide: true };
