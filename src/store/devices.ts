@@ -47,7 +47,8 @@ export class DeviceRepo {
 
   constructor(private readonly db: Db) {
     this.upsertStmt = db.prepare(
-      'INSERT INTO devices (device_id, mac, ip, target, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(device_id) DO UPDATE SET mac = excluded.mac, ip = excluded.ip, target = excluded.target, updated_at = excluded.updated_at',
+      `INSERT INTO devices (device_id, mac, ip, target, model, updated_at) VALUES (@deviceId, @mac, @ip, @target, COALESCE(json_extract(@target, '$.model'), ''), @now)
+       ON CONFLICT(device_id) DO UPDATE SET mac = excluded.mac, ip = excluded.ip, target = excluded.target, model = excluded.model, updated_at = excluded.updated_at`,
     );
     this.getStmt = db.prepare<[string], DeviceRow>('SELECT device_id AS deviceId, mac, ip, target, status, online FROM devices WHERE device_id = ?');
     this.byIpStmt = db.prepare<[string], DeviceRow>('SELECT device_id AS deviceId, mac, ip, target, status, online FROM devices WHERE ip = ? ORDER BY updated_at DESC LIMIT 1');
@@ -56,15 +57,15 @@ export class DeviceRepo {
     this.countStmt = db.prepare<[], { known: number; online: number }>('SELECT COUNT(*) AS known, COALESCE(SUM(online), 0) AS online FROM devices');
     // online_changed_at moves only when online flips (SET sees the row's old values).
     this.setStatusStmt = db.prepare(
-      'UPDATE devices SET status = @status, online = @online, updated_at = @now, online_changed_at = CASE WHEN online IS @online THEN online_changed_at ELSE @now END WHERE device_id = @deviceId',
+      `UPDATE devices SET status = @status, online = @online, updated_at = @now, firmware = COALESCE(json_extract(@status, '$.firmware'), firmware),
+         online_changed_at = CASE WHEN online IS @online THEN online_changed_at ELSE @now END WHERE device_id = @deviceId`,
     );
     this.groupsStmt = db.prepare<[], PhoneGroup>(
-      `SELECT COALESCE(json_extract(target, '$.model'), '') AS model, COALESCE(json_extract(status, '$.firmware'), '') AS firmware,
-         COUNT(*) AS known, COALESCE(SUM(online = 1), 0) AS online
-       FROM devices GROUP BY 1, 2 ORDER BY known DESC, model, firmware`,
+      `SELECT model, firmware, COUNT(*) AS known, COALESCE(SUM(online = 1), 0) AS online
+       FROM devices GROUP BY model, firmware ORDER BY known DESC, model, firmware`,
     );
     this.offlineStmt = db.prepare<[number], { deviceId: string; mac: string; ip: string; model: string; changedAt: number | null }>(
-      `SELECT device_id AS deviceId, mac, ip, COALESCE(json_extract(target, '$.model'), '') AS model, online_changed_at AS changedAt
+      `SELECT device_id AS deviceId, mac, ip, model, online_changed_at AS changedAt
        FROM devices WHERE online = 0 ORDER BY online_changed_at DESC LIMIT ?`,
     );
     this.pinGet = db.prepare<[string], { fingerprint: string }>('SELECT fingerprint FROM device_pins WHERE origin = ?');
@@ -74,7 +75,7 @@ export class DeviceRepo {
   }
 
   upsert(d: { deviceId: string; mac: string; ip: string; target: string }, now: number): void {
-    this.upsertStmt.run(d.deviceId, normMac(d.mac), d.ip, d.target, now);
+    this.upsertStmt.run({ deviceId: d.deviceId, mac: normMac(d.mac), ip: d.ip, target: d.target, now });
   }
 
   get(deviceId: string): DeviceRow | undefined {

@@ -3,7 +3,7 @@ import * as m002 from './002-control.js';
 import * as m003 from './003-tls-ipguard.js';
 import * as m004 from './004-cache-images.js';
 import * as m005 from './005-tasks-devices.js';
-import * as m006 from './006-device-online-changed.js';
+import * as m006 from './006-device-summary-columns.js';
 
 export interface Migration {
   readonly version: number;
