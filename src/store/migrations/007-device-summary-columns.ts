@@ -1,4 +1,4 @@
-export const version = 6;
+export const version = 7;
 export const name = 'device-summary-columns';
 // The status page counts phones per model and firmware and lists the most recently offline
 // ones. Both come from plain indexed columns, kept by the repository's writes, instead of
