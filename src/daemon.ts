@@ -200,6 +200,7 @@ export class Daemon {
       ...optional('firmwareSync', s.firmwareSync),
       ...optional('phones', s.phones),
       ...optional('recentTasks', s.recentTasks),
+      ...optional('rollouts', s.rollouts),
       ...optional('ipGuard', s.ipGuard),
       ...optional('deviceWork', s.deviceWork),
     };

@@ -23,6 +23,7 @@ export interface StatusSources {
   firmwareSync?: () => FirmwareSyncStatus;
   phones?: () => PhonesStatus;
   recentTasks?: () => TaskSummary[];
+  rollouts?: () => RolloutSummary[];
   ipGuard?: () => IpGuardStatus;
   deviceWork?: () => DeviceWorkStatus;
 }
@@ -147,6 +148,26 @@ export interface TaskSummary {
   inProgress: number;
 }
 
+/** A firmware rollout with its phones counted per phase. */
+export interface RolloutSummary {
+  rolloutId: string;
+  name: string;
+  imageId: string;
+  state: string;
+  reason: string | null;
+  submittedAt: string;
+  totals: {
+    total: number;
+    upgraded: number;
+    alreadyCurrent: number;
+    inProgress: number;
+    waitingIdle: number;
+    failed: number;
+    notApplicable: number;
+    notStarted: number;
+  };
+}
+
 export interface BlockedAddress {
   ip: string;
   state: 'banned' | 'blacklisted';
@@ -195,6 +216,8 @@ export interface StatusDocument {
   firmwareSync?: FirmwareSyncStatus;
   phones?: PhonesStatus;
   recentTasks?: TaskSummary[];
+  /** Present once the rollout runner is wired in. */
+  rollouts?: RolloutSummary[];
   ipGuard?: IpGuardStatus;
   deviceWork?: DeviceWorkStatus;
 }

@@ -211,11 +211,37 @@ describe('status page render', () => {
   it('leaves out the sections of parts the document does not have, and takes new ones as one function', () => {
     const bare: StatusDocument = { version: '0.1.0', startedAt: ago(5), uptimeSeconds: 5, draining: true, cert: null, cache: null, images: null, devices: null, tasks: null };
     const page = renderStatusPage(bare, NOW);
-    for (const id of ['dms', 'firmware', 'phones', 'tasks', 'ipguard', 'readiness']) expect(card(page, id)).toBeUndefined();
+    for (const id of ['dms', 'firmware', 'phones', 'tasks', 'ipguard', 'readiness', 'rollouts']) expect(card(page, id)).toBeUndefined();
     expect(page).toContain('<span class="badge warn">draining</span>');
-    const rollouts: SectionRenderer = () => ({ id: 'rollouts', title: 'Rollouts', tone: 'ok', body: html`<p>${'wave 1 of 3'}</p>` });
-    const withExtra = renderStatusPage(bare, NOW, [...SECTIONS, rollouts]);
-    expect(card(withExtra, 'rollouts')).toContain('<p>wave 1 of 3</p>');
+    const doctor: SectionRenderer = () => ({ id: 'doctor', title: 'Diagnosis', tone: 'bad', body: html`<p>${'proxy <refuses> CONNECT'}</p>` });
+    const withExtra = renderStatusPage(bare, NOW, [...SECTIONS, doctor]);
+    expect(card(withExtra, 'doctor')).toContain('<p>proxy &lt;refuses&gt; CONNECT</p>');
+  });
+
+  it('shows rollouts only when the document carries them, with a bar per phase', () => {
+    expect(card(renderStatusPage(fullDocument(), NOW), 'rollouts')).toBeUndefined();
+    const doc = fullDocument();
+    doc.rollouts = [
+      {
+        rolloutId: 'ro-1',
+        name: 'VVX to 6.4.5',
+        imageId: 'img-2',
+        state: 'running',
+        reason: null,
+        submittedAt: ago(600),
+        totals: { total: 20, upgraded: 8, alreadyCurrent: 2, inProgress: 2, waitingIdle: 1, failed: 2, notApplicable: 1, notStarted: 0 },
+      },
+    ];
+    const c = card(renderStatusPage(doc, NOW), 'rollouts')!;
+    expect(c).toMatch(/^<section id="rollouts" class="warn wide"/);
+    expect(c).toContain('1 active');
+    // 10 ok, 2 failed, 1 skipped, 7 to do (2 running + 1 waiting + 4 pending) of 20
+    expect(c).toContain('<rect class="s-ok" x="0" y="0" width="50" height="10"/>');
+    expect(c).toContain('<rect class="s-bad" x="50" y="0" width="10" height="10"/>');
+    expect(c).toContain('<rect class="s-warn" x="60" y="0" width="5" height="10"/>');
+    expect(c).toContain('<rect class="s-idle" x="65" y="0" width="35" height="10"/>');
+    doc.rollouts = [];
+    expect(card(renderStatusPage(doc, NOW), 'rollouts')).toContain('No firmware rollouts on this relay.');
   });
 
   it('refreshes itself and has exactly the stylesheet the CSP hash allows', () => {
