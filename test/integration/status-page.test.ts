@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { createCa } from '../../src/sim/pki.js';
@@ -149,6 +149,8 @@ describe('status page on the admin port', () => {
     expect(page).toMatch(/<section id="readiness" class="ok"/);
     expect(page).toContain('<td data-label="Check">registered</td><td data-label="Result"><span class="t-ok">ok</span>');
     expect(page).toMatch(/version \d+\.\d+\.\d+ · up \d+/);
+    // Bounded lists keep the page small whatever the fleet size.
+    expect(Buffer.byteLength(page)).toBeLessThan(64 * 1024);
   });
 
   it('holds none of the configured secrets: PIN, token, PFX passphrase, device and command passwords', async () => {
@@ -216,6 +218,7 @@ describe('status page on the admin port', () => {
         if (keep) {
           mkdirSync(keep, { recursive: true });
           copyFileSync(file, join(keep, view.name === 'laptop' ? 'status-page.png' : `status-page-${view.name}.png`));
+          writeFileSync(join(keep, 'status-page.html'), await tab.content());
         }
         expect(problems, view.name).toEqual([]);
         expect(requests, view.name).toEqual([`${h.adminUrl()}/`]);
