@@ -87,7 +87,7 @@ describe('status page on the admin port', () => {
     const res = await request(`${h.adminUrl()}/`);
     expect(res.statusCode).toBe(200);
     page = await res.body.text();
-  });
+  }, 120_000);
 
   afterAll(async () => {
     await farm?.close();
@@ -172,7 +172,8 @@ describe('status page on the admin port', () => {
     }
   });
 
-  it('loads in headless Chromium without a console error, requests nothing else, fits a phone screen; screenshots', async (ctx) => {
+  // Chromium's start alone takes 20 s on a loaded two-core machine.
+  it('loads in headless Chromium without a console error, requests nothing else, fits a phone screen; screenshots', { timeout: 120_000 }, async (ctx) => {
     if (!existsSync(CHROMIUM)) {
       ctx.skip(`${CHROMIUM} is missing (Debian package chromium, installed by .ci/run)`);
       return;
