@@ -206,6 +206,8 @@ export interface StatusDocument {
   uptimeSeconds: number;
   draining: boolean;
   readiness?: ReadinessSummary;
+  /** Every socket the relay listens on, with its bound address. */
+  listeners?: { name: string; url: string; purpose: string }[];
   cert: CertStatus | null;
   cache: { bytes: number; objects: number; hits: number; misses: number } | null;
   images: { synced: number; syncing: number; failed: number } | null;

@@ -1,5 +1,6 @@
 import type { SectionRenderer } from '../section.js';
-import { badge, empty, table, toned } from '../widgets.js';
+import { html } from '../html.js';
+import { badge, empty, facts, table, toned } from '../widgets.js';
 
 export const readinessSection: SectionRenderer = (doc) => {
   const r = doc.readiness;
@@ -11,6 +12,8 @@ export const readinessSection: SectionRenderer = (doc) => {
     title: 'Readiness',
     tone,
     verdict: badge(tone, r.ready ? 'ready' : 'not ready'),
-    body: rows.length ? table(['Check', 'Result', 'Detail'], rows) : empty('No readiness checks registered.'),
+    body: html`${rows.length ? table(['Check', 'Result', 'Detail'], rows) : empty('No readiness checks registered.')}${
+      doc.listeners?.length ? html`<h3>Listening on</h3>${facts(doc.listeners.map((l) => [l.name, html`<code class="nw">${l.url}</code> <span class="muted">${l.purpose}</span>`] as const))}` : ''
+    }`,
   };
 };
