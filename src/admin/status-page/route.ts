@@ -19,7 +19,6 @@ export function statusPageRoute(statusDocument: () => StatusDocument, now: () =>
       'content-security-policy': STATUS_PAGE_CSP,
       'cache-control': 'no-store',
       'x-content-type-options': 'nosniff',
-      'x-frame-options': 'DENY',
       'referrer-policy': 'no-referrer',
     });
     res.end(req.method === 'HEAD' ? undefined : body);
