@@ -5,6 +5,7 @@ import { errorMessage, RelayError } from '../errors.js';
 import { IpGuardStore } from '../store/ip-guard.js';
 import { CertificateManager } from '../tls/certificate-manager.js';
 import { dmsTrustedCa } from '../tls/trust.js';
+import { CidrSet } from '../config/cidr.js';
 import { IpGuard } from './ip-guard.js';
 import { PhoneServer } from './phone-server.js';
 import { ProvisioningProxy } from './provisioning-proxy.js';
@@ -51,6 +52,7 @@ export function wirePhoneHttps(daemon: Daemon): { certs: CertificateManager; gua
       guard.load();
       server = new PhoneServer({
         listen: cfg.httpsListen,
+        ...(cfg.lb.proxyProtocol ? { proxyProtocol: { trusted: new CidrSet(cfg.lb.trustedProxies) } } : {}),
         headersTimeoutMs: cfg.proxy.headersTimeoutMs,
         requestTimeoutMs: cfg.proxy.requestTimeoutMs,
         maxUploadBytes: cfg.proxy.maxUploadBytes,
