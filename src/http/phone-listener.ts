@@ -1,4 +1,5 @@
-import { createServer as createTcpServer, Socket, type AddressInfo, type Server as TcpServer } from 'node:net';
+import type { Socket} from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
 import type { Logger } from '../log.js';
 import type { ListenAddress } from '../config/listen.js';
 import { relayMetrics, type ProxyRefusal } from '../metrics/relay-metrics.js';
