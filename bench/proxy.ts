@@ -13,7 +13,7 @@
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as netConnect, createServer } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -93,7 +93,7 @@ function proxyV2Connector(caPem: string, servername: string): buildConnector.con
     const n = phoneSeq++;
     const port = Number(opts.port);
     let done = false;
-    const finish = (err: Error | null, sock: import('node:tls').TLSSocket | null) => {
+    const finish = (err: Error | null, sock: TLSSocket | null) => {
       if (done) return;
       done = true;
       if (err) callback(err, null);
