@@ -20,7 +20,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Pool, type buildConnector } from 'undici';
 import forge from 'node-forge';
-import { issueCert, toPfx, type KeyedCert } from '../src/sim/pki.js';
+import { issueCert, toPfx, type KeyedCert } from '../sim/pki.js';
 import { encodeProxyV2 } from '../src/http/proxy-protocol.js';
 
 const CONCURRENCY = 64;

@@ -17,7 +17,6 @@ import { wireFirmwareCache } from './cache/wire.js';
 import { wireDownloadAgent } from './download-agent/wire.js';
 import { ManagementAgent } from './management-agent/agent.js';
 import type { AgentTuning } from './management-agent/tuning.js';
-import { TestEmitter } from './management-agent/test-emitter.js';
 import { zeroStatus } from './status.js';
 import { installMetrics } from './metrics/install.js';
 import { wireDeviceWork } from './management-agent/tasks/wire.js';
@@ -117,7 +116,6 @@ export class Daemon {
       log: this.log,
       clock: this.clock,
       tuning: this.agentTuning,
-      testEmit: TestEmitter.fromEnv(process.env),
     });
     this.agent = agent;
     this.outbox = agent.outbox;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { request } from 'undici';
-import { createCa } from '../../src/sim/pki.js';
-import { startProvisioningSimulator, type ProvisioningSimulator } from '../../src/sim/provisioning/index.js';
+import { createCa } from '../../sim/pki.js';
+import { startProvisioningSimulator, type ProvisioningSimulator } from '../../sim/provisioning/index.js';
 import { command as statusCommand } from '../../src/cli/status.js';
 import { ExitCode } from '../../src/errors.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
