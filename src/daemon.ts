@@ -19,8 +19,8 @@ import { ManagementAgent } from './management-agent/agent.js';
 import type { AgentTuning } from './management-agent/tuning.js';
 import { zeroStatus } from './status.js';
 import { installMetrics } from './metrics/install.js';
-import { wireDeviceWork } from './management-agent/tasks/wire.js';
-import type { DeviceWork } from './management-agent/tasks/device-work.js';
+import { wireDeviceWork } from './device-work/wire.js';
+import type { DeviceWork } from './device-work/device-work.js';
 
 export interface DaemonOptions {
   readonly config: RelayConfig;

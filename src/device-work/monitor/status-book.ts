@@ -1,5 +1,5 @@
 import type { DeviceRepo } from '../../store/devices.js';
-import type { Outbox } from '../ports.js';
+import type { Outbox } from '../../management-agent/ports.js';
 import type { Clock } from '../../clock.js';
 import { snapshotChanged, type DeviceSnapshot } from './snapshot.js';
 

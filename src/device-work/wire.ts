@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { ConfigError, errorMessage } from '../../errors.js';
-import type { Daemon } from '../../daemon.js';
+import { ConfigError, errorMessage } from '../errors.js';
+import type { Daemon } from '../daemon.js';
+import { DmsFiles } from '../management-agent/dms-files.js';
 import { DeviceWork } from './device-work.js';
 
 /** The URL phones use to reach the relay's phone-facing port (for one-time capture uploads). */
@@ -11,7 +12,7 @@ export function relayBaseUrl(fqdn: string, https: AddressInfo | undefined): stri
   return `https://${fqdn}${https.port === 443 ? '' : `:${https.port}`}`;
 }
 
-/** Wires device drivers, tasks and monitoring into the daemon (issue 5's block). */
+/** Wires device drivers, tasks and monitoring into the daemon. */
 export function wireDeviceWork(daemon: Daemon): DeviceWork {
   const d = daemon.config.devices;
   if (d.tlsPolicy === 'verify') {
@@ -38,6 +39,7 @@ export function wireDeviceWork(daemon: Daemon): DeviceWork {
     registration: daemon.registration,
     clock: daemon.clock,
     log: daemon.log,
+    files: new DmsFiles({ dmsUrl: daemon.config.dmsUrl, dmsCaFile: daemon.config.dmsCaFile, registration: daemon.registration }),
     relayBaseUrl: () => relayBaseUrl(daemon.config.fqdn, daemon.addresses.https),
   });
   Object.assign(daemon.inbound, work.handlers());
