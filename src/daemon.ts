@@ -18,6 +18,9 @@ import { wireDownloadAgent } from './download-agent/wire.js';
 import { ManagementAgent } from './management-agent/agent.js';
 import type { AgentTuning } from './management-agent/tuning.js';
 import { zeroStatus } from './status.js';
+import { listenersSection, type ListenerKey } from './listeners.js';
+import { configDocument } from './admin/config-document.js';
+import { RegistrationRepository } from './store/registration.js';
 import { installMetrics } from './metrics/install.js';
 import { wireDeviceWork } from './device-work/wire.js';
 import type { DeviceWork } from './device-work/device-work.js';
@@ -30,11 +33,8 @@ export interface DaemonOptions {
   readonly agentTuning?: Partial<AgentTuning>;
 }
 
-/** Addresses actually bound (ports may be 0 in config: tests and the demo ask the OS). */
-export interface BoundAddresses {
-  admin?: AddressInfo;
-  https?: AddressInfo;
-}
+/** Addresses actually bound (ports may be 0 in config: tests and the demo ask the OS); each is a listener in `/status`. */
+export type BoundAddresses = Partial<Record<ListenerKey, AddressInfo>>;
 
 /**
  * The composition root: the only module that knows every part. Parts meet here through
@@ -104,6 +104,8 @@ export class Daemon {
     // First to fail on SIGTERM, so a load balancer's health check takes this relay out while
     // its phone ports still serve (lb.drainDelaySeconds).
     admin.addCheck({ name: 'not-draining', check: () => (this.draining.active ? { ok: false, detail: 'relay is shutting down (draining)' } : { ok: true }) });
+    const stored = new RegistrationRepository(kv);
+    admin.route('/config', (_req, res) => sendJson(res, 200, configDocument({ config: cfg, storedTenantId: () => stored.credentials()?.tenantId })));
 
     // --- parts are wired below, each by the issue that builds it ---
     // management agent: registration, heartbeat, control channel, outbox (issue 2)
@@ -183,6 +185,7 @@ export class Daemon {
       uptimeSeconds: Math.round((this.clock.now() - this.startedAt) / 1000),
       draining: this.draining.active,
       readiness: this.admin?.readiness(),
+      listeners: listenersSection(this.addresses),
       cert: this.status.cert?.() ?? null,
       cache: this.status.cache?.() ?? null,
       images: this.status.images?.() ?? null,

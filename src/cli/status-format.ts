@@ -23,6 +23,7 @@ const devices = z.object({ known: n, online: n });
 const tasks = z.object({ scheduled: n, running: n });
 const deviceWork = z.object({ queued: n, inFlight: n, polls: n, pollFailures: n });
 const ipGuard = z.object({ whitelisted: n, blocked: n });
+const listeners = z.array(z.object({ name: z.string(), url: z.string(), purpose: z.string() }));
 
 const LABEL = 20;
 
@@ -66,6 +67,13 @@ export function formatStatus(doc: Record<string, unknown>, now = Date.now()): st
   if (r.success) {
     out.push('', 'readiness');
     for (const c of r.data.checks) out.push(line(`  ${c.name}`, `${c.ok ? 'ok  ' : 'FAIL'}${c.detail ? `  ${c.detail}` : ''}`));
+  }
+  const ls = listeners.safeParse(doc.listeners);
+  if (ls.success) {
+    shown.add('listeners');
+    out.push('', 'listening on');
+    const width = Math.max(0, ...ls.data.map((l) => l.url.length));
+    for (const l of ls.data) out.push(line(`  ${l.name}`, `${l.url.padEnd(width)}  ${l.purpose}`));
   }
 
   const a = agent.safeParse(doc.managementAgent);
