@@ -1,24 +1,18 @@
 import type { Socket} from 'node:net';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
 import type { Logger } from '../log.js';
+import { timeouts } from '../core/timeouts.js';
 import type { ListenAddress } from '../config/listen.js';
 import { relayMetrics, type ProxyRefusal } from '../metrics/relay-metrics.js';
 import { clientIpOf } from './forward-headers.js';
 import type { CidrSet } from '../config/cidr.js';
 import { MAX_HEADER_BYTES, parseProxyHeader, type Endpoint } from './proxy-protocol.js';
 
-/**
- * Log codes of refused PROXY protocol connections (kept here until the error catalogue exists):
- * - PROXY_SOURCE_UNTRUSTED: the peer is not in lb.trustedProxies (closed before reading a byte)
- * - PROXY_HEADER_MISSING: the first bytes are no PROXY header (e.g. a TLS handshake: a phone
- *   reaching the relay directly, or a balancer without send-proxy-v2)
- * - PROXY_HEADER_INVALID: a malformed or oversized header
- * - PROXY_HEADER_TIMEOUT: no complete header within the spec's 3 s
- */
+/** Log codes of refused PROXY protocol connections (see src/core/error-catalogue.ts). */
 export type ProxyRefusalCode = 'PROXY_SOURCE_UNTRUSTED' | 'PROXY_HEADER_MISSING' | 'PROXY_HEADER_INVALID' | 'PROXY_HEADER_TIMEOUT';
 
 /** The spec's advice: wait at least 3 s for the header. */
-export const PROXY_HEADER_TIMEOUT_MS = 3_000;
+export const PROXY_HEADER_TIMEOUT_MS = timeouts.proxyProtocolHeader.ms;
 
 export interface ProxyProtocolOptions {
   readonly trusted: CidrSet;

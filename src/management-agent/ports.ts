@@ -1,4 +1,5 @@
 import type { InboundOf, OutboundBodies, OutboundType } from './frames.js';
+import { RelayError } from '../core/relay-error.js';
 
 /**
  * The seams between the control channel and the work it carries. The channel owns
@@ -14,10 +15,9 @@ export interface Outbox {
 }
 
 /** A handler either accepts a frame (returns void) or refuses it with a reason that becomes a nack. */
-export class FrameRefused extends Error {
+export class FrameRefused extends RelayError {
   constructor(readonly reason: string) {
-    super(reason);
-    this.name = 'FrameRefused';
+    super('FRAME_REFUSED', reason);
   }
 }
 
