@@ -7,7 +7,8 @@ import { openDb, type Db } from './store/db.js';
 import { KvStore } from './store/kv.js';
 import { AdminServer, sendJson } from './admin/server.js';
 import { Draining, type Component } from './lifecycle.js';
-import type { StatusSources } from './status.js';
+import type { StatusDocument, StatusSources } from './status.js';
+import { statusPageRoute } from './admin/status-page/route.js';
 import { errorMessage } from './errors.js';
 import { VERSION } from './version.js';
 import type { InboundHandlers, Outbox, RegistrationSource } from './management-agent/ports.js';
@@ -16,7 +17,8 @@ import { wirePhoneHttps } from './http/phone-https.js';
 import { wireFirmwareCache } from './cache/wire.js';
 import { wireDownloadAgent } from './download-agent/wire.js';
 import { ManagementAgent } from './management-agent/agent.js';
-import type { AgentTuning } from './management-agent/tuning.js';
+import { tuningWith, type AgentTuning } from './management-agent/tuning.js';
+import { DmsClient } from './dms/client.js';
 import { zeroStatus } from './status.js';
 import { listenersSection, type ListenerKey } from './listeners.js';
 import { configDocument } from './admin/config-document.js';
@@ -55,6 +57,8 @@ export class Daemon {
   readonly phoneRoutes: PhoneRoute[] = [];
   /** Set by the management agent's block, first in start(); later blocks may use them. */
   outbox!: Outbox;
+  /** The one client of the DMS, shared by every part that talks to it; set first in start(). */
+  dms!: DmsClient;
   registration!: RegistrationSource;
   private readonly components: Component[] = [];
   private db: Db | undefined;
@@ -104,9 +108,15 @@ export class Daemon {
     // First to fail on SIGTERM, so a load balancer's health check takes this relay out while
     // its phone ports still serve (lb.drainDelaySeconds).
     admin.addCheck({ name: 'not-draining', check: () => (this.draining.active ? { ok: false, detail: 'relay is shutting down (draining)' } : { ok: true }) });
+    admin.route('/', statusPageRoute(() => this.statusDocument(), () => this.clock.now()));
     const stored = new RegistrationRepository(kv);
     admin.route('/config', (_req, res) => sendJson(res, 200, configDocument({ config: cfg, storedTenantId: () => stored.credentials()?.tenantId })));
 
+    // The DMS client first: it reads dmsCaFile once, every part talks to the DMS through it,
+    // and as the first component it is stopped last, after every part that uses it.
+    const dms = DmsClient.open(cfg, { clock: this.clock, apiTimeoutMs: tuningWith(this.agentTuning).httpTimeoutMs, bulkConnections: cfg.proxy.upstreamConnections });
+    this.dms = dms;
+    this.add({ name: 'dms-client', stop: () => dms.close() });
     // --- parts are wired below, each by the issue that builds it ---
     // management agent: registration, heartbeat, control channel, outbox (issue 2)
     const agent = new ManagementAgent({
@@ -118,17 +128,18 @@ export class Daemon {
       log: this.log,
       clock: this.clock,
       tuning: this.agentTuning,
+      dms,
     });
     this.agent = agent;
     this.outbox = agent.outbox;
     this.registration = agent.registration;
     admin.addCheck(agent.readinessCheck());
-    this.extraStatus.push(() => ['managementAgent', agent.statusSection()]);
+    this.status.agent = () => agent.statusSection();
     this.add(agent);
     // phone-facing HTTPS: tls, provisioning pass-through, ip guard (issue 3)
     wirePhoneHttps(this);
     // cache + download agent (issue 4)
-    const firmware = wireFirmwareCache({ config: cfg, db: this.db, log: this.log, clock: this.clock, registration: this.registration });
+    const firmware = wireFirmwareCache({ config: cfg, db: this.db, log: this.log, clock: this.clock, registration: this.registration, dms });
     this.phoneRoutes.push(firmware.route);
     this.status.cache = () => {
       const s = firmware.cache.stats();
@@ -143,19 +154,21 @@ export class Daemon {
       clock: this.clock,
       outbox: this.outbox,
       registration: this.registration,
-      dispatcher: firmware.dispatcher,
+      dms,
       cache: {
         has: (sha256) => firmware.cache.complete(sha256) !== undefined,
         fill: (img) => firmware.cache.fillImage({ sha256: img.sha256, size: img.size, source: firmware.imageSource(img.url) }),
       },
-      // The DMS refused our token on the image API: register again (PROTOCOL 1).
-      onUnauthorized: (why) => this.agent?.registration.reregister(why),
     });
     // Also reached by the heartbeat's resync-images action; only schedules, never awaits.
     this.inbound['images.sync'] = () => images.agent.requestSync('images.sync');
     this.status.images = () => images.agent.counters();
     admin.route('/images', (_req, res) => sendJson(res, 200, images.agent.view()));
-    this.extraStatus.push(() => ['firmwareCache', firmware.cache.stats()]);
+    this.status.firmwareCache = () => firmware.cache.stats();
+    this.status.firmwareSync = () => {
+      const v = images.agent.view();
+      return { lastSyncAt: v.lastSyncAt, lastError: v.lastError, windowOpen: v.windowOpen, nextWindowAt: v.nextWindowAt, images: v.images };
+    };
     this.add(images.component);
     // device drivers, tasks, monitoring (issue 5)
     this.deviceWork = wireDeviceWork(this);
@@ -178,7 +191,9 @@ export class Daemon {
     return this.admin;
   }
 
-  statusDocument(): Record<string, unknown> {
+  statusDocument(): StatusDocument {
+    const s = this.status;
+    const optional = <K extends keyof StatusDocument>(key: K, get: (() => StatusDocument[K]) | undefined): Partial<StatusDocument> => (get ? { [key]: get() } : {});
     return {
       version: VERSION,
       startedAt: new Date(this.startedAt).toISOString(),
@@ -191,12 +206,16 @@ export class Daemon {
       images: this.status.images?.() ?? null,
       devices: this.status.devices?.() ?? null,
       tasks: this.status.tasks?.() ?? null,
-      ...Object.fromEntries(this.extraStatus.map((f) => f())),
+      ...optional('managementAgent', s.agent),
+      ...optional('firmwareCache', s.firmwareCache),
+      ...optional('firmwareSync', s.firmwareSync),
+      ...optional('phones', s.phones),
+      ...optional('recentTasks', s.recentTasks),
+      ...optional('rollouts', s.rollouts),
+      ...optional('ipGuard', s.ipGuard),
+      ...optional('deviceWork', s.deviceWork),
     };
   }
-
-  /** Parts add named sections to the status document (`[name, value]`). */
-  readonly extraStatus: (() => [string, unknown])[] = [];
 
   /**
    * Graceful stop: refuse new work, let in-flight work finish within the grace period,

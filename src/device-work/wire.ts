@@ -5,6 +5,7 @@ import { ConfigError, errorMessage } from '../errors.js';
 import type { Daemon } from '../daemon.js';
 import { DmsFiles } from '../management-agent/dms-files.js';
 import { DeviceWork } from './device-work.js';
+import { PHONE_GROUPS_SHOWN, RECENT_TASKS_SHOWN, RECENTLY_OFFLINE_SHOWN } from '../status.js';
 
 /** The URL phones use to reach the relay's phone-facing port (for one-time capture uploads). */
 export function relayBaseUrl(fqdn: string, https: AddressInfo | undefined): string | undefined {
@@ -39,14 +40,16 @@ export function wireDeviceWork(daemon: Daemon): DeviceWork {
     registration: daemon.registration,
     clock: daemon.clock,
     log: daemon.log,
-    files: new DmsFiles({ dmsUrl: daemon.config.dmsUrl, dmsCaFile: daemon.config.dmsCaFile, registration: daemon.registration }),
+    files: new DmsFiles({ dms: daemon.dms }),
     relayBaseUrl: () => relayBaseUrl(daemon.config.fqdn, daemon.addresses.https),
   });
   Object.assign(daemon.inbound, work.handlers());
   daemon.phoneRoutes.push(...work.phoneRoutes());
   daemon.status.tasks = () => work.tasks.counts();
   daemon.status.devices = () => work.devices.counts();
-  daemon.extraStatus.push(() => ['deviceWork', work.statusSection()]);
+  daemon.status.deviceWork = () => work.statusSection();
+  daemon.status.phones = () => work.devices.summary(PHONE_GROUPS_SHOWN, RECENTLY_OFFLINE_SHOWN);
+  daemon.status.recentTasks = () => work.tasks.recent(RECENT_TASKS_SHOWN).map((t) => ({ ...t, createdAt: new Date(t.createdAt).toISOString() }));
   daemon.add(work);
   return work;
 }

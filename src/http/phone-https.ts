@@ -4,9 +4,9 @@ import { FrameRefused } from '../management-agent/ports.js';
 import { errorMessage, RelayError } from '../errors.js';
 import { IpGuardStore } from '../store/ip-guard.js';
 import { CertificateManager } from '../tls/certificate-manager.js';
-import { dmsTrustedCa } from '../tls/trust.js';
 import { CidrSet } from '../config/cidr.js';
 import { IpGuard } from './ip-guard.js';
+import { BLOCKED_ADDRESSES_SHOWN } from '../status.js';
 import { PhoneServer } from './phone-server.js';
 import { ProvisioningProxy } from './provisioning-proxy.js';
 
@@ -20,7 +20,8 @@ export function wirePhoneHttps(daemon: Daemon): { certs: CertificateManager; gua
   const certs = new CertificateManager({ fqdn: cfg.fqdn, dataDir: cfg.dataDir, pfxFile: cfg.pfxFile, pfxPassphrase: cfg.pfxPassphrase, log, clock: daemon.clock });
   const guard = new IpGuard(new IpGuardStore(daemon.store), cfg.ipGuard, daemon.clock, log);
   const proxy = new ProvisioningProxy(
-    { upstreamTimeoutMs: cfg.proxy.upstreamTimeoutMs, upstreamConnections: cfg.proxy.upstreamConnections, maxUploadBytes: cfg.proxy.maxUploadBytes, ca: dmsTrustedCa(cfg.dmsCaFile) },
+    { upstreamTimeoutMs: cfg.proxy.upstreamTimeoutMs, upstreamConnections: cfg.proxy.upstreamConnections, maxUploadBytes: cfg.proxy.maxUploadBytes },
+    daemon.dms,
     guard,
     log,
   );
@@ -42,7 +43,7 @@ export function wirePhoneHttps(daemon: Daemon): { certs: CertificateManager; gua
   };
   daemon.status.cert = () => (certs.loaded ? certs.status() : null);
   daemon.adminServer.addCheck({ name: 'phone-cert', check: () => (certs.loaded ? certs.readiness() : { ok: false, detail: 'phone-facing certificate not loaded yet' }) });
-  daemon.extraStatus.push(() => ['ipGuard', guard.counts()]);
+  daemon.status.ipGuard = () => guard.status(BLOCKED_ADDRESSES_SHOWN);
 
   daemon.add({
     name: 'phone-https',
