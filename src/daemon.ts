@@ -110,6 +110,9 @@ export class Daemon {
       },
     });
     admin.route('/status', (_req, res) => sendJson(res, 200, this.statusDocument()));
+    // First to fail on SIGTERM, so a load balancer's health check takes this relay out while
+    // its phone ports still serve (lb.drainDelaySeconds).
+    admin.addCheck({ name: 'not-draining', check: () => (this.draining.active ? { ok: false, detail: 'relay is shutting down (draining)' } : { ok: true }) });
     admin.route('/', statusPageRoute(() => this.statusDocument(), () => this.clock.now()));
     const stored = new RegistrationRepository(kv);
     admin.route('/config', (_req, res) => sendJson(res, 200, configDocument({ config: cfg, storedTenantId: () => stored.credentials()?.tenantId })));
@@ -229,8 +232,15 @@ export class Daemon {
   }
 
   private async doStop(reason: string): Promise<void> {
-    this.log.info({ reason, graceSeconds: this.config.shutdownGraceSeconds }, 'shutting down: draining in-flight work');
+    // No delay when the phone port never opened (a failed start): nobody needs to notice.
+    const delaySeconds = this.addresses.https ? this.config.lb.drainDelaySeconds : 0;
     this.draining.begin();
+    if (delaySeconds > 0) {
+      this.log.info({ reason, drainDelaySeconds: delaySeconds }, 'shutting down: readiness now fails; phone ports keep serving for the drain delay');
+      await new Promise((r) => setTimeout(r, delaySeconds * 1000));
+    }
+    this.log.info({ reason, graceSeconds: this.config.shutdownGraceSeconds }, 'shutting down: draining in-flight work');
+    this.draining.close();
     const deadline = this.clock.now() + this.config.shutdownGraceSeconds * 1000;
     await Promise.all(
       this.components.map(async (c) => {

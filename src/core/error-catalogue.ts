@@ -507,6 +507,26 @@ export const errorCatalogue = {
     sentence: 'A phone connection broke the HTTP rules before a request was read (the log line names Node\'s code: header overflow 431, slow headers 408, else 400).',
     retry: 'no',
   },
+  PROXY_SOURCE_UNTRUSTED: {
+    area: 'phone-https',
+    sentence: 'With lb.proxyProtocol on, a connection to a phone port came from an address outside lb.trustedProxies (a phone bypassing the load balancer, or the balancer missing from the list) and was closed.',
+    retry: 'no',
+  },
+  PROXY_HEADER_MISSING: {
+    area: 'phone-https',
+    sentence: 'With lb.proxyProtocol on, a connection did not start with a PROXY protocol header (usually a TLS handshake: send-proxy-v2 missing on the balancer) and was closed.',
+    retry: 'no',
+  },
+  PROXY_HEADER_INVALID: {
+    area: 'phone-https',
+    sentence: 'A load balancer sent a malformed or oversized PROXY protocol header; the connection was closed.',
+    retry: 'no',
+  },
+  PROXY_HEADER_TIMEOUT: {
+    area: 'phone-https',
+    sentence: 'A load balancer connected but sent no complete PROXY protocol header within 3 s; the connection was closed.',
+    retry: 'yes',
+  },
   UPLOAD_TOO_LARGE: {
     area: 'phone-https',
     sentence: 'A phone upload is larger than proxy.maxUploadBytes; refused with 413 without reading it.',

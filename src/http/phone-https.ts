@@ -4,6 +4,7 @@ import { FrameRefused } from '../management-agent/ports.js';
 import { errorMessage, RelayError } from '../errors.js';
 import { IpGuardStore } from '../store/ip-guard.js';
 import { CertificateManager } from '../tls/certificate-manager.js';
+import { CidrSet } from '../config/cidr.js';
 import { IpGuard } from './ip-guard.js';
 import { BLOCKED_ADDRESSES_SHOWN } from '../status.js';
 import { PhoneServer } from './phone-server.js';
@@ -52,6 +53,7 @@ export function wirePhoneHttps(daemon: Daemon): { certs: CertificateManager; gua
       guard.load();
       server = new PhoneServer({
         listen: cfg.httpsListen,
+        ...(cfg.lb.proxyProtocol ? { proxyProtocol: { trusted: new CidrSet(cfg.lb.trustedProxies) } } : {}),
         headersTimeoutMs: cfg.proxy.headersTimeoutMs,
         requestTimeoutMs: cfg.proxy.requestTimeoutMs,
         maxUploadBytes: cfg.proxy.maxUploadBytes,
