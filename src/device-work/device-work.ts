@@ -22,6 +22,7 @@ import { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
 import { StatusBook } from './monitor/status-book.js';
 import { DevicePoller } from './monitor/poller.js';
 import { PhoneEvents } from './monitor/phone-events.js';
+import type { DeviceWorkStatus } from '../status.js';
 
 export interface DeviceWorkOptions {
   readonly config: Pick<RelayConfig, 'devices' | 'dataDir'> & Partial<Pick<RelayConfig, 'openstage'>>;
@@ -125,7 +126,7 @@ export class DeviceWork implements Component {
     return [...this.drivers.routes(), this.inbox.route()];
   }
 
-  statusSection(): Record<string, unknown> {
+  statusSection(): DeviceWorkStatus {
     return { queued: this.queue.size, inFlight: this.queue.pending, polls: this.poller.polls, pollFailures: this.poller.failures, notifications: this.phoneEvents.received, notificationsRefused: this.phoneEvents.rejected, captureSlots: this.inbox.pending };
   }
 

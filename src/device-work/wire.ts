@@ -7,6 +7,7 @@ import { DmsFiles } from '../management-agent/dms-files.js';
 import type { SecureContextOptions } from 'node:tls';
 import type { CertificateManager } from '../tls/certificate-manager.js';
 import { DeviceWork } from './device-work.js';
+import { PHONE_GROUPS_SHOWN, RECENT_TASKS_SHOWN, RECENTLY_OFFLINE_SHOWN } from '../status.js';
 
 /** The URL phones use to reach the relay's phone-facing port (for one-time capture uploads). */
 export function relayBaseUrl(fqdn: string, https: AddressInfo | undefined): string | undefined {
@@ -49,7 +50,9 @@ export function wireDeviceWork(daemon: Daemon, certs?: CertificateManager): Devi
   daemon.phoneRoutes.push(...work.phoneRoutes());
   daemon.status.tasks = () => work.tasks.counts();
   daemon.status.devices = () => work.devices.counts();
-  daemon.extraStatus.push(() => ['deviceWork', work.statusSection()]);
+  daemon.status.deviceWork = () => work.statusSection();
+  daemon.status.phones = () => work.devices.summary(PHONE_GROUPS_SHOWN, RECENTLY_OFFLINE_SHOWN);
+  daemon.status.recentTasks = () => work.tasks.recent(RECENT_TASKS_SHOWN).map((t) => ({ ...t, createdAt: new Date(t.createdAt).toISOString() }));
   daemon.add(work);
   return work;
 }
