@@ -11,6 +11,7 @@ import type { Component } from '../lifecycle.js';
 import type { PhoneRoute } from '../http/types.js';
 import { PhoneLock } from '../devices/phone-lock.js';
 import { DriverRegistry } from '../devices/registry.js';
+import type { Target } from '../management-agent/frames.js';
 import type { InboundHandlers, Outbox, RegistrationSource } from '../management-agent/ports.js';
 import { CaptureInbox } from './capture-inbox.js';
 import type { FileUploader } from './ports.js';
@@ -140,7 +141,11 @@ export class DeviceWork implements Component {
   }
 
   handlers(): Pick<InboundHandlers, 'task.submit' | 'task.update' | 'task.delete' | RolloutFrameType> {
-    return { ...this.runner.handlers(), ...rolloutHandlers(this.rollouts) };
+    const remember = (targets: readonly Target[]) => {
+      const now = this.o.clock.now();
+      for (const t of targets) this.devices.upsert({ deviceId: t.deviceId, mac: t.mac, ip: t.ip, target: JSON.stringify(t) }, now);
+    };
+    return { ...this.runner.handlers(), ...rolloutHandlers(this.rollouts, remember) };
   }
 
   phoneRoutes(): PhoneRoute[] {
