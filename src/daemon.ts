@@ -16,7 +16,8 @@ import { wirePhoneHttps } from './http/phone-https.js';
 import { wireFirmwareCache } from './cache/wire.js';
 import { wireDownloadAgent } from './download-agent/wire.js';
 import { ManagementAgent } from './management-agent/agent.js';
-import type { AgentTuning } from './management-agent/tuning.js';
+import { tuningWith, type AgentTuning } from './management-agent/tuning.js';
+import { DmsClient } from './dms/client.js';
 import { zeroStatus } from './status.js';
 import { listenersSection, type ListenerKey } from './listeners.js';
 import { configDocument } from './admin/config-document.js';
@@ -55,6 +56,8 @@ export class Daemon {
   readonly phoneRoutes: PhoneRoute[] = [];
   /** Set by the management agent's block, first in start(); later blocks may use them. */
   outbox!: Outbox;
+  /** The one client of the DMS, shared by every part that talks to it; set first in start(). */
+  dms!: DmsClient;
   registration!: RegistrationSource;
   private readonly components: Component[] = [];
   private db: Db | undefined;
@@ -104,6 +107,11 @@ export class Daemon {
     const stored = new RegistrationRepository(kv);
     admin.route('/config', (_req, res) => sendJson(res, 200, configDocument({ config: cfg, storedTenantId: () => stored.credentials()?.tenantId })));
 
+    // The DMS client first: it reads dmsCaFile once, every part talks to the DMS through it,
+    // and as the first component it is stopped last, after every part that uses it.
+    const dms = DmsClient.open(cfg, { clock: this.clock, apiTimeoutMs: tuningWith(this.agentTuning).httpTimeoutMs, bulkConnections: cfg.proxy.upstreamConnections });
+    this.dms = dms;
+    this.add({ name: 'dms-client', stop: () => dms.close() });
     // --- parts are wired below, each by the issue that builds it ---
     // management agent: registration, heartbeat, control channel, outbox (issue 2)
     const agent = new ManagementAgent({
@@ -115,6 +123,7 @@ export class Daemon {
       log: this.log,
       clock: this.clock,
       tuning: this.agentTuning,
+      dms,
     });
     this.agent = agent;
     this.outbox = agent.outbox;
@@ -125,7 +134,7 @@ export class Daemon {
     // phone-facing HTTPS: tls, provisioning pass-through, ip guard (issue 3)
     wirePhoneHttps(this);
     // cache + download agent (issue 4)
-    const firmware = wireFirmwareCache({ config: cfg, db: this.db, log: this.log, clock: this.clock, registration: this.registration });
+    const firmware = wireFirmwareCache({ config: cfg, db: this.db, log: this.log, clock: this.clock, registration: this.registration, dms });
     this.phoneRoutes.push(firmware.route);
     this.status.cache = () => {
       const s = firmware.cache.stats();
@@ -140,13 +149,11 @@ export class Daemon {
       clock: this.clock,
       outbox: this.outbox,
       registration: this.registration,
-      dispatcher: firmware.dispatcher,
+      dms,
       cache: {
         has: (sha256) => firmware.cache.complete(sha256) !== undefined,
         fill: (img) => firmware.cache.fillImage({ sha256: img.sha256, size: img.size, source: firmware.imageSource(img.url) }),
       },
-      // The DMS refused our token on the image API: register again (PROTOCOL 1).
-      onUnauthorized: (why) => this.agent?.registration.reregister(why),
     });
     // Also reached by the heartbeat's resync-images action; only schedules, never awaits.
     this.inbound['images.sync'] = () => images.agent.requestSync('images.sync');

@@ -39,7 +39,7 @@ export function wireDeviceWork(daemon: Daemon): DeviceWork {
     registration: daemon.registration,
     clock: daemon.clock,
     log: daemon.log,
-    files: new DmsFiles({ dmsUrl: daemon.config.dmsUrl, dmsCaFile: daemon.config.dmsCaFile, registration: daemon.registration }),
+    files: new DmsFiles({ dms: daemon.dms }),
     relayBaseUrl: () => relayBaseUrl(daemon.config.fqdn, daemon.addresses.https),
   });
   Object.assign(daemon.inbound, work.handlers());

@@ -8,6 +8,7 @@ import { errorCode, errorMessage } from '../errors.js';
 import { applyLimits, fetchCatalogue, syncWindowSchema, type Catalogue, type SyncWindow } from './catalogue.js';
 import type { ImageCachePort } from './ports.js';
 import { nextOpening, windowCron, windowOpen } from './sync-window.js';
+import { backoffDelay } from '../core/backoff.js';
 import { timeouts } from '../core/timeouts.js';
 
 export interface DownloadAgentOptions {
@@ -160,7 +161,7 @@ export class DownloadAgent {
   private scheduleRetry(): void {
     if (this.stopped) return;
     const base = this.o.retryBaseMs ?? timeouts.imageSyncRetry.ms;
-    const delay = Math.min(this.o.periodicSyncMs, base * 2 ** this.retryN);
+    const delay = backoffDelay(this.retryN, base, this.o.periodicSyncMs, 'none');
     this.retryN = Math.min(this.retryN + 1, 20);
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => this.requestSync('retry'), delay);

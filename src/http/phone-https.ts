@@ -4,7 +4,6 @@ import { FrameRefused } from '../management-agent/ports.js';
 import { errorMessage, RelayError } from '../errors.js';
 import { IpGuardStore } from '../store/ip-guard.js';
 import { CertificateManager } from '../tls/certificate-manager.js';
-import { dmsTrustedCa } from '../tls/trust.js';
 import { IpGuard } from './ip-guard.js';
 import { PhoneServer } from './phone-server.js';
 import { ProvisioningProxy } from './provisioning-proxy.js';
@@ -19,7 +18,8 @@ export function wirePhoneHttps(daemon: Daemon): { certs: CertificateManager; gua
   const certs = new CertificateManager({ fqdn: cfg.fqdn, dataDir: cfg.dataDir, pfxFile: cfg.pfxFile, pfxPassphrase: cfg.pfxPassphrase, log, clock: daemon.clock });
   const guard = new IpGuard(new IpGuardStore(daemon.store), cfg.ipGuard, daemon.clock, log);
   const proxy = new ProvisioningProxy(
-    { upstreamTimeoutMs: cfg.proxy.upstreamTimeoutMs, upstreamConnections: cfg.proxy.upstreamConnections, maxUploadBytes: cfg.proxy.maxUploadBytes, ca: dmsTrustedCa(cfg.dmsCaFile) },
+    { upstreamTimeoutMs: cfg.proxy.upstreamTimeoutMs, upstreamConnections: cfg.proxy.upstreamConnections, maxUploadBytes: cfg.proxy.maxUploadBytes },
+    daemon.dms,
     guard,
     log,
   );

@@ -9,9 +9,9 @@ import type { InboundDispatcher } from './inbound.js';
 import type { DurableOutbox } from './outbox.js';
 import type { RegistrationClient } from './registration.js';
 import type { AgentTuning } from './tuning.js';
-import { FullJitterBackoff } from './backoff.js';
+import { Backoff } from '../core/backoff.js';
 import { clockSkewFromTlsError } from './clock-skew.js';
-import { dmsSecureContext } from '../tls/trust.js';
+import type { DmsClient } from '../dms/client.js';
 
 export const SUBPROTOCOL = 'relay.v1';
 
@@ -28,7 +28,7 @@ export interface ControlChannelDeps {
   readonly registration: RegistrationClient;
   readonly outbox: DurableOutbox;
   readonly inbound: InboundDispatcher;
-  readonly ca: string[] | undefined;
+  readonly dms: DmsClient;
   readonly runId: string;
   readonly log: Logger;
   readonly clock: Clock;
@@ -54,14 +54,14 @@ export class ControlChannel {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
   private stableTimer: NodeJS.Timeout | undefined;
-  private readonly backoff: FullJitterBackoff;
+  private readonly backoff: Backoff;
   private alive = false;
   private reconnects = 0;
   private lastClose: ControlStatus['lastClose'] = null;
   private readonly connectWaiters: (() => void)[] = [];
 
   constructor(private readonly deps: ControlChannelDeps) {
-    this.backoff = new FullJitterBackoff(deps.tuning.reconnectBaseMs, deps.tuning.reconnectCapMs);
+    this.backoff = new Backoff(deps.tuning.reconnectBaseMs, deps.tuning.reconnectCapMs, 'full');
   }
 
   start(): void {
@@ -110,7 +110,7 @@ export class ControlChannel {
     try {
       ws = new WebSocket(reg.controlUrl, SUBPROTOCOL, {
         headers: { authorization: `Bearer ${reg.token}`, 'x-relay-run-id': this.deps.runId },
-        ...(this.deps.ca ? { secureContext: dmsSecureContext(this.deps.ca) } : {}),
+        ...this.deps.dms.webSocketOptions(),
         maxPayload: MAX_FRAME_BYTES,
         handshakeTimeout: tuning.handshakeTimeoutMs,
         perMessageDeflate: false,

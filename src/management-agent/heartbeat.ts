@@ -3,7 +3,7 @@ import type { Logger } from '../log.js';
 import type { Clock } from '../clock.js';
 import { errorCode, errorMessage } from '../errors.js';
 import type { Registration } from './ports.js';
-import type { DmsHttp } from './dms-http.js';
+import type { DmsClient } from '../dms/client.js';
 import type { RegistrationClient } from './registration.js';
 import type { AgentTuning } from './tuning.js';
 import { clockSkewFromServerTime } from './clock-skew.js';
@@ -17,7 +17,7 @@ const heartbeatAnswerSchema = z.object({
 export type HeartbeatAction = 'resync-images' | 'reregister';
 
 export interface HeartbeatDeps {
-  readonly http: DmsHttp;
+  readonly http: DmsClient;
   readonly registration: RegistrationClient;
   /** The status fields of the heartbeat body (everything but seq and sentAt). */
   readonly body: () => Record<string, unknown>;

@@ -6,9 +6,9 @@ import { ClockSkewError, RelayError, errorCode, errorMessage } from '../errors.j
 import { VERSION } from '../version.js';
 import type { RegistrationRepository, StoredRegistration } from '../store/registration.js';
 import type { Registration, RegistrationSource } from './ports.js';
-import type { DmsHttp } from './dms-http.js';
+import type { DmsClient } from '../dms/client.js';
 import type { AgentTuning } from './tuning.js';
-import { DoublingBackoff, FullJitterBackoff } from './backoff.js';
+import { Backoff } from '../core/backoff.js';
 
 const registerResponseSchema = z.object({
   relayId: z.string().min(1).max(128),
@@ -34,7 +34,7 @@ export interface RegistrationDeps {
   readonly dmsUrl: string;
   readonly fqdn: string;
   readonly credentials: () => Credentials;
-  readonly http: DmsHttp;
+  readonly http: DmsClient;
   readonly repo: RegistrationRepository;
   readonly log: Logger;
   readonly clock: Clock;
@@ -53,15 +53,15 @@ export class RegistrationClient implements RegistrationSource {
   private wake: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
-  private readonly authBackoff: DoublingBackoff;
-  private readonly transientBackoff: FullJitterBackoff;
+  private readonly authBackoff: Backoff;
+  private readonly transientBackoff: Backoff;
   private rejectedStreak = false;
   /** Last failure, for the status document and readiness detail. */
   lastError: { code: string; message: string; at: string } | undefined;
 
   constructor(private readonly deps: RegistrationDeps) {
-    this.authBackoff = new DoublingBackoff(deps.tuning.authRetryBaseMs, deps.tuning.authRetryCapMs);
-    this.transientBackoff = new FullJitterBackoff(deps.tuning.transientRetryBaseMs, deps.tuning.transientRetryCapMs);
+    this.authBackoff = new Backoff(deps.tuning.authRetryBaseMs, deps.tuning.authRetryCapMs, 'equal');
+    this.transientBackoff = new Backoff(deps.tuning.transientRetryBaseMs, deps.tuning.transientRetryCapMs, 'full');
   }
 
   current(): Registration | undefined {
