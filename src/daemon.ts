@@ -162,7 +162,7 @@ export class Daemon {
     this.extraStatus.push(() => ['firmwareCache', firmware.cache.stats()]);
     this.add(images.component);
     // device drivers, tasks, monitoring (issue 5)
-    this.deviceWork = wireDeviceWork(this);
+    this.deviceWork = wireDeviceWork(this, { image: (id) => firmware.image(id), served: firmware.served });
     // metrics (issue 6)
     installMetrics(this, admin);
 

@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { ConfigError, errorMessage } from '../errors.js';
 import type { Daemon } from '../daemon.js';
 import { DmsFiles } from '../management-agent/dms-files.js';
-import { DeviceWork } from './device-work.js';
+import { DeviceWork, type DeviceWorkOptions } from './device-work.js';
+import type { FirmwareServeLog } from '../cache/serve-log.js';
 
 /** The URL phones use to reach the relay's phone-facing port (for one-time capture uploads). */
 export function relayBaseUrl(fqdn: string, https: AddressInfo | undefined): string | undefined {
@@ -13,7 +14,7 @@ export function relayBaseUrl(fqdn: string, https: AddressInfo | undefined): stri
 }
 
 /** Wires device drivers, tasks and monitoring into the daemon. */
-export function wireDeviceWork(daemon: Daemon): DeviceWork {
+export function wireDeviceWork(daemon: Daemon, firmware: { image: DeviceWorkOptions['images']; served: FirmwareServeLog }): DeviceWork {
   const d = daemon.config.devices;
   if (d.tlsPolicy === 'verify') {
     if (!d.caFile) throw new ConfigError([{ path: 'devices.caFile', message: 'required when devices.tlsPolicy is "verify" (the CA that signed the phones\' certificates)' }]);
@@ -41,6 +42,8 @@ export function wireDeviceWork(daemon: Daemon): DeviceWork {
     log: daemon.log,
     files: new DmsFiles({ dms: daemon.dms }),
     relayBaseUrl: () => relayBaseUrl(daemon.config.fqdn, daemon.addresses.https),
+    ...(firmware.image ? { images: firmware.image } : {}),
+    firmwareServed: (ip, path, since) => firmware.served.servedSince(ip, path, since),
   });
   Object.assign(daemon.inbound, work.handlers());
   daemon.phoneRoutes.push(...work.phoneRoutes());

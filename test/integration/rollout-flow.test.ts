@@ -10,6 +10,7 @@ import { PhoneFarm } from '../../sim/phone/farm.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { tempDir } from '../helpers/relay-config.js';
 import { waitFor } from '../helpers/wait.js';
+import { runTask } from '../helpers/devices.js';
 
 /**
  * Firmware rollouts end to end over real sockets: the DMS simulator sends rollout.submit, the
@@ -68,6 +69,8 @@ afterAll(async () => {
 
 describe('firmware rollout', () => {
   it('200 phones, maxConcurrent 20: never more than 20 upgrading, phones in a call wait, one upstream fetch, one result each', async () => {
+    // The relay knows the phones (a status task, as the DMS sends after adding phones); three are then in a call.
+    await runTask(sim, relayId, { command: { kind: 'status' }, targets: farm.targets() }, 60_000);
     const inCall = [3, 50, 120].map((i) => farm.phone(i));
     for (const p of inCall) p.ring('sip:alice@pbx.example.org');
     await waitFor(() => sim.received(relayId, 'device.event').length >= inCall.length, { message: 'call events at the DMS' });
