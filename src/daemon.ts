@@ -5,9 +5,11 @@ import { systemClock, type Clock } from './clock.js';
 import type { RelayConfig } from './config/schema.js';
 import { openDb, type Db } from './store/db.js';
 import { KvStore } from './store/kv.js';
+import { sealLegacySecrets, secretsOf } from './store/secrets.js';
 import { AdminServer, sendJson } from './admin/server.js';
 import { Draining, type Component } from './lifecycle.js';
-import type { StatusSources } from './status.js';
+import type { StatusDocument, StatusSources } from './status.js';
+import { statusPageRoute } from './admin/status-page/route.js';
 import { errorMessage } from './errors.js';
 import { VERSION } from './version.js';
 import type { InboundHandlers, Outbox, RegistrationSource } from './management-agent/ports.js';
@@ -90,7 +92,11 @@ export class Daemon {
 
   async start(): Promise<void> {
     const cfg = this.config;
-    this.db = openDb(cfg.dataDir);
+    this.db = openDb(cfg.dataDir, { secretsKeyFile: cfg.secretsKeyFile });
+    // The key is checked now, not at the first task: a lost key stops the start with its code.
+    secretsOf(this.db);
+    const sealed = sealLegacySecrets(this.db);
+    if (sealed.rows > 0) this.log.info({ rows: sealed.rows }, 'stored secrets from an older relay sealed or dropped');
     this.kvStore = new KvStore(this.db);
     const kv = this.kvStore;
 
@@ -104,6 +110,10 @@ export class Daemon {
       },
     });
     admin.route('/status', (_req, res) => sendJson(res, 200, this.statusDocument()));
+    // First to fail on SIGTERM, so a load balancer's health check takes this relay out while
+    // its phone ports still serve (lb.drainDelaySeconds).
+    admin.addCheck({ name: 'not-draining', check: () => (this.draining.active ? { ok: false, detail: 'relay is shutting down (draining)' } : { ok: true }) });
+    admin.route('/', statusPageRoute(() => this.statusDocument(), () => this.clock.now()));
     const stored = new RegistrationRepository(kv);
     admin.route('/config', (_req, res) => sendJson(res, 200, configDocument({ config: cfg, storedTenantId: () => stored.credentials()?.tenantId })));
 
@@ -129,7 +139,7 @@ export class Daemon {
     this.outbox = agent.outbox;
     this.registration = agent.registration;
     admin.addCheck(agent.readinessCheck());
-    this.extraStatus.push(() => ['managementAgent', agent.statusSection()]);
+    this.status.agent = () => agent.statusSection();
     this.add(agent);
     // phone-facing HTTPS: tls, provisioning pass-through, ip guard (issue 3)
     wirePhoneHttps(this);
@@ -159,7 +169,11 @@ export class Daemon {
     this.inbound['images.sync'] = () => images.agent.requestSync('images.sync');
     this.status.images = () => images.agent.counters();
     admin.route('/images', (_req, res) => sendJson(res, 200, images.agent.view()));
-    this.extraStatus.push(() => ['firmwareCache', firmware.cache.stats()]);
+    this.status.firmwareCache = () => firmware.cache.stats();
+    this.status.firmwareSync = () => {
+      const v = images.agent.view();
+      return { lastSyncAt: v.lastSyncAt, lastError: v.lastError, windowOpen: v.windowOpen, nextWindowAt: v.nextWindowAt, images: v.images };
+    };
     this.add(images.component);
     // device drivers, tasks, monitoring (issue 5)
     this.deviceWork = wireDeviceWork(this, { image: (id) => firmware.image(id), served: firmware.served });
@@ -182,7 +196,9 @@ export class Daemon {
     return this.admin;
   }
 
-  statusDocument(): Record<string, unknown> {
+  statusDocument(): StatusDocument {
+    const s = this.status;
+    const optional = <K extends keyof StatusDocument>(key: K, get: (() => StatusDocument[K]) | undefined): Partial<StatusDocument> => (get ? { [key]: get() } : {});
     return {
       version: VERSION,
       startedAt: new Date(this.startedAt).toISOString(),
@@ -195,12 +211,16 @@ export class Daemon {
       images: this.status.images?.() ?? null,
       devices: this.status.devices?.() ?? null,
       tasks: this.status.tasks?.() ?? null,
-      ...Object.fromEntries(this.extraStatus.map((f) => f())),
+      ...optional('managementAgent', s.agent),
+      ...optional('firmwareCache', s.firmwareCache),
+      ...optional('firmwareSync', s.firmwareSync),
+      ...optional('phones', s.phones),
+      ...optional('recentTasks', s.recentTasks),
+      ...optional('rollouts', s.rollouts),
+      ...optional('ipGuard', s.ipGuard),
+      ...optional('deviceWork', s.deviceWork),
     };
   }
-
-  /** Parts add named sections to the status document (`[name, value]`). */
-  readonly extraStatus: (() => [string, unknown])[] = [];
 
   /**
    * Graceful stop: refuse new work, let in-flight work finish within the grace period,
@@ -212,8 +232,15 @@ export class Daemon {
   }
 
   private async doStop(reason: string): Promise<void> {
-    this.log.info({ reason, graceSeconds: this.config.shutdownGraceSeconds }, 'shutting down: draining in-flight work');
+    // No delay when the phone port never opened (a failed start): nobody needs to notice.
+    const delaySeconds = this.addresses.https ? this.config.lb.drainDelaySeconds : 0;
     this.draining.begin();
+    if (delaySeconds > 0) {
+      this.log.info({ reason, drainDelaySeconds: delaySeconds }, 'shutting down: readiness now fails; phone ports keep serving for the drain delay');
+      await new Promise((r) => setTimeout(r, delaySeconds * 1000));
+    }
+    this.log.info({ reason, graceSeconds: this.config.shutdownGraceSeconds }, 'shutting down: draining in-flight work');
+    this.draining.close();
     const deadline = this.clock.now() + this.config.shutdownGraceSeconds * 1000;
     await Promise.all(
       this.components.map(async (c) => {

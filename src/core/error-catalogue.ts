@@ -57,6 +57,11 @@ export const errorCatalogue = {
     retry: 'depends',
     exit: EX_UNAVAILABLE,
   },
+  SYSTEMD_NOTIFY_FAILED: {
+    area: 'startup',
+    sentence: 'systemd-notify could not report ready/stopping to systemd (not installed, or not run by systemd with Type=notify); the relay runs on.',
+    retry: 'no',
+  },
   CREDENTIALS_MISSING: {
     area: 'startup',
     sentence: 'There is no tenant ID and PIN to register with: set tenantId and pin (or pinFile) in the config, or run `cloud-relay register` once.',
@@ -90,6 +95,41 @@ export const errorCatalogue = {
     sentence: 'The database was migrated by a newer cloud-relay; upgrade the relay again or restore a backup of the data directory.',
     retry: 'no',
     exit: EX_UNAVAILABLE,
+  },
+  DB_CORRUPT: {
+    area: 'store',
+    sentence: 'The database file is damaged: run `cloud-relay db check`, stop the relay, move relay.db and its -wal/-shm aside for support, then restore a backup or start without them (the DMS resends its work after the relay registers again).',
+    retry: 'no',
+    exit: EX_CONFIG,
+  },
+  SECRETS_KEY_MISSING: {
+    area: 'store',
+    sentence: 'The key that seals device passwords in the database is missing: restore the key file (secretsKeyFile, default <dataDir>-keys/secrets.key), or run `cloud-relay db forget-secrets` to give up the sealed secrets.',
+    retry: 'no',
+    exit: EX_CONFIG,
+  },
+  SECRETS_KEY_MISMATCH: {
+    area: 'store',
+    sentence: "The secrets key file holds another key than the one the database's secrets are sealed with: put the original file back, or run `cloud-relay db forget-secrets`.",
+    retry: 'no',
+    exit: EX_CONFIG,
+  },
+  SECRETS_KEY_INVALID: {
+    area: 'store',
+    sentence: 'The secrets key file does not hold a 256-bit key (32 bytes raw, base64 or hex): restore the right file.',
+    retry: 'no',
+    exit: EX_CONFIG,
+  },
+  SECRETS_KEY_UNUSABLE: {
+    area: 'store',
+    sentence: 'The secrets key file cannot be read or created: check its directory and permissions, or set secretsKeyFile to a writable path outside the data directory.',
+    retry: 'no',
+    exit: EX_CONFIG,
+  },
+  SECRETS_UNREADABLE: {
+    area: 'store',
+    sentence: 'A stored secret cannot be opened (sealed with a key the relay no longer has, or damaged); the command that needed it fails, and the DMS can send the task again.',
+    retry: 'no',
   },
   OUTBOX_FULL: {
     area: 'store',
@@ -138,6 +178,16 @@ export const errorCatalogue = {
     sentence: 'The DMS answered an API call with a body over the size the relay accepts; the answer was dropped.',
     retry: 'depends',
     exit: EX_UNAVAILABLE,
+  },
+  REGISTRATION_INVALIDATED: {
+    area: 'registration',
+    sentence: 'The relay token stopped being valid (rejected with 401 or close 4003, or the DMS asked to re-register); the relay registers again at once.',
+    retry: 'yes',
+  },
+  RELAY_ID_CHANGED: {
+    area: 'registration',
+    sentence: 'The DMS did not know the relay id this relay had and assigned a new one (the relay was deleted in the DMS, or the DMS lost it); the DMS sees a new relay.',
+    retry: 'no',
   },
   CLOCK_SKEW: {
     area: 'registration',
@@ -457,6 +507,26 @@ export const errorCatalogue = {
     sentence: 'A phone connection broke the HTTP rules before a request was read (the log line names Node\'s code: header overflow 431, slow headers 408, else 400).',
     retry: 'no',
   },
+  PROXY_SOURCE_UNTRUSTED: {
+    area: 'phone-https',
+    sentence: 'With lb.proxyProtocol on, a connection to a phone port came from an address outside lb.trustedProxies (a phone bypassing the load balancer, or the balancer missing from the list) and was closed.',
+    retry: 'no',
+  },
+  PROXY_HEADER_MISSING: {
+    area: 'phone-https',
+    sentence: 'With lb.proxyProtocol on, a connection did not start with a PROXY protocol header (usually a TLS handshake: send-proxy-v2 missing on the balancer) and was closed.',
+    retry: 'no',
+  },
+  PROXY_HEADER_INVALID: {
+    area: 'phone-https',
+    sentence: 'A load balancer sent a malformed or oversized PROXY protocol header; the connection was closed.',
+    retry: 'no',
+  },
+  PROXY_HEADER_TIMEOUT: {
+    area: 'phone-https',
+    sentence: 'A load balancer connected but sent no complete PROXY protocol header within 3 s; the connection was closed.',
+    retry: 'yes',
+  },
   UPLOAD_TOO_LARGE: {
     area: 'phone-https',
     sentence: 'A phone upload is larger than proxy.maxUploadBytes; refused with 413 without reading it.',
@@ -486,6 +556,16 @@ export const errorCatalogue = {
   },
 
   // firmware cache
+  ACCESS_CHECK_FAILED: {
+    area: 'cache',
+    sentence: "The provisioning server could not be asked whether a phone's credentials may fetch a cached file (unreachable, timeout); the phone gets 502, nothing is served.",
+    retry: 'yes',
+  },
+  CACHE_OBJECT_MISSING: {
+    area: 'cache',
+    sentence: 'A file the cache index lists is missing on disk (deleted by hand, or the cache directory was replaced); the entry is forgotten and refetched when needed.',
+    retry: 'no',
+  },
   CACHE_DISK_FULL: {
     area: 'cache',
     sentence: 'The disk holding the cache is full (ENOSPC/EDQUOT); only this fill fails, the phone gets 507.',
@@ -518,6 +598,11 @@ export const errorCatalogue = {
   },
 
   // image sync (download agent)
+  IMAGE_REJECTED: {
+    area: 'images',
+    sentence: 'An image of the catalogue was not synced: a duplicate id or path, over the 40 images / 30 GB limits, or an invalid entry; reported as image.status failed with the reason.',
+    retry: 'no',
+  },
   CATALOGUE_UNREACHABLE: {
     area: 'images',
     sentence: 'The image catalogue cannot be fetched from the DMS; the agent retries with backoff.',
@@ -540,6 +625,11 @@ export const errorCatalogue = {
   },
 
   // calls to phones (task result reasons carry the message)
+  DEVICE_TARGET_INVALID: {
+    area: 'devices',
+    sentence: 'A stored phone target (address, port, vendor) is invalid, so the phone is skipped; the next task or poll from the DMS replaces it.',
+    retry: 'no',
+  },
   CONNECT_FAILED: {
     area: 'devices',
     sentence: 'The phone cannot be reached (refused, unreachable, connect timeout); nothing was sent, so the command is retried.',

@@ -33,6 +33,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 async function bounded(p: Promise<void>, ms: number): Promise<void> {
   await Promise.race([p, sleep(Math.max(0, ms), undefined, { ref: false })]);
 }
+import type { DeviceWorkStatus } from '../status.js';
 
 export interface DeviceWorkOptions {
   readonly config: Pick<RelayConfig, 'devices' | 'dataDir'>;
@@ -152,7 +153,7 @@ export class DeviceWork implements Component {
     return [...this.drivers.routes(), this.inbox.route()];
   }
 
-  statusSection(): Record<string, unknown> {
+  statusSection(): DeviceWorkStatus {
     return { queued: this.queue.size, inFlight: this.queue.pending, polls: this.poller.polls, pollFailures: this.poller.failures, notifications: this.phoneEvents.received, notificationsRefused: this.phoneEvents.rejected, captureSlots: this.inbox.pending };
   }
 

@@ -7,6 +7,11 @@ import { DmsFiles } from '../management-agent/dms-files.js';
 import { DeviceWork, type DeviceWorkOptions } from './device-work.js';
 import type { FirmwareServeLog } from '../cache/serve-log.js';
 
+import { PHONE_GROUPS_SHOWN, RECENT_TASKS_SHOWN, RECENTLY_OFFLINE_SHOWN } from '../status.js';
+
+/** Rollouts listed in the status document: the newest, active ones first in practice. */
+const ROLLOUTS_SHOWN = 10;
+
 /** The URL phones use to reach the relay's phone-facing port (for one-time capture uploads). */
 export function relayBaseUrl(fqdn: string, https: AddressInfo | undefined): string | undefined {
   if (!https) return undefined;
@@ -49,7 +54,10 @@ export function wireDeviceWork(daemon: Daemon, firmware: { image: DeviceWorkOpti
   daemon.phoneRoutes.push(...work.phoneRoutes());
   daemon.status.tasks = () => work.tasks.counts();
   daemon.status.devices = () => work.devices.counts();
-  daemon.extraStatus.push(() => ['deviceWork', work.statusSection()]);
+  daemon.status.deviceWork = () => work.statusSection();
+  daemon.status.rollouts = () => work.rollouts.summaries(ROLLOUTS_SHOWN);
+  daemon.status.phones = () => work.devices.summary(PHONE_GROUPS_SHOWN, RECENTLY_OFFLINE_SHOWN);
+  daemon.status.recentTasks = () => work.tasks.recent(RECENT_TASKS_SHOWN).map((t) => ({ ...t, createdAt: new Date(t.createdAt).toISOString() }));
   daemon.add(work);
   return work;
 }

@@ -4,7 +4,9 @@ import { FrameRefused } from '../management-agent/ports.js';
 import { errorMessage, RelayError } from '../errors.js';
 import { IpGuardStore } from '../store/ip-guard.js';
 import { CertificateManager } from '../tls/certificate-manager.js';
+import { CidrSet } from '../config/cidr.js';
 import { IpGuard } from './ip-guard.js';
+import { BLOCKED_ADDRESSES_SHOWN } from '../status.js';
 import { PhoneServer } from './phone-server.js';
 import { ProvisioningProxy } from './provisioning-proxy.js';
 
@@ -41,7 +43,7 @@ export function wirePhoneHttps(daemon: Daemon): { certs: CertificateManager; gua
   };
   daemon.status.cert = () => (certs.loaded ? certs.status() : null);
   daemon.adminServer.addCheck({ name: 'phone-cert', check: () => (certs.loaded ? certs.readiness() : { ok: false, detail: 'phone-facing certificate not loaded yet' }) });
-  daemon.extraStatus.push(() => ['ipGuard', guard.counts()]);
+  daemon.status.ipGuard = () => guard.status(BLOCKED_ADDRESSES_SHOWN);
 
   daemon.add({
     name: 'phone-https',
@@ -51,6 +53,7 @@ export function wirePhoneHttps(daemon: Daemon): { certs: CertificateManager; gua
       guard.load();
       server = new PhoneServer({
         listen: cfg.httpsListen,
+        ...(cfg.lb.proxyProtocol ? { proxyProtocol: { trusted: new CidrSet(cfg.lb.trustedProxies) } } : {}),
         headersTimeoutMs: cfg.proxy.headersTimeoutMs,
         requestTimeoutMs: cfg.proxy.requestTimeoutMs,
         maxUploadBytes: cfg.proxy.maxUploadBytes,

@@ -10,6 +10,7 @@ import type { Component } from '../lifecycle.js';
 import type { ReadinessCheck } from '../admin/health.js';
 import { RelayError, errorMessage } from '../errors.js';
 import type { InboundHandlers } from './ports.js';
+import type { AgentStatus } from '../status.js';
 import type { DmsClient } from '../dms/client.js';
 import { RegistrationClient, type Credentials } from './registration.js';
 import { Heartbeat, type HeartbeatAction } from './heartbeat.js';
@@ -129,10 +130,12 @@ export class ManagementAgent implements Component {
     };
   }
 
-  statusSection(): Record<string, unknown> {
+  statusSection(): AgentStatus {
     const reg = this.registration.current();
+    const tenantId = this.credentials().tenantId;
     return {
       relayId: this.registration.relayId() ?? null,
+      tenantId: tenantId === '' ? null : tenantId,
       registered: reg !== undefined,
       tokenExpiresAt: reg?.tokenExpiresAt ?? null,
       lastRegistrationError: this.registration.lastError ?? null,

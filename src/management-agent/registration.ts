@@ -111,7 +111,7 @@ export class RegistrationClient implements RegistrationSource {
   /** The token was rejected (401 or close 4003) or the DMS asked to re-register: register again now. */
   invalidate(reason: string): void {
     if (this.stopped) return;
-    this.deps.log.warn({ reason }, 'registration no longer valid: registering again');
+    this.deps.log.warn({ code: 'REGISTRATION_INVALIDATED', reason }, 'registration no longer valid: registering again');
     this.reg = undefined;
     this.deps.repo.forgetToken();
     this.ensure();
@@ -212,7 +212,7 @@ export class RegistrationClient implements RegistrationSource {
     this.deps.repo.save(reg);
     this.rejectedStreak = false;
     this.lastError = undefined;
-    if (previousId && previousId !== reg.relayId) this.deps.log.warn({ previousRelayId: previousId, relayId: reg.relayId }, 'the DMS did not know our relay id and assigned a new one');
+    if (previousId && previousId !== reg.relayId) this.deps.log.warn({ code: 'RELAY_ID_CHANGED', previousRelayId: previousId, relayId: reg.relayId }, 'the DMS did not know our relay id and assigned a new one');
     this.deps.log.info({ relayId: reg.relayId, tenantId: creds.tenantId, heartbeatIntervalSeconds: reg.heartbeatIntervalSeconds, tokenExpiresAt: reg.tokenExpiresAt }, 'registered with the DMS');
     const registration = toRegistration(reg);
     this.adopt(registration);

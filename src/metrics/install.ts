@@ -11,7 +11,6 @@ import { registerStatusGauges } from './status-gauges.js';
 /** The parts of the daemon metrics read; a structural type so this module does not import the daemon. */
 export interface MetricsHost {
   readonly status: StatusSources;
-  readonly extraStatus: readonly (() => [string, unknown])[];
   readonly clock: Clock;
   readonly startedAt: number;
   readonly outbox?: Outbox;
@@ -23,8 +22,12 @@ export function installMetrics(host: MetricsHost, admin: AdminServer): Registry 
   const daemonRegistry = new Registry();
   const gauges = registerStatusGauges(daemonRegistry, {
     status: host.status,
-    // Read at scrape time: parts may add sections after this call.
-    sections: () => Object.fromEntries(host.extraStatus.map((f) => f())),
+    // Read at scrape time: parts may add sources after this call. Only the sections metrics
+    // read: the phones and tasks summaries scan the store and have no metric.
+    sections: () => {
+      const s = host.status;
+      return { managementAgent: s.agent?.(), firmwareCache: s.firmwareCache?.(), ipGuard: s.ipGuard?.(), deviceWork: s.deviceWork?.() };
+    },
     readiness: () => admin.readiness(),
     registered: () => host.registration?.current() !== undefined,
     outboxDepth: () => host.outbox?.depth() ?? 0,
