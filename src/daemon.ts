@@ -176,7 +176,7 @@ export class Daemon {
     };
     this.add(images.component);
     // device drivers, tasks, monitoring (issue 5)
-    this.deviceWork = wireDeviceWork(this, phoneHttps.certs);
+    this.deviceWork = wireDeviceWork(this, { image: (id) => firmware.image(id), served: firmware.served }, phoneHttps.certs);
     // metrics (issue 6)
     installMetrics(this, admin);
 

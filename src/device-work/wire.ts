@@ -6,8 +6,13 @@ import type { Daemon } from '../daemon.js';
 import { DmsFiles } from '../management-agent/dms-files.js';
 import type { SecureContextOptions } from 'node:tls';
 import type { CertificateManager } from '../tls/certificate-manager.js';
-import { DeviceWork } from './device-work.js';
+import { DeviceWork, type DeviceWorkOptions } from './device-work.js';
+import type { FirmwareServeLog } from '../cache/serve-log.js';
+
 import { PHONE_GROUPS_SHOWN, RECENT_TASKS_SHOWN, RECENTLY_OFFLINE_SHOWN } from '../status.js';
+
+/** Rollouts listed in the status document: the newest, active ones first in practice. */
+const ROLLOUTS_SHOWN = 10;
 
 /** The URL phones use to reach the relay's phone-facing port (for one-time capture uploads). */
 export function relayBaseUrl(fqdn: string, https: AddressInfo | undefined): string | undefined {
@@ -16,7 +21,7 @@ export function relayBaseUrl(fqdn: string, https: AddressInfo | undefined): stri
 }
 
 /** Wires device drivers, tasks and monitoring into the daemon. */
-export function wireDeviceWork(daemon: Daemon, certs?: CertificateManager): DeviceWork {
+export function wireDeviceWork(daemon: Daemon, firmware: { image: DeviceWorkOptions['images']; served: FirmwareServeLog }, certs?: CertificateManager): DeviceWork {
   const d = daemon.config.devices;
   if (d.tlsPolicy === 'verify') {
     if (!d.caFile) throw new ConfigError([{ path: 'devices.caFile', message: 'required when devices.tlsPolicy is "verify" (the CA that signed the phones\' certificates)' }]);
@@ -45,12 +50,15 @@ export function wireDeviceWork(daemon: Daemon, certs?: CertificateManager): Devi
     files: new DmsFiles({ dms: daemon.dms }),
     relayBaseUrl: () => relayBaseUrl(daemon.config.fqdn, daemon.addresses.https),
     ...(certs ? { tls: { current: () => certs.current.options, onChange: (fn: (o: SecureContextOptions) => void) => certs.onChange((c) => fn(c.options)) } } : {}),
+    ...(firmware.image ? { images: firmware.image } : {}),
+    firmwareServed: (ip, path, since) => firmware.served.servedSince(ip, path, since),
   });
   Object.assign(daemon.inbound, work.handlers());
   daemon.phoneRoutes.push(...work.phoneRoutes());
   daemon.status.tasks = () => work.tasks.counts();
   daemon.status.devices = () => work.devices.counts();
   daemon.status.deviceWork = () => work.statusSection();
+  daemon.status.rollouts = () => work.rollouts.summaries(ROLLOUTS_SHOWN);
   daemon.status.phones = () => work.devices.summary(PHONE_GROUPS_SHOWN, RECENTLY_OFFLINE_SHOWN);
   daemon.status.recentTasks = () => work.tasks.recent(RECENT_TASKS_SHOWN).map((t) => ({ ...t, createdAt: new Date(t.createdAt).toISOString() }));
   daemon.add(work);

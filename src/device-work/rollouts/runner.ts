@@ -189,6 +189,11 @@ export class RolloutRunner {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight.values()]);
   }
 
+  /** The newest rollouts with their totals, for the status document and the CLI. */
+  summaries(limit: number): { rolloutId: string; name: string; imageId: string; state: RolloutState; reason: string | null; submittedAt: string; totals: RolloutTotals }[] {
+    return this.p.repo.list(limit).map((r) => ({ rolloutId: r.rolloutId, name: r.name, imageId: r.imageId, state: r.state, reason: r.reason, submittedAt: new Date(r.submittedAt).toISOString(), totals: this.p.repo.totals(r.rolloutId) }));
+  }
+
   counts(): { active: number; devicesUpgrading: number } {
     const c = this.p.repo.counts();
     return { active: c.active, devicesUpgrading: c.devicesRunning };
