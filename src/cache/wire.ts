@@ -1,10 +1,10 @@
 import { Agent, type Dispatcher } from 'undici';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
 import type { RelayConfig } from '../config/schema.js';
-import type { PhoneRoute } from '../http/types.js';
-import type { Component } from '../lifecycle.js';
+import type { Component } from '../core/lifecycle.js';
+import type { PartWiring } from '../core/part.js';
 import type { Logger } from '../log.js';
-import type { RegistrationSource } from '../management-agent/ports.js';
+import type { RegistrationSource } from '../core/ports.js';
 import type { Db } from '../store/db.js';
 import { CacheRepo } from '../store/cache.js';
 import { ImagesRepo } from '../store/images.js';
@@ -15,10 +15,8 @@ import { FirmwareCache } from './firmware-cache.js';
 import { PathMatcher } from './patterns.js';
 import { firmwareRoute } from './phone-route.js';
 
-export interface FirmwareCacheWiring {
+export interface FirmwareCacheWiring extends PartWiring<'cache' | 'firmwareCache'> {
   readonly cache: FirmwareCache;
-  readonly route: PhoneRoute;
-  readonly component: Component;
   readonly dispatcher: Dispatcher;
   /** Fetch parameters for an image URL: the bearer token only on the DMS's own origin (PROTOCOL 5). */
   imageSource(url: string): FillSource;
@@ -49,5 +47,21 @@ export function wireFirmwareCache(o: { config: RelayConfig; db: Db; log: Logger;
       await dispatcher.close();
     },
   };
-  return { cache, route, component, dispatcher, imageSource };
+  return {
+    cache,
+    dispatcher,
+    imageSource,
+    components: [component],
+    phoneRoutes: [route],
+    handlers: {},
+    status: {
+      cache: () => {
+        const s = cache.stats();
+        return { bytes: s.bytes, objects: s.objects, hits: s.hits, misses: s.misses };
+      },
+      firmwareCache: () => cache.stats(),
+    },
+    readiness: [{ name: 'cache-dir-writable', check: () => (cache.writable() ? { ok: true } : { ok: false, detail: `cache directory ${o.config.cacheDir} is not usable` }) }],
+    adminViews: {},
+  };
 }

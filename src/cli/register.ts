@@ -12,7 +12,7 @@ import { DmsHttp } from '../management-agent/dms-http.js';
 import { DEFAULT_TUNING } from '../management-agent/tuning.js';
 import { dmsTrustedCa } from '../tls/trust.js';
 import { createLogger } from '../log.js';
-import { systemClock } from '../clock.js';
+import { systemClock } from '../core/clock.js';
 
 export const command: CliCommand = {
   name: 'register',

@@ -1,5 +1,5 @@
 import type { Logger } from '../log.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
 import type { IpGuardRow, IpGuardStore } from '../store/ip-guard.js';
 import { relayMetrics } from '../metrics/relay-metrics.js';
 

@@ -1,6 +1,12 @@
-import type { Daemon } from '../daemon.js';
-import type { RegistrationSource } from '../management-agent/ports.js';
-import { FrameRefused } from '../management-agent/ports.js';
+import type { AddressInfo } from 'node:net';
+import type { Clock } from '../core/clock.js';
+import type { Component, Draining } from '../core/lifecycle.js';
+import type { PartWiring } from '../core/part.js';
+import type { PhoneRoute } from '../core/phone-route.js';
+import { FrameRefused, type RegistrationSource } from '../core/ports.js';
+import type { RelayConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import type { Db } from '../store/db.js';
 import { errorMessage, RelayError } from '../errors.js';
 import { IpGuardStore } from '../store/ip-guard.js';
 import { CertificateManager } from '../tls/certificate-manager.js';
@@ -9,15 +15,36 @@ import { IpGuard } from './ip-guard.js';
 import { PhoneServer } from './phone-server.js';
 import { ProvisioningProxy } from './provisioning-proxy.js';
 
+export interface PhoneHttpsWiring extends PartWiring<'cert' | 'ipGuard', { 'cert.install': (frame: { readonly pfx: string; readonly passphrase: string }) => void }> {
+  /**
+   * Loads the phone-facing certificate (a configured or installed PFX, else a self-signed
+   * stand-in generated on first start). Its own component so the composition root can start
+   * it before the management agent: the first heartbeat then already carries `cert`.
+   */
+  readonly certificate: Component;
+  readonly certs: CertificateManager;
+  readonly guard: IpGuard;
+}
+
 /**
- * Wires the phone-facing HTTPS port into the daemon: certificate manager (+ `cert.install`,
- * heartbeat `cert`, readiness), IP guard, provisioning pass-through and the server itself.
+ * The phone-facing HTTPS port: certificate manager (+ `cert.install`, status `cert`,
+ * readiness), IP guard, provisioning pass-through and the server itself. `routes` are the
+ * other parts' phone routes, tried in order before the pass-through.
  */
-export function wirePhoneHttps(daemon: Daemon): { certs: CertificateManager; guard: IpGuard } {
-  const cfg = daemon.config;
-  const log = daemon.log.child({ part: 'phone-https' });
-  const certs = new CertificateManager({ fqdn: cfg.fqdn, dataDir: cfg.dataDir, pfxFile: cfg.pfxFile, pfxPassphrase: cfg.pfxPassphrase, log, clock: daemon.clock });
-  const guard = new IpGuard(new IpGuardStore(daemon.store), cfg.ipGuard, daemon.clock, log);
+export function wirePhoneHttps(o: {
+  config: RelayConfig;
+  db: Db;
+  log: Logger;
+  clock: Clock;
+  draining: Draining;
+  registration: RegistrationSource;
+  routes: readonly PhoneRoute[];
+  onListening: (address: AddressInfo) => void;
+}): PhoneHttpsWiring {
+  const cfg = o.config;
+  const log = o.log.child({ part: 'phone-https' });
+  const certs = new CertificateManager({ fqdn: cfg.fqdn, dataDir: cfg.dataDir, pfxFile: cfg.pfxFile, pfxPassphrase: cfg.pfxPassphrase, log, clock: o.clock });
+  const guard = new IpGuard(new IpGuardStore(o.db), cfg.ipGuard, o.clock, log);
   const proxy = new ProvisioningProxy(
     { upstreamTimeoutMs: cfg.proxy.upstreamTimeoutMs, upstreamConnections: cfg.proxy.upstreamConnections, maxUploadBytes: cfg.proxy.maxUploadBytes, ca: dmsTrustedCa(cfg.dmsCaFile) },
     guard,
@@ -25,29 +52,23 @@ export function wirePhoneHttps(daemon: Daemon): { certs: CertificateManager; gua
   );
   let server: PhoneServer | undefined;
   // Loading starts now rather than in start(): a configured PFX loads synchronously, so the
-  // management agent's first heartbeat (sent as soon as it registers) already carries `cert`.
+  // certificate is there as early as possible (readiness, `/status`).
   const certsLoaded = certs.init().then(
     () => undefined,
     (err: unknown) => err,
   );
 
-  daemon.inbound['cert.install'] = (frame) => {
-    try {
-      certs.install(Buffer.from(frame.pfx, 'base64'), frame.passphrase, 'dms');
-    } catch (err) {
-      log.error({ code: err instanceof RelayError ? err.code : 'CERT_UNUSABLE', err: errorMessage(err) }, 'cert.install from the DMS refused; the previous certificate stays');
-      throw new FrameRefused(errorMessage(err));
-    }
-  };
-  daemon.status.cert = () => (certs.loaded ? certs.status() : null);
-  daemon.adminServer.addCheck({ name: 'phone-cert', check: () => (certs.loaded ? certs.readiness() : { ok: false, detail: 'phone-facing certificate not loaded yet' }) });
-  daemon.extraStatus.push(() => ['ipGuard', guard.counts()]);
-
-  daemon.add({
-    name: 'phone-https',
+  const certificate: Component = {
+    name: 'phone-certificate',
     async start() {
       const failed = await certsLoaded;
       if (failed) throw failed;
+    },
+    stop: () => certs.stop(),
+  };
+  const phoneServer: Component = {
+    name: 'phone-https',
+    async start() {
       guard.load();
       server = new PhoneServer({
         listen: cfg.httpsListen,
@@ -57,12 +78,12 @@ export function wirePhoneHttps(daemon: Daemon): { certs: CertificateManager; gua
         certs,
         guard,
         proxy,
-        routes: daemon.phoneRoutes,
-        registration: () => (daemon.registration as RegistrationSource | undefined)?.current(),
-        draining: daemon.draining,
+        routes: o.routes,
+        registration: () => o.registration.current(),
+        draining: o.draining,
         log,
       });
-      daemon.addresses.https = await server.listen();
+      o.onListening(await server.listen());
       certs.startWatching();
     },
     async drain(deadlineMs) {
@@ -70,10 +91,32 @@ export function wirePhoneHttps(daemon: Daemon): { certs: CertificateManager; gua
     },
     async stop() {
       server?.stop();
-      certs.stop();
       guard.stop();
       await proxy.destroy();
     },
-  });
-  return { certs, guard };
+  };
+
+  return {
+    certificate,
+    certs,
+    guard,
+    components: [phoneServer],
+    phoneRoutes: [],
+    handlers: {
+      'cert.install': (frame) => {
+        try {
+          certs.install(Buffer.from(frame.pfx, 'base64'), frame.passphrase, 'dms');
+        } catch (err) {
+          log.error({ code: err instanceof RelayError ? err.code : 'CERT_UNUSABLE', err: errorMessage(err) }, 'cert.install from the DMS refused; the previous certificate stays');
+          throw new FrameRefused(errorMessage(err));
+        }
+      },
+    },
+    status: {
+      cert: () => (certs.loaded ? certs.status() : { valid: false, reason: 'the phone-facing certificate is not loaded yet' }),
+      ipGuard: () => guard.counts(),
+    },
+    readiness: [{ name: 'phone-cert', check: () => (certs.loaded ? certs.readiness() : { ok: false, detail: 'phone-facing certificate not loaded yet' }) }],
+    adminViews: {},
+  };
 }

@@ -3,7 +3,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { Pool, type Dispatcher } from 'undici';
 import type { Logger } from '../log.js';
-import type { Registration } from '../management-agent/ports.js';
+import type { Registration } from '../core/ports.js';
 import { errorCode, errorMessage } from '../errors.js';
 import { connectionTokens, upstreamRequestHeaders, withoutNamed } from './forward-headers.js';
 import { sendText } from './responses.js';

@@ -1,6 +1,6 @@
 import { Agent, request } from 'undici';
 import { RelayError, errorMessage } from '../errors.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
 import { clockSkewFromTlsError } from './clock-skew.js';
 import { dmsSecureContext } from '../tls/trust.js';
 

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import type { Logger } from '../log.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
 import { errorCode, errorMessage } from '../errors.js';
-import type { Registration } from './ports.js';
+import type { Registration } from '../core/ports.js';
+import type { StatusDocument } from '../core/status.js';
 import type { DmsHttp } from './dms-http.js';
 import type { RegistrationClient } from './registration.js';
 import type { AgentTuning } from './tuning.js';
@@ -15,11 +16,27 @@ const heartbeatAnswerSchema = z.object({
 
 export type HeartbeatAction = 'resync-images' | 'reregister';
 
+/** The status fields of a heartbeat body (PROTOCOL §2), everything but seq and sentAt, read off the status document. */
+export function heartbeatFields(doc: StatusDocument) {
+  const agent = doc.managementAgent;
+  return {
+    version: doc.version,
+    uptimeSeconds: doc.uptimeSeconds,
+    control: { connected: agent.control.connected, since: agent.control.since },
+    cert: doc.cert,
+    cache: doc.cache,
+    images: doc.images,
+    devices: doc.devices,
+    tasks: doc.tasks,
+    outboxDepth: agent.outboxDepth,
+  };
+}
+
 export interface HeartbeatDeps {
   readonly http: DmsHttp;
   readonly registration: RegistrationClient;
   /** The status fields of the heartbeat body (everything but seq and sentAt). */
-  readonly body: () => Record<string, unknown>;
+  readonly body: () => ReturnType<typeof heartbeatFields>;
   readonly nextSeq: () => number;
   readonly onAction: (action: HeartbeatAction) => void;
   readonly log: Logger;

@@ -1,7 +1,7 @@
 import type { Logger } from '../log.js';
 import type { KvStore } from '../store/kv.js';
 import type { OutboxRepository } from '../store/outbox.js';
-import type { Outbox } from './ports.js';
+import type { Outbox } from '../core/ports.js';
 
 /** Environment variable that turns the emitter on: the number of frames to produce. */
 export const TEST_EMIT_ENV = 'CLOUD_RELAY_TEST_EMIT';

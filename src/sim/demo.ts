@@ -2,7 +2,7 @@ import { mkdirSync, rmSync, createWriteStream } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startDmsSimulator, type DmsSimulator } from './dms/index.js';
-import { Daemon } from '../daemon.js';
+import { Daemon } from '../daemon/index.js';
 import { loadConfig } from '../config/load.js';
 import { createLogger } from '../log.js';
 import { writeFileSync } from 'node:fs';

@@ -41,6 +41,16 @@ describe('heartbeat (PROTOCOL §2)', () => {
     expect(h.sim.relay(relayId)?.state).toBe('Active');
   });
 
+  it('carries the phone certificate from the very first heartbeat after a fresh start (PROTOCOL §2 cert is an object)', async () => {
+    // A fresh data dir and no PFX: the self-signed stand-in is generated during this start.
+    h = await startHarness({ sim: { heartbeatIntervalSeconds: 1 }, startRelay: false });
+    const first = waitForEvent<{ body: Record<string, unknown> }>(h.sim.events, 'heartbeat');
+    await h.startRelay();
+    const { body } = await first;
+    expect(body.seq).toBe(1);
+    expect(body.cert).toMatchObject({ subject: h.config.fqdn, sans: [h.config.fqdn], notAfter: expect.any(String), valid: expect.any(Boolean), selfSigned: true });
+  });
+
   it('never heartbeats faster than the minimum interval, whatever the DMS asks', async () => {
     h = await startHarness({ sim: { heartbeatIntervalSeconds: 1 }, tuning: { heartbeatMinIntervalMs: 2_000 } });
     const relayId = await h.registered();
@@ -65,7 +75,8 @@ describe('heartbeat (PROTOCOL §2)', () => {
 
   it('a 401 on heartbeat makes the relay register again', async () => {
     h = await startHarness({ sim: { heartbeatIntervalSeconds: 1 } });
-    const relayId = await h.registered();
+    // Connected first: a control upgrade still under way would otherwise be the one to meet the revoked token.
+    const relayId = await h.connected();
     await waitFor(() => h!.sim.heartbeats(relayId).length >= 1);
     h.sim.revokeToken(relayId);
     await waitFor(() => (h!.sim.relay(relayId)?.registrations ?? 0) >= 2, { timeoutMs: 5_000 });

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../log.js';
-import type { PhoneRequestContext, PhoneRoute } from '../../http/types.js';
+import type { PhoneRequestContext, PhoneRoute } from '../../core/phone-route.js';
 import type { DeviceRepo } from '../../store/devices.js';
-import type { Outbox } from '../ports.js';
+import type { Outbox } from '../../core/ports.js';
 import { parseXml, XmlError, type XmlElement } from './xml.js';
 import type { StatusBook } from './status-book.js';
 import type { DeviceSnapshot } from './snapshot.js';

@@ -2,17 +2,19 @@ import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
 import PQueue from 'p-queue';
 import type { Logger } from '../../log.js';
-import type { Clock } from '../../clock.js';
+import type { Clock } from '../../core/clock.js';
 import type { RelayConfig } from '../../config/schema.js';
 import type { Db } from '../../store/db.js';
 import { TaskRepo } from '../../store/tasks.js';
 import { DeviceRepo } from '../../store/devices.js';
-import type { Component } from '../../lifecycle.js';
-import type { PhoneRoute } from '../../http/types.js';
+import type { Component } from '../../core/lifecycle.js';
+import type { StatusSections } from '../../core/status.js';
+import type { PhoneRoute } from '../../core/phone-route.js';
 import { PhoneLock } from '../../devices/phone-lock.js';
 import { PolycomDriver } from '../../devices/polycom/driver.js';
 import type { Driver } from '../../devices/driver.js';
-import type { InboundHandlers, Outbox, RegistrationSource } from '../ports.js';
+import type { InboundHandlers } from '../ports.js';
+import type { Outbox, RegistrationSource } from '../../core/ports.js';
 import type { Target } from '../frames.js';
 import { CaptureInbox } from './capture-inbox.js';
 import { DmsFiles } from './dms-files.js';
@@ -114,7 +116,7 @@ export class DeviceWork implements Component {
     return [this.notifications.route(), this.inbox.route()];
   }
 
-  statusSection(): Record<string, unknown> {
+  statusSection(): StatusSections['deviceWork'] {
     return { queued: this.queue.size, inFlight: this.queue.pending, polls: this.poller.polls, pollFailures: this.poller.failures, notifications: this.notifications.received, notificationsRefused: this.notifications.rejected, captureSlots: this.inbox.pending };
   }
 

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { dmsSecureContext, dmsTrustedCa } from '../../tls/trust.js';
 import { DeviceError } from '../../devices/errors.js';
-import type { RegistrationSource } from '../ports.js';
+import type { RegistrationSource } from '../../core/ports.js';
 
 export interface UploadedFile {
   name: string;

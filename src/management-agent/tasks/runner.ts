@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type PQueue from 'p-queue';
 import type { Logger } from '../../log.js';
-import type { Clock } from '../../clock.js';
+import type { Clock } from '../../core/clock.js';
 import { errorMessage } from '../../errors.js';
 import type { Driver } from '../../devices/driver.js';
 import { DeviceError } from '../../devices/errors.js';
@@ -9,7 +9,8 @@ import { phoneKey, type PhoneLock } from '../../devices/phone-lock.js';
 import type { TaskRepo, TaskRow, TaskDeviceRow } from '../../store/tasks.js';
 import type { DeviceRepo } from '../../store/devices.js';
 import { commandSchema, type Command, type InboundOf, type Target } from '../frames.js';
-import { FrameRefused, type InboundHandlers, type Outbox, type Registration } from '../ports.js';
+import type { InboundHandlers } from '../ports.js';
+import { FrameRefused, type Outbox, type Registration } from '../../core/ports.js';
 import type { CommandExecutor, CommandResult } from './executor.js';
 import { NOT_REPEATABLE, retryDelay, type RetryPolicy } from './retry.js';
 import { SiteSubnets } from './site.js';

@@ -2,7 +2,12 @@ import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, errorMessage } from '../../errors.js';
-import type { Daemon } from '../../daemon.js';
+import type { Clock } from '../../core/clock.js';
+import type { PartWiring } from '../../core/part.js';
+import type { Outbox, RegistrationSource } from '../../core/ports.js';
+import type { RelayConfig } from '../../config/schema.js';
+import type { Logger } from '../../log.js';
+import type { Db } from '../../store/db.js';
 import { DeviceWork } from './device-work.js';
 
 /** The URL phones use to reach the relay's phone-facing port (for one-time capture uploads). */
@@ -11,9 +16,13 @@ export function relayBaseUrl(fqdn: string, https: AddressInfo | undefined): stri
   return `https://${fqdn}${https.port === 443 ? '' : `:${https.port}`}`;
 }
 
-/** Wires device drivers, tasks and monitoring into the daemon (issue 5's block). */
-export function wireDeviceWork(daemon: Daemon): DeviceWork {
-  const d = daemon.config.devices;
+export interface DeviceWorkWiring extends PartWiring<'devices' | 'tasks' | 'deviceWork', ReturnType<DeviceWork['handlers']>> {
+  readonly work: DeviceWork;
+}
+
+/** Device drivers, tasks and monitoring. `relayBaseUrl` is read once the phone port is bound. */
+export function wireDeviceWork(o: { config: RelayConfig; db: Db; outbox: Outbox; registration: RegistrationSource; clock: Clock; log: Logger; relayBaseUrl: () => string | undefined }): DeviceWorkWiring {
+  const d = o.config.devices;
   if (d.tlsPolicy === 'verify') {
     if (!d.caFile) throw new ConfigError([{ path: 'devices.caFile', message: 'required when devices.tlsPolicy is "verify" (the CA that signed the phones\' certificates)' }]);
     // Checked here because TLS accepts a file with no certificate in it without a word, and every
@@ -30,21 +39,15 @@ export function wireDeviceWork(daemon: Daemon): DeviceWork {
       throw new ConfigError([{ path: 'devices.caFile', message: `${d.caFile} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)` }]);
     }
   }
-  if (d.tlsPolicy === 'insecure') daemon.log.warn({ code: 'DEVICE_TLS_INSECURE' }, 'devices.tlsPolicy=insecure: phone certificates are NOT checked; anyone on the LAN path can impersonate a phone');
-  const work = new DeviceWork({
-    config: daemon.config,
-    db: daemon.store,
-    outbox: daemon.outbox,
-    registration: daemon.registration,
-    clock: daemon.clock,
-    log: daemon.log,
-    relayBaseUrl: () => relayBaseUrl(daemon.config.fqdn, daemon.addresses.https),
-  });
-  Object.assign(daemon.inbound, work.handlers());
-  daemon.phoneRoutes.push(...work.phoneRoutes());
-  daemon.status.tasks = () => work.tasks.counts();
-  daemon.status.devices = () => work.devices.counts();
-  daemon.extraStatus.push(() => ['deviceWork', work.statusSection()]);
-  daemon.add(work);
-  return work;
+  if (d.tlsPolicy === 'insecure') o.log.warn({ code: 'DEVICE_TLS_INSECURE' }, 'devices.tlsPolicy=insecure: phone certificates are NOT checked; anyone on the LAN path can impersonate a phone');
+  const work = new DeviceWork({ config: o.config, db: o.db, outbox: o.outbox, registration: o.registration, clock: o.clock, log: o.log, relayBaseUrl: o.relayBaseUrl });
+  return {
+    work,
+    components: [work],
+    phoneRoutes: work.phoneRoutes(),
+    handlers: work.handlers(),
+    status: { tasks: () => work.tasks.counts(), devices: () => work.devices.counts(), deviceWork: () => work.statusSection() },
+    readiness: [],
+    adminViews: {},
+  };
 }

@@ -14,7 +14,7 @@ interface DemoCtx {
   readonly daemon: {
     readonly config: { readonly fqdn: string };
     readonly addresses: { readonly https?: { readonly port: number } };
-    readonly status: { images?: () => { synced: number; syncing: number; failed: number } };
+    statusDocument(): { readonly images: { synced: number; syncing: number; failed: number } };
   };
   readonly relayId: string;
   say(line: string): void;
@@ -47,7 +47,7 @@ export const imagesDemoPart = {
     ctx.sim.addRoutes(dms.routes);
     const framesBefore = ctx.sim.received(ctx.relayId, 'image.status').length;
     ctx.sim.sendFrame(ctx.relayId, { type: 'images.sync' });
-    await ctx.until(() => (ctx.daemon.status.images?.().synced ?? 0) >= 2, 30_000, 'both images to be synced');
+    await ctx.until(() => ctx.daemon.statusDocument().images.synced >= 2, 30_000, 'both images to be synced');
     const frames = ctx.sim.received(ctx.relayId, 'image.status').slice(framesBefore);
     const synced = frames.filter((f) => f.frame.state === 'synced').map((f) => `${String(f.frame.imageId)} (${String(f.frame.bytes)} bytes)`);
     ctx.say(`images.sync: the relay fetched and verified 2 images; ${frames.length - synced.length} image.status syncing progress frames, then synced: ${synced.join(', ')}`);

@@ -1,0 +1,112 @@
+import type { AddressInfo } from 'node:net';
+import type { Clock } from '../core/clock.js';
+import type { Component, Draining } from '../core/lifecycle.js';
+import type { Outbox, RegistrationSource } from '../core/ports.js';
+import type { ReadinessCheck } from '../core/readiness.js';
+import type { StatusDocument, StatusSources } from '../core/status.js';
+import type { RelayConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import type { Db } from '../store/db.js';
+import type { KvStore } from '../store/kv.js';
+import type { ManagementAgent } from '../management-agent/agent.js';
+import type { InboundHandlers } from '../management-agent/ports.js';
+import type { AgentTuning } from '../management-agent/tuning.js';
+import { wireManagementAgent } from '../management-agent/wire.js';
+import { wirePhoneHttps } from '../http/phone-https.js';
+import { wireFirmwareCache } from '../cache/wire.js';
+import { wireDownloadAgent } from '../download-agent/wire.js';
+import type { DeviceWork } from '../management-agent/tasks/device-work.js';
+import { relayBaseUrl, wireDeviceWork } from '../management-agent/tasks/wire.js';
+
+/** Addresses actually bound (ports may be 0 in config: tests and the demo ask the OS). */
+export interface BoundAddresses {
+  admin?: AddressInfo;
+  https?: AddressInfo;
+}
+
+export interface WiredParts {
+  /** In start order; the daemon stops them in reverse. */
+  readonly components: readonly Component[];
+  readonly readiness: readonly ReadinessCheck[];
+  readonly status: StatusSources;
+  readonly adminViews: Readonly<Record<string, () => unknown>>;
+  readonly outbox: Outbox;
+  readonly registration: RegistrationSource;
+  readonly agent: ManagementAgent;
+  readonly deviceWork: DeviceWork;
+}
+
+/**
+ * Wires every part: each wiring function gets what it needs as arguments and returns its
+ * contribution (components, phone routes, frame handlers, status sections, readiness
+ * checks, admin views); this function is the only place that knows them all.
+ */
+export function wireParts(o: {
+  config: RelayConfig;
+  db: Db;
+  kv: KvStore;
+  log: Logger;
+  clock: Clock;
+  draining: Draining;
+  addresses: BoundAddresses;
+  agentTuning: Partial<AgentTuning> | undefined;
+  /** Filled here from the parts' handlers; the same object the control channel reads. */
+  inbound: InboundHandlers;
+  status: () => StatusDocument;
+}): WiredParts {
+  const { config, db, log, clock } = o;
+  // The DMS link first: the others report through its outbox and read its registration.
+  const dms = wireManagementAgent({ config, db, kv: o.kv, log, clock, tuning: o.agentTuning, inbound: o.inbound, status: o.status });
+  const { outbox, registration } = dms;
+
+  const firmware = wireFirmwareCache({ config, db, log, clock, registration });
+  const images = wireDownloadAgent({
+    config,
+    db,
+    log,
+    clock,
+    outbox,
+    registration,
+    dispatcher: firmware.dispatcher,
+    cache: {
+      has: (sha256) => firmware.cache.complete(sha256) !== undefined,
+      fill: (img) => firmware.cache.fillImage({ sha256: img.sha256, size: img.size, source: firmware.imageSource(img.url) }),
+    },
+    // The DMS refused our token on the image API: register again (PROTOCOL 1).
+    onUnauthorized: (why) => dms.agent.registration.reregister(why),
+  });
+  const devices = wireDeviceWork({ config, db, outbox, registration, clock, log, relayBaseUrl: () => relayBaseUrl(config.fqdn, o.addresses.https) });
+  const phone = wirePhoneHttps({
+    config,
+    db,
+    log,
+    clock,
+    draining: o.draining,
+    registration,
+    // Tried in this order before the provisioning pass-through.
+    routes: [...firmware.phoneRoutes, ...devices.phoneRoutes],
+    onListening: (address) => {
+      o.addresses.https = address;
+    },
+  });
+
+  // Typed against the frame schema here: a handler whose frame type does not match fails to compile.
+  const handlers: InboundHandlers = { ...phone.handlers, ...images.handlers, ...devices.handlers };
+  Object.assign(o.inbound, handlers);
+  // Every section of the status document must be supplied: a missing one fails to compile.
+  const status: StatusSources = { ...dms.status, ...phone.status, ...firmware.status, ...images.status, ...devices.status };
+
+  const parts = [dms, phone, firmware, images, devices];
+  return {
+    // The phone certificate loads before the management agent starts, so the first heartbeat
+    // (sent as soon as the relay registers) carries it (PROTOCOL §2 `cert`).
+    components: [phone.certificate, ...parts.flatMap((p) => p.components)],
+    readiness: parts.flatMap((p) => p.readiness),
+    status,
+    adminViews: Object.assign({}, ...parts.map((p) => p.adminViews)) as Record<string, () => unknown>,
+    outbox,
+    registration,
+    agent: dms.agent,
+    deviceWork: devices.work,
+  };
+}
