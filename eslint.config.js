@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bench/out/**', 'bench/dist/**'] },
+  { ignores: ['dist/**', 'dist-sim/**', 'node_modules/**', 'coverage/**', 'bench/out/**', 'bench/dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -22,7 +22,7 @@ export default tseslint.config(
   },
   {
     // The CLI, the demo and the benchmarks talk to a person on a terminal.
-    files: ['src/cli.ts', 'src/cli/**', 'src/sim/demo.ts', 'bench/**', 'test/**'],
+    files: ['src/cli.ts', 'src/cli/**', 'sim/demo.ts', 'bench/**', 'test/**'],
     rules: { 'no-console': 'off' },
   },
 );

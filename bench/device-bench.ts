@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent } from 'undici';
 import PQueue from 'p-queue';
-import { startDmsSimulator, type DmsSimulator } from '../src/sim/dms/index.js';
+import { startDmsSimulator, type DmsSimulator } from '../sim/dms/index.js';
 
 /**
  * Shared parts of bench:fanout and bench:monitor: phones in worker processes on 127.20.x.y,
@@ -56,7 +56,7 @@ export async function startPhoneWorkers(total: number, perWorker: number, opts: 
   const starts: Promise<void>[] = [];
   for (let first = 0; first < total; first += perWorker) {
     const count = Math.min(perWorker, total - first);
-    const w = fork(join(SRC, 'sim', 'phone', 'worker.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const w = fork(join(here, '..', 'sim', 'phone', 'worker.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     workers.push(w);
     starts.push(
       ask(w, { start: { count, firstIndex: first, faults: { delayMs: opts.delayMs }, timing: { rebootOfflineMs: opts.rebootOfflineMs } } }, (m) => (m.ready ? (m.phones as { ip: string; port: number; mac: string; model: string; password: string }[]) : undefined)).then((phones) => {

@@ -17,10 +17,10 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { Agent, request } from 'undici';
-import { startDmsSimulator } from '../src/sim/dms/index.js';
-import { DmsImages } from '../src/sim/dms/images.js';
-import { startProvisioningSimulator } from '../src/sim/provisioning/index.js';
-import { issueCert, toPfx } from '../src/sim/pki.js';
+import { startDmsSimulator } from '../sim/dms/index.js';
+import { DmsImages } from '../sim/dms/images.js';
+import { startProvisioningSimulator } from '../sim/provisioning/index.js';
+import { issueCert, toPfx } from '../sim/pki.js';
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 200);
 const SIZE = Number(process.env.BENCH_MB ?? 50) * 1024 * 1024;

@@ -5,9 +5,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createCa } from '../src/sim/pki.js';
-import { startDmsSimulator } from '../src/sim/dms/index.js';
-import { configBody, startProvisioningSimulator } from '../src/sim/provisioning/index.js';
+import { createCa } from '../sim/pki.js';
+import { startDmsSimulator } from '../sim/dms/index.js';
+import { configBody, startProvisioningSimulator } from '../sim/provisioning/index.js';
 
 const dir = process.argv[2];
 const files = Number(process.argv[3] ?? '64');

@@ -14,7 +14,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import forge from 'node-forge';
-import { issueCert, toPfx, type KeyedCert } from '../src/sim/pki.js';
+import { issueCert, toPfx, type KeyedCert } from '../sim/pki.js';
 
 const CONCURRENCY = 64;
 const WARMUP = 2_000;

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startDmsSimulator } from '../src/sim/dms/index.js';
+import { startDmsSimulator } from '../sim/dms/index.js';
 
 /**
  * `npm run bench:startup`: time from spawning `cloud-relay start` to /readyz = 200 (cold:

@@ -19,7 +19,6 @@ import { DurableOutbox } from './outbox.js';
 import { InboundDispatcher } from './inbound.js';
 import { ControlChannel } from './control-channel.js';
 import { tuningWith, type AgentTuning } from './tuning.js';
-import { TestEmitter } from './test-emitter.js';
 
 export interface ManagementAgentOptions {
   readonly config: { dmsUrl: string; dmsCaFile?: string | undefined; tenantId?: string | undefined; pin?: string | undefined; fqdn: string };
@@ -31,8 +30,6 @@ export interface ManagementAgentOptions {
   readonly log: Logger;
   readonly clock: Clock;
   readonly tuning?: Partial<AgentTuning> | undefined;
-  /** Test frames to emit (CLOUD_RELAY_TEST_EMIT, CLOUD_RELAY_TEST_EMIT_RATE); test-only. */
-  readonly testEmit?: { total: number; rate: number } | undefined;
 }
 
 const INBOUND_RETENTION_MS = 7 * 24 * 3600 * 1000;
@@ -52,7 +49,6 @@ export class ManagementAgent implements Component {
   private readonly inboundRepo: InboundRepository;
   private readonly dispatcher: InboundDispatcher;
   private readonly regRepo: RegistrationRepository;
-  private readonly emitter: TestEmitter | undefined;
   private pruneTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: ManagementAgentOptions) {
@@ -86,7 +82,6 @@ export class ManagementAgent implements Component {
     this.inboundRepo = new InboundRepository(opts.db);
     this.dispatcher = new InboundDispatcher({ repo: this.inboundRepo, handlers: opts.inbound, onAnswer: (ref, kind, reason) => this.outbox.answered(ref, kind, reason), log, clock });
     this.control = new ControlChannel({ registration: this.registration, outbox: this.outbox, inbound: this.dispatcher, ca, runId: this.runId, log, clock, tuning });
-    this.emitter = opts.testEmit ? new TestEmitter(opts.testEmit.total, this.outbox, outboxRepo, opts.kv, log, opts.testEmit.rate) : undefined;
   }
 
   /** Credentials stored by `cloud-relay register` win over the config's: that command is the admin's latest word. */
@@ -114,12 +109,10 @@ export class ManagementAgent implements Component {
     this.registration.start();
     this.heartbeat.start();
     this.control.start();
-    this.emitter?.start();
   }
 
   async stop(): Promise<void> {
     if (this.pruneTimer) clearInterval(this.pruneTimer);
-    this.emitter?.stop();
     this.heartbeat.stop();
     this.registration.stop();
     await this.control.stop();

@@ -8,7 +8,6 @@ import type { Db } from '../store/db.js';
 import type { KvStore } from '../store/kv.js';
 import { ManagementAgent } from './agent.js';
 import type { InboundHandlers } from './ports.js';
-import { TestEmitter } from './test-emitter.js';
 import type { AgentTuning } from './tuning.js';
 
 export interface ManagementAgentWiring extends PartWiring<'managementAgent'> {
@@ -42,7 +41,6 @@ export function wireManagementAgent(o: {
     log: o.log,
     clock: o.clock,
     tuning: o.tuning,
-    testEmit: TestEmitter.fromEnv(process.env),
   });
   return {
     agent,

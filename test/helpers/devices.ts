@@ -1,8 +1,8 @@
-import type { DmsSimulator } from '../../src/sim/dms/index.js';
-import type { TaskSpec } from '../../src/sim/dms/index.js';
+import type { DmsSimulator } from '../../sim/dms/index.js';
+import type { TaskSpec } from '../../sim/dms/index.js';
 import type { Outbox } from '../../src/core/ports.js';
 import type { OutboundBodies, OutboundType } from '../../src/management-agent/frames.js';
-import { PhoneFarm, type FarmOptions } from '../../src/sim/phone/farm.js';
+import { PhoneFarm, type FarmOptions } from '../../sim/phone/farm.js';
 import { startHarness, type Harness, type HarnessOptions } from './harness.js';
 import { waitFor } from './wait.js';
 

@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createCa, loopbackServerCert, type KeyedCert } from '../../src/sim/pki.js';
-import type { DmsRoute } from '../../src/sim/dms/types.js';
+import { createCa, loopbackServerCert, type KeyedCert } from '../../sim/pki.js';
+import type { DmsRoute } from '../../sim/dms/types.js';
 
 /** Test PKI shared by the origins of one test file (RSA keys are slow to make). */
 export function testPki(): { ca: KeyedCert; server: KeyedCert } {

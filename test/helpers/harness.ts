@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { startDmsSimulator, type DmsSimulator, type DmsSimulatorOptions } from '../../src/sim/dms/index.js';
+import { startDmsSimulator, type DmsSimulator, type DmsSimulatorOptions } from '../../sim/dms/index.js';
 import { Daemon } from '../../src/daemon/index.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { RelayConfig } from '../../src/config/schema.js';

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type ConnectionOptions } from 'node:tls';
 import { Client } from 'undici';
-import { createCa, issueCert, toPfx, type KeyedCert } from '../../src/sim/pki.js';
+import { createCa, issueCert, toPfx, type KeyedCert } from '../../sim/pki.js';
 
 export const RELAY_FQDN = 'relay.test.example';
 export const PFX_PASS = 'pfx-pass';

@@ -1,4 +1,4 @@
-import { createCa, loopbackServerCert, type KeyedCert } from '../../src/sim/pki.js';
+import { createCa, loopbackServerCert, type KeyedCert } from '../../sim/pki.js';
 
 let cached: { ca: KeyedCert; serverCert: KeyedCert } | undefined;
 

@@ -3,10 +3,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDmsSimulator, type DmsSimulator } from '../../src/sim/dms/index.js';
-import { DmsImages } from '../../src/sim/dms/images.js';
-import { startProvisioningSimulator, type ProvisioningSimulator } from '../../src/sim/provisioning/index.js';
-import { issueCert, toPfx } from '../../src/sim/pki.js';
+import { startDmsSimulator, type DmsSimulator } from '../../sim/dms/index.js';
+import { DmsImages } from '../../sim/dms/images.js';
+import { startProvisioningSimulator, type ProvisioningSimulator } from '../../sim/provisioning/index.js';
+import { issueCert, toPfx } from '../../sim/pki.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { tempDir } from '../helpers/relay-config.js';
 

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DmsImages } from '../../src/sim/dms/images.js';
+import { DmsImages } from '../../sim/dms/images.js';
 import { FirmwareCache } from '../../src/cache/firmware-cache.js';
 import { AccessChecker } from '../../src/cache/access.js';
 import { PathMatcher } from '../../src/cache/patterns.js';

@@ -7,7 +7,7 @@ import { extract } from 'tar';
 import { Daemon } from '../../src/daemon/index.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log.js';
-import { createCa, issueCert, toPfx } from '../../src/sim/pki.js';
+import { createCa, issueCert, toPfx } from '../../sim/pki.js';
 import { CLI } from '../helpers/child.js';
 
 const PIN = 'PIN-771133';

@@ -5,7 +5,7 @@ import { openDb, type Db } from '../../src/store/db.js';
 import { DeviceRepo } from '../../src/store/devices.js';
 import { PolycomDriver } from '../../src/devices/polycom/driver.js';
 import { DeviceError } from '../../src/devices/errors.js';
-import { PhoneFarm, phoneCert } from '../../src/sim/phone/farm.js';
+import { PhoneFarm, phoneCert } from '../../sim/phone/farm.js';
 import { tempDir } from '../helpers/relay-config.js';
 
 /** The driver's TLS policies and transport failures against simulated phones over real HTTPS. */

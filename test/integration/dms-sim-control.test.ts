@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { Agent, request } from 'undici';
-import { startDmsSimulator, type DmsSimulator } from '../../src/sim/dms/index.js';
+import { startDmsSimulator, type DmsSimulator } from '../../sim/dms/index.js';
 import { sharedDmsPki } from '../helpers/pki-cache.js';
 
 /** The simulator's side of §1/§3 checked with a bare client, so relay tests can trust it. */

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
-import { startDmsSimulator, type DmsSimulator } from '../../src/sim/dms/index.js';
+import { startDmsSimulator, type DmsSimulator } from '../../sim/dms/index.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -35,6 +35,19 @@ function healthcheckCommand(): string[] {
 }
 
 describe('container image steps, without Docker', () => {
+  it('builds the image from the relay alone: no simulator source or build is copied', () => {
+    const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+    const copied = [...dockerfile.matchAll(/^COPY\s+(?:--\S+\s+)*(.+)$/gm)].flatMap((m) => m[1]!.trim().split(/\s+/).slice(0, -1));
+    expect(copied).toContain('src');
+    expect(copied.filter((f) => /(^|\/)(sim|dist-sim)(\/|$)/.test(f))).toEqual([]);
+    // The build context: .dockerignore keeps the simulators out even of a `COPY . .`.
+    const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
+    expect(ignored).toEqual(expect.arrayContaining(['sim', 'dist-sim']));
+    // What the runtime stage copies from the build stage: the relay's dist/, which holds no simulator.
+    expect(existsSync(join(ROOT, 'dist/cli.js')), 'dist/ is built by `npm run build` (pretest)').toBe(true);
+    expect(existsSync(join(ROOT, 'dist/sim'))).toBe(false);
+  });
+
   it('installs production dependencies only and serves /readyz = 200 as a non-root user', async (ctx) => {
     if (!isRoot) return ctx.skip('needs root to drop to an unprivileged user with setpriv (CI runs as root)');
     stage = mkdtempSync(join(tmpdir(), 'relay-image-'));

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DmsImages } from '../../src/sim/dms/images.js';
+import { DmsImages } from '../../sim/dms/images.js';
 import { ImagesRepo } from '../../src/store/images.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { spawnCli } from '../helpers/child.js';

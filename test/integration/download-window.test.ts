@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DmsImages } from '../../src/sim/dms/images.js';
+import { DmsImages } from '../../sim/dms/images.js';
 import { FirmwareCache } from '../../src/cache/firmware-cache.js';
 import { DownloadAgent } from '../../src/download-agent/agent.js';
 import { CacheRepo } from '../../src/store/cache.js';

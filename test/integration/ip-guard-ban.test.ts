@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Client } from 'undici';
-import { createCa } from '../../src/sim/pki.js';
-import { startProvisioningSimulator, type ProvisioningSimulator } from '../../src/sim/provisioning/index.js';
+import { createCa } from '../../sim/pki.js';
+import { startProvisioningSimulator, type ProvisioningSimulator } from '../../sim/provisioning/index.js';
 import { command as ipCommand } from '../../src/cli/ip.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { tempDir } from '../helpers/relay-config.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
-import { startDmsSimulator, type DmsSimulator } from '../../src/sim/dms/index.js';
+import { startDmsSimulator, type DmsSimulator } from '../../sim/dms/index.js';
 import { spawnCli, spawnRelay, type RelayProcess } from '../helpers/child.js';
 import { tempDir, writeRelayConfig } from '../helpers/relay-config.js';
 import { waitFor, waitForEvent } from '../helpers/wait.js';

@@ -9,7 +9,7 @@ import { Daemon } from '../../src/daemon/index.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log.js';
 import { relayMetrics } from '../../src/metrics/relay-metrics.js';
-import { startDmsSimulator, type DmsSimulator } from '../../src/sim/dms/index.js';
+import { startDmsSimulator, type DmsSimulator } from '../../sim/dms/index.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** Every metric the README documents, with its Prometheus type. */

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import type { Harness } from '../helpers/harness.js';
 import { runTask, startRelayWithPhones } from '../helpers/devices.js';
-import type { PhoneFarm } from '../../src/sim/phone/farm.js';
+import type { PhoneFarm } from '../../sim/phone/farm.js';
 
 /**
  * The pushed metrics move when the real thing happens: a task through the DMS simulator to

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request, type Client } from 'undici';
-import { startDmsSimulator, type DmsSimulator } from '../../src/sim/dms/index.js';
-import { DmsImages } from '../../src/sim/dms/images.js';
-import { startProvisioningSimulator, type ProvisioningSimulator } from '../../src/sim/provisioning/index.js';
+import { startDmsSimulator, type DmsSimulator } from '../../sim/dms/index.js';
+import { DmsImages } from '../../sim/dms/images.js';
+import { startProvisioningSimulator, type ProvisioningSimulator } from '../../sim/provisioning/index.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { tempDir } from '../helpers/relay-config.js';
 import { PFX_PASS, basicAuth, phoneClient, relayPki } from '../helpers/phone-client.js';

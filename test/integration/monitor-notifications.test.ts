@@ -3,7 +3,7 @@ import { Agent, request } from 'undici';
 import type { Harness } from '../helpers/harness.js';
 import { runTask, startRelayWithPhones } from '../helpers/devices.js';
 import { waitFor } from '../helpers/wait.js';
-import type { PhoneFarm } from '../../src/sim/phone/farm.js';
+import type { PhoneFarm } from '../../sim/phone/farm.js';
 
 /** Telephony notifications pushed by phones reach the DMS as device.event and device.status at once. */
 describe('telephony notifications', () => {

@@ -9,7 +9,7 @@ import { PhoneLock } from '../../src/devices/phone-lock.js';
 import { DevicePoller } from '../../src/management-agent/monitor/poller.js';
 import { StatusBook } from '../../src/management-agent/monitor/status-book.js';
 import { createLogger } from '../../src/log.js';
-import { PhoneFarm } from '../../src/sim/phone/farm.js';
+import { PhoneFarm } from '../../sim/phone/farm.js';
 import { tempDir } from '../helpers/relay-config.js';
 import { waitFor } from '../helpers/wait.js';
 import { memoryOutbox } from '../helpers/devices.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCa } from '../../src/sim/pki.js';
-import { DEFAULT_ACCOUNT, startProvisioningSimulator, type ProvisioningSimulator } from '../../src/sim/provisioning/index.js';
-import { bootPolycomPhone } from '../../src/sim/phone/boot.js';
+import { createCa } from '../../sim/pki.js';
+import { DEFAULT_ACCOUNT, startProvisioningSimulator, type ProvisioningSimulator } from '../../sim/provisioning/index.js';
+import { bootPolycomPhone } from '../../sim/phone/boot.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { tempDir } from '../helpers/relay-config.js';
 import { PFX_PASS, RELAY_FQDN, relayPki } from '../helpers/phone-client.js';

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Agent, request } from 'undici';
-import { PhoneFarm } from '../../src/sim/phone/farm.js';
+import { PhoneFarm } from '../../sim/phone/farm.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** The phone simulator speaks Polycom UC REST as device-protocols.md §1 describes, with a plain client. */

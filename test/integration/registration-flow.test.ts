@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { startDmsSimulator, PIN_OVERLAP_MS, type DmsSimulator } from '../../src/sim/dms/index.js';
+import { startDmsSimulator, PIN_OVERLAP_MS, type DmsSimulator } from '../../sim/dms/index.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { ManualClock } from '../helpers/clock.js';
 import { waitFor, waitForEvent } from '../helpers/wait.js';

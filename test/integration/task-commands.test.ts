@@ -3,8 +3,8 @@ import { gunzipSync } from 'node:zlib';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { runTask } from '../helpers/devices.js';
 import { waitFor } from '../helpers/wait.js';
-import { PhoneFarm } from '../../src/sim/phone/farm.js';
-import { DmsFiles } from '../../src/sim/dms/files.js';
+import { PhoneFarm } from '../../sim/phone/farm.js';
+import { DmsFiles } from '../../sim/dms/files.js';
 
 /**
  * Every command kind through the whole path: DMS simulator → control channel → relay →

@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { startDmsSimulator, type DmsSimulator } from '../../src/sim/dms/index.js';
-import { PhoneFarm } from '../../src/sim/phone/farm.js';
+import { startDmsSimulator, type DmsSimulator } from '../../sim/dms/index.js';
+import { PhoneFarm } from '../../sim/phone/farm.js';
 import { spawnRelay, type RelayProcess } from '../helpers/child.js';
 import { tempDir, writeRelayConfig } from '../helpers/relay-config.js';
 import { resultsOf } from '../helpers/devices.js';

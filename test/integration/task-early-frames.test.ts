@@ -6,7 +6,7 @@ import { DeviceWork } from '../../src/management-agent/tasks/device-work.js';
 import type { RegistrationSource } from '../../src/core/ports.js';
 import { inboundFrameSchema } from '../../src/management-agent/frames.js';
 import { createLogger } from '../../src/log.js';
-import { PhoneFarm } from '../../src/sim/phone/farm.js';
+import { PhoneFarm } from '../../sim/phone/farm.js';
 import { tempDir } from '../helpers/relay-config.js';
 import { waitFor } from '../helpers/wait.js';
 import { memoryOutbox } from '../helpers/devices.js';

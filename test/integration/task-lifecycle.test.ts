@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Harness, HarnessOptions } from '../helpers/harness.js';
 import { resultsOf, runTask, startRelayWithPhones, statesOf } from '../helpers/devices.js';
 import { waitFor } from '../helpers/wait.js';
-import type { PhoneFarm } from '../../src/sim/phone/farm.js';
+import type { PhoneFarm } from '../../sim/phone/farm.js';
 
 /** Scheduling, update/delete rules, expiry, lateness and the site rule, end to end. */
 describe('task lifecycle', () => {

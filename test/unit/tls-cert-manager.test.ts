@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createCa, issueCert, toPfx } from '../../src/sim/pki.js';
+import { createCa, issueCert, toPfx } from '../../sim/pki.js';
 import { CertificateManager } from '../../src/tls/certificate-manager.js';
 import { createLogger } from '../../src/log.js';
 import { LogCapture } from '../helpers/logs.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createCa, issueCert, toPfx, type KeyedCert } from '../../src/sim/pki.js';
+import { createCa, issueCert, toPfx, type KeyedCert } from '../../sim/pki.js';
 import { inspectPfx, prepare } from '../../src/tls/certificate-manager.js';
 import { CertificateRejected, PfxLoadError } from '../../src/tls/errors.js';
 import { secureContextOptions } from '../../src/tls/server-options.js';

@@ -11,12 +11,10 @@ interface DemoCtx {
     sendFrame(relayId: string, frame: Record<string, unknown>): string;
     answer(relayId: string, frameId: string): string | undefined;
     queueAction(relayId: string, action: string): void;
+    relay(relayId: string): { readonly registrations: number } | undefined;
+    heartbeats(relayId: string): readonly unknown[];
   };
-  readonly daemon: {
-    readonly config: { readonly fqdn: string };
-    readonly addresses: { readonly https?: { readonly port: number } };
-    readonly registration: { current(): { readonly provisioningUrl: string } | undefined };
-  };
+  readonly relay: { readonly fqdn: string; readonly httpsPort: number };
   readonly relayId: string;
   say(line: string): void;
   until<T>(pred: () => T | undefined | false, timeoutMs?: number, what?: string): Promise<T>;
@@ -32,9 +30,8 @@ const MACS = ['0004f2000a01', '0004f2000a02', '64167f000a03', '64167f000a04'];
 export const provisioningDemoPart = {
   title: 'Phone-facing HTTPS: cert.install, Polycom boots through the relay, IP guard',
   async run(ctx: DemoCtx): Promise<void> {
-    const fqdn = ctx.daemon.config.fqdn;
-    const port = ctx.daemon.addresses.https?.port;
-    if (!port) throw new Error('the relay has no phone-facing port');
+    const fqdn = ctx.relay.fqdn;
+    const port = ctx.relay.httpsPort;
     const inter = createCa('demo issuing CA', ctx.sim.ca);
     const leaf = issueCert({ cn: fqdn, dnsNames: [fqdn], issuer: inter });
     const frameId = ctx.sim.sendFrame(ctx.relayId, { type: 'cert.install', pfx: toPfx(leaf, [inter, ctx.sim.ca], 'demo').toString('base64'), passphrase: 'demo' });
@@ -47,8 +44,12 @@ export const provisioningDemoPart = {
     prov.unref();
     for (const mac of MACS.slice(2)) prov.setFile(`${mac}-ext.cfg`, configBody(`${mac}-ext.cfg`, 3_000));
     ctx.sim.provisioningUrl = prov.url;
+    const registrations = ctx.sim.relay(ctx.relayId)?.registrations ?? 0;
     ctx.sim.queueAction(ctx.relayId, 'reregister');
-    await ctx.until(() => ctx.daemon.registration.current()?.provisioningUrl === prov.url, 20_000, 'the relay to re-register and learn the provisioning URL');
+    await ctx.until(() => (ctx.sim.relay(ctx.relayId)?.registrations ?? 0) > registrations, 20_000, 'the relay to re-register and learn the provisioning URL');
+    // A heartbeat after the new registration shows the relay has taken in the answer.
+    const beats = ctx.sim.heartbeats(ctx.relayId).length;
+    await ctx.until(() => ctx.sim.heartbeats(ctx.relayId).length > beats, 20_000, 'a heartbeat after the re-registration');
     ctx.say(`tenant provisioning server at ${prov.url} (Basic auth ${DEFAULT_ACCOUNT.user}); the relay passes phones through to it`);
 
     const relayUrl = `https://127.0.0.1:${port}`;

@@ -1,11 +1,9 @@
-import { mkdirSync, rmSync, createWriteStream } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startDmsSimulator, type DmsSimulator } from './dms/index.js';
-import { Daemon } from '../daemon/index.js';
-import { loadConfig } from '../config/load.js';
-import { createLogger } from '../log.js';
-import { writeFileSync } from 'node:fs';
 import type { ReceivedFrame } from './dms/relays.js';
 import { phonesDemoPart } from './phone/demo-part.js';
 import { provisioningDemoPart } from './provisioning/demo-part.js';
@@ -17,13 +15,25 @@ import { imagesDemoPart } from './dms/images-demo.js';
  * port is its default 127.0.0.1:9090, everything else on loopback high ports, data in
  * ./.demo-data (wiped at each start). The relay's own JSON log goes to .demo-data/relay.log.
  *
+ * The relay runs as the built CLI (`dist/cli.js start`) in a child process, exactly as an
+ * admin starts it: the simulators share no code with the relay, and the demo sees the relay
+ * only from outside (its log, its admin port, and what the DMS receives).
+ *
  * Extension point: each capability adds a DemoPart to PARTS (parts run in order, share
  * the context, and should finish within a few seconds).
  */
 
+/** The relay as the demo sees it from outside. */
+export interface DemoRelay {
+  readonly fqdn: string;
+  /** Port of the phone-facing HTTPS listener on 127.0.0.1. */
+  readonly httpsPort: number;
+  readonly adminUrl: string;
+}
+
 export interface DemoContext {
   readonly sim: DmsSimulator;
-  readonly daemon: Daemon;
+  readonly relay: DemoRelay;
   readonly relayId: string;
   readonly dataDir: string;
   /** Prints one readable progress line. */
@@ -72,10 +82,59 @@ const taskRoundTrip: DemoPart = {
 /** The demo, in order. Later capabilities add their parts here. */
 export const PARTS: DemoPart[] = [heartbeats, taskRoundTrip, phonesDemoPart, provisioningDemoPart, imagesDemoPart];
 
+const FQDN = 'relay.demo.example';
+const HERE = dirname(fileURLToPath(import.meta.url));
+
+interface StartedLine {
+  readonly msg?: unknown;
+  readonly admin?: { address: string; port: number };
+  readonly https?: { address: string; port: number };
+}
+
+/** Starts `node dist/cli.js start --config …`; resolves with its listeners from the "cloud-relay started" line. */
+function startRelay(cli: string, configFile: string, logFile: string): { proc: ChildProcess; started: Promise<DemoRelay> } {
+  const env: Record<string, string> = {};
+  // The demo's settings come from its config file only, never from the caller's environment.
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('CLOUD_RELAY_')) env[k] = v;
+  const proc = spawn(process.execPath, [cli, 'start', '--config', configFile], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const log = createWriteStream(logFile);
+  proc.stderr?.pipe(log, { end: false });
+  const started = new Promise<DemoRelay>((resolvePromise, reject) => {
+    let rest = '';
+    let stderr = '';
+    proc.stderr?.on('data', (c: Buffer) => (stderr = (stderr + c.toString('utf8')).slice(-4_000)));
+    proc.stdout?.on('data', (c: Buffer) => {
+      log.write(c);
+      rest += c.toString('utf8');
+      const lines = rest.split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) {
+        let parsed: StartedLine;
+        try {
+          parsed = JSON.parse(line) as StartedLine;
+        } catch {
+          continue;
+        }
+        if (parsed.msg !== 'cloud-relay started' || !parsed.admin || !parsed.https) continue;
+        const a = parsed.admin;
+        resolvePromise({ fqdn: FQDN, httpsPort: parsed.https.port, adminUrl: `http://${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}` });
+      }
+    });
+    proc.once('exit', (code, signal) => reject(new Error(`the relay exited (${signal ?? `code ${String(code)}`}) before it started${stderr ? `: ${stderr.trim()}` : ''}`)));
+  });
+  started.catch(() => undefined);
+  return { proc, started };
+}
+
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { once: { type: 'boolean' }, admin: { type: 'string' }, dir: { type: 'string' } } });
+  const { values } = parseArgs({ options: { once: { type: 'boolean' }, admin: { type: 'string' }, dir: { type: 'string' }, relay: { type: 'string' } } });
   const t0 = Date.now();
   const say = (line: string) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)} s] ${line}`);
+  const cli = resolve(values.relay ?? join(HERE, '..', 'dist', 'cli.js'));
+  if (!existsSync(cli)) {
+    console.error(`demo: ${cli} is missing: build the relay first (npm run build), or pass --relay PATH/cli.js`);
+    return 1;
+  }
   const base = resolve(values.dir ?? '.demo-data');
   rmSync(base, { recursive: true, force: true });
   mkdirSync(base, { recursive: true, mode: 0o700 });
@@ -87,45 +146,47 @@ async function main(): Promise<number> {
   writeFileSync(caFile, sim.caPem);
   say(`DMS at ${sim.url}, admin API at ${sim.adminUrl}`);
 
-  const config = loadConfig({
-    env: {},
-    overrides: {
-      dmsUrl: sim.url,
-      dmsCaFile: caFile,
-      tenantId: 't-4711',
-      pin: '493027',
-      fqdn: 'relay.demo.example',
-      dataDir,
-      httpsListen: '127.0.0.1:0',
-      adminListen: values.admin ?? '127.0.0.1:9090',
-      logLevel: 'info',
-    },
-  });
+  const configFile = join(base, 'relay.json');
+  const relayConfig = {
+    dmsUrl: sim.url,
+    dmsCaFile: caFile,
+    tenantId: 't-4711',
+    pin: '493027',
+    fqdn: FQDN,
+    dataDir,
+    httpsListen: '127.0.0.1:0',
+    adminListen: values.admin ?? '127.0.0.1:9090',
+    logLevel: 'info',
+  };
+  writeFileSync(configFile, JSON.stringify(relayConfig, null, 2), { mode: 0o600 });
   const logFile = join(base, 'relay.log');
-  const daemon = new Daemon({ config, logger: createLogger('info', createWriteStream(logFile)) });
+
+  say('starting the relay (tenant t-4711, PIN from the simulator)…');
+  const { proc, started } = startRelay(cli, configFile, logFile);
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   let stopping = false;
   const stop = async (why: string) => {
     if (stopping) return;
     stopping = true;
     say(`${why}: stopping the relay (control channel closes with 1001)…`);
-    await daemon.stop(why).catch(() => undefined);
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+    await exited;
     await sim.close();
     say('stopped.');
   };
   process.once('SIGINT', () => void stop('Ctrl-C').then(() => process.exit(0)));
   process.once('SIGTERM', () => void stop('SIGTERM').then(() => process.exit(0)));
 
-  say('starting the relay (tenant t-4711, PIN from the simulator)…');
+  let relay: DemoRelay;
   try {
-    await daemon.start();
+    relay = await started;
   } catch (err) {
     console.error(`demo: the relay could not start: ${err instanceof Error ? err.message : String(err)}`);
-    if (String(err).includes('EADDRINUSE')) console.error('demo: is something already listening on 127.0.0.1:9090? (another relay or demo)');
+    if (String(err).includes('EADDRINUSE')) console.error(`demo: is something already listening on ${relayConfig.adminListen}? (another relay or demo)`);
     await sim.close();
     return 1;
   }
-  const admin = daemon.addresses.admin!;
-  say(`relay admin on http://${admin.address}:${admin.port} (try: curl http://${admin.address}:${admin.port}/readyz), relay log in ${logFile}`);
+  say(`relay admin on ${relay.adminUrl} (try: curl ${relay.adminUrl}/readyz), relay log in ${logFile}`);
 
   const until = async <T>(pred: () => T | undefined | false, timeoutMs = 10_000, what = 'condition'): Promise<T> => {
     const deadline = Date.now() + timeoutMs;
@@ -136,13 +197,13 @@ async function main(): Promise<number> {
       await new Promise((r) => setTimeout(r, 50));
     }
   };
-  const relayId = await until(() => daemon.registration.current()?.relayId, 15_000, 'registration');
+  const relayId = await until(() => sim.relays().find((r) => r.tenantId === 't-4711')?.relayId, 15_000, 'registration');
   say(`registered: relay id ${relayId}`);
   await until(() => sim.connected(relayId), 15_000, 'the control channel');
-  const ready = await fetch(`http://${admin.address}:${admin.port}/readyz`);
+  const ready = await fetch(`${relay.adminUrl}/readyz`);
   say(`readiness: ${ready.status} ${JSON.stringify(((await ready.json()) as { checks: unknown }).checks)}`);
 
-  const ctx: DemoContext = { sim, daemon, relayId, dataDir, say, until };
+  const ctx: DemoContext = { sim, relay, relayId, dataDir, say, until };
   for (const part of PARTS) {
     if (stopping) break;
     say(`── ${part.title}`);

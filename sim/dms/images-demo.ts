@@ -11,11 +11,7 @@ interface DemoCtx {
     sendFrame(relayId: string, frame: Record<string, unknown>): string;
     received(relayId: string, type?: string): readonly { readonly frame: Record<string, unknown> }[];
   };
-  readonly daemon: {
-    readonly config: { readonly fqdn: string };
-    readonly addresses: { readonly https?: { readonly port: number } };
-    statusDocument(): { readonly images: { synced: number; syncing: number; failed: number } };
-  };
+  readonly relay: { readonly fqdn: string; readonly httpsPort: number };
   readonly relayId: string;
   say(line: string): void;
   until<T>(pred: () => T | undefined | false, timeoutMs?: number, what?: string): Promise<T>;
@@ -35,8 +31,7 @@ const ACCOUNT = `Basic ${Buffer.from('PlcmSpIp:PlcmSpIp').toString('base64')}`;
 export const imagesDemoPart = {
   title: 'Firmware: images.sync fills the cache; 20 phones download from it, one upstream fetch',
   async run(ctx: DemoCtx): Promise<void> {
-    const port = ctx.daemon.addresses.https?.port;
-    if (!port) throw new Error('the relay has no phone-facing port');
+    const port = ctx.relay.httpsPort;
     const dms = new DmsImages({
       images: [
         { imageId: 'vvx-6.4.0', size: 8 * MB, path: '/swupdate/vvx/6.4.0/sip.ld', version: '6.4.0', models: ['VVX 410', 'VVX 500'] },
@@ -47,14 +42,15 @@ export const imagesDemoPart = {
     ctx.sim.addRoutes(dms.routes);
     const framesBefore = ctx.sim.received(ctx.relayId, 'image.status').length;
     ctx.sim.sendFrame(ctx.relayId, { type: 'images.sync' });
-    await ctx.until(() => ctx.daemon.statusDocument().images.synced >= 2, 30_000, 'both images to be synced');
-    const frames = ctx.sim.received(ctx.relayId, 'image.status').slice(framesBefore);
+    const sinceSync = () => ctx.sim.received(ctx.relayId, 'image.status').slice(framesBefore);
+    await ctx.until(() => new Set(sinceSync().filter((f) => f.frame.state === 'synced').map((f) => f.frame.imageId)).size >= 2, 30_000, 'both images to be synced');
+    const frames = sinceSync();
     const synced = frames.filter((f) => f.frame.state === 'synced').map((f) => `${String(f.frame.imageId)} (${String(f.frame.bytes)} bytes)`);
     ctx.say(`images.sync: the relay fetched and verified 2 images; ${frames.length - synced.length} image.status syncing progress frames, then synced: ${synced.join(', ')}`);
     ctx.say('  (`cloud-relay images` lists them; `--follow` draws progress bars during a sync)');
 
     const { Agent, request } = await import('undici');
-    const client = new Agent({ connect: { ca: ctx.sim.ca.certPem, servername: ctx.daemon.config.fqdn }, connections: 32 });
+    const client = new Agent({ connect: { ca: ctx.sim.ca.certPem, servername: ctx.relay.fqdn }, connections: 32 });
     try {
       const want = dms.sha256('vvx-6.4.0');
       const fetchesBefore = dms.fileRequests('vvx-6.4.0');
