@@ -13,6 +13,7 @@ import type { InboundHandlers } from '../management-agent/ports.js';
 import type { AgentTuning } from '../management-agent/tuning.js';
 import { wireManagementAgent } from '../management-agent/wire.js';
 import { wirePhoneHttps } from '../http/phone-https.js';
+import { wirePhoneCertificate } from '../tls/wire.js';
 import { wireFirmwareCache } from '../cache/wire.js';
 import { wireDownloadAgent } from '../download-agent/wire.js';
 import type { DeviceWork } from '../management-agent/tasks/device-work.js';
@@ -55,8 +56,11 @@ export function wireParts(o: {
   status: () => StatusDocument;
 }): WiredParts {
   const { config, db, log, clock } = o;
-  // The DMS link first: the others report through its outbox and read its registration.
-  const dms = wireManagementAgent({ config, db, kv: o.kv, log, clock, tuning: o.agentTuning, inbound: o.inbound, status: o.status });
+  const tls = wirePhoneCertificate({ config, log, clock });
+  // The DMS link starts first: the others report through its outbox and read its registration.
+  // Its heartbeats wait for the phone certificate, so the first one already carries `cert`
+  // (PROTOCOL §2) while registration and the control channel need not wait for it.
+  const dms = wireManagementAgent({ config, db, kv: o.kv, log, clock, tuning: o.agentTuning, inbound: o.inbound, status: o.status, heartbeatAfter: tls.loaded });
   const { outbox, registration } = dms;
 
   const firmware = wireFirmwareCache({ config, db, log, clock, registration });
@@ -83,6 +87,7 @@ export function wireParts(o: {
     clock,
     draining: o.draining,
     registration,
+    certs: tls.certs,
     // Tried in this order before the provisioning pass-through.
     routes: [...firmware.phoneRoutes, ...devices.phoneRoutes],
     onListening: (address) => {
@@ -91,16 +96,15 @@ export function wireParts(o: {
   });
 
   // Typed against the frame schema here: a handler whose frame type does not match fails to compile.
-  const handlers: InboundHandlers = { ...phone.handlers, ...images.handlers, ...devices.handlers };
+  const handlers: InboundHandlers = { ...tls.handlers, ...images.handlers, ...devices.handlers };
   Object.assign(o.inbound, handlers);
   // Every section of the status document must be supplied: a missing one fails to compile.
-  const status: StatusSources = { ...dms.status, ...phone.status, ...firmware.status, ...images.status, ...devices.status };
+  const status: StatusSources = { ...dms.status, ...tls.status, ...phone.status, ...firmware.status, ...images.status, ...devices.status };
 
-  const parts = [dms, phone, firmware, images, devices];
+  // Start order; the certificate is loaded before the phone port listens.
+  const parts = [dms, tls, phone, firmware, images, devices];
   return {
-    // The phone certificate loads before the management agent starts, so the first heartbeat
-    // (sent as soon as the relay registers) carries it (PROTOCOL §2 `cert`).
-    components: [phone.certificate, ...parts.flatMap((p) => p.components)],
+    components: parts.flatMap((p) => p.components),
     readiness: parts.flatMap((p) => p.readiness),
     status,
     adminViews: Object.assign({}, ...parts.map((p) => p.adminViews)) as Record<string, () => unknown>,

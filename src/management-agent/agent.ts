@@ -30,6 +30,8 @@ export interface ManagementAgentOptions {
   readonly log: Logger;
   readonly clock: Clock;
   readonly tuning?: Partial<AgentTuning> | undefined;
+  /** The first heartbeat waits for this (PROTOCOL §2 documents `cert` as an object, so not before the certificate is loaded). */
+  readonly heartbeatAfter?: Promise<unknown> | undefined;
 }
 
 const INBOUND_RETENTION_MS = 7 * 24 * 3600 * 1000;
@@ -75,6 +77,7 @@ export class ManagementAgent implements Component {
       body: () => heartbeatFields(opts.status()),
       nextSeq: () => this.regRepo.nextHeartbeatSeq(),
       onAction: (a) => this.onAction(a),
+      holdUntil: opts.heartbeatAfter,
       log,
       clock,
       tuning,

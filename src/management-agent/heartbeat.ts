@@ -42,6 +42,8 @@ export interface HeartbeatDeps {
   readonly log: Logger;
   readonly clock: Clock;
   readonly tuning: AgentTuning;
+  /** Heartbeats wait for this first, so the body never reports a part that is still loading (the phone certificate). */
+  readonly holdUntil?: Promise<unknown> | undefined;
 }
 
 /**
@@ -79,6 +81,8 @@ export class Heartbeat {
   }
 
   private async tick(): Promise<void> {
+    if (this.stopped) return;
+    if (this.deps.holdUntil) await this.deps.holdUntil;
     if (this.stopped) return;
     const reg = this.deps.registration.current();
     if (reg && !this.inFlight) {

@@ -31,6 +31,8 @@ export function wireManagementAgent(o: {
   tuning?: Partial<AgentTuning> | undefined;
   inbound: InboundHandlers;
   status: () => StatusDocument;
+  /** Heartbeats wait for this (what their body reports must be loaded first). */
+  heartbeatAfter?: Promise<unknown>;
 }): ManagementAgentWiring {
   const agent = new ManagementAgent({
     config: o.config,
@@ -41,6 +43,7 @@ export function wireManagementAgent(o: {
     log: o.log,
     clock: o.clock,
     tuning: o.tuning,
+    heartbeatAfter: o.heartbeatAfter,
   });
   return {
     agent,
