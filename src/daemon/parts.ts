@@ -89,7 +89,7 @@ export function wireParts(o: {
     registration,
     certs: tls.certs,
     // Tried in this order before the provisioning pass-through.
-    routes: [...firmware.phoneRoutes, ...devices.phoneRoutes],
+    routes: [dms, tls, firmware, images, devices].flatMap((p) => p.phoneRoutes),
     onListening: (address) => {
       o.addresses.https = address;
     },
