@@ -1,41 +1,23 @@
+import picomatch from 'picomatch';
+
 /**
- * Firmware path patterns (config cache.firmwarePatterns): `*` matches within one path
- * segment, `**` across segments. A pattern without a leading `/` (e.g. `**\/*.ld`) is
- * anchored at the root as if it had one.
+ * Firmware path patterns (config cache.firmwarePatterns), matched with picomatch: `*` and `?`
+ * within one path segment, `**` across segments (also none, so `**\/*.ld` matches `/sip.ld`),
+ * plus picomatch's braces and character classes. Patterns and paths are compared without
+ * their leading `/`, so a pattern is anchored at the root whether or not it starts with one.
+ * Dot files match like any other (a firmware directory may be called `.fw`), and a leading `!`
+ * is literal: one pattern in the list must never turn into "everything but".
  */
-export function compilePattern(pattern: string): RegExp {
-  const p = pattern.startsWith('/') ? pattern : `/${pattern}`;
-  let re = '';
-  for (let i = 0; i < p.length; i++) {
-    const c = p[i] as string;
-    if (c === '*') {
-      if (p[i + 1] === '*') {
-        i++;
-        // `/**/` also matches a single `/`, so `/a/**/b` matches `/a/b`.
-        if (p[i + 1] === '/') {
-          i++;
-          re += '(?:.*/)?';
-        } else {
-          re += '.*';
-        }
-      } else {
-        re += '[^/]*';
-      }
-    } else if (c === '?') {
-      re += '[^/]';
-    } else {
-      re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-    }
+export class PathMatcher {
+  private readonly match: (path: string) => boolean;
+
+  constructor(patterns: readonly string[]) {
+    this.match = patterns.length === 0 ? () => false : picomatch(patterns.map(stripRoot), { dot: true, nonegate: true });
   }
-  return new RegExp(`^${re}$`);
+
+  matches(path: string): boolean {
+    return this.match(stripRoot(path));
+  }
 }
 
-export class PathMatcher {
-  private readonly res: RegExp[];
-  constructor(patterns: readonly string[]) {
-    this.res = patterns.map(compilePattern);
-  }
-  matches(path: string): boolean {
-    return this.res.some((r) => r.test(path));
-  }
-}
+const stripRoot = (p: string): string => p.replace(/^\/+/, '');

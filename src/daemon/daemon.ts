@@ -13,7 +13,7 @@ import { VERSION } from '../version.js';
 import type { InboundHandlers } from '../management-agent/ports.js';
 import type { ManagementAgent } from '../management-agent/agent.js';
 import type { AgentTuning } from '../management-agent/tuning.js';
-import type { DeviceWork } from '../management-agent/tasks/device-work.js';
+import type { DeviceWork } from '../device-work/device-work.js';
 import { installMetrics } from '../metrics/install.js';
 import { wireParts, type BoundAddresses } from './parts.js';
 

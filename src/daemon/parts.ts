@@ -16,8 +16,8 @@ import { wirePhoneHttps } from '../http/phone-https.js';
 import { wirePhoneCertificate } from '../tls/wire.js';
 import { wireFirmwareCache } from '../cache/wire.js';
 import { wireDownloadAgent } from '../download-agent/wire.js';
-import type { DeviceWork } from '../management-agent/tasks/device-work.js';
-import { relayBaseUrl, wireDeviceWork } from '../management-agent/tasks/wire.js';
+import type { DeviceWork } from '../device-work/device-work.js';
+import { relayBaseUrl, wireDeviceWork } from '../device-work/wire.js';
 
 /** Addresses actually bound (ports may be 0 in config: tests and the demo ask the OS). */
 export interface BoundAddresses {

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { Outcome } from '../core/outbound-frames.js';
 
 /**
  * What the relay can ask of one phone, whatever its vendor. A driver knows phones, not the
@@ -54,27 +55,59 @@ export interface ScreenImage {
   readonly ext: string;
 }
 
+// The protocol's per-device outcome (task.result), defined once on the ground floor.
+export type { Outcome };
+
+/** How one command ended on one phone (a task.result without its ids). */
+export interface CommandResult {
+  outcome: Outcome;
+  reason?: string;
+  data?: Record<string, unknown>;
+}
+
+/** What the relay knows of one phone's state (a device.status without its id). */
+export interface DeviceStatus {
+  online: boolean;
+  uptimeSeconds?: number;
+  lastRebootAt?: string;
+  lines?: LineStatus[];
+  callState?: 'idle' | 'in_call';
+  firmware?: string;
+}
+
+export type FirmwareRequest = { readonly imageId: string };
+export type FileDeployRequest = { readonly imageId: string; readonly fileType: 'logo' | 'ringtone' | 'screensaver' | 'pic' | 'ldap' | 'moh' };
+
+/**
+ * One vendor's phones. `readStatus` and `close` are what every driver has; each command
+ * method is there only on drivers that can do it, and the registry's `supports` list is what
+ * decides whether a kind is tried at all (devices/registry.ts). A method resolves with what
+ * the phone confirmed or throws a DeviceError saying why not.
+ */
 export interface Driver {
+  /** Identity, lines, call state and firmware in one read; throws when the phone cannot be asked. */
+  readStatus(t: DeviceTarget, now: number): Promise<DeviceStatus>;
   /** Restarts without cutting a call; `deferred` when the phone will reboot after its call ends. */
-  reboot(t: DeviceTarget): Promise<{ deferred: boolean }>;
+  reboot?(t: DeviceTarget): Promise<{ deferred: boolean }>;
   /** Places a call and returns only once the phone shows it in its call status. */
-  dial(t: DeviceTarget, to: string, dialType: 'sip' | 'tel', line: number): Promise<{ callHandle: string; callState: string }>;
-  reset(t: DeviceTarget, scope: ResetScope): Promise<void>;
-  getParams(t: DeviceTarget, names: readonly string[]): Promise<ParamsRead>;
+  dial?(t: DeviceTarget, to: string, dialType: 'sip' | 'tel', line: number): Promise<{ callHandle: string; callState: string }>;
+  reset?(t: DeviceTarget, scope: ResetScope): Promise<void>;
+  getParams?(t: DeviceTarget, names: readonly string[]): Promise<ParamsRead>;
   /** Returns how many chunks were sent (the phone takes at most 20 values per call). */
-  setParams(t: DeviceTarget, values: Readonly<Record<string, string>>): Promise<{ chunks: number }>;
-  getConfig(t: DeviceTarget, source: ConfigSource): Promise<unknown>;
-  screenCapture(t: DeviceTarget): Promise<ScreenImage>;
-  pcapStart(t: DeviceTarget, opts: { filter?: string | undefined; maxMb: number; maxMinutes: number }): Promise<void>;
+  setParams?(t: DeviceTarget, values: Readonly<Record<string, string>>): Promise<{ chunks: number }>;
+  getConfig?(t: DeviceTarget, source: ConfigSource): Promise<unknown>;
+  screenCapture?(t: DeviceTarget): Promise<ScreenImage>;
+  pcapStart?(t: DeviceTarget, opts: { filter?: string | undefined; maxMb: number; maxMinutes: number }): Promise<void>;
   /** Asks the phone to upload its capture to `uploadUrl` now, then stops capturing. */
-  pcapStop(t: DeviceTarget, uploadUrl: string): Promise<void>;
+  pcapStop?(t: DeviceTarget, uploadUrl: string): Promise<void>;
   /** Stops capturing; nothing is uploaded. */
-  pcapCancel(t: DeviceTarget): Promise<void>;
-  adPassword(t: DeviceTarget, password: string): Promise<void>;
+  pcapCancel?(t: DeviceTarget): Promise<void>;
+  adPassword?(t: DeviceTarget, password: string): Promise<void>;
   /** Makes the phone fetch its configuration from the provisioning server now. */
-  checkSync(t: DeviceTarget): Promise<void>;
-  info(t: DeviceTarget): Promise<DeviceInfo>;
-  lines(t: DeviceTarget): Promise<LineStatus[]>;
-  callState(t: DeviceTarget): Promise<CallStateInfo>;
+  checkSync?(t: DeviceTarget): Promise<void>;
+  /** Brings the phone to the firmware of a cached image; the result names the version it came back with. */
+  updateFirmware?(t: DeviceTarget, req: FirmwareRequest): Promise<CommandResult>;
+  /** Makes the phone fetch a file (logo, ringtone…) of a cached image from the relay. */
+  deployFile?(t: DeviceTarget, req: FileDeployRequest): Promise<CommandResult>;
   close(): Promise<void>;
 }

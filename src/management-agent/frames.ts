@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { commandSchema } from '../devices/commands.js';
 
 /**
  * The relay↔DMS control-channel contract (docs/protocol.md §3) as schemas. Every inbound
@@ -21,26 +22,6 @@ export const targetSchema = z.object({
   credentials: z.object({ user: z.string().max(256), password: z.string().max(1024) }),
 });
 export type Target = z.infer<typeof targetSchema>;
-
-const paramName = z.string().min(1).max(256);
-
-export const commandSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('dial'), args: z.object({ to: z.string().min(1).max(256), dialType: z.enum(['sip', 'tel']).default('sip'), line: z.coerce.number().int().min(1).max(64).default(1) }) }),
-  z.object({ kind: z.literal('reboot'), args: z.object({}).default({}) }),
-  z.object({ kind: z.literal('reset'), args: z.object({ scope: z.enum(['web', 'local', 'device', 'all', 'factory']) }) }),
-  z.object({ kind: z.literal('getParams'), args: z.object({ names: z.array(paramName).min(1).max(20) }) }),
-  z.object({ kind: z.literal('setParams'), args: z.object({ values: z.record(paramName, z.union([z.string(), z.number(), z.boolean()])) }) }),
-  z.object({ kind: z.literal('getConfig'), args: z.object({ source: z.enum(['config', 'local', 'web', 'device', 'all']).default('all') }) }),
-  z.object({ kind: z.literal('screenCapture'), args: z.object({}).default({}) }),
-  z.object({ kind: z.literal('pcapStart'), args: z.object({ filter: z.string().max(1024).optional(), maxMb: z.number().int().min(1).max(10).default(10), maxMinutes: z.number().int().min(1).max(2880).default(60) }) }),
-  z.object({ kind: z.literal('pcapStop'), args: z.object({}).default({}) }),
-  z.object({ kind: z.literal('pcapCancel'), args: z.object({}).default({}) }),
-  z.object({ kind: z.literal('adPassword'), args: z.object({ password: z.string().min(1).max(1024) }) }),
-  z.object({ kind: z.literal('checkSync'), args: z.object({}).default({}) }),
-  z.object({ kind: z.literal('status'), args: z.object({}).default({}) }),
-]);
-export type Command = z.infer<typeof commandSchema>;
-export type CommandKind = Command['kind'];
 
 const envelope = { v: z.literal(1), id, ts: isoTime };
 

@@ -2,6 +2,8 @@ import type { DmsSimulator } from '../../sim/dms/index.js';
 import type { TaskSpec } from '../../sim/dms/index.js';
 import type { Outbox } from '../../src/core/ports.js';
 import type { OutboundBodies, OutboundType } from '../../src/management-agent/frames.js';
+import type { FileUploader } from '../../src/device-work/ports.js';
+import { DeviceError } from '../../src/devices/errors.js';
 import { PhoneFarm, type FarmOptions } from '../../sim/phone/farm.js';
 import { startHarness, type Harness, type HarnessOptions } from './harness.js';
 import { waitFor } from './wait.js';
@@ -26,6 +28,12 @@ export function memoryOutbox(): { outbox: Outbox; sent: SentFrame[] } {
   };
   return { outbox, sent };
 }
+
+/** The uploader port for tests without a DMS: every upload fails as it would with the DMS away. */
+export const noUploads: FileUploader = {
+  upload: (_path, name) => Promise.reject(new DeviceError('UPLOAD_FAILED', `no DMS in this test to upload ${name} to`, { reached: true })),
+  close: () => Promise.resolve(),
+};
 
 /**
  * A connected relay (harness) and a farm of simulated phones. If the farm cannot start, the

@@ -2,11 +2,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDb } from '../../src/store/db.js';
-import { DeviceWork } from '../../src/management-agent/tasks/device-work.js';
+import { DeviceWork } from '../../src/device-work/device-work.js';
 import { FrameRefused, type Outbox } from '../../src/core/ports.js';
 import { inboundFrameSchema, type InboundOf } from '../../src/management-agent/frames.js';
 import { createLogger } from '../../src/log.js';
 import { tempDir } from '../helpers/relay-config.js';
+import { noUploads } from '../helpers/devices.js';
 
 /** devices.backlog bounds the device commands a relay accepts; beyond it task.submit is refused with a reason. */
 describe('task backlog', () => {
@@ -15,12 +16,13 @@ describe('task backlog', () => {
   // The outbox port only counts here; the durable outbox is issue 2's and tested there.
   const outbox: Outbox = { enqueue: () => 'x', depth: () => 0 };
   const work = new DeviceWork({
-    config: { devices: { tlsPolicy: 'insecure', concurrency: 2, backlog: 3, requestTimeoutMs: 1_000, pollIntervalSeconds: 7200 }, dmsUrl: 'https://127.0.0.1:9', dataDir: join(dir, 'data') },
+    config: { devices: { tlsPolicy: 'insecure', concurrency: 2, backlog: 3, requestTimeoutMs: 1_000, pollIntervalSeconds: 7200 }, dataDir: join(dir, 'data') },
     db,
     outbox,
     registration: { current: () => undefined, onChange: () => undefined },
     clock: { now: () => Date.now() },
     log: createLogger('silent'),
+    files: noUploads,
     relayBaseUrl: () => undefined,
     poll: false,
   });

@@ -158,4 +158,17 @@ describe('task commands against simulated Polycom phones', () => {
     const r = await runTask(h.sim, relayId, { command: { kind: 'status' }, targets: [t(4)] });
     expect(r.get(t(4).deviceId)).toMatchObject({ outcome: 'failure', reason: expect.stringMatching(/offline/) });
   });
+
+  it('a kind the vendor\'s driver does not support, or a vendor without a driver, is not_applicable naming the vendor and nothing reaches the phone', async () => {
+    const phone = farm.phone(5);
+    const before = [...phone.hits.values()].reduce((a, b) => a + b, 0);
+    const fw = await runTask(h.sim, relayId, { command: { kind: 'updateFirmware', args: { imageId: 'img-1' } }, targets: [t(5)] });
+    expect(fw.get(t(5).deviceId)).toMatchObject({ outcome: 'not_applicable', reason: expect.stringMatching(/updateFirmware .*Polycom/) });
+    const file = await runTask(h.sim, relayId, { command: { kind: 'deployFile', args: { imageId: 'img-2', fileType: 'ringtone' } }, targets: [t(5)] });
+    expect(file.get(t(5).deviceId)).toMatchObject({ outcome: 'not_applicable', reason: expect.stringMatching(/deployFile .*Polycom/) });
+    const unify = { ...t(5), deviceId: 'openstage-1', vendor: 'openstage' };
+    const os = await runTask(h.sim, relayId, { command: { kind: 'reboot' }, targets: [unify] });
+    expect(os.get('openstage-1')).toMatchObject({ outcome: 'not_applicable', reason: expect.stringMatching(/openstage/) });
+    expect([...phone.hits.values()].reduce((a, b) => a + b, 0)).toBe(before);
+  });
 });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { sharedDmsPki } from '../helpers/pki-cache.js';
 import { tempDir } from '../helpers/relay-config.js';
-import { DmsFiles } from '../../src/management-agent/tasks/dms-files.js';
+import { DmsFiles } from '../../src/management-agent/dms-files.js';
 import { DeviceError } from '../../src/devices/errors.js';
 import type { Registration } from '../../src/core/ports.js';
 

@@ -2,14 +2,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDb } from '../../src/store/db.js';
-import { DeviceWork } from '../../src/management-agent/tasks/device-work.js';
+import { DeviceWork } from '../../src/device-work/device-work.js';
 import type { RegistrationSource } from '../../src/core/ports.js';
 import { inboundFrameSchema } from '../../src/management-agent/frames.js';
 import { createLogger } from '../../src/log.js';
 import { PhoneFarm } from '../../sim/phone/farm.js';
 import { tempDir } from '../helpers/relay-config.js';
 import { waitFor } from '../helpers/wait.js';
-import { memoryOutbox } from '../helpers/devices.js';
+import { memoryOutbox, noUploads } from '../helpers/devices.js';
 
 /**
  * The control channel starts before the task runner, so task frames can be stored before
@@ -34,13 +34,14 @@ describe('tasks stored before the runner starts', () => {
     const { outbox, sent } = memoryOutbox();
     const registration: RegistrationSource = { current: () => undefined, onChange: () => undefined };
     work = new DeviceWork({
-      config: { devices: { tlsPolicy: 'pin-on-first-use', concurrency: 8, backlog: 100, requestTimeoutMs: 5_000, pollIntervalSeconds: 7200 }, dmsUrl: 'https://127.0.0.1:9', dataDir: join(dir, 'data') },
+      config: { devices: { tlsPolicy: 'pin-on-first-use', concurrency: 8, backlog: 100, requestTimeoutMs: 5_000, pollIntervalSeconds: 7200 }, dataDir: join(dir, 'data') },
       db,
       outbox,
       registration,
       clock: { now: () => Date.now() },
       log: createLogger('silent'),
-      relayBaseUrl: () => undefined,
+      files: noUploads,
+    relayBaseUrl: () => undefined,
       poll: false,
     });
     const frame = inboundFrameSchema.parse({ v: 1, id: 'f1', ts: new Date().toISOString(), type: 'task.submit', taskId: 't1', command: { kind: 'reboot', args: {} }, targets: farm.targets() });

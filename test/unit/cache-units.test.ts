@@ -38,6 +38,18 @@ describe('cache HTTP semantics', () => {
     expect(m.matches('/fw/polycom-sip-6.4.zip')).toBe(true);
     expect(m.matches('/0004f2000001.cfg')).toBe(false);
     expect(m.matches('/swupdatex/y')).toBe(false);
+    expect(m.matches('/a/.fw/sip.ld')).toBe(true);
+  });
+
+  it('firmware patterns: a pattern is anchored at the root with or without its leading slash; * stays in its segment; ! is literal', () => {
+    expect(new PathMatcher(['fw/*.bin']).matches('/fw/a.bin')).toBe(true);
+    expect(new PathMatcher(['/fw/*.bin']).matches('/x/fw/a.bin')).toBe(false);
+    expect(new PathMatcher(['/fw/*.bin']).matches('/fw/x/a.bin')).toBe(false);
+    expect(new PathMatcher(['/fw/**/b.bin']).matches('/fw/b.bin')).toBe(true);
+    expect(new PathMatcher(['/fw/?.bin']).matches('/fw/1.bin')).toBe(true);
+    expect(new PathMatcher(['/fw/{a,b}.bin']).matches('/fw/b.bin')).toBe(true);
+    expect(new PathMatcher(['!/fw/**']).matches('/other.cfg')).toBe(false);
+    expect(new PathMatcher([]).matches('/sip.ld')).toBe(false);
   });
 });
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { retryDelay, DEFAULT_RETRY } from '../../src/management-agent/tasks/retry.js';
+import { retryDelay, DEFAULT_RETRY } from '../../src/device-work/retry.js';
 import { DeviceError } from '../../src/devices/errors.js';
-import { SiteSubnets } from '../../src/management-agent/tasks/site.js';
-import { fileStem } from '../../src/management-agent/tasks/executor.js';
+import { SiteSubnets } from '../../src/device-work/site.js';
+import { fileStem } from '../../src/device-work/executor.js';
 
 const err = (code: ConstructorParameters<typeof DeviceError>[0], reached: boolean, retryAfterMs?: number) => new DeviceError(code, code, { reached, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
 

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeviceError } from '../errors.js';
-import type { CallInfo, CallStateInfo, ConfigSource, DeviceInfo, DeviceTarget, Driver, LineStatus, ParamsRead, ResetScope, ScreenImage } from '../driver.js';
+import type { CallInfo, CallStateInfo, ConfigSource, DeviceInfo, DeviceStatus, DeviceTarget, Driver, LineStatus, ParamsRead, ResetScope, ScreenImage } from '../driver.js';
 import { PolycomTransport, PhoneStatusError, type TransportOptions } from './transport.js';
 import * as I from './inferred.js';
 
@@ -27,6 +27,21 @@ export class PolycomDriver implements Driver {
   constructor(opts: PolycomDriverOptions) {
     this.http = new PolycomTransport(opts);
     this.dialConfirm = opts.dialConfirm ?? I.DIAL_CONFIRM;
+  }
+
+  /** Info, lines and call state: three calls on one kept-alive connection. */
+  async readStatus(t: DeviceTarget, now: number): Promise<DeviceStatus> {
+    const info = await this.info(t);
+    const lines = await this.lines(t);
+    const call = await this.callState(t);
+    return {
+      online: true,
+      uptimeSeconds: info.uptimeSeconds,
+      lastRebootAt: new Date(Math.floor((now - info.uptimeSeconds * 1000) / 1000) * 1000).toISOString(),
+      lines: lines.map((l) => ({ line: l.line, uri: l.uri, registered: l.registered })),
+      callState: call.state,
+      firmware: info.firmware,
+    };
   }
 
   async reboot(t: DeviceTarget): Promise<{ deferred: boolean }> {

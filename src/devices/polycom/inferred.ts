@@ -49,9 +49,6 @@ export const PCAP_PARAMS = {
   durationMinutes: 'diags.pcap.background.duration',
 } as const;
 
-/** Where the phone PUTs (or POSTs) the capture: a one-time path on the relay's phone-facing port (I: method). */
-export const CAPTURE_UPLOAD_PREFIX = '/relay/capture/';
-
 /** adPassword: the Active Directory password parameter (I). */
 export const AD_PASSWORD_PARAM = 'device.auth.adPassword';
 

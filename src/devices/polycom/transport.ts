@@ -1,18 +1,11 @@
-import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import { DeviceError } from '../errors.js';
 import type { DeviceTarget } from '../driver.js';
-import { phoneConnector, type PinStore, type TlsPolicy } from '../tls-policy.js';
+import { classifyTransportError, createPhoneAgent, parseJsonObject, phoneOrigin, retryAfterMs, type PhoneAgentOptions } from '../phone-http.js';
 import { API_PROBE_PATH, BUSY_BACKOFF_MS, BUSY_STATUS, DEFAULT_USER, NOT_SUPPORTED_STATUS } from './inferred.js';
 import { statusReason } from './status-codes.js';
 
-export interface TransportOptions {
-  readonly tlsPolicy: TlsPolicy;
-  readonly caFile?: string | undefined;
-  readonly requestTimeoutMs: number;
-  readonly pins: PinStore;
-  /** How long an idle connection to one phone is kept for the next request. */
-  readonly keepAliveMs?: number;
-}
+export type TransportOptions = PhoneAgentOptions;
 
 export interface Envelope {
   readonly status: string;
@@ -20,57 +13,19 @@ export interface Envelope {
   readonly body: Record<string, unknown>;
 }
 
-const NEVER_SENT = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
-const TLS_TRUST = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/;
-
-export function origin(t: DeviceTarget): string {
-  const host = t.ip.includes(':') ? `[${t.ip}]` : t.ip;
-  return `https://${host}:${t.port ?? 443}`;
-}
+/** The REST API listens on HTTPS 443 unless the target names another port. */
+export const origin = (t: DeviceTarget): string => phoneOrigin(t, 443);
 
 export function basicAuth(t: DeviceTarget): string {
   return 'Basic ' + Buffer.from(`${t.credentials.user || DEFAULT_USER}:${t.credentials.password}`).toString('base64');
 }
 
-/** Maps a transport failure to whether the request can have reached the phone. */
-export function classifyTransportError(err: unknown, where: string): DeviceError {
-  if (err instanceof DeviceError) return err;
-  const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
-  const msg = err instanceof Error ? err.message : String(err);
-  if (NEVER_SENT.has(code) || err instanceof undiciErrors.ConnectTimeoutError) return new DeviceError('CONNECT_FAILED', `${where}: cannot connect (${code || msg})`, { reached: false, cause: err });
-  if (TLS_TRUST.test(code)) return new DeviceError('TLS_UNTRUSTED', `${where}: certificate not trusted (${code})`, { reached: false, cause: err });
-  if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError'))) {
-    return new DeviceError('TIMEOUT', `${where}: no answer in time`, { reached: true, cause: err });
-  }
-  return new DeviceError('CONNECTION_LOST', `${where}: connection lost (${code || msg})`, { reached: true, cause: err });
-}
-
-export function retryAfterMs(header: string | string[] | undefined, now = Date.now()): number | undefined {
-  const v = Array.isArray(header) ? header[0] : header;
-  if (!v) return undefined;
-  if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
-
-/**
- * HTTPS to Polycom phones: one undici Agent, which keeps one pool per phone origin with a
- * single connection (one request in flight per phone), closed after a short idle time so
- * 50,000 phones do not mean 50,000 open sockets.
- */
+/** The Polycom REST API over the shared phone connection policy (devices/phone-http.ts). */
 export class PolycomTransport {
   readonly agent: Agent;
 
   constructor(opts: TransportOptions) {
-    this.agent = new Agent({
-      connections: 1,
-      pipelining: 1,
-      keepAliveTimeout: opts.keepAliveMs ?? 4_000,
-      keepAliveMaxTimeout: opts.keepAliveMs ?? 4_000,
-      headersTimeout: opts.requestTimeoutMs,
-      bodyTimeout: opts.requestTimeoutMs,
-      connect: phoneConnector({ policy: opts.tlsPolicy, caFile: opts.caFile, timeoutMs: Math.min(opts.requestTimeoutMs, 10_000), pins: opts.pins }),
-    });
+    this.agent = createPhoneAgent(opts);
   }
 
   /** A raw request with Basic auth; the caller reads (or dumps) the body. */
@@ -107,14 +62,7 @@ export class PolycomTransport {
       throw new DeviceError('BUSY', `${where}: phone busy (HTTP ${res.statusCode})`, { reached: true, retryAfterMs: retryAfter ?? BUSY_BACKOFF_MS });
     }
     if (res.statusCode < 200 || res.statusCode > 299) throw new DeviceError('HTTP_ERROR', `${where}: HTTP ${res.statusCode}`, { reached: true, ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {}) });
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      throw new DeviceError('BAD_RESPONSE', `${where}: answer is not JSON`, { reached: true });
-    }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new DeviceError('BAD_RESPONSE', `${where}: answer is not a JSON object`, { reached: true });
-    const obj = parsed as Record<string, unknown>;
+    const obj = parseJsonObject(text, where);
     const status = typeof obj.Status === 'string' ? obj.Status : typeof obj.Status === 'number' ? String(obj.Status) : undefined;
     if (status === undefined) throw new DeviceError('BAD_RESPONSE', `${where}: answer has no Status`, { reached: true });
     if (status === '2000') return { status, data: obj.data, body: obj };

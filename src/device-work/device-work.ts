@@ -1,37 +1,37 @@
 import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
 import PQueue from 'p-queue';
-import type { Logger } from '../../log.js';
-import type { Clock } from '../../core/clock.js';
-import type { RelayConfig } from '../../config/schema.js';
-import type { Db } from '../../store/db.js';
-import { TaskRepo } from '../../store/tasks.js';
-import { DeviceRepo } from '../../store/devices.js';
-import type { Component } from '../../core/lifecycle.js';
-import type { StatusSections } from '../../core/status.js';
-import type { PhoneRoute } from '../../core/phone-route.js';
-import { PhoneLock } from '../../devices/phone-lock.js';
-import { PolycomDriver } from '../../devices/polycom/driver.js';
-import type { Driver } from '../../devices/driver.js';
-import type { InboundHandlers } from '../ports.js';
-import type { Outbox, RegistrationSource } from '../../core/ports.js';
-import type { Target } from '../frames.js';
+import type { Logger } from '../log.js';
+import type { Clock } from '../core/clock.js';
+import type { RelayConfig } from '../config/schema.js';
+import type { Db } from '../store/db.js';
+import { TaskRepo } from '../store/tasks.js';
+import { DeviceRepo } from '../store/devices.js';
+import type { Component } from '../core/lifecycle.js'
+import type { StatusSections } from '../core/status.js';;
+import type { PhoneRoute } from '../core/phone-route.js';
+import { PhoneLock } from '../devices/phone-lock.js';
+import { DriverRegistry } from '../devices/registry.js';
+import type { InboundHandlers } from '../management-agent/ports.js';
+import type { Outbox, RegistrationSource } from '../core/ports.js';
 import { CaptureInbox } from './capture-inbox.js';
-import { DmsFiles } from './dms-files.js';
+import type { FileUploader } from './ports.js';
 import { CommandExecutor } from './executor.js';
 import { TaskRunner } from './runner.js';
 import { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
-import { StatusBook } from '../monitor/status-book.js';
-import { DevicePoller } from '../monitor/poller.js';
-import { NotificationReceiver } from '../monitor/notifications.js';
+import { StatusBook } from './monitor/status-book.js';
+import { DevicePoller } from './monitor/poller.js';
+import { PhoneEvents } from './monitor/phone-events.js';
 
 export interface DeviceWorkOptions {
-  readonly config: Pick<RelayConfig, 'devices' | 'dmsUrl' | 'dmsCaFile' | 'dataDir'>;
+  readonly config: Pick<RelayConfig, 'devices' | 'dataDir'>;
   readonly db: Db;
   readonly outbox: Outbox;
   readonly registration: RegistrationSource;
   readonly clock: Clock;
   readonly log: Logger;
+  /** Where files the phones produce go (the DMS); device work closes it on stop. */
+  readonly files: FileUploader;
   /** https://{fqdn}[:port] as phones reach the relay (for capture uploads). */
   readonly relayBaseUrl: () => string | undefined;
   /** Test knobs: shorter retries, dial confirmation and state throttling. */
@@ -39,13 +39,12 @@ export interface DeviceWorkOptions {
   readonly dialConfirm?: { attempts: number; intervalMs: number };
   readonly stateEveryMs?: number;
   readonly captureWaitMs?: number;
-  readonly uploadRetryDelayMs?: number;
   /** Run the background poll loop (on by default). */
   readonly poll?: boolean;
 }
 
 /**
- * Everything issue 5 adds to the daemon, built in one place: drivers, the shared queue and
+ * Device work built in one place: drivers, the shared queue and
  * per-phone lock, the task runner, the monitor, and the phone-facing routes they need.
  */
 export class DeviceWork implements Component {
@@ -54,11 +53,11 @@ export class DeviceWork implements Component {
   readonly devices: DeviceRepo;
   readonly runner: TaskRunner;
   readonly poller: DevicePoller;
-  readonly notifications: NotificationReceiver;
+  readonly phoneEvents: PhoneEvents;
+  readonly drivers: DriverRegistry;
   readonly inbox: CaptureInbox;
   readonly queue: PQueue;
-  private readonly polycom: PolycomDriver;
-  private readonly files: DmsFiles;
+  private readonly files: FileUploader;
   private readonly workDir: string;
 
   constructor(private readonly o: DeviceWorkOptions) {
@@ -68,18 +67,20 @@ export class DeviceWork implements Component {
     this.queue = new PQueue({ concurrency: cfg.concurrency });
     const lock = new PhoneLock();
     const devices = this.devices;
-    this.polycom = new PolycomDriver({
+    const book = new StatusBook(this.devices, o.outbox, o.clock);
+    this.phoneEvents = new PhoneEvents({ devices: this.devices, outbox: o.outbox, book });
+    this.drivers = new DriverRegistry({
       tlsPolicy: cfg.tlsPolicy,
       caFile: cfg.caFile,
       requestTimeoutMs: cfg.requestTimeoutMs,
       pins: { check: (origin, fp) => devices.checkPin(origin, fp, o.clock.now()) },
+      log: o.log,
+      phoneEvents: this.phoneEvents,
       ...(o.dialConfirm ? { dialConfirm: o.dialConfirm } : {}),
     });
-    const driverFor = (vendor: Target['vendor']): Driver | undefined => (vendor === 'polycom' ? this.polycom : undefined);
     this.workDir = join(o.config.dataDir, 'device-files');
     this.inbox = new CaptureInbox(join(this.workDir, 'inbox'));
-    this.files = new DmsFiles({ dmsUrl: o.config.dmsUrl, dmsCaFile: o.config.dmsCaFile, registration: o.registration, ...(o.uploadRetryDelayMs !== undefined ? { retryDelayMs: o.uploadRetryDelayMs } : {}) });
-    const book = new StatusBook(this.devices, o.outbox, o.clock);
+    this.files = o.files;
     const executor = new CommandExecutor({
       files: this.files,
       inbox: this.inbox,
@@ -94,7 +95,7 @@ export class DeviceWork implements Component {
       devices: this.devices,
       outbox: o.outbox,
       executor,
-      driverFor,
+      chooseDriver: (vendor, kind) => this.drivers.choose(vendor, kind),
       queue: this.queue,
       lock,
       registration: () => o.registration.current(),
@@ -104,8 +105,7 @@ export class DeviceWork implements Component {
       backlog: cfg.backlog,
       ...(o.stateEveryMs !== undefined ? { stateEveryMs: o.stateEveryMs } : {}),
     });
-    this.poller = new DevicePoller({ devices: this.devices, book, driverFor, queue: this.queue, lock, clock: o.clock, log: o.log.child({ part: 'monitor' }), intervalMs: cfg.pollIntervalSeconds * 1000 });
-    this.notifications = new NotificationReceiver({ devices: this.devices, outbox: o.outbox, book, log: o.log.child({ part: 'telnotify' }) });
+    this.poller = new DevicePoller({ devices: this.devices, book, driverFor: (vendor) => this.drivers.statusDriver(vendor), queue: this.queue, lock, clock: o.clock, log: o.log.child({ part: 'monitor' }), intervalMs: cfg.pollIntervalSeconds * 1000 });
   }
 
   handlers(): Pick<InboundHandlers, 'task.submit' | 'task.update' | 'task.delete'> {
@@ -113,11 +113,11 @@ export class DeviceWork implements Component {
   }
 
   phoneRoutes(): PhoneRoute[] {
-    return [this.notifications.route(), this.inbox.route()];
+    return [...this.drivers.routes(), this.inbox.route()];
   }
 
   statusSection(): StatusSections['deviceWork'] {
-    return { queued: this.queue.size, inFlight: this.queue.pending, polls: this.poller.polls, pollFailures: this.poller.failures, notifications: this.notifications.received, notificationsRefused: this.notifications.rejected, captureSlots: this.inbox.pending };
+    return { queued: this.queue.size, inFlight: this.queue.pending, polls: this.poller.polls, pollFailures: this.poller.failures, notifications: this.phoneEvents.received, notificationsRefused: this.phoneEvents.rejected, captureSlots: this.inbox.pending };
   }
 
   async start(): Promise<void> {
@@ -137,6 +137,6 @@ export class DeviceWork implements Component {
     await this.runner.stop(this.o.clock.now());
     this.queue.clear();
     this.inbox.close();
-    await Promise.allSettled([this.polycom.close(), this.files.close()]);
+    await Promise.allSettled([this.drivers.close(), this.files.close()]);
   }
 }

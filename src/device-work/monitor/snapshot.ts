@@ -1,27 +1,16 @@
-import type { Driver, DeviceTarget } from '../../devices/driver.js';
+import type { DeviceStatus, Driver, DeviceTarget } from '../../devices/driver.js';
 import { DeviceError } from '../../devices/errors.js';
-import type { DeviceLine, OutboundBodies } from '../frames.js';
 
 /** What the relay knows of one phone's state; the body of a device.status minus the id. */
-export type DeviceSnapshot = Omit<OutboundBodies['device.status'], 'deviceId'>;
+export type DeviceSnapshot = DeviceStatus;
 
 /** A clock drift allowance: now − uptime jitters by a second or two between polls. */
 const REBOOT_TIME_SLACK_MS = 120_000;
 
-/** Reads info, lines and call state (three calls on one kept-alive connection). */
+/** Reads the phone's status through its driver; a phone that cannot be reached is offline, not an error. */
 export async function readSnapshot(driver: Driver, t: DeviceTarget, now: number): Promise<DeviceSnapshot> {
   try {
-    const info = await driver.info(t);
-    const lines = await driver.lines(t);
-    const call = await driver.callState(t);
-    return {
-      online: true,
-      uptimeSeconds: info.uptimeSeconds,
-      lastRebootAt: new Date(Math.floor((now - info.uptimeSeconds * 1000) / 1000) * 1000).toISOString(),
-      lines: lines.map((l): DeviceLine => ({ line: l.line, uri: l.uri, registered: l.registered })),
-      callState: call.state,
-      firmware: info.firmware,
-    };
+    return await driver.readStatus(t, now);
   } catch (err) {
     if (err instanceof DeviceError && !err.reached) return { online: false };
     if (err instanceof DeviceError && (err.code === 'TIMEOUT' || err.code === 'CONNECTION_LOST')) return { online: false };

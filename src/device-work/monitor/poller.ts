@@ -5,15 +5,15 @@ import { errorMessage } from '../../errors.js';
 import type { Driver } from '../../devices/driver.js';
 import { phoneKey, type PhoneLock } from '../../devices/phone-lock.js';
 import type { DeviceRepo, DeviceRow } from '../../store/devices.js';
-import type { Target } from '../frames.js';
-import { parseStoredTarget } from '../tasks/stored-target.js';
+import { parseStoredTarget } from '../stored-target.js';
 import { readSnapshot } from './snapshot.js';
 import type { StatusBook } from './status-book.js';
 
 export interface PollerDeps {
   readonly devices: DeviceRepo;
   readonly book: StatusBook;
-  readonly driverFor: (vendor: Target['vendor']) => Driver | undefined;
+  /** The driver that reads a vendor's status; undefined when no driver can. */
+  readonly driverFor: (vendor: string) => Driver | undefined;
   readonly queue: PQueue;
   readonly lock: PhoneLock;
   readonly clock: Clock;
@@ -89,7 +89,7 @@ export class DevicePoller {
       return;
     }
     const t = parsed.target;
-    // Vendors without a driver yet are known devices all the same; there is nothing to poll.
+    // Vendors without a driver that reads status are known devices all the same; nothing to poll.
     const driver = this.d.driverFor(t.vendor);
     if (!driver) return;
     try {

@@ -2,14 +2,14 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
-import { dmsSecureContext, dmsTrustedCa } from '../../tls/trust.js';
-import { DeviceError } from '../../devices/errors.js';
-import type { RegistrationSource } from '../../core/ports.js';
+import { dmsSecureContext, dmsTrustedCa } from '../tls/trust.js';
+import { DeviceError } from '../devices/errors.js';
+import type { RegistrationSource } from '../core/ports.js';
 
 export interface UploadedFile {
-  name: string;
-  size: number;
-  sha256: string;
+  readonly name: string;
+  readonly size: number;
+  readonly sha256: string;
 }
 
 export const MAX_FILE_BYTES = 100 * 1024 * 1024;

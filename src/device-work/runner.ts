@@ -1,28 +1,30 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type PQueue from 'p-queue';
-import type { Logger } from '../../log.js';
-import type { Clock } from '../../core/clock.js';
-import { errorMessage } from '../../errors.js';
-import type { Driver } from '../../devices/driver.js';
-import { DeviceError } from '../../devices/errors.js';
-import { phoneKey, type PhoneLock } from '../../devices/phone-lock.js';
-import type { TaskRepo, TaskRow, TaskDeviceRow } from '../../store/tasks.js';
-import type { DeviceRepo } from '../../store/devices.js';
-import { commandSchema, type Command, type InboundOf, type Target } from '../frames.js';
-import type { InboundHandlers } from '../ports.js';
-import { FrameRefused, type Outbox, type Registration } from '../../core/ports.js';
+import type { Logger } from '../log.js';
+import type { Clock } from '../core/clock.js';
+import { errorMessage } from '../errors.js';
+import type { DriverChoice } from '../devices/registry.js';
+import { DeviceError } from '../devices/errors.js';
+import { phoneKey, type PhoneLock } from '../devices/phone-lock.js';
+import type { TaskRepo, TaskRow, TaskDeviceRow } from '../store/tasks.js';
+import type { DeviceRepo } from '../store/devices.js';
+import { commandSchema, NOT_REPEATABLE, type Command, type CommandKind } from '../devices/commands.js';
+import type { InboundOf } from '../management-agent/frames.js';
+import type { InboundHandlers } from '../management-agent/ports.js';
+import { FrameRefused, type Outbox, type Registration } from '../core/ports.js';
 import type { CommandExecutor, CommandResult } from './executor.js';
-import { NOT_REPEATABLE, retryDelay, type RetryPolicy } from './retry.js';
+import { retryDelay, type RetryPolicy } from './retry.js';
 import { SiteSubnets } from './site.js';
 import { parseStoredTarget } from './stored-target.js';
-import { relayMetrics } from '../../metrics/relay-metrics.js';
+import { relayMetrics } from '../metrics/relay-metrics.js';
 
 export interface TaskRunnerDeps {
   readonly tasks: TaskRepo;
   readonly devices: DeviceRepo;
   readonly outbox: Outbox;
   readonly executor: CommandExecutor;
-  readonly driverFor: (vendor: Target['vendor']) => Driver | undefined;
+  /** The driver for a vendor and kind, or why there is none (devices/registry.ts). */
+  readonly chooseDriver: (vendor: string, kind: CommandKind) => DriverChoice;
   readonly queue: PQueue;
   readonly lock: PhoneLock;
   readonly registration: () => Registration | undefined;
@@ -263,11 +265,13 @@ export class TaskRunner {
       this.finishDevice(taskId, row, { outcome: 'not_applicable', reason: `outside this relay's site (${target.ip} is not in ${reg.site.subnets.join(', ') || 'any subnet'})` });
       return undefined;
     }
-    const driver = this.d.driverFor(target.vendor);
-    if (!driver) {
-      this.finishDevice(taskId, row, { outcome: 'not_applicable', reason: `${target.vendor} phones are not supported by this relay yet` });
+    // Decided before the phone is contacted: nothing is sent for a kind its driver cannot do.
+    const choice = this.d.chooseDriver(target.vendor, cmd.kind);
+    if (!choice.ok) {
+      this.finishDevice(taskId, row, { outcome: 'not_applicable', reason: choice.reason });
       return undefined;
     }
+    const driver = choice.driver;
     return this.d.lock.run(phoneKey(target), async () => {
       // Only commands that must not run twice need the "may have reached the phone" mark;
       // any other command is simply run again after a crash (PROTOCOL §3).

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseXml, XmlError } from '../../src/management-agent/monitor/xml.js';
-import { applyEvent, normaliseEvent } from '../../src/management-agent/monitor/notifications.js';
-import { snapshotChanged } from '../../src/management-agent/monitor/snapshot.js';
+import { parseXml, XmlError } from '../../src/devices/xml.js';
+import { applyEvent, normaliseEvent } from '../../src/devices/polycom/notifications.js';
+import { snapshotChanged } from '../../src/device-work/monitor/snapshot.js';
 
 describe('telephony notification parsing', () => {
   it('normalises the spec example (device-protocols §2.1)', () => {
@@ -19,17 +19,64 @@ describe('telephony notification parsing', () => {
     expect(applyEvent({ online: true, callState: 'in_call' }, { type: 'CallStateChangeEvent', CallState: 'Free' }).callState).toBe('idle');
   });
 
-  it('refuses DTDs, two events, the wrong root and broken markup with a reason', () => {
-    expect(() => parseXml('<!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><a>&x;</a>')).toThrow(XmlError);
+  it('refuses two events and the wrong root with a reason', () => {
     expect(() => normaliseEvent('<PolycomIPPhone><OnHookEvent/><OffHookEvent/></PolycomIPPhone>')).toThrow(/exactly one event/);
     expect(() => normaliseEvent('<Other><OnHookEvent/></Other>')).toThrow(/expected <PolycomIPPhone>/);
-    expect(() => parseXml('<a><b></a>')).toThrow(/mismatched/);
-    expect(() => parseXml('<a>'.repeat(40) + '</a>'.repeat(40))).toThrow(/too deep/);
   });
 
   it('updates the registration of the line an event names', () => {
     const prev = { online: true, lines: [{ line: 1, uri: 'u@x', registered: true }] };
     expect(applyEvent(prev, { type: 'LineUnregistrationEvent', LineNumber: '1' }).lines).toEqual([{ line: 1, uri: 'u@x', registered: false }]);
+  });
+});
+
+/** The code of the XmlError `fn` throws (and that it throws one at all). */
+function codeOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(XmlError);
+    return (err as XmlError).code;
+  }
+  throw new Error('did not throw');
+}
+
+describe('XML the relay reads from phones', () => {
+  it('keeps order, attributes, text and CDATA; decodes the predefined entities and character references once', () => {
+    const root = parseXml('<?xml version="1.0"?><!-- c --><r a="x&amp;y"><b>A &amp; B &#x41;&#66; &lt; &amp;lt;</b><c/><b>2<![CDATA[<raw &amp;>]]></b></r>');
+    expect(root.name).toBe('r');
+    expect(root.attrs).toEqual({ a: 'x&y' });
+    expect(root.children.map((c) => c.name)).toEqual(['b', 'c', 'b']);
+    expect(root.children[0]?.text).toBe('A & B AB < &lt;');
+    expect(root.children[2]?.text).toBe('2<raw &amp;>');
+  });
+
+  it('keeps values as the phone wrote them: a MAC or a leading zero is text, not a number', () => {
+    const root = parseXml('<r><mac>0004f214b89e</mac><n>007</n><e>1e5</e></r>');
+    expect(root.children.map((c) => c.text)).toEqual(['0004f214b89e', '007', '1e5']);
+  });
+
+  it('refuses any DOCTYPE, so no entity is declared, expanded or read from a file', () => {
+    expect(codeOf(() => parseXml('<!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><a>&x;</a>'))).toBe('XML_DTD_REFUSED');
+    const laughs = '<!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><l>&c;&c;&c;</l>';
+    expect(codeOf(() => parseXml(laughs))).toBe('XML_DTD_REFUSED');
+    // An undeclared entity is not expanded either: it stays as written.
+    expect(parseXml('<a>&x;</a>').text).toBe('&x;');
+  });
+
+  it('bounds size and depth', () => {
+    expect(codeOf(() => parseXml(`<a>${'x'.repeat(2000)}</a>`, { maxBytes: 1024 }))).toBe('XML_TOO_LARGE');
+    expect(codeOf(() => parseXml('<a>'.repeat(40) + '</a>'.repeat(40)))).toBe('XML_TOO_DEEP');
+    expect(codeOf(() => parseXml('<a>'.repeat(5000) + '</a>'.repeat(5000), { maxBytes: 1 << 20 }))).toBe('XML_TOO_DEEP');
+    expect(parseXml('<a>'.repeat(17) + '</a>'.repeat(17)).name).toBe('a');
+  });
+
+  it('names what is malformed: mismatched tags with line and column, junk, two roots, trailing text, nothing', () => {
+    expect(() => parseXml('<a>\n<b></a>')).toThrow(/line 2, column \d+: Expected closing tag 'b'/);
+    expect(codeOf(() => parseXml('not xml'))).toBe('XML_MALFORMED');
+    expect(() => parseXml('<a/><b/>')).toThrow(/content after the root element/);
+    expect(() => parseXml('<a/>junk')).toThrow(/content after the root element/);
+    expect(codeOf(() => parseXml(''))).toBe('XML_MALFORMED');
   });
 });
 

@@ -1,11 +1,5 @@
-import { DeviceError } from '../../devices/errors.js';
-import type { CommandKind } from '../frames.js';
-
-/** Commands that only read: safe to resend even if the first try may have reached the phone. */
-export const READ_ONLY: ReadonlySet<CommandKind> = new Set(['getParams', 'getConfig', 'screenCapture', 'status']);
-
-/** Commands whose effect must not happen twice: after a crash mid-send they are reported "interrupted". */
-export const NOT_REPEATABLE: ReadonlySet<CommandKind> = new Set(['dial', 'reboot', 'reset', 'pcapStart']);
+import { DeviceError } from '../devices/errors.js';
+import { READ_ONLY, type CommandKind } from '../devices/commands.js';
 
 export interface RetryPolicy {
   readonly attempts: number;
@@ -18,7 +12,7 @@ export const DEFAULT_RETRY: RetryPolicy = { attempts: 3, baseDelayMs: 1_000, max
 /**
  * Decides whether a failed attempt is tried again and after how long. Retries only when the
  * request provably never reached the phone, when the phone said it is busy, or when the
- * command only reads; auth and trust failures are final; a Retry-After is honoured.
+ * command only reads (per the command table); auth and trust failures are final; a Retry-After is honoured.
  */
 export function retryDelay(err: unknown, kind: CommandKind, attempt: number, policy: RetryPolicy): number | undefined {
   if (attempt >= policy.attempts || !(err instanceof DeviceError)) return undefined;

@@ -1,4 +1,4 @@
-import { targetSchema, type Target } from '../frames.js';
+import { targetSchema, type Target } from '../management-agent/frames.js';
 
 /**
  * A target as stored with a task or device row, read back for the task runner and the poller

@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { ConfigError, errorMessage } from '../../errors.js';
-import type { Clock } from '../../core/clock.js';
-import type { PartWiring } from '../../core/part.js';
-import type { Outbox, RegistrationSource } from '../../core/ports.js';
-import type { RelayConfig } from '../../config/schema.js';
-import type { Logger } from '../../log.js';
-import type { Db } from '../../store/db.js';
+import { ConfigError, errorMessage } from '../errors.js';
+import type { Clock } from '../core/clock.js';
+import type { PartWiring } from '../core/part.js';
+import type { Outbox, RegistrationSource } from '../core/ports.js';
+import type { RelayConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import type { Db } from '../store/db.js';
+import { DmsFiles } from '../management-agent/dms-files.js';
 import { DeviceWork } from './device-work.js';
 
 /** The URL phones use to reach the relay's phone-facing port (for one-time capture uploads). */
@@ -40,7 +41,16 @@ export function wireDeviceWork(o: { config: RelayConfig; db: Db; outbox: Outbox;
     }
   }
   if (d.tlsPolicy === 'insecure') o.log.warn({ code: 'DEVICE_TLS_INSECURE' }, 'devices.tlsPolicy=insecure: phone certificates are NOT checked; anyone on the LAN path can impersonate a phone');
-  const work = new DeviceWork({ config: o.config, db: o.db, outbox: o.outbox, registration: o.registration, clock: o.clock, log: o.log, relayBaseUrl: o.relayBaseUrl });
+  const work = new DeviceWork({
+    config: o.config,
+    db: o.db,
+    outbox: o.outbox,
+    registration: o.registration,
+    clock: o.clock,
+    log: o.log,
+    files: new DmsFiles({ dmsUrl: o.config.dmsUrl, dmsCaFile: o.config.dmsCaFile, registration: o.registration }),
+    relayBaseUrl: o.relayBaseUrl,
+  });
   return {
     work,
     components: [work],

@@ -1,0 +1,57 @@
+import type { Logger } from '../log.js';
+import type { PhoneRoute } from '../core/phone-route.js';
+import type { CommandKind } from './commands.js';
+import type { DeviceStatus, Driver } from './driver.js';
+import type { PinStore, TlsPolicy } from './tls-policy.js';
+
+/**
+ * The contract between the relay and one vendor's driver: what the relay lends every driver
+ * (connection policy, a log, a place for what phones push), and what a vendor module gives
+ * back (the kinds it supports, a driver, and any phone-facing routes its phones call).
+ */
+
+/** Something a phone pushed to the relay on its own (a notification, a call-back). */
+export interface PhoneEvent {
+  /** The address the phone posted from. */
+  readonly ip: string;
+  /** The MAC the phone names, used when the address is not a known device's. */
+  readonly mac?: string | undefined;
+  /** The normalised event as a device.event carries it (`type` plus the phone's fields). */
+  readonly event: Record<string, unknown>;
+  /** What the event says about the phone's status, applied to the last known one. */
+  readonly status?: (prev: DeviceStatus | undefined) => DeviceStatus;
+}
+
+/** Where drivers hand what phones push; device work turns it into device.event / device.status. */
+export interface PhoneEventSink {
+  event(e: PhoneEvent): void;
+  /** A push refused as malformed or too big (counted for the status document). */
+  refused(): void;
+}
+
+export interface DriverEnv {
+  readonly tlsPolicy: TlsPolicy;
+  readonly caFile?: string | undefined;
+  readonly requestTimeoutMs: number;
+  readonly pins: PinStore;
+  readonly log: Logger;
+  readonly phoneEvents: PhoneEventSink;
+  /** Test knob: how a dial is confirmed (tests use a short interval). */
+  readonly dialConfirm?: { attempts: number; intervalMs: number };
+}
+
+export interface VendorInstance {
+  readonly driver: Driver;
+  /** Routes on the relay's phone-facing HTTPS port that this vendor's phones call. */
+  readonly routes: readonly PhoneRoute[];
+}
+
+export interface VendorModule {
+  /** The vendor as targets name it (PROTOCOL §3 `vendor`). */
+  readonly vendor: string;
+  /** The vendor as results and logs name it. */
+  readonly label: string;
+  /** Command kinds this driver runs; every other kind ends not_applicable before anything is sent. */
+  readonly supports: ReadonlySet<CommandKind>;
+  create(env: DriverEnv): VendorInstance;
+}
