@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -91,21 +91,33 @@ interface StartedLine {
   readonly https?: { address: string; port: number };
 }
 
-/** Starts `node dist/cli.js start --config …`; resolves with its listeners from the "cloud-relay started" line. */
+/**
+ * Starts `node dist/cli.js start --config … >> relay.log` (stdout and stderr straight into the
+ * log file, as an admin without systemd would run it, so `cloud-relay diag` finds the log
+ * through the relay itself); resolves with its listeners from the "cloud-relay started" line.
+ */
 function startRelay(cli: string, configFile: string, logFile: string): { proc: ChildProcess; started: Promise<DemoRelay> } {
   const env: Record<string, string> = {};
   // The demo's settings come from its config file only, never from the caller's environment.
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('CLOUD_RELAY_')) env[k] = v;
-  const proc = spawn(process.execPath, [cli, 'start', '--config', configFile], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const log = createWriteStream(logFile);
-  proc.stderr?.pipe(log, { end: false });
+  const fd = openSync(logFile, 'a', 0o600);
+  const proc = spawn(process.execPath, [cli, 'start', '--config', configFile], { env, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
   const started = new Promise<DemoRelay>((resolvePromise, reject) => {
+    let done = false;
+    // The log is a file the relay appends to: read what is new until the started line is in it.
+    let offset = 0;
     let rest = '';
-    let stderr = '';
-    proc.stderr?.on('data', (c: Buffer) => (stderr = (stderr + c.toString('utf8')).slice(-4_000)));
-    proc.stdout?.on('data', (c: Buffer) => {
-      log.write(c);
-      rest += c.toString('utf8');
+    const poll = setInterval(() => {
+      let chunk: string;
+      try {
+        const text = readFileSync(logFile);
+        chunk = text.subarray(offset).toString('utf8');
+        offset = text.length;
+      } catch {
+        return;
+      }
+      rest += chunk;
       const lines = rest.split('\n');
       rest = lines.pop() ?? '';
       for (const line of lines) {
@@ -117,10 +129,22 @@ function startRelay(cli: string, configFile: string, logFile: string): { proc: C
         }
         if (parsed.msg !== 'cloud-relay started' || !parsed.admin || !parsed.https) continue;
         const a = parsed.admin;
+        done = true;
+        clearInterval(poll);
         resolvePromise({ fqdn: FQDN, httpsPort: parsed.https.port, adminUrl: `http://${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}` });
       }
+    }, 50);
+    proc.once('exit', (code, signal) => {
+      clearInterval(poll);
+      if (done) return;
+      let tail = '';
+      try {
+        tail = readFileSync(logFile, 'utf8').slice(-4_000).trim();
+      } catch {
+        // no log: the exit code says enough
+      }
+      reject(new Error(`the relay exited (${signal ?? `code ${String(code)}`}) before it started${tail ? `: ${tail}` : ''}`));
     });
-    proc.once('exit', (code, signal) => reject(new Error(`the relay exited (${signal ?? `code ${String(code)}`}) before it started${stderr ? `: ${stderr.trim()}` : ''}`)));
   });
   started.catch(() => undefined);
   return { proc, started };
@@ -187,6 +211,14 @@ async function main(): Promise<number> {
     return 1;
   }
   say(`relay admin on ${relay.adminUrl} (try: curl ${relay.adminUrl}/readyz), relay log in ${logFile}`);
+  say(`relay phone HTTPS on https://127.0.0.1:${relay.httpsPort} (phones connect here; the demo binds port 0, so it changes each run)`);
+  say(`relay data directory ${dataDir}`);
+  say(`relay config file ${configFile} (\`cloud-relay config\` shows where each value came from)`);
+  const adminArg = values.admin ? ` --admin ${relay.adminUrl.replace(/^http:\/\//, '')}` : '';
+  say(
+    `from a second terminal: cloud-relay status${adminArg} | cloud-relay config${adminArg} | cloud-relay diag${adminArg}; ` +
+      `cloud-relay ip list${adminArg} and cloud-relay devices list${adminArg} find the data directory from the admin port (or pass --data-dir ${dataDir})`,
+  );
 
   const until = async <T>(pred: () => T | undefined | false, timeoutMs = 10_000, what = 'condition'): Promise<T> => {
     const deadline = Date.now() + timeoutMs;

@@ -48,6 +48,8 @@ export const ExitCode = {
   OK: 0,
   FAILURE: 1,
   USAGE: 64,
+  /** An input the command reads (a file, the relay database) does not exist or cannot be read. */
+  NO_INPUT: 66,
   UNAVAILABLE: 69,
   SOFTWARE: 70,
   CANT_CREATE: 73,

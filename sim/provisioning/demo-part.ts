@@ -16,9 +16,13 @@ interface DemoCtx {
   };
   readonly relay: { readonly fqdn: string; readonly httpsPort: number };
   readonly relayId: string;
+  readonly dataDir: string;
   say(line: string): void;
   until<T>(pred: () => T | undefined | false, timeoutMs?: number, what?: string): Promise<T>;
 }
+
+// Long and distinctive: `cloud-relay diag` scrubs every known secret value from its bundle, and a word like "demo" would blank it out of every path.
+const DEMO_PFX_PASSPHRASE = 'demo-pfx-passphrase-4711';
 
 const MACS = ['0004f2000a01', '0004f2000a02', '64167f000a03', '64167f000a04'];
 
@@ -34,7 +38,7 @@ export const provisioningDemoPart = {
     const port = ctx.relay.httpsPort;
     const inter = createCa('demo issuing CA', ctx.sim.ca);
     const leaf = issueCert({ cn: fqdn, dnsNames: [fqdn], issuer: inter });
-    const frameId = ctx.sim.sendFrame(ctx.relayId, { type: 'cert.install', pfx: toPfx(leaf, [inter, ctx.sim.ca], 'demo').toString('base64'), passphrase: 'demo' });
+    const frameId = ctx.sim.sendFrame(ctx.relayId, { type: 'cert.install', pfx: toPfx(leaf, [inter, ctx.sim.ca], DEMO_PFX_PASSPHRASE).toString('base64'), passphrase: DEMO_PFX_PASSPHRASE });
     const answer = await ctx.until(() => ctx.sim.answer(ctx.relayId, frameId), 10_000, 'the cert.install answer');
     ctx.say(`cert.install for ${fqdn} (leaf → intermediate → root): relay answered ${answer}; new TLS handshakes get it, open ones keep theirs`);
 
@@ -71,7 +75,7 @@ export const provisioningDemoPart = {
       statuses.push(res.statusCode);
     }
     await attacker.close();
-    ctx.say(`  127.20.10.250 guessing passwords got: ${statuses.join(' ')} (banned after 10 failures; try \`cloud-relay ip list --data-dir …\`)`);
+    ctx.say(`  127.20.10.250 guessing passwords got: ${statuses.join(' ')} (banned after 10 failures; try \`cloud-relay ip list --data-dir ${ctx.dataDir}\`)`);
   },
 };
 

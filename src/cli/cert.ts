@@ -4,10 +4,11 @@ import type { CliCommand } from './command.js';
 import { CONFIG_OPTION_HELP } from './command.js';
 import { configOrExit } from './common.js';
 import { resolveDataDir } from './data-dir.js';
-import { ExitCode, errorMessage, RelayError } from '../errors.js';
+import { ExitCode, errorCode, errorMessage, RelayError } from '../errors.js';
 import { acceptForInstall, inspectPfx } from '../tls/certificate-manager.js';
 import { formatReport } from '../tls/validate.js';
-import { CertificateRejected, PfxLoadError } from '../tls/errors.js';
+import { PEM_TO_PFX_COMMAND } from '../tls/pfx.js';
+import { CertificateRejected, PfxLoadError, type CertProblem } from '../tls/errors.js';
 import { installedPath, writeInstalled } from '../tls/cert-files.js';
 
 const USAGE = `cloud-relay cert check FILE --fqdn NAME [--passphrase-file F]
@@ -17,9 +18,20 @@ ${CONFIG_OPTION_HELP}
   --passphrase-file F  file holding the PFX passphrase (else $CLOUD_RELAY_PFX_PASSPHRASE, else empty)
   --data-dir DIR       where install puts the certificate (default: from the config)
 
-check prints the certificate report and exits 0 only when the PFX is valid for NAME.
+check prints the certificate report and exits 0 only when the PFX is valid for NAME
+(1 when it is not, 66 when the file cannot be read). A PEM certificate is not a PFX: make one with
+  ${PEM_TO_PFX_COMMAND}
 install validates, stores the PFX (0600) in the data dir, and a running relay swaps it in
 within a few seconds without dropping connections; an invalid PFX is refused.`;
+
+/** A file that cannot be read, in the words of the certificate problem catalogue instead of a raw errno. */
+function unreadable(file: string, err: unknown): CertProblem {
+  const code = errorCode(err);
+  if (code === 'ENOENT') return { code: 'PFX_FILE_NOT_FOUND', message: `file not found: ${file} (check the path; the relay takes a PFX/PKCS#12 file)` };
+  if (code === 'EACCES' || code === 'EPERM') return { code: 'PFX_FILE_UNREADABLE', message: `permission denied reading ${file} (run as a user who may read it)` };
+  if (code === 'EISDIR') return { code: 'PFX_FILE_UNREADABLE', message: `${file} is a directory, not a PFX file` };
+  return { code: 'PFX_FILE_UNREADABLE', message: `cannot read ${file}: ${errorMessage(err)}` };
+}
 
 function passphrase(file: string | undefined): string {
   if (file) return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
@@ -49,9 +61,9 @@ export const command: CliCommand = {
         if (typeof cfg === 'number') return cfg;
         fqdn ??= cfg.fqdn;
       }
-      const dir = resolveDataDir(values);
+      const dir = await resolveDataDir(values);
       if (typeof dir === 'number') return dir;
-      dataDir = dir;
+      dataDir = dir.dir;
     }
     if (!fqdn) {
       console.error('cloud-relay cert check: --fqdn NAME is required (the name phones use to reach the relay)');
@@ -61,17 +73,24 @@ export const command: CliCommand = {
     let pass: string;
     try {
       data = readFileSync(file);
+    } catch (err) {
+      const problem = unreadable(file, err);
+      console.log(`file        ${file}\nresult      INVALID\n  ${problem.code}: ${problem.message}`);
+      return ExitCode.NO_INPUT;
+    }
+    try {
       pass = passphrase(values['passphrase-file']);
     } catch (err) {
-      console.error(`cloud-relay cert: ${errorMessage(err)}`);
-      return ExitCode.FAILURE;
+      console.error(`cloud-relay cert: --passphrase-file ${values['passphrase-file'] ?? ''}: ${unreadable(values['passphrase-file'] ?? '', err).message}`);
+      return ExitCode.NO_INPUT;
     }
     let checked;
     try {
       checked = inspectPfx(data, pass, fqdn, Date.now());
     } catch (err) {
       if (err instanceof PfxLoadError) {
-        console.log(`file        ${file}\nresult      INVALID\n  ${err.code}: ${err.message}`);
+        // The command on a line of its own, ready to copy.
+        console.log(`file        ${file}\nresult      INVALID\n  ${err.code}: ${err.message.replace(`with: ${PEM_TO_PFX_COMMAND}`, `with:\n    ${PEM_TO_PFX_COMMAND}`)}`);
         return ExitCode.FAILURE;
       }
       throw err;

@@ -1,8 +1,9 @@
 import { request } from 'undici';
 import { loadConfig } from '../config/load.js';
 import type { RelayConfig } from '../config/schema.js';
-import { ConfigError, ExitCode } from '../errors.js';
+import { ConfigError, ExitCode, errorMessage } from '../errors.js';
 import { formatListen, parseListen } from '../config/listen.js';
+import { configDocumentSchema, type ConfigDocument } from '../admin/config-document.js';
 
 /** Loads the config or prints every problem and returns EX_CONFIG. */
 export function configOrExit(file: string | undefined, overrides?: Record<string, unknown>): RelayConfig | number {
@@ -57,7 +58,25 @@ export function adminBaseFromArgs(values: { admin?: string | undefined; config?:
   try {
     listen = loadConfig().adminListen;
   } catch {
-    // no usable config here: the default admin address is the best guess
+    // No complete config in this shell: CLOUD_RELAY_ADMIN_LISTEN alone still says where to ask.
+    const fromEnv = process.env.CLOUD_RELAY_ADMIN_LISTEN ? parseListen(process.env.CLOUD_RELAY_ADMIN_LISTEN) : undefined;
+    if (fromEnv && typeof fromEnv !== 'string') listen = { ...fromEnv };
   }
   return adminBase({ adminListen: listen });
+}
+
+/** What a relay's `GET /config` answered: its document, or why there is none. */
+export type RelayConfigAnswer = { ok: true; doc: ConfigDocument } | { ok: false; why: string };
+
+/** Asks the relay at `base` for its effective configuration, data directory and log destination. */
+export async function fetchRelayConfig(base: string): Promise<RelayConfigAnswer> {
+  let r: { status: number; body: unknown };
+  try {
+    r = await adminGet(base, '/config');
+  } catch (err) {
+    return { ok: false, why: `no relay answers at ${base}: ${errorMessage(err)}` };
+  }
+  if (r.status !== 200) return { ok: false, why: `the relay at ${base} answered /config with HTTP ${r.status} (an older relay?)` };
+  const doc = configDocumentSchema.safeParse(r.body);
+  return doc.success ? { ok: true, doc: doc.data } : { ok: false, why: `the relay at ${base} answered /config with something that is not a configuration document` };
 }

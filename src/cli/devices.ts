@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { CliCommand } from './command.js';
 import { CONFIG_OPTION_HELP } from './command.js';
-import { existingDbDir } from './data-dir.js';
+import { DATA_DIR_OPTION_HELP, existingDbDir } from './data-dir.js';
 import { ExitCode } from '../errors.js';
 import { openDb } from '../store/db.js';
 import { DeviceRepo } from '../store/devices.js';
@@ -10,7 +10,7 @@ const USAGE = `cloud-relay devices list [--json]
        cloud-relay devices pins [--json]
        cloud-relay devices clear-pin IP:PORT
 ${CONFIG_OPTION_HELP}
-  --data-dir DIR    the relay's data directory (default: from the config, else $CLOUD_RELAY_DATA_DIR, else /var/lib/cloud-relay)
+${DATA_DIR_OPTION_HELP}
 
 list shows the phones the relay knows (from DMS tasks) and their last status.
 pins shows the phone certificate fingerprints remembered by devices.tlsPolicy=pin-on-first-use;
@@ -22,7 +22,7 @@ export const command: CliCommand = {
   summary: 'list known phones, show and clear pinned phone certificates',
   usage: USAGE,
   async run(args) {
-    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { config: { type: 'string' }, 'data-dir': { type: 'string' }, json: { type: 'boolean' } } });
+    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { config: { type: 'string' }, 'data-dir': { type: 'string' }, admin: { type: 'string' }, json: { type: 'boolean' } } });
     const [sub, arg] = positionals;
     if (sub !== 'list' && sub !== 'pins' && sub !== 'clear-pin') {
       console.error(`cloud-relay devices: expected list, pins or clear-pin\nUsage: ${USAGE}`);
@@ -32,7 +32,7 @@ export const command: CliCommand = {
       console.error(`cloud-relay devices clear-pin: "${arg ?? ''}" is not IP:PORT (e.g. 10.1.2.3:443)`);
       return ExitCode.USAGE;
     }
-    const dir = existingDbDir(values);
+    const dir = await existingDbDir(values);
     if (typeof dir === 'number') return dir;
     const db = openDb(dir);
     try {

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { create as createTar } from 'tar';
 import type { CliCommand } from './command.js';
 import { CONFIG_OPTION_HELP } from './command.js';
-import { adminBase } from './common.js';
+import { adminBase, fetchRelayConfig } from './common.js';
 import { loadConfig } from '../config/load.js';
 import { parseListen } from '../config/listen.js';
 import { ConfigError, ExitCode, errorMessage } from '../errors.js';
@@ -36,19 +36,31 @@ function storedSecrets(dataDir: string): (string | undefined)[] {
   }
 }
 
+/** How INDEX.txt lists one file: its state, its name, and what it holds or why it is not there. */
+function indexLine(f: DiagFile): string {
+  return `${f.state.padEnd(12)}${f.name}${f.note ? `  (${f.note})` : ''}`;
+}
+
 export const command: CliCommand = {
   name: 'diag',
   summary: 'write a support bundle (.tar.gz): redacted config, logs, store statistics, certificate report, versions',
   usage:
-    `cloud-relay diag [--config FILE] [--output FILE] [--admin HOST:PORT] [--log-lines N]\n${CONFIG_OPTION_HELP}\n` +
+    `cloud-relay diag [--config FILE] [--data-dir DIR] [--output FILE] [--admin HOST:PORT] [--log-lines N]\n${CONFIG_OPTION_HELP}\n` +
+    '  --data-dir DIR    the relay\'s data directory, for store statistics and the certificate report\n' +
+    '                    (default: --config\'s dataDir, else the running relay\'s, else this shell\'s config)\n' +
     '  --output FILE     where to write the bundle (default: ./cloud-relay-diag-<host>-<time>.tar.gz)\n' +
-    '  --admin HOST:PORT admin address of the running relay (default: from config)\n' +
-    '  --log-lines N     journal lines to include (default 2000)\n\n' +
-    'Secrets (PIN, passphrases) are never written to the bundle. Sections that cannot be\n' +
-    'gathered (relay not running, no journal) are included as a note saying why.\n' +
+    '  --admin HOST:PORT admin address of the running relay (default: from config, else 127.0.0.1:9090)\n' +
+    '  --log-lines N     log lines to include (default 2000)\n\n' +
+    'The log comes from the file the running relay names on its admin port, else the journal\n' +
+    '(unit cloud-relay). Secrets (PIN, passphrases, token) are never written to the bundle.\n' +
+    'INDEX.txt labels each file: ok; problems (present, lists problems found); unavailable\n' +
+    '(could not be gathered: the file says why).\n' +
     'Exit codes: 0 written, 64 bad usage, 73 the bundle could not be written.',
   async run(args) {
-    const { values } = parseArgs({ args, options: { config: { type: 'string' }, output: { type: 'string' }, admin: { type: 'string' }, 'log-lines': { type: 'string' } } });
+    const { values } = parseArgs({
+      args,
+      options: { config: { type: 'string' }, 'data-dir': { type: 'string' }, output: { type: 'string' }, admin: { type: 'string' }, 'log-lines': { type: 'string' } },
+    });
     const logLines = values['log-lines'] === undefined ? 2000 : Number(values['log-lines']);
     if (!Number.isInteger(logLines) || logLines < 1 || logLines > 1_000_000) {
       console.error('cloud-relay diag: --log-lines must be a whole number from 1 to 1000000');
@@ -70,21 +82,46 @@ export const command: CliCommand = {
       }
       listen = a;
     }
+    const base = adminBase({ adminListen: listen });
+    const relay = await fetchRelayConfig(base);
+    const relayDoc = relay.ok ? relay.doc : undefined;
+    // An explicit --config is what the admin asks about; otherwise the running relay is the truth.
+    const local = typeof cfg === 'string' ? undefined : cfg;
+    const explicit = values.config !== undefined;
+    const dataDir = values['data-dir'] ?? (explicit ? local?.dataDir : undefined) ?? relayDoc?.dataDir ?? local?.dataDir;
+    const setting = (path: string): unknown => relayDoc?.settings.find((x) => x.path === path)?.value;
+    const fqdn = (explicit ? local?.fqdn : undefined) ?? (typeof setting('fqdn') === 'string' ? (setting('fqdn') as string) : local?.fqdn);
+    const pfxFile = (explicit || !relayDoc ? local?.pfxFile : typeof setting('pfxFile') === 'string' ? (setting('pfxFile') as string) : undefined) ?? undefined;
 
-    const files: DiagFile[] = [versionsSection(), configSection(cfg), ...(await daemonSections(adminBase({ adminListen: listen }))), await logsSection(logLines)];
+    const files: DiagFile[] = [
+      versionsSection(),
+      explicit || !relayDoc ? configSection(cfg) : configSection(cfg, { base, doc: { from: `the relay answering at ${base}`, ...relayDoc } }),
+      ...(await daemonSections(base)),
+      await logsSection(logLines, relayDoc),
+    ];
     const secrets: (string | undefined)[] = [];
-    if (typeof cfg !== 'string') {
-      files.push(storeSection(cfg.dataDir), certificateSection(cfg));
-      secrets.push(cfg.pin, cfg.pfxPassphrase, ...storedSecrets(cfg.dataDir));
+    if (local) secrets.push(local.pin, local.pfxPassphrase);
+    if (dataDir) {
+      files.push(storeSection(dataDir));
+      files.push(
+        fqdn
+          ? certificateSection({ fqdn, dataDir, pfxFile, pfxPassphrase: local?.pfxPassphrase ?? process.env.CLOUD_RELAY_PFX_PASSPHRASE })
+          : { name: 'certificate.unavailable.txt', text: 'no fqdn known: pass --config FILE or --admin HOST:PORT of the running relay\n', state: 'unavailable', note: 'no fqdn known' },
+      );
+      secrets.push(...storedSecrets(dataDir));
       try {
-        secrets.push(readInstalled(cfg.dataDir)?.passphrase);
+        secrets.push(readInstalled(dataDir)?.passphrase);
       } catch {
         // unreadable: nothing of it can be in the bundle either
       }
+    } else {
+      const why = 'no data directory known: pass --data-dir DIR, --config FILE, or --admin HOST:PORT of the running relay';
+      files.push({ name: 'store.unavailable.txt', text: `${why}\n`, state: 'unavailable', note: why }, { name: 'certificate.unavailable.txt', text: `${why}\n`, state: 'unavailable', note: why });
     }
+    secrets.push(process.env.CLOUD_RELAY_PFX_PASSPHRASE, process.env.CLOUD_RELAY_PIN);
     const now = new Date();
-    const index = ['cloud-relay support bundle', `created ${now.toISOString()} on ${hostname()}`, '', ...files.map((f) => `${f.ok ? 'ok     ' : 'MISSING'} ${f.name}`), ''].join('\n');
-    const all = scrubSecrets([{ name: 'INDEX.txt', text: index, ok: true }, ...files], secrets);
+    const index = ['cloud-relay support bundle', `created ${now.toISOString()} on ${hostname()}`, '', ...files.map(indexLine), ''].join('\n');
+    const all = scrubSecrets([{ name: 'INDEX.txt', text: index, state: 'ok' }, ...files], secrets);
 
     const output = resolve(values.output ?? `cloud-relay-diag-${hostname()}-${stamp(now)}.tar.gz`);
     const work = mkdtempSync(join(tmpdir(), 'cloud-relay-diag-'));
@@ -101,9 +138,8 @@ export const command: CliCommand = {
     } finally {
       rmSync(work, { recursive: true, force: true });
     }
-    console.log(index.split('\n').slice(3).filter((l) => l !== '').join('\n'));
+    console.log(all[0]!.text.split('\n').slice(3).filter((l) => l !== '').join('\n'));
     console.log(`wrote ${output} (${statSync(output).size} bytes)`);
     return ExitCode.OK;
   },
 };
-

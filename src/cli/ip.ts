@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import type { CliCommand } from './command.js';
 import { CONFIG_OPTION_HELP } from './command.js';
-import { existingDbDir } from './data-dir.js';
+import { DATA_DIR_OPTION_HELP, existingDbDir } from './data-dir.js';
 import { ExitCode } from '../errors.js';
 import { openDb } from '../store/db.js';
 import { IpGuardStore, type IpGuardRow } from '../store/ip-guard.js';
@@ -13,7 +13,7 @@ const USAGE = `cloud-relay ip list [--json]
        cloud-relay ip check IP
        cloud-relay ip unban IP
 ${CONFIG_OPTION_HELP}
-  --data-dir DIR    the relay's data directory (default: from the config, else $CLOUD_RELAY_DATA_DIR, else /var/lib/cloud-relay)
+${DATA_DIR_OPTION_HELP}
 
 Works on the relay database directly; the daemon need not run (a running one sees changes at once).
 check exits 0 when the IP may connect, 1 when it is banned or blacklisted.`;
@@ -46,7 +46,7 @@ export const command: CliCommand = {
   summary: 'list, check and unban phone source IPs (IP guard)',
   usage: USAGE,
   async run(args) {
-    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { config: { type: 'string' }, 'data-dir': { type: 'string' }, json: { type: 'boolean' } } });
+    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { config: { type: 'string' }, 'data-dir': { type: 'string' }, admin: { type: 'string' }, json: { type: 'boolean' } } });
     const [sub, arg] = positionals;
     if (sub !== 'list' && sub !== 'check' && sub !== 'unban') {
       console.error(`cloud-relay ip: expected list, check or unban\nUsage: ${USAGE}`);
@@ -57,7 +57,7 @@ export const command: CliCommand = {
       console.error(`cloud-relay ip ${sub}: "${arg ?? ''}" is not an IP address`);
       return ExitCode.USAGE;
     }
-    const dir = existingDbDir(values);
+    const dir = await existingDbDir(values);
     if (typeof dir === 'number') return dir;
     const db = openDb(dir);
     try {

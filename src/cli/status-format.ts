@@ -49,6 +49,13 @@ export function formatStatus(doc: Record<string, unknown>, now = Date.now()): st
     out.push('', 'readiness');
     for (const c of r.data.checks) out.push(line(`  ${c.name}`, `${c.ok ? 'ok  ' : 'FAIL'}${c.detail ? `  ${c.detail}` : ''}`));
   }
+  const ls = section.listeners.safeParse(doc.listeners);
+  if (ls.success) {
+    shown.add('listeners');
+    out.push('', 'listening on');
+    const width = Math.max(0, ...ls.data.map((l) => l.url.length));
+    for (const l of ls.data) out.push(line(`  ${l.name}`, `${l.url.padEnd(width)}  ${l.purpose}`));
+  }
 
   const a = section.managementAgent.safeParse(doc.managementAgent);
   if (a.success) {

@@ -11,6 +11,35 @@ export interface LoadOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Command-line overrides by setting path (highest precedence). */
   readonly overrides?: Readonly<Record<string, unknown>>;
+  /** Who set the overrides, as `cloud-relay config` reports it (default: the command line). */
+  readonly overridesFrom?: 'command line' | 'code';
+}
+
+/**
+ * Where a setting's value came from, as `cloud-relay config` shows it: `default`,
+ * `file <path>`, `environment <VAR>`, `command line`, `code` (a program such as the demo set
+ * it), each possibly followed by ` via <secret file setting>` for a secret read from a file.
+ */
+export type SettingSource = string;
+
+/** Sources per setting path, for each config object loadConfig returned. */
+const SOURCES = new WeakMap<RelayConfig, Readonly<Record<string, SettingSource>>>();
+
+/**
+ * Where each setting of `cfg` came from; settings not listed are unset or at their default.
+ * Undefined for a config object loadConfig did not build (e.g. a copy made in a test).
+ */
+export function settingSources(cfg: RelayConfig): Readonly<Record<string, SettingSource>> | undefined {
+  return SOURCES.get(cfg);
+}
+
+function leafPaths(node: unknown, prefix: string, out: string[]): string[] {
+  if (typeof node !== 'object' || node === null || Array.isArray(node)) {
+    if (prefix) out.push(prefix);
+    return out;
+  }
+  for (const [k, v] of Object.entries(node)) leafPaths(v, prefix ? `${prefix}.${k}` : k, out);
+  return out;
 }
 
 type Tree = Record<string, unknown>;
@@ -89,14 +118,22 @@ export function loadConfig(opts: LoadOptions = {}): RelayConfig {
   const problems: ConfigProblem[] = [];
   const file = opts.file ?? env.CLOUD_RELAY_CONFIG;
   const tree: Tree = file ? readJsonFile(file, problems) : {};
+  const sources: Record<string, SettingSource> = {};
+  for (const path of leafPaths(tree, '', [])) sources[path] = `file ${file ?? ''}`;
 
   reportUnknownKeys(tree, '', problems);
   for (const s of allSettings()) {
     const v = env[s.env];
-    if (v !== undefined && v !== '') setPath(tree, s.path, v);
+    if (v !== undefined && v !== '') {
+      setPath(tree, s.path, v);
+      sources[s.path] = `environment ${s.env}`;
+    }
   }
   for (const [path, v] of Object.entries(opts.overrides ?? {})) {
-    if (v !== undefined) setPath(tree, path, v);
+    if (v !== undefined) {
+      setPath(tree, path, v);
+      sources[path] = opts.overridesFrom ?? 'command line';
+    }
   }
 
   for (const [fileKey, secretKey] of Object.entries(SECRET_FILE_KEYS)) {
@@ -104,6 +141,7 @@ export function loadConfig(opts: LoadOptions = {}): RelayConfig {
     if (typeof secretFile === 'string' && secretFile !== '' && getPath(tree, secretKey) === undefined) {
       try {
         setPath(tree, secretKey, readFileSync(secretFile, 'utf8').trim());
+        sources[secretKey] = `${sources[fileKey] ?? 'file'} via ${fileKey}`;
       } catch (err) {
         problems.push({ path: fileKey, message: `cannot read ${secretFile}: ${errorMessage(err)}` });
       }
@@ -132,7 +170,42 @@ export function loadConfig(opts: LoadOptions = {}): RelayConfig {
 
   const { pinFile: _pinFile, pfxPassphraseFile: _pfxPassphraseFile, cacheDir, ...rest } = result.data;
   const dataDir = resolve(rest.dataDir);
-  return { ...rest, dataDir, cacheDir: cacheDir ? (isAbsolute(cacheDir) ? cacheDir : resolve(cacheDir)) : join(dataDir, 'cache') };
+  const cfg: RelayConfig = { ...rest, dataDir, cacheDir: cacheDir ? (isAbsolute(cacheDir) ? cacheDir : resolve(cacheDir)) : join(dataDir, 'cache') };
+  for (const fileKey of Object.keys(SECRET_FILE_KEYS)) delete sources[fileKey];
+  SOURCES.set(cfg, sources);
+  return cfg;
+}
+
+/** One setting of the effective configuration, as `cloud-relay config` and the admin port show it. */
+export interface EffectiveSetting {
+  readonly path: string;
+  /** Secrets are `[redacted]`; listen addresses as written; undefined when unset. */
+  readonly value?: unknown;
+  readonly source: SettingSource;
+}
+
+/**
+ * Every setting with its (redacted) value and where it came from. `cacheDir` without a
+ * setting of its own is derived from dataDir; an unknown origin (a config not built by
+ * loadConfig) is `code`.
+ */
+export function effectiveSettings(cfg: RelayConfig): EffectiveSetting[] {
+  const known = settingSources(cfg);
+  const redacted = redactedConfig(cfg) as Tree;
+  const out: EffectiveSetting[] = [];
+  for (const s of allSettings()) {
+    if (s.path in SECRET_FILE_KEYS) continue;
+    const value = getPath(redacted, s.path);
+    let source = known?.[s.path];
+    if (source === undefined) {
+      if (s.path === 'cacheDir' && value === join(cfg.dataDir, 'cache')) source = 'default (<dataDir>/cache)';
+      else if (value === undefined) source = 'not set';
+      else if (known || JSON.stringify(value) === JSON.stringify(s.defaultValue)) source = 'default';
+      else source = 'code';
+    }
+    out.push({ path: s.path, value, source });
+  }
+  return out;
 }
 
 /** The effective configuration as an admin may see it: secrets replaced, addresses as written. */

@@ -38,6 +38,8 @@ export const missingCertSchema = z.object({ valid: z.literal(false), reason: z.s
 export const certSchema = z.union([loadedCertSchema, missingCertSchema]);
 
 export const statusSectionSchemas = {
+  /** Every socket the relay listens on, with the bound port (admins find the phone port here). */
+  listeners: z.array(z.object({ name: z.string(), url: z.string(), purpose: z.string() })),
   cert: certSchema,
   cache: z.object({ bytes: count, objects: count, hits: count, misses: count }),
   images: z.object({ synced: count, syncing: count, failed: count }),

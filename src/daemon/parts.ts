@@ -18,12 +18,10 @@ import { wireFirmwareCache } from '../cache/wire.js';
 import { wireDownloadAgent } from '../download-agent/wire.js';
 import type { DeviceWork } from '../device-work/device-work.js';
 import { relayBaseUrl, wireDeviceWork } from '../device-work/wire.js';
+import { listenersSection, type ListenerKey } from '../listeners.js';
 
-/** Addresses actually bound (ports may be 0 in config: tests and the demo ask the OS). */
-export interface BoundAddresses {
-  admin?: AddressInfo;
-  https?: AddressInfo;
-}
+/** Addresses actually bound (ports may be 0 in config: tests and the demo ask the OS); each is a listener in `/status`. */
+export type BoundAddresses = Partial<Record<ListenerKey, AddressInfo>>;
 
 export interface WiredParts {
   /** In start order; the daemon stops them in reverse. */
@@ -99,7 +97,7 @@ export function wireParts(o: {
   const handlers: InboundHandlers = { ...tls.handlers, ...images.handlers, ...devices.handlers };
   Object.assign(o.inbound, handlers);
   // Every section of the status document must be supplied: a missing one fails to compile.
-  const status: StatusSources = { ...dms.status, ...tls.status, ...phone.status, ...firmware.status, ...images.status, ...devices.status };
+  const status: StatusSources = { listeners: () => listenersSection(o.addresses), ...dms.status, ...tls.status, ...phone.status, ...firmware.status, ...images.status, ...devices.status };
 
   // Start order; the certificate is loaded before the phone port listens.
   const parts = [dms, tls, phone, firmware, images, devices];

@@ -18,6 +18,9 @@ export interface CertProblem {
 export type CertProblemCode =
   | 'PFX_WRONG_PASSPHRASE'
   | 'PFX_CORRUPT'
+  | 'PFX_IS_PEM'
+  | 'PFX_FILE_NOT_FOUND'
+  | 'PFX_FILE_UNREADABLE'
   | 'PFX_NO_CERTIFICATE'
   | 'PFX_NO_KEY'
   | 'PFX_SEVERAL_KEYS'

@@ -22,6 +22,23 @@ function nodeForge(): typeof forge {
   return forgeModule;
 }
 
+/** The command that turns PEM files (certificate, key, chain) into the PFX the relay takes. */
+export const PEM_TO_PFX_COMMAND = 'openssl pkcs12 -export -in cert.pem -inkey key.pem -certfile chain.pem -out relay.pfx';
+
+/**
+ * The label of the first PEM block (`CERTIFICATE`, `PRIVATE KEY`…) when the data is PEM text:
+ * a PEM file is the most common wrong file, and DER parsing would only say "corrupt".
+ */
+export function pemLabel(data: Buffer): string | undefined {
+  const head = data.subarray(0, 4096).toString('latin1').replace(/^\uFEFF/, '');
+  return /^\s*(?:[^\n]*\n)*?-----BEGIN ([A-Z0-9 ]+)-----/.exec(head)?.[1];
+}
+
+function pemIsNotPfx(label: string): string {
+  const what = label === 'CERTIFICATE' || label === 'TRUSTED CERTIFICATE' ? 'a PEM certificate' : `a PEM file (${label})`;
+  return `this is ${what}, not a PFX (PKCS#12) file; make a PFX from the certificate, its private key and the chain with: ${PEM_TO_PFX_COMMAND}`;
+}
+
 const WRONG_PASSPHRASE = /MAC could not be verified|Invalid password|wrong password|Unable to decrypt/i;
 
 function derOf(asn1: forge.asn1.Asn1): Buffer {
@@ -35,6 +52,8 @@ function derOf(asn1: forge.asn1.Asn1): Buffer {
  * TLS contexts are built from PEM and never depend on the PFX's cipher.
  */
 export function readPfx(data: Buffer, passphrase: string): PfxContents {
+  const pem = pemLabel(data);
+  if (pem) throw new PfxLoadError('PFX_IS_PEM', pemIsNotPfx(pem));
   const forge = nodeForge();
   let asn1: forge.asn1.Asn1;
   try {

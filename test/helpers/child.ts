@@ -83,3 +83,22 @@ function parseLine(line: string): Record<string, unknown> {
 export function spawnRelay(configFile: string, opts: SpawnOptions = {}): RelayProcess {
   return spawnCli(configFile, opts);
 }
+
+export interface CliRun {
+  readonly code: number | null;
+  /** stdout exactly as printed (blank lines kept, unlike RelayProcess.stdout). */
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs one CLI command to its end (the built CLI, CLOUD_RELAY_* stripped from the environment unless given). */
+export async function runCli(args: string[], opts: { env?: Record<string, string> } = {}): Promise<CliRun> {
+  const p = spawnCli(undefined, { args, ...(opts.env ? { env: opts.env } : {}) });
+  let stdout = '';
+  let stderr = '';
+  p.proc.stdout?.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+  p.proc.stderr?.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+  // 'close' (not 'exit'): every byte of stdout has arrived.
+  const code = await new Promise<number | null>((resolve) => p.proc.once('close', (c: number | null) => resolve(c)));
+  return { code, stdout, stderr };
+}

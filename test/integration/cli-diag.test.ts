@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { extract } from 'tar';
@@ -9,6 +9,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log.js';
 import { createCa, issueCert, toPfx } from '../../sim/pki.js';
 import { CLI } from '../helpers/child.js';
+import { waitFor } from '../helpers/wait.js';
 
 const PIN = 'PIN-771133';
 const PASS = 'pfx-pass-5566';
@@ -76,7 +77,16 @@ describe('cloud-relay diag', () => {
     expect(all).not.toContain(PIN);
     expect(all).not.toContain(PASS);
 
-    expect(JSON.parse(readFileSync(join(root, 'config.json'), 'utf8'))).toMatchObject({ pin: '[redacted]', pfxPassphrase: '[redacted]', tenantId: 't-diag' });
+    // The running relay's own view of its configuration, each value with its origin.
+    const cfg = JSON.parse(readFileSync(join(root, 'config.json'), 'utf8')) as { dataDir: string; settings: { path: string; value?: unknown; source: string }[] };
+    expect(cfg.dataDir).toBe(join(dir, 'data'));
+    expect(cfg.settings).toEqual(
+      expect.arrayContaining([
+        { path: 'pin', value: '[redacted]', source: 'environment CLOUD_RELAY_PIN' },
+        { path: 'pfxPassphrase', value: '[redacted]', source: 'environment CLOUD_RELAY_PFX_PASSPHRASE' },
+        { path: 'tenantId', value: 't-diag', source: 'environment CLOUD_RELAY_TENANT_ID' },
+      ]),
+    );
     const versions = JSON.parse(readFileSync(join(root, 'versions.json'), 'utf8')) as Record<string, unknown>;
     expect(versions.node).toBe(process.versions.node);
     const store = JSON.parse(readFileSync(join(root, 'store.json'), 'utf8')) as { tables: Record<string, number>; files: Record<string, number | null> };
@@ -93,9 +103,36 @@ describe('cloud-relay diag', () => {
     const out = join(dir, 'broken.tar.gz');
     const r = await runCli(['diag', '--output', out, '--admin', '127.0.0.1:9'], { CLOUD_RELAY_DMS_URL: 'ftp://nope', CLOUD_RELAY_PIN: PIN });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/MISSING config-problems\.txt/);
-    expect(r.stdout).toMatch(/MISSING status\.unavailable\.txt/);
+    // Present files are never called missing: the config file is there and lists its problems.
+    expect(r.stdout).not.toContain('MISSING');
+    expect(r.stdout).toMatch(/^problems +config-problems\.txt +\(the configuration in this shell has problems/m);
+    expect(r.stdout).toMatch(/^unavailable +status\.unavailable\.txt +\(no relay answered at http:\/\/127\.0\.0\.1:9\/status/m);
+    expect(r.stdout).toMatch(/^unavailable +logs\.txt +\(no relay log collected/m);
   });
+
+  it('collects the log from the file a relay started as `cloud-relay start >> relay.log` writes to', async () => {
+    const logFile = join(dir, 'started.log');
+    const fd = openSync(logFile, 'a');
+    const child = spawn(process.execPath, [CLI, 'start'], {
+      env: { PATH: process.env.PATH ?? '', ...env, CLOUD_RELAY_DATA_DIR: join(dir, 'data-started'), CLOUD_RELAY_LOG_LEVEL: 'info' },
+      stdio: ['ignore', fd, 'ignore'],
+    });
+    closeSync(fd);
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      const started = await waitFor(
+        () => readFileSync(logFile, 'utf8').split('\n').map((l) => (l.startsWith('{') ? (JSON.parse(l) as { msg?: string; admin?: { port: number } }) : {})).find((l) => l.msg === 'cloud-relay started'),
+        { timeoutMs: 20_000, message: 'the relay to log "cloud-relay started" to its file' },
+      );
+      const out = join(dir, 'started.tar.gz');
+      const r = await runCli(['diag', '--output', out, '--admin', `127.0.0.1:${started.admin!.port}`], env);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain(`logs.txt  (last 2000 lines of ${logFile})`);
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
+  }, 60_000);
 
   it('refuses bad options with EX_USAGE', async () => {
     expect((await runCli(['diag', '--log-lines', 'many'], env)).code).toBe(64);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, redactedConfig } from '../../src/config/load.js';
+import { effectiveSettings, loadConfig, redactedConfig } from '../../src/config/load.js';
 import { allSettings, envName } from '../../src/config/settings.js';
 import { ConfigError, ExitCode } from '../../src/errors.js';
 import { dmsTrustedCa } from '../../src/tls/trust.js';
@@ -159,13 +159,42 @@ describe('cloud-relay config (built CLI)', () => {
     expect(r.stderr).toMatch(/fqdn/);
   });
 
-  it('prints the effective config with secrets redacted', () => {
-    const r = run(['config'], { CLOUD_RELAY_DMS_URL: REQUIRED.dmsUrl, CLOUD_RELAY_TENANT_ID: 't-9', CLOUD_RELAY_PIN: '918273', CLOUD_RELAY_FQDN: REQUIRED.fqdn, CLOUD_RELAY_PFX_PASSPHRASE: 'hunter2-pass' });
-    expect(r.status).toBe(ExitCode.OK);
+  // Port 9 refuses on loopback: no running relay answers, so the command reports this shell's configuration.
+  const NO_RELAY = { CLOUD_RELAY_ADMIN_LISTEN: '127.0.0.1:9' };
+
+  it('prints the effective config with secrets redacted (--json)', () => {
+    const r = run(['config', '--json'], { ...NO_RELAY, CLOUD_RELAY_DMS_URL: REQUIRED.dmsUrl, CLOUD_RELAY_TENANT_ID: 't-9', CLOUD_RELAY_PIN: '918273', CLOUD_RELAY_FQDN: REQUIRED.fqdn, CLOUD_RELAY_PFX_PASSPHRASE: 'hunter2-pass' });
+    expect(r.status, r.stderr).toBe(ExitCode.OK);
     expect(r.stdout).not.toContain('918273');
     expect(r.stdout).not.toContain('hunter2-pass');
-    const printed = JSON.parse(r.stdout) as Record<string, unknown>;
-    expect(printed).toMatchObject({ tenantId: 't-9', pin: '[redacted]', pfxPassphrase: '[redacted]' });
+    const printed = JSON.parse(r.stdout) as { settings: { path: string; value?: unknown; source: string }[] };
+    const byPath = Object.fromEntries(printed.settings.map((s) => [s.path, s]));
+    expect(byPath.tenantId).toEqual({ path: 'tenantId', value: 't-9', source: 'environment CLOUD_RELAY_TENANT_ID' });
+    expect(byPath.pin).toEqual({ path: 'pin', value: '[redacted]', source: 'environment CLOUD_RELAY_PIN' });
+    expect(byPath.pfxPassphrase?.value).toBe('[redacted]');
+  });
+
+  it('says where each value came from: default, file, environment, a secret file', () => {
+    const pinFile = file('pin-src.txt', '555666\n');
+    const cfgFile = file('sources.json', { dmsUrl: REQUIRED.dmsUrl, tenantId: 't-2', fqdn: REQUIRED.fqdn, pinFile, logLevel: 'debug' });
+    const r = run(['config', '--config', cfgFile], { CLOUD_RELAY_LOG_LEVEL: 'warn' });
+    expect(r.status, r.stderr).toBe(ExitCode.OK);
+    expect(r.stdout).toContain(`Configuration \`cloud-relay start --config ${cfgFile}\` would use here (secrets redacted)`);
+    expect(r.stdout).toMatch(new RegExp(`^tenantId +t-2 +file ${cfgFile.replace(/[.]/g, '\\.')}$`, 'm'));
+    expect(r.stdout).toMatch(/^logLevel +warn +environment CLOUD_RELAY_LOG_LEVEL$/m);
+    expect(r.stdout).toMatch(new RegExp(`^pin +\\[redacted\\] +file ${cfgFile.replace(/[.]/g, '\\.')} via pinFile$`, 'm'));
+    expect(r.stdout).toMatch(/^ipGuard\.banSeconds +900 +default$/m);
+    expect(r.stdout).not.toContain('555666');
+  });
+});
+
+describe('effective settings of a config built in code', () => {
+  it('names command-line and code overrides as such', () => {
+    const fromCli = effectiveSettings(loadConfig({ env: {}, overrides: REQUIRED }));
+    expect(fromCli.find((s) => s.path === 'fqdn')?.source).toBe('command line');
+    const fromCode = effectiveSettings(loadConfig({ env: {}, overrides: REQUIRED, overridesFrom: 'code' }));
+    expect(fromCode.find((s) => s.path === 'fqdn')?.source).toBe('code');
+    expect(fromCode.find((s) => s.path === 'adminListen')).toEqual({ path: 'adminListen', value: '127.0.0.1:9090', source: 'default' });
   });
 });
 

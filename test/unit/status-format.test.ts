@@ -25,6 +25,10 @@ const doc = {
   },
   firmwareCache: { bytes: 3 * 1024 ** 3, objects: 3, hits: 10, misses: 2, fills: 1, reservedBytes: 0, quotaBytes: 40 * 1024 ** 3, lastError: null },
   ipGuard: { whitelisted: 900, blocked: 2 },
+  listeners: [
+    { name: 'phone HTTPS', url: 'https://0.0.0.0:443', purpose: 'phones: provisioning, firmware, notifications' },
+    { name: 'admin', url: 'http://127.0.0.1:9090', purpose: 'health, readiness, metrics, status' },
+  ],
   futurePart: { shape: 'unknown to this build' },
 };
 
@@ -41,6 +45,7 @@ describe('cloud-relay status table', () => {
     expect(text).toMatch(/^firmware cache +3 objects, 3\.0 GiB of 40\.0 GiB; 10 hits, 2 misses, 1 fills running$/m);
     expect(text).toMatch(/^devices +1200 known, 1187 online$/m);
     expect(text).toMatch(/^ip guard +900 whitelisted, 2 blocked$/m);
+    expect(text).toMatch(/^listening on\n {2}phone HTTPS {8}https:\/\/0\.0\.0\.0:443 {4}phones: provisioning, firmware, notifications\n {2}admin {14}http:\/\/127\.0\.0\.1:9090 {2}health/m);
     // A section this build does not know is shown raw, not dropped.
     expect(text).toContain('futurePart           {"shape":"unknown to this build"}');
     // The plain `cache` section is covered by the firmware cache line.
