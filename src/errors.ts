@@ -1,19 +1,8 @@
-/**
- * Every error the relay raises on purpose is a RelayError with a stable, greppable code.
- * Codes are part of the operator interface (log lines, CLI output, nack reasons): never
- * rename one without a changelog entry.
- */
-export class RelayError extends Error {
-  readonly code: string;
-  readonly details: Readonly<Record<string, unknown>> | undefined;
+import { RelayError } from './core/relay-error.js';
 
-  constructor(code: string, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
-    super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
-    this.name = new.target.name;
-    this.code = code;
-    this.details = options?.details;
-  }
-}
+// RelayError and the catalogue live on the ground floor (src/core/); re-exported so parts keep one import.
+export { RelayError };
+export { errorCatalogue, errorSpec, isErrorCode, type Catalogued, type ErrorCode, type ErrorSpec } from './core/error-catalogue.js';
 
 /** One invalid setting: where it is and why it is wrong. */
 export interface ConfigProblem {

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import type { Logger } from './log.js';
 import { errorMessage } from './errors.js';
+import { timeouts } from './core/timeouts.js';
 
 /**
  * The systemd readiness handshake (Type=notify). Node cannot open the AF_UNIX datagram
@@ -14,7 +15,7 @@ export function notifySystemd(state: 'ready' | 'stopping', log: Logger, env: Nod
   if (!env.NOTIFY_SOCKET) return Promise.resolve(false);
   const args = state === 'ready' ? ['--ready', '--status=serving'] : ['STOPPING=1', '--status=draining'];
   return new Promise((resolve) => {
-    execFile('systemd-notify', args, { env, timeout: 10_000 }, (err, _stdout, stderr) => {
+    execFile('systemd-notify', args, { env, timeout: timeouts.sdNotify.ms }, (err, _stdout, stderr) => {
       if (err) {
         log.warn({ state, err: errorMessage(err), stderr: stderr.trim() }, 'could not notify systemd (is systemd-notify installed?)');
         resolve(false);

@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import type { ListenAddress } from '../config/listen.js';
 import type { ReadinessCheck } from '../core/readiness.js';
 import { evaluate } from './health.js';
+import { timeouts } from '../core/timeouts.js';
 
 export type AdminRoute = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
@@ -18,7 +19,7 @@ export class AdminServer {
 
   constructor(private readonly log: Logger) {
     this.server = createServer((req, res) => void this.handle(req, res));
-    this.server.keepAliveTimeout = 5_000;
+    this.server.keepAliveTimeout = timeouts.adminIdle.ms;
     this.route('/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }));
     this.route('/readyz', (_req, res) => {
       const report = evaluate(this.checks);

@@ -3,6 +3,7 @@ import { request, type Dispatcher } from 'undici';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../errors.js';
+import { timeouts } from '../core/timeouts.js';
 
 /**
  * `size`: the Content-Length the provisioning server announced for the path, when it was just
@@ -74,7 +75,7 @@ export class AccessChecker {
     if (q.userAgent !== undefined) headers['user-agent'] = q.userAgent;
     // HEAD: the answer without the body (a provisioning server may ignore Range).
     const method = 'HEAD';
-    const timeout = this.opts.timeoutMs ?? 10_000;
+    const timeout = this.opts.timeoutMs ?? timeouts.firmwareAccessCheck.ms;
     try {
       const res = await request(provisioningTarget(q.provisioningUrl, q.path), { dispatcher: this.opts.dispatcher, method, headers, headersTimeout: timeout, bodyTimeout: timeout });
       await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);

@@ -9,6 +9,7 @@ import { errorMessage } from '../errors.js';
 import { CacheError } from './errors.js';
 import { Fill, type FillSource, type RetryPolicy } from './fill.js';
 import { ObjectStore, isSha256 } from './object-store.js';
+import { timeouts } from '../core/timeouts.js';
 
 export interface FirmwareCacheOptions {
   readonly dir: string;
@@ -65,7 +66,7 @@ export class FirmwareCache {
 
   constructor(private readonly opts: FirmwareCacheOptions) {
     this.store = new ObjectStore(opts.dir);
-    this.retry = opts.retry ?? { attempts: 6, baseDelayMs: 1000, maxDelayMs: 30_000 };
+    this.retry = opts.retry ?? { attempts: 6, baseDelayMs: timeouts.firmwareFillRetry.ms, maxDelayMs: timeouts.firmwareFillRetryCap.ms };
   }
 
   /** Brings index and disk into agreement: rows without files are dropped, files without rows adopted. */
@@ -155,8 +156,8 @@ export class FirmwareCache {
         dispatcher: o.dispatcher,
         log: o.log,
         retry: this.retry,
-        headersTimeoutMs: o.headersTimeoutMs ?? 30_000,
-        bodyTimeoutMs: o.bodyTimeoutMs ?? 60_000,
+        headersTimeoutMs: o.headersTimeoutMs ?? timeouts.firmwareHeaders.ms,
+        bodyTimeoutMs: o.bodyTimeoutMs ?? timeouts.firmwareBody.ms,
         signal: this.abort.signal,
         objectPath: (sha) => this.store.objectPath(sha),
         syncObjectsDir: () => this.store.syncObjectsDir(),

@@ -14,6 +14,7 @@ import type { FillSource } from './fill.js';
 import { FirmwareCache } from './firmware-cache.js';
 import { PathMatcher } from './patterns.js';
 import { firmwareRoute } from './phone-route.js';
+import { timeouts } from '../core/timeouts.js';
 
 export interface FirmwareCacheWiring extends PartWiring<'cache' | 'firmwareCache'> {
   readonly cache: FirmwareCache;
@@ -26,7 +27,7 @@ export function wireFirmwareCache(o: { config: RelayConfig; db: Db; log: Logger;
   const log = o.log.child({ part: 'cache' });
   const ca = dmsTrustedCa(o.config.dmsCaFile);
   // One keep-alive pool per DMS origin (API, images, provisioning), verified against the DMS trust.
-  const dispatcher = new Agent({ connections: o.config.proxy.upstreamConnections, connect: ca ? { secureContext: dmsSecureContext(ca) } : {}, keepAliveTimeout: 30_000 });
+  const dispatcher = new Agent({ connections: o.config.proxy.upstreamConnections, connect: ca ? { secureContext: dmsSecureContext(ca) } : {}, keepAliveTimeout: timeouts.dmsIdle.ms });
   const cacheRepo = new CacheRepo(o.db);
   const images = new ImagesRepo(o.db);
   const cache = new FirmwareCache({ dir: o.config.cacheDir, quotaBytes: o.config.cache.quotaBytes, cacheRepo, imagesRepo: images, dispatcher, log, clock: o.clock });

@@ -3,6 +3,7 @@ import { loadConfig } from '../config/load.js';
 import type { RelayConfig } from '../config/schema.js';
 import { ConfigError, ExitCode, errorMessage } from '../errors.js';
 import { formatListen, parseListen } from '../config/listen.js';
+import { timeouts } from '../core/timeouts.js';
 import { configDocumentSchema, type ConfigDocument } from '../admin/config-document.js';
 
 /** Loads the config or prints every problem and returns EX_CONFIG. */
@@ -26,7 +27,7 @@ export function adminBase(cfg: Pick<RelayConfig, 'adminListen'>): string {
 }
 
 export async function adminGet(base: string, path: string): Promise<{ status: number; body: unknown }> {
-  const res = await request(`${base}${path}`, { headersTimeout: 5_000, bodyTimeout: 5_000 });
+  const res = await request(`${base}${path}`, { headersTimeout: timeouts.cliAdminCall.ms, bodyTimeout: timeouts.cliAdminCall.ms });
   const text = await res.body.text();
   let body: unknown = text;
   try {

@@ -13,6 +13,7 @@ import { formatReport } from '../tls/validate.js';
 import { VERSION } from '../version.js';
 import { errorMessage } from '../errors.js';
 import { adminGet } from './common.js';
+import { timeouts } from '../core/timeouts.js';
 import type { LogDestination } from '../admin/config-document.js';
 
 /**
@@ -106,7 +107,7 @@ export function tailFile(file: string, lines: number): string {
 
 async function journal(lines: number): Promise<{ text: string } | { why: string }> {
   try {
-    const { stdout, stderr } = await run('journalctl', ['-u', 'cloud-relay', '-n', String(lines), '--no-pager', '-o', 'cat'], { maxBuffer: 64 * 1024 * 1024, timeout: 30_000 });
+    const { stdout, stderr } = await run('journalctl', ['-u', 'cloud-relay', '-n', String(lines), '--no-pager', '-o', 'cat'], { maxBuffer: 64 * 1024 * 1024, timeout: timeouts.cliJournal.ms });
     return stdout.trim() === '' ? { why: `journalctl returned no lines for unit cloud-relay${stderr.trim() ? ` (${stderr.trim()})` : ''}` } : { text: stdout };
   } catch (err) {
     return { why: `journalctl -u cloud-relay failed: ${errorMessage(err)}` };

@@ -3,7 +3,7 @@ import type { CliCommand } from './command.js';
 import { CONFIG_OPTION_HELP } from './command.js';
 import { configOrExit } from './common.js';
 import { Daemon } from '../daemon/index.js';
-import { ConfigError, ExitCode, RelayError, errorMessage } from '../errors.js';
+import { ConfigError, ExitCode, RelayError, errorMessage, errorSpec } from '../errors.js';
 import { notifySystemd } from '../sd-notify.js';
 
 export const command: CliCommand = {
@@ -37,14 +37,14 @@ export const command: CliCommand = {
     try {
       await daemon.start();
     } catch (err) {
-      const code = err instanceof RelayError ? err.code : 'START_FAILED';
+      const code = err instanceof RelayError ? err.code : ('START_FAILED' as const);
       daemon.log.fatal({ code, err: errorMessage(err) }, 'cloud-relay could not start');
       daemon.log.flush();
       console.error(`cloud-relay: cannot start: ${errorMessage(err)}`);
       await daemon.stop('start failed').catch(() => undefined);
       // A setting found unusable only when a part opens it (dmsCaFile, devices.caFile) is still a config fault.
       if (err instanceof ConfigError) return ExitCode.CONFIG;
-      return code === 'DATA_DIR_UNUSABLE' ? ExitCode.CANT_CREATE : code === 'CREDENTIALS_MISSING' ? ExitCode.CONFIG : ExitCode.UNAVAILABLE;
+      return errorSpec(code).exit ?? ExitCode.UNAVAILABLE;
     }
     void notifySystemd('ready', daemon.log);
     // Runs until a signal: the process stays alive on its servers and timers.

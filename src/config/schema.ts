@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { LOG_LEVELS } from '../log.js';
 import { parseListen, type ListenAddress } from './listen.js';
+import { timeouts } from '../core/timeouts.js';
 
 /**
  * The one description of every setting. The file, the environment (`CLOUD_RELAY_` + the
@@ -41,7 +42,7 @@ export const configSchema = z.object({
   httpsListen: listen.prefault('0.0.0.0:443').describe('Phone-facing HTTPS listen address'),
   adminListen: listen.prefault('127.0.0.1:9090').describe('Admin HTTP (health, readiness, metrics) listen address'),
   logLevel: z.enum(LOG_LEVELS).default('info').describe('fatal, error, warn, info, debug, trace or silent'),
-  shutdownGraceSeconds: int(0, 600).default(30).describe('How long SIGTERM waits for in-flight work'),
+  shutdownGraceSeconds: int(0, 600).default(timeouts.shutdownGrace.ms / 1000).describe('How long SIGTERM waits for in-flight work'),
 
   pfxFile: z.string().optional().describe('PFX/PKCS#12 with the phone-facing certificate chain and key'),
   pfxPassphrase: z.string().optional().describe('Passphrase of the PFX (secret)'),
@@ -50,10 +51,10 @@ export const configSchema = z.object({
   proxy: z
     .object({
       maxUploadBytes: int(1, 1024 ** 4).default(50 * 1024 * 1024).describe('Largest upload a phone may PUT/POST'),
-      upstreamTimeoutMs: int(100, 600_000).default(30_000).describe('Provisioning upstream headers/body timeout'),
+      upstreamTimeoutMs: int(100, 600_000).default(timeouts.provisioningUpstream.ms).describe('Provisioning upstream headers/body timeout'),
       upstreamConnections: int(1, 4096).default(128).describe('Keep-alive connections to the provisioning server'),
-      headersTimeoutMs: int(100, 600_000).default(10_000).describe('Phone must send its request headers within this'),
-      requestTimeoutMs: int(100, 3_600_000).default(300_000).describe('Phone must finish its request (incl. upload) within this'),
+      headersTimeoutMs: int(100, 600_000).default(timeouts.phoneHeaders.ms).describe('Phone must send its request headers within this'),
+      requestTimeoutMs: int(100, 3_600_000).default(timeouts.phoneRequest.ms).describe('Phone must finish its request (incl. upload) within this'),
     })
     .prefault({}),
 
@@ -81,7 +82,7 @@ export const configSchema = z.object({
       caFile: z.string().optional().describe('CA bundle for tlsPolicy=verify'),
       concurrency: int(1, 4096).default(64).describe('Commands in flight across all phones'),
       backlog: int(1, 1_000_000).default(100_000).describe('Queued device commands before new tasks are refused'),
-      requestTimeoutMs: int(100, 300_000).default(10_000).describe('Timeout of one call to a phone'),
+      requestTimeoutMs: int(100, 300_000).default(timeouts.deviceRequest.ms).describe('Timeout of one call to a phone'),
       pollIntervalSeconds: int(60, 7 * 86_400).default(7200).describe('Status poll period, spread evenly over the interval'),
     })
     .prefault({}),

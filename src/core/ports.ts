@@ -1,4 +1,5 @@
 import type { OutboundBodies, OutboundType } from './outbound-frames.js';
+import { RelayError } from './relay-error.js';
 
 /**
  * Seams every part may use to talk to the DMS without knowing the management agent:
@@ -18,10 +19,9 @@ export interface Outbox {
  * frame, so "stored before ack" covers their own writes too; long work must be scheduled,
  * not awaited, from a handler.
  */
-export class FrameRefused extends Error {
+export class FrameRefused extends RelayError {
   constructor(readonly reason: string) {
-    super(reason);
-    this.name = 'FrameRefused';
+    super('FRAME_REFUSED', reason);
   }
 }
 

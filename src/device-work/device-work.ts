@@ -16,7 +16,7 @@ import type { InboundHandlers } from '../management-agent/ports.js';
 import type { Outbox, RegistrationSource } from '../core/ports.js';
 import { CaptureInbox } from './capture-inbox.js';
 import type { FileUploader } from './ports.js';
-import { CommandExecutor } from './executor.js';
+import { CommandExecutor, type ExecutorDeps } from './executor.js';
 import { TaskRunner } from './runner.js';
 import { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
 import { StatusBook } from './monitor/status-book.js';
@@ -39,6 +39,8 @@ export interface DeviceWorkOptions {
   readonly dialConfirm?: { attempts: number; intervalMs: number };
   readonly stateEveryMs?: number;
   readonly captureWaitMs?: number;
+  /** Images of the desired set as the cache holds them (updateFirmware, deployFile). */
+  readonly images?: ExecutorDeps['images'];
   /** Run the background poll loop (on by default). */
   readonly poll?: boolean;
 }
@@ -89,6 +91,7 @@ export class DeviceWork implements Component {
       now: () => o.clock.now(),
       onStatus: (deviceId, snap) => void book.record(deviceId, snap),
       ...(o.captureWaitMs !== undefined ? { captureWaitMs: o.captureWaitMs } : {}),
+      ...(o.images ? { images: o.images } : {}),
     });
     this.runner = new TaskRunner({
       tasks: this.tasks,

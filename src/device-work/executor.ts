@@ -4,12 +4,13 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Driver, DeviceTarget } from '../devices/driver.js';
+import type { CachedImage, Driver, DeviceTarget } from '../devices/driver.js';
 import { DeviceError } from '../devices/errors.js';
 import { runCommand, type Command, type CommandContext, type CommandResult } from '../devices/commands.js';
 import type { CaptureInbox } from './capture-inbox.js';
 import type { FileUploader } from './ports.js';
 import { readSnapshot, type DeviceSnapshot } from './monitor/snapshot.js';
+import { timeouts } from '../core/timeouts.js';
 
 export type { CommandResult } from '../devices/commands.js';
 
@@ -25,6 +26,11 @@ export interface ExecutorDeps {
   readonly onStatus: (deviceId: string, snap: DeviceSnapshot) => void;
   /** How long to wait for a phone's capture upload. */
   readonly captureWaitMs?: number;
+  /**
+   * Images of the desired set as the cache holds them, for updateFirmware and deployFile.
+   * Without it every image is unknown (no driver takes those kinds yet).
+   */
+  readonly images?: (imageId: string) => (CachedImage & { synced: boolean }) | undefined;
 }
 
 /** {mac}_{yyyy.mm.dd_hhmmss} in UTC, the DMS's file naming (PROTOCOL §4). */
@@ -55,6 +61,7 @@ export class CommandExecutor {
         this.deps.onStatus(deviceId, snap);
         return snap;
       },
+      image: (imageId) => this.deps.images?.(imageId),
     };
     return runCommand(ctx, cmd);
   }
@@ -64,7 +71,7 @@ export class CommandExecutor {
     const base = this.deps.relayBaseUrl();
     if (!base) throw new DeviceError('UPLOAD_FAILED', "the relay's phone-facing HTTPS port is not up, so the phone has nowhere to upload its capture", { reached: false });
     // 10 MB is the phone's capture ceiling; allow framing overhead.
-    const slot = await this.deps.inbox.open(t.ip, base, 12 * 1024 * 1024, this.deps.captureWaitMs ?? 120_000);
+    const slot = await this.deps.inbox.open(t.ip, base, 12 * 1024 * 1024, this.deps.captureWaitMs ?? timeouts.captureUpload.ms);
     try {
       await driver.pcapStop(t, slot.url);
     } catch (err) {

@@ -17,6 +17,7 @@ import { retryDelay, type RetryPolicy } from './retry.js';
 import { SiteSubnets } from './site.js';
 import { parseStoredTarget } from './stored-target.js';
 import { relayMetrics } from '../metrics/relay-metrics.js';
+import { timeouts } from '../core/timeouts.js';
 
 export interface TaskRunnerDeps {
   readonly tasks: TaskRepo;
@@ -192,7 +193,7 @@ export class TaskRunner {
     if (task.state !== 'executing') return;
     const cmd = commandSchema.parse(JSON.parse(task.command));
     const late = task.executeAt !== null && task.startedAt !== null ? task.startedAt - task.executeAt : 0;
-    const lateSeconds = late > (this.d.lateAfterMs ?? 2_000) ? Math.round(late / 1000) : undefined;
+    const lateSeconds = late > (this.d.lateAfterMs ?? timeouts.taskLate.ms) ? Math.round(late / 1000) : undefined;
     if (lateSeconds !== undefined) this.d.log.warn({ taskId, lateSeconds }, 'task ran late: its time passed while the relay was down');
     this.d.log.info({ taskId, kind: cmd.kind, devices: this.d.tasks.totals(taskId).total }, 'task executing');
     // Rows wait in the database, not in memory: only a few times the concurrency are queued
@@ -311,7 +312,7 @@ export class TaskRunner {
       if (!this.d.tasks.markDone(taskId, row.seq, result.outcome, result.reason ?? null)) return;
       this.d.outbox.enqueue('task.result', { taskId, deviceId: row.deviceId, outcome: result.outcome, ...(result.reason ? { reason: result.reason } : {}), ...(result.data !== undefined ? { data: result.data } : {}) });
       const now = this.d.clock.now();
-      if (now - (this.lastState.get(taskId) ?? 0) >= (this.d.stateEveryMs ?? 1_000)) {
+      if (now - (this.lastState.get(taskId) ?? 0) >= (this.d.stateEveryMs ?? timeouts.taskStateEvery.ms)) {
         this.lastState.set(taskId, now);
         const totals = this.d.tasks.totals(taskId);
         if (totals.inProgress > 0) this.d.outbox.enqueue('task.state', { taskId, state: 'executing', totals });

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
-import type { CommandResult, DeviceStatus, DeviceTarget, Driver, FileDeployRequest } from './driver.js';
+import type { CachedImage, CommandResult, DeviceStatus, DeviceTarget, Driver, FileType } from './driver.js';
 import { DeviceError } from './errors.js';
 
 /**
@@ -24,6 +24,16 @@ export interface CommandContext {
   collectCapture(): Promise<unknown>;
   /** Reads the phone's status now (offline when unreachable) and records it for the monitor. */
   readStatus(): Promise<DeviceStatus>;
+  /** An image of the desired set and whether the cache holds it verified; undefined when not in the set. */
+  image(imageId: string): (CachedImage & { synced: boolean }) | undefined;
+}
+
+/** The image a command names, or the failure that says why the phone is not asked. */
+function cachedImage(c: CommandContext, imageId: string): { ok: true; image: CachedImage } | { ok: false; result: CommandResult } {
+  const image = c.image(imageId);
+  if (!image) return { ok: false, result: { outcome: 'failure', reason: `image ${imageId} is not in the relay's desired image set` } };
+  if (!image.synced) return { ok: false, result: { outcome: 'failure', reason: `image not synced: ${imageId} is not verified in the relay's cache yet` } };
+  return { ok: true, image: { imageId: image.imageId, version: image.version, path: image.path } };
 }
 
 export interface CommandSpec<A extends z.ZodType> {
@@ -46,7 +56,7 @@ const lacks = (c: CommandContext, what: string): DeviceError => new DeviceError(
 const none = z.object({}).default({});
 const paramName = z.string().min(1).max(256);
 const imageId = z.string().min(1).max(128);
-export const FILE_TYPES = ['logo', 'ringtone', 'screensaver', 'pic', 'ldap', 'moh'] as const satisfies readonly FileDeployRequest['fileType'][];
+export const FILE_TYPES = ['logo', 'ringtone', 'screensaver', 'pic', 'ldap', 'moh'] as const satisfies readonly FileType[];
 
 /** Frames are at most 1 MiB: a bigger config goes to the DMS as a file and the result names it. */
 const MAX_INLINE_CONFIG = 512 * 1024;
@@ -192,7 +202,12 @@ export const COMMANDS = {
     readOnly: false,
     run: async (c, a) => {
       if (!c.driver.updateFirmware) throw lacks(c, 'update its firmware');
-      return c.driver.updateFirmware(c.target, { imageId: a.imageId });
+      const img = cachedImage(c, a.imageId);
+      if (!img.ok) return img.result;
+      const r = await c.driver.updateFirmware(c.target, img.image, 'trigger');
+      const data = { imageId: a.imageId, version: img.image.version, ...(r.fromVersion !== undefined ? { fromVersion: r.fromVersion } : {}), ...(r.toVersion !== undefined ? { toVersion: r.toVersion } : {}), alreadyCurrent: r.alreadyCurrent === true, ...(r.fetchedFromCache !== undefined ? { fetchedFromCache: r.fetchedFromCache } : {}) };
+      const reason = r.reason ?? (r.alreadyCurrent ? 'already current' : undefined);
+      return { outcome: r.outcome, ...(reason ? { reason } : {}), data };
     },
   }),
   deployFile: spec({
@@ -201,7 +216,9 @@ export const COMMANDS = {
     readOnly: false,
     run: async (c, a) => {
       if (!c.driver.deployFile) throw lacks(c, 'deploy a file');
-      return c.driver.deployFile(c.target, { imageId: a.imageId, fileType: a.fileType });
+      const img = cachedImage(c, a.imageId);
+      if (!img.ok) return img.result;
+      return c.driver.deployFile(c.target, img.image, a.fileType);
     },
   }),
 };
@@ -210,7 +227,6 @@ type Table = typeof COMMANDS;
 export type CommandKind = keyof Table;
 export type CommandArgs<K extends CommandKind> = z.output<Table[K]['args']>;
 export type Command = { [K in CommandKind]: { kind: K; args: CommandArgs<K> } }[CommandKind];
-export type FileType = (typeof FILE_TYPES)[number];
 
 export const COMMAND_KINDS = Object.keys(COMMANDS) as CommandKind[];
 

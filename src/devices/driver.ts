@@ -75,8 +75,28 @@ export interface DeviceStatus {
   firmware?: string;
 }
 
-export type FirmwareRequest = { readonly imageId: string };
-export type FileDeployRequest = { readonly imageId: string; readonly fileType: 'logo' | 'ringtone' | 'screensaver' | 'pic' | 'ldap' | 'moh' };
+/** An image of the desired set (PROTOCOL §5) that the relay's cache holds verified. */
+export interface CachedImage {
+  readonly imageId: string;
+  readonly version: string;
+  /** The path phones fetch it by on the relay's phone-facing port. */
+  readonly path: string;
+}
+
+export type FileType = 'logo' | 'ringtone' | 'screensaver' | 'pic' | 'ldap' | 'moh';
+
+/** How a firmware update ended; a task.result or a rollout.result is made from it. */
+export interface FirmwareResult {
+  readonly outcome: Outcome;
+  /** The phone already ran the image's version: nothing was done to it. */
+  readonly alreadyCurrent?: boolean;
+  readonly fromVersion?: string | undefined;
+  /** The version the phone came back with. */
+  readonly toVersion?: string | undefined;
+  /** Whether the relay saw the phone fetch the image from its cache. */
+  readonly fetchedFromCache?: boolean;
+  readonly reason?: string | undefined;
+}
 
 /**
  * One vendor's phones. `readStatus` and `close` are what every driver has; each command
@@ -105,9 +125,14 @@ export interface Driver {
   adPassword?(t: DeviceTarget, password: string): Promise<void>;
   /** Makes the phone fetch its configuration from the provisioning server now. */
   checkSync?(t: DeviceTarget): Promise<void>;
-  /** Brings the phone to the firmware of a cached image; the result names the version it came back with. */
-  updateFirmware?(t: DeviceTarget, req: FirmwareRequest): Promise<CommandResult>;
+  /**
+   * `trigger`: brings the phone to the image's version (a phone already on it ends
+   * alreadyCurrent, untouched), waits for it to come back and reads its version.
+   * `verify`: only reads what the phone runs now (after a crash mid-upgrade). Shared by the
+   * updateFirmware command and rollouts, under the per-phone lock.
+   */
+  updateFirmware?(t: DeviceTarget, image: CachedImage, mode: 'trigger' | 'verify'): Promise<FirmwareResult>;
   /** Makes the phone fetch a file (logo, ringtone…) of a cached image from the relay. */
-  deployFile?(t: DeviceTarget, req: FileDeployRequest): Promise<CommandResult>;
+  deployFile?(t: DeviceTarget, image: CachedImage, fileType: FileType): Promise<CommandResult>;
   close(): Promise<void>;
 }

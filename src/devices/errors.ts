@@ -1,11 +1,11 @@
-import { RelayError } from '../errors.js';
+import { RelayError, type Catalogued } from '../errors.js';
 
 /**
  * Why a call to a phone did not produce an answer the driver could use. `reached` says
  * whether the request may have reached the phone: a command that changes the phone
  * (reboot, reset, dial) is never resent once it may have arrived.
  */
-export type DeviceErrorCode =
+export type DeviceErrorCode = Catalogued<
   | 'CONNECT_FAILED' // refused, unreachable, connect timeout: the request never left
   | 'TLS_PIN_MISMATCH' // the phone's certificate changed since it was pinned
   | 'TLS_UNTRUSTED' // tlsPolicy=verify and the chain does not lead to the configured CA
@@ -18,7 +18,8 @@ export type DeviceErrorCode =
   | 'PHONE_ERROR' // the phone answered with a non-success status
   | 'HTTP_ERROR' // an unexpected HTTP status (5xx …)
   | 'BAD_RESPONSE' // the answer could not be parsed
-  | 'UPLOAD_FAILED'; // a file the phone produced could not be delivered
+  | 'UPLOAD_FAILED' // a file the phone produced could not be delivered
+>;
 
 export class DeviceError extends RelayError {
   declare readonly code: DeviceErrorCode;

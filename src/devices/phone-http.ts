@@ -3,6 +3,7 @@ import { Agent, errors as undiciErrors } from 'undici';
 import { DeviceError } from './errors.js';
 import type { DeviceTarget } from './driver.js';
 import { phoneConnector, type PinStore, type TlsPolicy } from './tls-policy.js';
+import { timeouts } from '../core/timeouts.js';
 
 /**
  * HTTP to and from phones, whatever their vendor: the connection policy (one connection per
@@ -28,11 +29,11 @@ export function createPhoneAgent(opts: PhoneAgentOptions): Agent {
   return new Agent({
     connections: 1,
     pipelining: 1,
-    keepAliveTimeout: opts.keepAliveMs ?? 4_000,
-    keepAliveMaxTimeout: opts.keepAliveMs ?? 4_000,
+    keepAliveTimeout: opts.keepAliveMs ?? timeouts.deviceIdle.ms,
+    keepAliveMaxTimeout: opts.keepAliveMs ?? timeouts.deviceIdle.ms,
     headersTimeout: opts.requestTimeoutMs,
     bodyTimeout: opts.requestTimeoutMs,
-    connect: phoneConnector({ policy: opts.tlsPolicy, caFile: opts.caFile, timeoutMs: Math.min(opts.requestTimeoutMs, 10_000), pins: opts.pins }),
+    connect: phoneConnector({ policy: opts.tlsPolicy, caFile: opts.caFile, timeoutMs: Math.min(opts.requestTimeoutMs, timeouts.deviceConnect.ms), pins: opts.pins }),
   });
 }
 

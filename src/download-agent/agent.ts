@@ -8,6 +8,7 @@ import { errorCode, errorMessage } from '../errors.js';
 import { applyLimits, fetchCatalogue, syncWindowSchema, type Catalogue, type SyncWindow } from './catalogue.js';
 import type { ImageCachePort } from '../core/image-cache.js';
 import { nextOpening, windowCron, windowOpen } from './sync-window.js';
+import { timeouts } from '../core/timeouts.js';
 
 export interface DownloadAgentOptions {
   readonly repo: ImagesRepo;
@@ -158,7 +159,7 @@ export class DownloadAgent {
 
   private scheduleRetry(): void {
     if (this.stopped) return;
-    const base = this.o.retryBaseMs ?? 30_000;
+    const base = this.o.retryBaseMs ?? timeouts.imageSyncRetry.ms;
     const delay = Math.min(this.o.periodicSyncMs, base * 2 ** this.retryN);
     this.retryN = Math.min(this.retryN + 1, 20);
     clearTimeout(this.retryTimer);

@@ -1,6 +1,7 @@
 import { request, type Dispatcher } from 'undici';
 import { z } from 'zod';
 import { RelayError, errorMessage } from '../errors.js';
+import { timeouts } from '../core/timeouts.js';
 
 /** Hard limits of the relay (DESIGN): the DMS may ask for less, never for more. */
 export const MAX_IMAGES = 40;
@@ -116,7 +117,7 @@ export function catalogueUrl(dmsUrl: string, relayId: string): string {
   return `${dmsUrl.replace(/\/+$/, '')}/api/v1/relays/${encodeURIComponent(relayId)}/images`;
 }
 
-export async function fetchCatalogue(dispatcher: Dispatcher, dmsUrl: string, relayId: string, token: string, timeoutMs = 30_000): Promise<Catalogue> {
+export async function fetchCatalogue(dispatcher: Dispatcher, dmsUrl: string, relayId: string, token: string, timeoutMs: number = timeouts.imageCatalogue.ms): Promise<Catalogue> {
   let res: Dispatcher.ResponseData;
   try {
     res = await request(catalogueUrl(dmsUrl, relayId), {

@@ -13,6 +13,7 @@ import { clientIpOf } from './forward-headers.js';
 import { parseRequestTarget } from './request-target.js';
 import type { ProvisioningProxy } from './provisioning-proxy.js';
 import { sendText } from './responses.js';
+import { timeouts } from '../core/timeouts.js';
 
 export const MAX_HEADER_BYTES = 16 * 1024;
 
@@ -52,7 +53,7 @@ export class PhoneServer {
         maxHeaderSize: MAX_HEADER_BYTES,
         requestTimeout: o.requestTimeoutMs,
         headersTimeout: Math.min(o.headersTimeoutMs, o.requestTimeoutMs),
-        keepAliveTimeout: 30_000,
+        keepAliveTimeout: timeouts.phoneIdle.ms,
         // How often Node sweeps for requests past their header/request deadline: a slow
         // client is cut within timeout + this.
         connectionsCheckingInterval: Math.max(100, Math.min(2_000, o.headersTimeoutMs / 2)),

@@ -4,12 +4,13 @@ import { createSecureContext, type SecureContext } from 'node:tls';
 import { Pool, type Dispatcher } from 'undici';
 import type { Logger } from '../log.js';
 import type { Registration } from '../core/ports.js';
-import { errorCode, errorMessage } from '../errors.js';
+import { RelayError, errorCode, errorMessage } from '../errors.js';
 import { connectionTokens, upstreamRequestHeaders, withoutNamed } from './forward-headers.js';
 import { sendText } from './responses.js';
 import { dmsSecureContext } from '../tls/trust.js';
 import type { IpGuard } from './ip-guard.js';
 import { relayMetrics } from '../metrics/relay-metrics.js';
+import { timeouts } from '../core/timeouts.js';
 
 export interface ProxySettings {
   readonly upstreamTimeoutMs: number;
@@ -23,8 +24,10 @@ const METHODS_WITH_BODY = new Set(['PUT', 'POST', 'PATCH', 'DELETE']);
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
 const DROP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
-export class UploadTooLarge extends Error {
-  readonly code = 'UPLOAD_TOO_LARGE';
+export class UploadTooLarge extends RelayError {
+  constructor(message: string) {
+    super('UPLOAD_TOO_LARGE', message);
+  }
 }
 
 /** Counts a chunked upload's bytes and fails it once it passes the limit (Content-Length is checked earlier). */
@@ -40,8 +43,10 @@ class UploadLimit extends Transform {
   }
 }
 
-class PhoneWentAway extends Error {
-  readonly code = 'PHONE_DISCONNECTED';
+class PhoneWentAway extends RelayError {
+  constructor(message: string) {
+    super('PHONE_DISCONNECTED', message);
+  }
 }
 
 /**
@@ -180,12 +185,12 @@ export class ProvisioningProxy {
     this.pool = new Pool(origin, {
       connections: this.settings.upstreamConnections,
       pipelining: 1,
-      keepAliveTimeout: 30_000,
+      keepAliveTimeout: timeouts.dmsIdle.ms,
       headersTimeout: this.settings.upstreamTimeoutMs,
       bodyTimeout: this.settings.upstreamTimeoutMs,
       // One context for every upstream connection: parsing the ~140 system roots plus the
       // extra CA costs ~20 ms of CPU, which `ca` in the connect options would pay per connection.
-      connect: { timeout: Math.min(10_000, this.settings.upstreamTimeoutMs), secureContext: (this.secureContext ??= this.settings.ca ? dmsSecureContext(this.settings.ca) : createSecureContext({})) },
+      connect: { timeout: Math.min(timeouts.provisioningConnect.ms, this.settings.upstreamTimeoutMs), secureContext: (this.secureContext ??= this.settings.ca ? dmsSecureContext(this.settings.ca) : createSecureContext({})) },
     });
     if (old) void old.close().catch(() => undefined);
     this.log.info({ provisioningUrl: this.base }, 'provisioning pass-through points at the DMS');

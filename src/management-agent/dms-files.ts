@@ -5,6 +5,7 @@ import { Agent, request } from 'undici';
 import { dmsSecureContext, dmsTrustedCa } from '../tls/trust.js';
 import { DeviceError } from '../devices/errors.js';
 import type { RegistrationSource } from '../core/ports.js';
+import { timeouts } from '../core/timeouts.js';
 
 export interface UploadedFile {
   readonly name: string;
@@ -51,7 +52,7 @@ export class DmsFiles {
         last = err;
         // Decided on the status, not the message text: the DMS's answer body is part of the message.
         if (err instanceof DmsUploadRefused && err.statusCode >= 400 && err.statusCode < 500) break;
-        if (i < attempts) await sleep((this.opts.retryDelayMs ?? 2_000) * 2 ** (i - 1));
+        if (i < attempts) await sleep((this.opts.retryDelayMs ?? timeouts.dmsUploadRetry.ms) * 2 ** (i - 1));
       }
     }
     throw last instanceof DeviceError ? last : new DeviceError('UPLOAD_FAILED', `upload of ${name} to the DMS failed: ${last instanceof Error ? last.message : String(last)}`, { reached: true, cause: last });
@@ -66,8 +67,8 @@ export class DmsFiles {
       dispatcher: this.agent,
       headers: { authorization: `Bearer ${reg.token}`, 'content-type': contentType, 'content-length': String(size) },
       body: createReadStream(path),
-      headersTimeout: this.opts.timeoutMs ?? 60_000,
-      bodyTimeout: this.opts.timeoutMs ?? 60_000,
+      headersTimeout: this.opts.timeoutMs ?? timeouts.dmsUpload.ms,
+      bodyTimeout: this.opts.timeoutMs ?? timeouts.dmsUpload.ms,
     });
     const text = await res.body.text();
     if (res.statusCode !== 201 && res.statusCode !== 200) throw new DmsUploadRefused(res.statusCode, `upload of ${name} to the DMS: HTTP ${res.statusCode} ${text.slice(0, 200)}`);

@@ -3,6 +3,7 @@ import { RelayError, errorMessage } from '../errors.js';
 import type { Clock } from '../core/clock.js';
 import { clockSkewFromTlsError } from './clock-skew.js';
 import { dmsSecureContext } from '../tls/trust.js';
+import { timeouts } from '../core/timeouts.js';
 
 export interface DmsResponse {
   readonly status: number;
@@ -25,7 +26,7 @@ export class DmsHttp {
     private readonly clock: Clock,
     private readonly timeoutMs: number,
   ) {
-    this.agent = new Agent({ connect: ca ? { secureContext: dmsSecureContext(ca) } : {}, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, connections: 4, keepAliveTimeout: 30_000 });
+    this.agent = new Agent({ connect: ca ? { secureContext: dmsSecureContext(ca) } : {}, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, connections: 4, keepAliveTimeout: timeouts.dmsIdle.ms });
   }
 
   private url(path: string): string {

@@ -8,6 +8,7 @@ import type { DmsHttp } from './dms-http.js';
 import type { RegistrationClient } from './registration.js';
 import type { AgentTuning } from './tuning.js';
 import { clockSkewFromServerTime } from './clock-skew.js';
+import { timeouts } from '../core/timeouts.js';
 
 const heartbeatAnswerSchema = z.object({
   serverTime: z.string(),
@@ -71,7 +72,7 @@ export class Heartbeat {
   }
 
   intervalMs(reg: Registration | undefined): number {
-    return Math.max(this.deps.tuning.heartbeatMinIntervalMs, (reg?.heartbeatIntervalSeconds ?? 120) * 1000);
+    return Math.max(this.deps.tuning.heartbeatMinIntervalMs, reg?.heartbeatIntervalSeconds !== undefined ? reg.heartbeatIntervalSeconds * 1000 : timeouts.heartbeatDefaultInterval.ms);
   }
 
   private beatSoon(): void {

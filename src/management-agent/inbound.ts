@@ -1,6 +1,6 @@
 import type { Logger } from '../log.js';
 import type { Clock } from '../core/clock.js';
-import { RelayError, errorMessage } from '../errors.js';
+import { RelayError, errorMessage, type Catalogued } from '../errors.js';
 import type { InboundRepository } from '../store/inbound.js';
 import { MAX_FRAME_BYTES, inboundFrameSchema, type InboundFrame } from './frames.js';
 import { FrameRefused } from '../core/ports.js';
@@ -12,7 +12,7 @@ export type Reply = { type: 'ack'; ref: string } | { type: 'nack'; ref: string |
 /** A frame that failed validation; its code names the kind of fault (operators grep for them). */
 export class InvalidFrameError extends RelayError {
   constructor(
-    code: 'FRAME_BINARY' | 'FRAME_TOO_LARGE' | 'FRAME_BAD_JSON' | 'FRAME_NOT_OBJECT' | 'FRAME_BAD_ID' | 'FRAME_BAD_VERSION' | 'FRAME_UNKNOWN_TYPE' | 'FRAME_INVALID_FIELD',
+    code: Catalogued<'FRAME_BINARY' | 'FRAME_TOO_LARGE' | 'FRAME_BAD_JSON' | 'FRAME_NOT_OBJECT' | 'FRAME_BAD_ID' | 'FRAME_BAD_VERSION' | 'FRAME_UNKNOWN_TYPE' | 'FRAME_INVALID_FIELD'>,
     message: string,
     readonly ref: string | null,
   ) {

@@ -1,6 +1,9 @@
+import { timeouts } from '../core/timeouts.js';
+
 /**
- * Timing of the management agent. Defaults are the protocol's; tests and the demo pass
- * shorter ones through the daemon's constructor (these are not admin settings).
+ * Timing of the management agent. Defaults are the protocol's (the timeouts among them come
+ * from the timeouts table); tests and the demo pass shorter ones through the daemon's
+ * constructor (these are not admin settings).
  */
 export interface AgentTuning {
   /** Retry after 401 at registration: base, doubling to the cap, jittered (PROTOCOL §1). */
@@ -48,17 +51,17 @@ export const DEFAULT_TUNING: AgentTuning = {
   retryAfterCapMs: 60 * 60_000,
   tokenRefreshMarginMs: 5 * 60_000,
   heartbeatMinIntervalMs: 5_000,
-  pingIntervalMs: 25_000,
+  pingIntervalMs: timeouts.controlPing.ms,
   reconnectBaseMs: 1_000,
   reconnectCapMs: 60_000,
   stableAfterMs: 20_000,
-  handshakeTimeoutMs: 15_000,
-  ackTimeoutMs: 60_000,
+  handshakeTimeoutMs: timeouts.controlHandshake.ms,
+  ackTimeoutMs: timeouts.controlAck.ms,
   sendWindow: 128,
   outboxMaxRows: 1_000_000,
   clockSkewToleranceMs: 5 * 60_000,
-  httpTimeoutMs: 15_000,
-  closeTimeoutMs: 2_000,
+  httpTimeoutMs: timeouts.dmsHttp.ms,
+  closeTimeoutMs: timeouts.controlClose.ms,
 };
 
 export function tuningWith(overrides: Partial<AgentTuning> | undefined): AgentTuning {

@@ -3,6 +3,7 @@ import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { StoreError, errorMessage } from '../errors.js';
 import { migrations, type Migration } from './migrations/index.js';
+import { timeouts } from '../core/timeouts.js';
 
 export type Db = Database.Database;
 
@@ -52,7 +53,7 @@ export function openDb(dataDir: string, options: { readonly?: boolean } = {}): D
     // NORMAL is durable across process crashes in WAL mode; only power loss can lose the last commit.
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
-    db.pragma('busy_timeout = 5000');
+    db.pragma(`busy_timeout = ${timeouts.dbBusy.ms}`);
     runMigrations(db);
   }
   return db;

@@ -12,6 +12,7 @@ import { secureContextOptions } from './server-options.js';
 import { generateSelfSigned } from './self-signed.js';
 import { installedPath, mtimeMs, readInstalled, readSelfSigned, writeInstalled, writeSelfSigned, type InstalledPfx } from './cert-files.js';
 import { altNames, commonName, oneLineDn } from './x509-fields.js';
+import { timeouts } from '../core/timeouts.js';
 
 export type CertSource = 'installed' | 'config' | 'self-signed';
 
@@ -102,7 +103,7 @@ export class CertificateManager {
     this.checkExpiry();
     this.expiryTimer = setInterval(() => this.checkExpiry(), EXPIRY_CHECK_MS);
     this.expiryTimer.unref();
-    watchFile(installedPath(this.opts.dataDir), { interval: this.opts.watchIntervalMs ?? 2000, persistent: false }, () => this.reloadInstalled());
+    watchFile(installedPath(this.opts.dataDir), { interval: this.opts.watchIntervalMs ?? timeouts.certWatch.ms, persistent: false }, () => this.reloadInstalled());
   }
 
   stop(): void {

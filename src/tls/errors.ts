@@ -1,4 +1,4 @@
-import { RelayError } from '../errors.js';
+import { RelayError, type Catalogued } from '../errors.js';
 
 /** The PFX cannot be opened at all (as opposed to opened but not acceptable). */
 export class PfxLoadError extends RelayError {}
@@ -15,7 +15,7 @@ export interface CertProblem {
   readonly message: string;
 }
 
-export type CertProblemCode =
+export type CertProblemCode = Catalogued<
   | 'PFX_WRONG_PASSPHRASE'
   | 'PFX_CORRUPT'
   | 'PFX_IS_PEM'
@@ -36,4 +36,5 @@ export type CertProblemCode =
   | 'FQDN_MISMATCH'
   | 'IP_IDENTITY'
   | 'CERT_NOT_YET_VALID'
-  | 'CERT_EXPIRED';
+  | 'CERT_EXPIRED'
+>;

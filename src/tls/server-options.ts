@@ -1,4 +1,5 @@
 import type { SecureContextOptions } from 'node:tls';
+import { timeouts } from '../core/timeouts.js';
 
 /**
  * TLS 1.2 as the floor (TLS 1.3 suites are all AEAD); for 1.2 only ECDHE with AES-GCM or
@@ -25,6 +26,6 @@ export function secureContextOptions(keyPem: string, chainPem: string): SecureCo
     ciphers: AEAD_CIPHERS,
     honorCipherOrder: true,
     // Resumption (tickets and session ids) saves phones a full handshake on each of the ~10 boot requests.
-    sessionTimeout: 3600,
+    sessionTimeout: timeouts.tlsSession.ms / 1000,
   };
 }

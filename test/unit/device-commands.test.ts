@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { COMMAND_KINDS, NOT_REPEATABLE, READ_ONLY, type CommandKind } from '../../src/devices/commands.js';
-import type { Driver } from '../../src/devices/driver.js';
+import { COMMAND_KINDS, NOT_REPEATABLE, READ_ONLY, runCommand, type CommandContext, type CommandKind } from '../../src/devices/commands.js';
+import type { CachedImage, Driver } from '../../src/devices/driver.js';
 import { DriverRegistry, VENDORS } from '../../src/devices/registry.js';
 import { inboundFrameSchema } from '../../src/management-agent/frames.js';
 import { createLogger } from '../../src/log.js';
@@ -21,6 +21,37 @@ describe('command table', () => {
   it('derives the crash rule and the resend rule (PROTOCOL §3): dial, reboot, reset and pcapStart are never repeated', () => {
     expect([...NOT_REPEATABLE].sort()).toEqual(['dial', 'pcapStart', 'reboot', 'reset']);
     expect([...READ_ONLY].sort()).toEqual(['getConfig', 'getParams', 'screenCapture', 'status']);
+  });
+});
+
+describe('updateFirmware through the table', () => {
+  const target = { mac: '0004f2000001', ip: '127.20.0.1', model: 'VVX 450', credentials: { user: 'u', password: 'p' } };
+  const images: Record<string, CachedImage & { synced: boolean }> = {
+    fw7: { imageId: 'fw7', version: '7.0.1', path: '/fw/7.0.1/sip.ld', synced: true },
+    fw8: { imageId: 'fw8', version: '8.0.0', path: '/fw/8.0.0/sip.ld', synced: false },
+  };
+  const asked: string[] = [];
+  const driver: Driver = {
+    readStatus: () => Promise.resolve({ online: true }),
+    updateFirmware: (_t, image, mode) => {
+      asked.push(`${image.imageId}:${mode}`);
+      return Promise.resolve(image.version === '7.0.1' ? { outcome: 'success', fromVersion: '6.4.3', toVersion: '7.0.1', fetchedFromCache: true } : { outcome: 'success', alreadyCurrent: true, fromVersion: image.version, toVersion: image.version });
+    },
+    close: () => Promise.resolve(),
+  };
+  const ctx = (): CommandContext => ({ driver, target, fileStem: () => 'x', deliver: () => Promise.reject(new Error('unused')), collectCapture: () => Promise.reject(new Error('unused')), readStatus: () => Promise.resolve({ online: true }), image: (id) => images[id] });
+
+  it('fails without asking the phone when the image is not in the set or not synced; otherwise names the versions', async () => {
+    expect(await runCommand(ctx(), { kind: 'updateFirmware', args: { imageId: 'nope' } })).toMatchObject({ outcome: 'failure', reason: expect.stringMatching(/not in the relay's desired image set/) });
+    expect(await runCommand(ctx(), { kind: 'updateFirmware', args: { imageId: 'fw8' } })).toMatchObject({ outcome: 'failure', reason: expect.stringMatching(/^image not synced/) });
+    expect(asked).toEqual([]);
+    expect(await runCommand(ctx(), { kind: 'updateFirmware', args: { imageId: 'fw7' } })).toEqual({ outcome: 'success', data: { imageId: 'fw7', version: '7.0.1', fromVersion: '6.4.3', toVersion: '7.0.1', alreadyCurrent: false, fetchedFromCache: true } });
+    expect(asked).toEqual(['fw7:trigger']);
+  });
+
+  it('a phone already on the version is success "already current"', async () => {
+    images.fw8 = { ...images.fw8!, synced: true };
+    expect(await runCommand(ctx(), { kind: 'updateFirmware', args: { imageId: 'fw8' } })).toMatchObject({ outcome: 'success', reason: 'already current', data: { alreadyCurrent: true } });
   });
 });
 
