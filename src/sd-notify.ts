@@ -17,7 +17,7 @@ export function notifySystemd(state: 'ready' | 'stopping', log: Logger, env: Nod
   return new Promise((resolve) => {
     execFile('systemd-notify', args, { env, timeout: timeouts.sdNotify.ms }, (err, _stdout, stderr) => {
       if (err) {
-        log.warn({ state, err: errorMessage(err), stderr: stderr.trim() }, 'could not notify systemd (is systemd-notify installed?)');
+        log.warn({ code: 'SYSTEMD_NOTIFY_FAILED', state, err: errorMessage(err), stderr: stderr.trim() }, 'could not notify systemd (is systemd-notify installed?)');
         resolve(false);
         return;
       }

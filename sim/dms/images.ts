@@ -51,6 +51,14 @@ export interface DmsImagesOptions {
 
 const PATTERN_LEN = 1_048_573; // prime, so the pattern never lines up with power-of-two offsets
 
+/**
+ * A versioned image starts with this line, the way a real sip.ld carries its version in its
+ * header: a simulated phone that installs it reads its new version from the bytes it got.
+ */
+export function firmwareHeader(version: string): Buffer {
+  return Buffer.from(`#SIM-FIRMWARE version=${version}\n`, 'latin1');
+}
+
 class Content {
   readonly pattern: Buffer;
   readonly offset: number;
@@ -59,6 +67,7 @@ class Content {
   constructor(
     readonly seed: string,
     readonly size: number,
+    readonly header: Buffer = Buffer.alloc(0),
   ) {
     const out = Buffer.allocUnsafe(PATTERN_LEN + 32);
     for (let i = 0, block = 0; i < PATTERN_LEN; i += 32, block++) {
@@ -71,6 +80,12 @@ class Content {
   /** Bytes [start, end) as chunks of at most `chunk` bytes. */
   *chunks(start: number, end: number, chunk = 64 * 1024): Generator<Buffer> {
     let pos = start;
+    const h = Math.min(this.header.length, this.size);
+    if (pos < h) {
+      const n = Math.min(h, end) - pos;
+      if (n > 0) yield this.header.subarray(pos, pos + n);
+      pos += Math.max(0, n);
+    }
     while (pos < end) {
       const p = (pos + this.offset) % PATTERN_LEN;
       const n = Math.min(chunk, end - pos, PATTERN_LEN - p);
@@ -117,7 +132,7 @@ export class DmsImages {
   }
 
   setImages(list: readonly SimImageInput[]): void {
-    this.images = list.map((input) => ({ input, content: this.contentFor(input.seed ?? input.imageId, input.size) }));
+    this.images = list.map((input) => ({ input, content: this.contentFor(input.seed ?? input.imageId, input.size, input.version) }));
   }
 
   setSyncWindow(w: SimSyncWindow | null): void {
@@ -161,11 +176,11 @@ export class DmsImages {
     return this.requests.perImage.get(imageId) ?? 0;
   }
 
-  private contentFor(seed: string, size: number): Content {
-    const key = `${seed}\0${size}`;
+  private contentFor(seed: string, size: number, version?: string): Content {
+    const key = `${seed}\0${size}\0${version ?? ''}`;
     let c = this.contents.get(key);
     if (!c) {
-      c = new Content(seed, size);
+      c = new Content(seed, size, version !== undefined ? firmwareHeader(version) : undefined);
       this.contents.set(key, c);
     }
     return c;

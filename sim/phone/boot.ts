@@ -40,7 +40,11 @@ export interface BootResult {
   readonly configFiles: readonly string[];
   /** Every mandatory step answered 2xx (master, its config files, the app log upload). */
   readonly ok: boolean;
+  /** The firmware file the master config named, if it was fetched: its path, status and the version in its header. */
+  readonly firmware?: { readonly path: string; readonly status: number; readonly bytes: number; readonly version: string | undefined };
 }
+
+const VERSION_LINE = /^#SIM-FIRMWARE version=([^\s]+)\n/;
 
 function attr(xml: string, name: string): string | undefined {
   const m = new RegExp(`\\b${name}="([^"]*)"`).exec(xml);
@@ -73,6 +77,19 @@ export async function bootPolycomPhone(o: PolycomBootOptions): Promise<BootResul
     steps.push({ method, path, status: res.statusCode, bytes: buf.length });
     return { status: res.statusCode, text: buf.toString('utf8') };
   };
+  // Images are large and many phones boot at once: stream them, keeping only the header line.
+  const fetchImage = async (path: string): Promise<NonNullable<BootResult['firmware']>> => {
+    const res = await client.request({ method: 'GET', path, headers: { 'user-agent': updater, authorization: auth } });
+    let head = Buffer.alloc(0);
+    let bytes = 0;
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      if (head.length < 64) head = Buffer.concat([head, chunk.subarray(0, 64 - head.length)]);
+      bytes += chunk.length;
+    }
+    steps.push({ method: 'GET', path, status: res.statusCode, bytes });
+    const version = res.statusCode === 200 ? VERSION_LINE.exec(head.toString('latin1'))?.[1] : undefined;
+    return { path, status: res.statusCode, bytes, version };
+  };
   const mac = o.mac.toLowerCase();
   let ok = true;
   const need = (status: number) => {
@@ -94,16 +111,19 @@ export async function bootPolycomPhone(o: PolycomBootOptions): Promise<BootResul
       .split(',')
       .map((s) => s.trim().replace(/\[PHONE_MAC_ADDRESS\]/g, mac).replace(/\[PHONE_MODEL\]/g, code))
       .filter((s) => s !== '');
+    let firmware: BootResult['firmware'];
     if (appFile !== '' && o.fetchFirmware !== false) {
+      // UC Software asks for the part-number-specific image first, then the generic one.
       const slash = appFile.lastIndexOf('/');
-      const fw = `${appFile.slice(0, slash + 1)}${o.partNumber ?? '3111-44500-001'}.${appFile.slice(slash + 1)}`;
-      await call('GET', `/${fw}`, updater);
+      const specific = `/${appFile.slice(0, slash + 1)}${o.partNumber ?? '3111-44500-001'}.${appFile.slice(slash + 1)}`;
+      firmware = await fetchImage(specific);
+      if (firmware.status === 404) firmware = await fetchImage(`/${appFile}`);
     }
     for (const f of listed) need((await call('GET', `/${f}`, app)).status);
     for (const f of [`${mac}-phone.cfg`, `${mac}-web.cfg`, `${mac}-directory.xml`, '000000000000-directory.xml']) await call('GET', `/${f}`, app);
     await call('HEAD', `/${mac}-app.log`, app);
     need((await call('PUT', `/${mac}-app.log`, app, `0101000000|cfg  |4|00|Prm|Parameter list loaded from ${master}\n`)).status);
-    return { steps, master, configFiles: listed, ok };
+    return { steps, master, configFiles: listed, ok, ...(firmware ? { firmware } : {}) };
   } finally {
     await client.close().catch(() => undefined);
   }

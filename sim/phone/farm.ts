@@ -6,6 +6,7 @@ import selfsigned from 'selfsigned';
 import { SimPhone, type PhoneSpec, type PhoneTiming, type SimFaults } from './phone.js';
 import { handleRest } from './rest.js';
 import { pcapFile } from './media.js';
+import { bootPolycomPhone } from './boot.js';
 
 /**
  * Many simulated phones in one process. Each phone listens on its own loopback address
@@ -26,6 +27,11 @@ export interface FarmOptions {
   tls?: { cert: string; key: string };
   /** Host name → loopback IP for URLs the phones call (capture upload, notifications). */
   hosts?: Record<string, string>;
+  /**
+   * Where the phones provision from (the relay's phone port): with it, a rebooting phone boots
+   * through the relay, fetches the firmware its master config names and installs it.
+   */
+  provisioning?: { relayUrl: string; servername: string; ca: string; account: { user: string; password: string } };
   /** Called with each upload/notification failure (the phone itself just gives up). */
   onError?: (phone: SimPhone, what: string, err: unknown) => void;
 }
@@ -87,6 +93,7 @@ export class PhoneFarm {
       goOffline: (p: SimPhone) => this.offline(p),
       goOnline: (p: SimPhone) => void this.listen(p).catch((err: unknown) => this.opts.onError?.(p, 'relisten', err)),
       event: (p: SimPhone, xml: string) => this.notify(p, xml),
+      ...(this.opts.provisioning ? { boot: (p: SimPhone) => this.boot(p) } : {}),
     };
     const created: SimPhone[] = [];
     for (let i = 0; i < this.opts.count; i++) {
@@ -158,6 +165,25 @@ export class PhoneFarm {
   private uploadCapture(phone: SimPhone, url: string): void {
     const headers = { 'content-type': 'application/vnd.tcpdump.pcap', 'user-agent': `FileTransport PolycomVVX-${phone.model.replace(' ', '_')}-UA/${phone.firmware} Type/Application` };
     this.send(phone, 'capture', 'capture upload', url, 'PUT', pcapFile(phone.ip, phone.mac), headers);
+  }
+
+  /** One provisioning boot through the relay from the phone's own address; resolves with the version of the firmware it got. */
+  private async boot(phone: SimPhone): Promise<string | undefined> {
+    const prov = this.opts.provisioning;
+    if (!prov) return undefined;
+    const r = await bootPolycomPhone({
+      relayUrl: prov.relayUrl,
+      servername: prov.servername,
+      ca: prov.ca,
+      mac: phone.mac,
+      model: phone.model.replace(' ', '_'),
+      appVersion: phone.firmware,
+      localAddress: phone.ip,
+      account: prov.account,
+      fetchFirmware: true,
+    });
+    this.outgoing.push(`${phone.mac} boot ${r.firmware ? `${r.firmware.status} ${r.firmware.path} ${r.firmware.version ?? '-'}` : 'no-firmware'}`);
+    return r.firmware?.status === 200 ? r.firmware.version : undefined;
   }
 
   private notify(phone: SimPhone, xml: string): void {

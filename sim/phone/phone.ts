@@ -17,6 +17,8 @@ export interface SimFaults {
   drop?: boolean;
   /** Answer API calls with Status 4001 (device busy). */
   busy?: boolean;
+  /** A firmware upgrade fails: the phone fetches the image but comes back with its old version. */
+  upgradeFails?: boolean;
 }
 
 export interface SimLine {
@@ -105,6 +107,8 @@ export class SimPhone {
   online = true;
   rebootPending = false;
   reboots = 0;
+  upgrades = 0;
+  failedUpgrades = 0;
   syncs = 0;
   resets: string[] = [];
   readonly calls: SimCall[] = [];
@@ -118,7 +122,13 @@ export class SimPhone {
   constructor(
     spec: PhoneSpec,
     readonly timing: PhoneTiming,
-    private readonly hooks: { goOffline(p: SimPhone): void; goOnline(p: SimPhone): void; event(p: SimPhone, xml: string): void },
+    private readonly hooks: {
+      goOffline(p: SimPhone): void;
+      goOnline(p: SimPhone): void;
+      event(p: SimPhone, xml: string): void;
+      /** Provisioning boot while offline: resolves with the firmware version the phone fetched, if any. */
+      boot?(p: SimPhone): Promise<string | undefined>;
+    },
   ) {
     this.mac = spec.mac.toLowerCase();
     this.ip = spec.ip;
@@ -163,11 +173,27 @@ export class SimPhone {
     this.calls.length = 0;
     this.sessions.clear();
     this.hooks.goOffline(this);
-    this.later(this.timing.rebootOfflineMs, () => {
+    const up = () => {
       this.bootedAt = Date.now();
       this.online = true;
       this.hooks.goOnline(this);
       this.push(`<LineRegistrationEvent><PhoneIP>${this.ip}</PhoneIP><MACAddress>${this.mac}</MACAddress><LineNumber>1</LineNumber><TimeStamp>${new Date().toISOString()}</TimeStamp></LineRegistrationEvent>`);
+    };
+    const boot = this.hooks.boot;
+    this.later(this.timing.rebootOfflineMs, () => {
+      if (!boot) return up();
+      // Booting: fetch the provisioning config and the firmware it names; install a newer image unless the flash fails.
+      boot(this)
+        .then((version) => {
+          if (version === undefined || version === this.firmware) return;
+          if (this.faults.upgradeFails) this.failedUpgrades++;
+          else {
+            this.firmware = version;
+            this.upgrades++;
+          }
+        })
+        .catch(() => undefined)
+        .finally(up);
     });
   }
 

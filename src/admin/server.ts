@@ -9,8 +9,8 @@ import { timeouts } from '../core/timeouts.js';
 export type AdminRoute = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
 /**
- * The operator-facing port: health, readiness, metrics and the status document the CLI
- * reads. Bound to localhost by default; it never serves phones.
+ * The operator-facing port: health, readiness, metrics, the status document the CLI
+ * reads and the HTML status page (`/`). Bound to localhost by default; it never serves phones.
  */
 export class AdminServer {
   private readonly server: Server;
@@ -59,7 +59,11 @@ export class AdminServer {
     const path = (req.url ?? '/').split('?')[0]!;
     const route = this.routes.get(path);
     if (!route) return sendJson(res, 404, { error: 'not_found', path });
-    if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'method_not_allowed' });
+    // Read-only port: nothing here changes state, whatever the method.
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD');
+      return sendJson(res, 405, { error: 'method_not_allowed' });
+    }
     try {
       await route(req, res);
     } catch (err) {

@@ -96,7 +96,7 @@ export class AccessChecker {
       }
       return { ok: false, status: 502, headers: {}, reason: `provisioning server answered ${s} to the credential check` };
     } catch (err) {
-      this.opts.log.warn({ path: q.path, err: errorMessage(err) }, 'credential check with the provisioning server failed');
+      this.opts.log.warn({ code: 'ACCESS_CHECK_FAILED', path: q.path, err: errorMessage(err) }, 'credential check with the provisioning server failed');
       return { ok: false, status: 502, headers: {}, reason: 'provisioning server unreachable for the credential check' };
     }
   }

@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import { errorCode, errorMessage } from '../errors.js';
 import { CacheError } from './errors.js';
 import { relayMetrics } from '../metrics/relay-metrics.js';
+import { retryPolicyDelay, type RetryPolicy } from '../core/backoff.js';
 
 export interface FillSource {
   readonly url: string;
@@ -15,11 +16,7 @@ export interface FillSource {
   readonly headers: Readonly<Record<string, string>>;
 }
 
-export interface RetryPolicy {
-  readonly attempts: number;
-  readonly baseDelayMs: number;
-  readonly maxDelayMs: number;
-}
+export type { RetryPolicy };
 
 export interface FillSpec {
   readonly key: string;
@@ -150,7 +147,7 @@ export class Fill extends EventEmitter {
         } catch (err) {
           const e = toCacheError(err, env.signal);
           if (!e.retryable || attempt >= env.retry.attempts || env.signal.aborted) throw e;
-          const delay = Math.min(env.retry.maxDelayMs, env.retry.baseDelayMs * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
+          const delay = retryPolicyDelay(env.retry, attempt, 'equal');
           env.log.warn({ key: spec.key, url: spec.source.url, at: this.written, attempt, err: e.message }, 'firmware fill interrupted; resuming with Range');
           await sleep(delay, undefined, { signal: env.signal }).catch(() => undefined);
           if (env.signal.aborted) throw new CacheError('CACHE_ABORTED', 'the relay is stopping', { retryable: true });

@@ -75,7 +75,7 @@ export class FirmwareCache {
     const onDisk = new Set(this.store.objectNames());
     for (const row of this.opts.cacheRepo.objects()) {
       if (!onDisk.has(row.sha256)) {
-        this.opts.log.warn({ sha256: row.sha256 }, 'cache object missing on disk; forgetting it');
+        this.opts.log.warn({ code: 'CACHE_OBJECT_MISSING', sha256: row.sha256 }, 'cache object missing on disk; forgetting it');
         this.opts.cacheRepo.removeObject(row.sha256);
       } else {
         onDisk.delete(row.sha256);
@@ -88,7 +88,7 @@ export class FirmwareCache {
         this.opts.cacheRepo.addObject(orphan, statSync(this.store.objectPath(orphan)).size, this.opts.clock.now());
         this.opts.log.info({ sha256: orphan }, 'adopted a verified cache object missing from the index');
       } catch (err) {
-        this.opts.log.warn({ sha256: orphan, err: errorMessage(err) }, 'cannot adopt cache object; removing it');
+        this.opts.log.warn({ code: 'CACHE_IO', sha256: orphan, err: errorMessage(err) }, 'cannot adopt cache object; removing it');
         await this.store.removeObject(orphan);
       }
     }
@@ -213,7 +213,7 @@ export class FirmwareCache {
   async evict(sha256: string): Promise<void> {
     this.opts.cacheRepo.removeObject(sha256);
     // Readers that already opened the file keep reading it: unlink only drops the name.
-    await this.store.removeObject(sha256).catch((err: unknown) => this.opts.log.warn({ sha256, err: errorMessage(err) }, 'cannot remove evicted object'));
+    await this.store.removeObject(sha256).catch((err: unknown) => this.opts.log.warn({ code: 'CACHE_IO', sha256, err: errorMessage(err) }, 'cannot remove evicted object'));
     this.opts.log.info({ sha256 }, 'evicted cache object');
   }
 

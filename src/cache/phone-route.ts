@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FirmwareServeLog } from './serve-log.js';
 import type { Logger } from '../log.js';
 import type { PhoneRequestContext, PhoneRoute } from '../core/phone-route.js';
 import type { RegistrationSource } from '../core/ports.js';
@@ -24,6 +25,8 @@ export interface FirmwareRouteDeps {
   /** Where and how to fetch an image URL (bearer token only on the DMS's origin). */
   readonly imageSource: (url: string) => FillSource;
   readonly log: Logger;
+  /** Notes which phone was served which image (firmware updates check the phone fetched it here). */
+  readonly served?: FirmwareServeLog;
 }
 
 function fillStatus(err: unknown): { status: number; text: string } {
@@ -69,6 +72,7 @@ export function firmwareRoute(d: FirmwareRouteDeps): PhoneRoute {
       }
       const image = d.images.byPath(ctx.path);
       if (image) {
+        if (req.method === 'GET') d.served?.record(ctx.clientIp, ctx.path, Date.now());
         await serveKnown(req, res, d, image.sha256, image.size, () => d.cache.fillImage({ sha256: image.sha256, size: image.size, source: d.imageSource(image.url) }));
         return;
       }

@@ -8,9 +8,8 @@ import { openDb } from '../store/db.js';
 import { KvStore } from '../store/kv.js';
 import { RegistrationRepository } from '../store/registration.js';
 import { RegistrationClient } from '../management-agent/registration.js';
-import { DmsHttp } from '../management-agent/dms-http.js';
+import { DmsClient } from '../dms/client.js';
 import { DEFAULT_TUNING } from '../management-agent/tuning.js';
-import { dmsTrustedCa } from '../tls/trust.js';
 import { createLogger } from '../log.js';
 import { systemClock } from '../core/clock.js';
 
@@ -37,16 +36,15 @@ export const command: CliCommand = {
     const cfg = configOrExit(values.config, overrides);
     if (typeof cfg === 'number') return cfg;
 
-    let ca;
+    let http: DmsClient;
     try {
-      ca = dmsTrustedCa(cfg.dmsCaFile);
+      http = DmsClient.open(cfg, { clock: systemClock, apiTimeoutMs: DEFAULT_TUNING.httpTimeoutMs, bulkConnections: 1 });
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       console.error(`cloud-relay: ${err.message}`);
       return ExitCode.CONFIG;
     }
     const db = openDb(cfg.dataDir);
-    const http = new DmsHttp(cfg.dmsUrl, ca, systemClock, DEFAULT_TUNING.httpTimeoutMs);
     try {
       const repo = new RegistrationRepository(new KvStore(db));
       const creds = { tenantId: cfg.tenantId ?? values.tenant ?? '', pin: cfg.pin ?? '' };

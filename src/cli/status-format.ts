@@ -41,7 +41,9 @@ function describe(v: unknown): string {
 /** Renders the status document; `now` is injectable so tests need no clock. */
 export function formatStatus(doc: Record<string, unknown>, now = Date.now()): string {
   const out: string[] = [];
-  const shown = new Set(['version', 'startedAt', 'uptimeSeconds', 'draining', 'readiness']);
+  // The detail lists (per image, per model, per task, per rollout) are the status page's; the
+  // counts above them are printed below.
+  const shown = new Set(['version', 'startedAt', 'uptimeSeconds', 'draining', 'readiness', 'firmwareSync', 'phones', 'recentTasks', 'rollouts']);
   const r = readinessSchema.safeParse(doc.readiness);
   const state = doc.draining === true ? 'DRAINING' : r.success ? (r.data.ready ? 'READY' : 'NOT READY') : 'readiness unknown';
   out.push(`cloud-relay ${describe(doc.version)}   up ${typeof doc.uptimeSeconds === 'number' ? formatAge(doc.uptimeSeconds * 1000) : '?'}   ${state}`);

@@ -57,6 +57,11 @@ export const errorCatalogue = {
     retry: 'depends',
     exit: EX_UNAVAILABLE,
   },
+  SYSTEMD_NOTIFY_FAILED: {
+    area: 'startup',
+    sentence: 'systemd-notify could not report ready/stopping to systemd (not installed, or not run by systemd with Type=notify); the relay runs on.',
+    retry: 'no',
+  },
   CREDENTIALS_MISSING: {
     area: 'startup',
     sentence: 'There is no tenant ID and PIN to register with: set tenantId and pin (or pinFile) in the config, or run `cloud-relay register` once.',
@@ -138,6 +143,16 @@ export const errorCatalogue = {
     sentence: 'The DMS answered an API call with a body over the size the relay accepts; the answer was dropped.',
     retry: 'depends',
     exit: EX_UNAVAILABLE,
+  },
+  REGISTRATION_INVALIDATED: {
+    area: 'registration',
+    sentence: 'The relay token stopped being valid (rejected with 401 or close 4003, or the DMS asked to re-register); the relay registers again at once.',
+    retry: 'yes',
+  },
+  RELAY_ID_CHANGED: {
+    area: 'registration',
+    sentence: 'The DMS did not know the relay id this relay had and assigned a new one (the relay was deleted in the DMS, or the DMS lost it); the DMS sees a new relay.',
+    retry: 'no',
   },
   CLOCK_SKEW: {
     area: 'registration',
@@ -486,6 +501,16 @@ export const errorCatalogue = {
   },
 
   // firmware cache
+  ACCESS_CHECK_FAILED: {
+    area: 'cache',
+    sentence: "The provisioning server could not be asked whether a phone's credentials may fetch a cached file (unreachable, timeout); the phone gets 502, nothing is served.",
+    retry: 'yes',
+  },
+  CACHE_OBJECT_MISSING: {
+    area: 'cache',
+    sentence: 'A file the cache index lists is missing on disk (deleted by hand, or the cache directory was replaced); the entry is forgotten and refetched when needed.',
+    retry: 'no',
+  },
   CACHE_DISK_FULL: {
     area: 'cache',
     sentence: 'The disk holding the cache is full (ENOSPC/EDQUOT); only this fill fails, the phone gets 507.',
@@ -518,6 +543,11 @@ export const errorCatalogue = {
   },
 
   // image sync (download agent)
+  IMAGE_REJECTED: {
+    area: 'images',
+    sentence: 'An image of the catalogue was not synced: a duplicate id or path, over the 40 images / 30 GB limits, or an invalid entry; reported as image.status failed with the reason.',
+    retry: 'no',
+  },
   CATALOGUE_UNREACHABLE: {
     area: 'images',
     sentence: 'The image catalogue cannot be fetched from the DMS; the agent retries with backoff.',
@@ -540,6 +570,11 @@ export const errorCatalogue = {
   },
 
   // calls to phones (task result reasons carry the message)
+  DEVICE_TARGET_INVALID: {
+    area: 'devices',
+    sentence: 'A stored phone target (address, port, vendor) is invalid, so the phone is skipped; the next task or poll from the DMS replaces it.',
+    retry: 'no',
+  },
   CONNECT_FAILED: {
     area: 'devices',
     sentence: 'The phone cannot be reached (refused, unreachable, connect timeout); nothing was sent, so the command is retried.',

@@ -18,6 +18,8 @@ const count = z.number().int().nonnegative();
 const isoTime = z.string();
 // `at` is optional for readers: older relays' documents may lack it.
 const problem = z.object({ code: z.string(), message: z.string(), at: isoTime.optional() });
+/** A failure remembered for the operator: stable code, the catalogued sentence, when. */
+const lastError = z.object({ code: z.string(), message: z.string(), at: isoTime });
 
 export const readinessSchema = z.object({
   ready: z.boolean(),
@@ -47,19 +49,43 @@ export const statusSectionSchemas = {
   tasks: z.object({ scheduled: count, running: count }),
   managementAgent: z.object({
     relayId: z.string().nullable(),
+    /** Tenant this relay registers for (an identifier, not a secret; the PIN never appears). */
+    tenantId: z.string().nullable(),
     registered: z.boolean(),
     tokenExpiresAt: isoTime.nullable(),
-    lastRegistrationError: problem.nullable(),
+    lastRegistrationError: lastError.nullable(),
     heartbeat: z.object({ intervalSeconds: z.number().nullable(), sent: count, lastOkAt: isoTime.nullable() }),
     control: z.object({
       connected: z.boolean(),
+      /** When the current connection opened (null while down). */
       since: isoTime.nullable(),
+      /** When the channel last went down, or when the relay started if it never came up (null while up). */
+      downSince: isoTime.nullable(),
       reconnects: count,
-      lastClose: z.object({ code: z.number(), reason: z.string(), at: isoTime.optional() }).nullable(),
+      lastClose: z.object({ code: z.number(), reason: z.string(), at: isoTime }).nullable(),
+      /** Why the last attempt or connection failed, as a sentence. */
+      lastError: lastError.nullable(),
     }),
     outboxDepth: count,
   }),
-  ipGuard: z.object({ whitelisted: count, blocked: count }),
+  ipGuard: z.object({
+    whitelisted: count,
+    blocked: count,
+    /** The most recently blocked addresses (bounded); `blocked` is the full count. */
+    addresses: z
+      .array(
+        z.object({
+          ip: z.string(),
+          state: z.enum(['banned', 'blacklisted']),
+          /** End of a ban; null for a blacklisting (lifted only by `cloud-relay ip unban`). */
+          until: isoTime.nullable(),
+          bans: count,
+          lastFailure: z.string().nullable(),
+          lastFailureAt: isoTime.nullable(),
+        }),
+      )
+      .optional(),
+  }),
   firmwareCache: z.object({
     bytes: count,
     objects: count,
@@ -68,8 +94,44 @@ export const statusSectionSchemas = {
     fills: count,
     reservedBytes: count,
     quotaBytes: count,
-    lastError: problem.nullable(),
+    lastError: lastError.nullable(),
   }),
+  /** The DMS's desired image set (at most 40 by protocol, plus refused catalogue entries). */
+  firmwareSync: z.object({
+    lastSyncAt: isoTime.nullable(),
+    lastError: z.string().nullable(),
+    windowOpen: z.boolean(),
+    nextWindowAt: isoTime.nullable(),
+    images: z.array(
+      z.object({ imageId: z.string(), path: z.string(), version: z.string(), size: count, state: z.string(), bytes: count, reason: z.string().nullable() }),
+    ),
+  }),
+  /** Phones aggregated in the store: bounded whatever the fleet size. */
+  phones: z.object({
+    known: count,
+    online: count,
+    /** The largest model/firmware groups, biggest first (at most PHONE_GROUPS_SHOWN). */
+    groups: z.array(z.object({ model: z.string(), firmware: z.string(), known: count, online: count })),
+    /** What the groups above leave out. */
+    otherGroups: z.object({ groups: count, known: count, online: count }),
+    /** The most recently offline phones, newest first (at most RECENTLY_OFFLINE_SHOWN). */
+    recentlyOffline: z.array(z.object({ deviceId: z.string(), mac: z.string(), ip: z.string(), model: z.string(), offlineSince: isoTime.nullable() })),
+  }),
+  /** The newest tasks with their targets counted per outcome. */
+  recentTasks: z.array(
+    z.object({
+      taskId: z.string(),
+      name: z.string(),
+      kind: z.string(),
+      state: z.string(),
+      createdAt: isoTime,
+      total: count,
+      success: count,
+      failure: count,
+      notApplicable: count,
+      inProgress: count,
+    }),
+  ),
   deviceWork: z.object({
     queued: count,
     inFlight: count,
@@ -81,6 +143,34 @@ export const statusSectionSchemas = {
   }),
 } as const;
 
+/**
+ * Sections a build may not have yet: absent from the document until a part supplies a getter.
+ * (The rollout runner contributes `rollouts`.)
+ */
+export const optionalSectionSchemas = {
+  /** Firmware rollouts with their phones counted per phase. */
+  rollouts: z.array(
+    z.object({
+      rolloutId: z.string(),
+      name: z.string(),
+      imageId: z.string(),
+      state: z.string(),
+      reason: z.string().nullable(),
+      submittedAt: isoTime,
+      totals: z.object({
+        total: count,
+        upgraded: count,
+        alreadyCurrent: count,
+        inProgress: count,
+        waitingIdle: count,
+        failed: count,
+        notApplicable: count,
+        notStarted: count,
+      }),
+    }),
+  ),
+} as const;
+
 export const statusHeaderSchema = z.object({
   version: z.string(),
   startedAt: isoTime,
@@ -89,17 +179,41 @@ export const statusHeaderSchema = z.object({
   readiness: readinessSchema,
 });
 
-export const statusDocumentSchema = statusHeaderSchema.extend(statusSectionSchemas);
+export const statusDocumentSchema = statusHeaderSchema.extend(statusSectionSchemas).extend({ rollouts: optionalSectionSchemas.rollouts.optional() });
 
 export type SectionName = keyof typeof statusSectionSchemas;
 export type StatusSections = { [K in SectionName]: z.infer<(typeof statusSectionSchemas)[K]> };
 export type StatusHeader = z.infer<typeof statusHeaderSchema>;
-export type StatusDocument = StatusHeader & StatusSections;
+export type OptionalSectionName = keyof typeof optionalSectionSchemas;
+export type OptionalSections = { [K in OptionalSectionName]?: z.infer<(typeof optionalSectionSchemas)[K]> };
+export type StatusDocument = StatusHeader & StatusSections & OptionalSections;
 export type CertStatus = StatusSections['cert'];
 export type LoadedCertStatus = z.infer<typeof loadedCertSchema>;
 
 /** One getter per section; a part's wiring returns the getters of the sections it owns. */
-export type StatusSources = { readonly [K in SectionName]: () => StatusSections[K] };
+export type StatusSources = { readonly [K in SectionName]: () => StatusSections[K] } & { readonly [K in OptionalSectionName]?: () => NonNullable<OptionalSections[K]> };
+
+export type ReadinessSummary = StatusHeader['readiness'];
+export type LastError = z.infer<typeof lastError>;
+export type AgentStatus = StatusSections['managementAgent'];
+export type ControlLinkStatus = AgentStatus['control'];
+export type FirmwareCacheStatus = StatusSections['firmwareCache'];
+export type FirmwareSyncStatus = StatusSections['firmwareSync'];
+export type FirmwareImageStatus = FirmwareSyncStatus['images'][number];
+export type PhonesStatus = StatusSections['phones'];
+export type PhoneGroup = PhonesStatus['groups'][number];
+export type OfflinePhone = PhonesStatus['recentlyOffline'][number];
+export type TaskSummary = StatusSections['recentTasks'][number];
+export type RolloutSummary = NonNullable<OptionalSections['rollouts']>[number];
+export type IpGuardStatus = StatusSections['ipGuard'];
+export type BlockedAddress = NonNullable<IpGuardStatus['addresses']>[number];
+export type DeviceWorkStatus = StatusSections['deviceWork'];
+
+/** How many model/firmware groups, recently offline phones, tasks and blocked addresses the status carries. */
+export const PHONE_GROUPS_SHOWN = 12;
+export const RECENTLY_OFFLINE_SHOWN = 10;
+export const RECENT_TASKS_SHOWN = 10;
+export const BLOCKED_ADDRESSES_SHOWN = 20;
 
 /** The order sections appear in the document (and in `/status`). */
 export const SECTION_ORDER: readonly SectionName[] = Object.keys(statusSectionSchemas) as SectionName[];
@@ -108,5 +222,9 @@ export const SECTION_ORDER: readonly SectionName[] = Object.keys(statusSectionSc
 export function buildStatusDocument(header: StatusHeader, sources: StatusSources): StatusDocument {
   const doc: Record<string, unknown> = { ...header };
   for (const name of SECTION_ORDER) doc[name] = sources[name]();
+  for (const name of Object.keys(optionalSectionSchemas) as OptionalSectionName[]) {
+    const get = sources[name];
+    if (get) doc[name] = get();
+  }
   return doc as StatusDocument;
 }

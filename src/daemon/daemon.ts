@@ -9,6 +9,7 @@ import { openDb, type Db } from '../store/db.js';
 import { KvStore } from '../store/kv.js';
 import { AdminServer, sendJson } from '../admin/server.js';
 import { configDocument } from '../admin/config-document.js';
+import { statusPageRoute } from '../admin/status-page/route.js';
 import { RegistrationRepository } from '../store/registration.js';
 import { errorMessage } from '../errors.js';
 import { VERSION } from '../version.js';
@@ -111,6 +112,7 @@ export class Daemon {
     this.components.push(...parts.components);
     for (const check of parts.readiness) admin.addCheck(check);
     admin.route('/status', (_req, res) => sendJson(res, 200, this.statusDocument()));
+    admin.route('/', statusPageRoute(() => this.statusDocument(), () => this.clock.now()));
     const stored = new RegistrationRepository(kv);
     admin.route('/config', (_req, res) => sendJson(res, 200, configDocument({ config: cfg, storedTenantId: () => stored.credentials()?.tenantId })));
     for (const [path, view] of Object.entries(parts.adminViews)) admin.route(path, (_req, res) => sendJson(res, 200, view()));

@@ -10,7 +10,8 @@ import type { Db } from '../store/db.js';
 import type { KvStore } from '../store/kv.js';
 import type { ManagementAgent } from '../management-agent/agent.js';
 import type { InboundHandlers } from '../management-agent/ports.js';
-import type { AgentTuning } from '../management-agent/tuning.js';
+import { tuningWith, type AgentTuning } from '../management-agent/tuning.js';
+import { DmsClient } from '../dms/client.js';
 import { wireManagementAgent } from '../management-agent/wire.js';
 import { wirePhoneHttps } from '../http/phone-https.js';
 import { wirePhoneCertificate } from '../tls/wire.js';
@@ -54,14 +55,18 @@ export function wireParts(o: {
   status: () => StatusDocument;
 }): WiredParts {
   const { config, db, log, clock } = o;
+  // The DMS client first: it reads dmsCaFile once, every part talks to the DMS through it,
+  // and as the first component it is stopped last, after every part that uses it.
+  const dmsClient = DmsClient.open(config, { clock, apiTimeoutMs: tuningWith(o.agentTuning).httpTimeoutMs, bulkConnections: config.proxy.upstreamConnections });
+  const dmsClientComponent: Component = { name: 'dms-client', stop: () => dmsClient.close() };
   const tls = wirePhoneCertificate({ config, log, clock });
   // The DMS link starts first: the others report through its outbox and read its registration.
   // Its heartbeats wait for the phone certificate, so the first one already carries `cert`
   // (PROTOCOL §2) while registration and the control channel need not wait for it.
-  const dms = wireManagementAgent({ config, db, kv: o.kv, log, clock, tuning: o.agentTuning, inbound: o.inbound, status: o.status, heartbeatAfter: tls.loaded });
+  const dms = wireManagementAgent({ config, db, kv: o.kv, log, clock, tuning: o.agentTuning, inbound: o.inbound, status: o.status, heartbeatAfter: tls.loaded, dms: dmsClient });
   const { outbox, registration } = dms;
 
-  const firmware = wireFirmwareCache({ config, db, log, clock, registration });
+  const firmware = wireFirmwareCache({ config, db, log, clock, registration, dms: dmsClient });
   const images = wireDownloadAgent({
     config,
     db,
@@ -69,15 +74,13 @@ export function wireParts(o: {
     clock,
     outbox,
     registration,
-    dispatcher: firmware.dispatcher,
+    dms: dmsClient,
     cache: {
       has: (sha256) => firmware.cache.complete(sha256) !== undefined,
       fill: (img) => firmware.cache.fillImage({ sha256: img.sha256, size: img.size, source: firmware.imageSource(img.url) }),
     },
-    // The DMS refused our token on the image API: register again (PROTOCOL 1).
-    onUnauthorized: (why) => dms.agent.registration.reregister(why),
   });
-  const devices = wireDeviceWork({ config, db, outbox, registration, clock, log, relayBaseUrl: () => relayBaseUrl(config.fqdn, o.addresses.https) });
+  const devices = wireDeviceWork({ config, db, outbox, registration, dms: dmsClient, clock, log, relayBaseUrl: () => relayBaseUrl(config.fqdn, o.addresses.https) });
   const phone = wirePhoneHttps({
     config,
     db,
@@ -85,6 +88,7 @@ export function wireParts(o: {
     clock,
     draining: o.draining,
     registration,
+    dms: dmsClient,
     certs: tls.certs,
     // Tried in this order before the provisioning pass-through.
     routes: [dms, tls, firmware, images, devices].flatMap((p) => p.phoneRoutes),
@@ -102,7 +106,7 @@ export function wireParts(o: {
   // Start order; the certificate is loaded before the phone port listens.
   const parts = [dms, tls, phone, firmware, images, devices];
   return {
-    components: parts.flatMap((p) => p.components),
+    components: [dmsClientComponent, ...parts.flatMap((p) => p.components)],
     readiness: parts.flatMap((p) => p.readiness),
     status,
     adminViews: Object.assign({}, ...parts.map((p) => p.adminViews)) as Record<string, () => unknown>,

@@ -1,11 +1,8 @@
 import { DeviceError } from '../devices/errors.js';
 import { READ_ONLY, type CommandKind } from '../devices/commands.js';
+import { retryPolicyDelay, type RetryPolicy } from '../core/backoff.js';
 
-export interface RetryPolicy {
-  readonly attempts: number;
-  readonly baseDelayMs: number;
-  readonly maxDelayMs: number;
-}
+export type { RetryPolicy };
 
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 3, baseDelayMs: 1_000, maxDelayMs: 30_000 };
 
@@ -16,8 +13,7 @@ export const DEFAULT_RETRY: RetryPolicy = { attempts: 3, baseDelayMs: 1_000, max
  */
 export function retryDelay(err: unknown, kind: CommandKind, attempt: number, policy: RetryPolicy): number | undefined {
   if (attempt >= policy.attempts || !(err instanceof DeviceError)) return undefined;
-  const backoff = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-  const jittered = backoff / 2 + Math.random() * (backoff / 2);
+  const jittered = retryPolicyDelay(policy, attempt, 'equal');
   switch (err.code) {
     case 'CONNECT_FAILED':
       return jittered;

@@ -8,8 +8,10 @@ import type { Outbox, RegistrationSource } from '../core/ports.js';
 import type { RelayConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Db } from '../store/db.js';
+import type { DmsClient } from '../dms/client.js';
 import { DmsFiles } from '../management-agent/dms-files.js';
 import { DeviceWork } from './device-work.js';
+import { PHONE_GROUPS_SHOWN, RECENT_TASKS_SHOWN, RECENTLY_OFFLINE_SHOWN } from '../core/status.js';
 
 /** The URL phones use to reach the relay's phone-facing port (for one-time capture uploads). */
 export function relayBaseUrl(fqdn: string, https: AddressInfo | undefined): string | undefined {
@@ -17,12 +19,22 @@ export function relayBaseUrl(fqdn: string, https: AddressInfo | undefined): stri
   return `https://${fqdn}${https.port === 443 ? '' : `:${https.port}`}`;
 }
 
-export interface DeviceWorkWiring extends PartWiring<'devices' | 'tasks' | 'deviceWork', ReturnType<DeviceWork['handlers']>> {
+export interface DeviceWorkWiring extends PartWiring<'devices' | 'tasks' | 'deviceWork' | 'phones' | 'recentTasks', ReturnType<DeviceWork['handlers']>> {
   readonly work: DeviceWork;
 }
 
 /** Device drivers, tasks and monitoring. `relayBaseUrl` is read once the phone port is bound. */
-export function wireDeviceWork(o: { config: RelayConfig; db: Db; outbox: Outbox; registration: RegistrationSource; clock: Clock; log: Logger; relayBaseUrl: () => string | undefined }): DeviceWorkWiring {
+export function wireDeviceWork(o: {
+  config: RelayConfig;
+  db: Db;
+  outbox: Outbox;
+  registration: RegistrationSource;
+  /** Capture uploads go to the DMS through the one DMS client. */
+  dms: DmsClient;
+  clock: Clock;
+  log: Logger;
+  relayBaseUrl: () => string | undefined;
+}): DeviceWorkWiring {
   const d = o.config.devices;
   if (d.tlsPolicy === 'verify') {
     if (!d.caFile) throw new ConfigError([{ path: 'devices.caFile', message: 'required when devices.tlsPolicy is "verify" (the CA that signed the phones\' certificates)' }]);
@@ -48,7 +60,7 @@ export function wireDeviceWork(o: { config: RelayConfig; db: Db; outbox: Outbox;
     registration: o.registration,
     clock: o.clock,
     log: o.log,
-    files: new DmsFiles({ dmsUrl: o.config.dmsUrl, dmsCaFile: o.config.dmsCaFile, registration: o.registration }),
+    files: new DmsFiles({ dms: o.dms }),
     relayBaseUrl: o.relayBaseUrl,
   });
   return {
@@ -56,7 +68,13 @@ export function wireDeviceWork(o: { config: RelayConfig; db: Db; outbox: Outbox;
     components: [work],
     phoneRoutes: work.phoneRoutes(),
     handlers: work.handlers(),
-    status: { tasks: () => work.tasks.counts(), devices: () => work.devices.counts(), deviceWork: () => work.statusSection() },
+    status: {
+      tasks: () => work.tasks.counts(),
+      devices: () => work.devices.counts(),
+      deviceWork: () => work.statusSection(),
+      phones: () => work.devices.summary(PHONE_GROUPS_SHOWN, RECENTLY_OFFLINE_SHOWN),
+      recentTasks: () => work.tasks.recent(RECENT_TASKS_SHOWN).map((t) => ({ ...t, createdAt: new Date(t.createdAt).toISOString() })),
+    },
     readiness: [],
     adminViews: {},
   };

@@ -3,6 +3,7 @@ import type { PhoneRoute } from '../core/phone-route.js';
 import type { CommandKind } from './commands.js';
 import type { DeviceStatus, Driver } from './driver.js';
 import type { PinStore, TlsPolicy } from './tls-policy.js';
+import type { FirmwareServed, FirmwareWait } from './firmware.js';
 
 /**
  * The contract between the relay and one vendor's driver: what the relay lends every driver
@@ -36,6 +37,10 @@ export interface DriverEnv {
   readonly pins: PinStore;
   readonly log: Logger;
   readonly phoneEvents: PhoneEventSink;
+  /** Whether the relay's cache served a phone an image (firmware results say so). */
+  readonly firmwareServed?: FirmwareServed | undefined;
+  /** How long an upgrading phone is waited for (tests and benches shorten it). */
+  readonly firmwareWait?: FirmwareWait | undefined;
   /** Test knob: how a dial is confirmed (tests use a short interval). */
   readonly dialConfirm?: { attempts: number; intervalMs: number };
 }

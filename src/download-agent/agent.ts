@@ -8,6 +8,7 @@ import { errorCode, errorMessage } from '../errors.js';
 import { applyLimits, fetchCatalogue, syncWindowSchema, type Catalogue, type SyncWindow } from './catalogue.js';
 import type { ImageCachePort } from '../core/image-cache.js';
 import { nextOpening, windowCron, windowOpen } from './sync-window.js';
+import { backoffDelay } from '../core/backoff.js';
 import { timeouts } from '../core/timeouts.js';
 
 export interface DownloadAgentOptions {
@@ -160,7 +161,7 @@ export class DownloadAgent {
   private scheduleRetry(): void {
     if (this.stopped) return;
     const base = this.o.retryBaseMs ?? timeouts.imageSyncRetry.ms;
-    const delay = Math.min(this.o.periodicSyncMs, base * 2 ** this.retryN);
+    const delay = backoffDelay(this.retryN, base, this.o.periodicSyncMs, 'none');
     this.retryN = Math.min(this.retryN + 1, 20);
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => this.requestSync('retry'), delay);
@@ -224,9 +225,9 @@ export class DownloadAgent {
       ...limited.rejected.map((r) => ({ imageId: r.image.imageId, path: r.image.path, size: r.image.size, sha256: r.image.sha256, version: r.image.version, reason: r.reason })),
       ...cat.invalid.filter((i) => i.imageId !== undefined).map((i) => ({ imageId: i.imageId as string, path: '', size: 0, sha256: '', version: '', reason: i.reason })),
     ];
-    for (const r of cat.invalid.filter((i) => i.imageId === undefined)) this.o.log.warn({ reason: r.reason }, 'image catalogue entry without a readable imageId ignored');
+    for (const r of cat.invalid.filter((i) => i.imageId === undefined)) this.o.log.warn({ code: 'CATALOGUE_INVALID', reason: r.reason }, 'image catalogue entry without a readable imageId ignored');
     for (const r of rejected) {
-      this.o.log.warn({ imageId: r.imageId, reason: r.reason }, 'image rejected');
+      this.o.log.warn({ code: 'IMAGE_REJECTED', imageId: r.imageId, reason: r.reason }, 'image rejected');
       this.report(r.imageId, 'failed', 0, r.reason);
     }
     this.rejected = rejected;

@@ -1,6 +1,7 @@
 import type { Logger } from '../log.js';
 import type { Clock } from '../core/clock.js';
 import type { IpGuardRow, IpGuardStore } from '../store/ip-guard.js';
+import type { BlockedAddress, IpGuardStatus } from '../core/status.js';
 import { relayMetrics } from '../metrics/relay-metrics.js';
 
 export interface IpGuardPolicy {
@@ -111,6 +112,17 @@ export class IpGuard {
 
   counts(): { whitelisted: number; blocked: number } {
     return { whitelisted: this.whitelist.size, blocked: this.blocked.size };
+  }
+
+  /** Counts plus the `limit` most recently failing blocked addresses, for the status page. */
+  status(limit: number): IpGuardStatus {
+    const now = this.clock.now();
+    const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+    const addresses = this.store.recentlyBlocked(now, limit).map((r): BlockedAddress => {
+      const blacklisted = stateOf(r, now) === 'blacklisted';
+      return { ip: r.ip, state: blacklisted ? 'blacklisted' : 'banned', until: blacklisted ? null : iso(r.bannedUntil), bans: r.banCount, lastFailure: r.lastFailure, lastFailureAt: iso(r.lastFailureAt) };
+    });
+    return { ...this.counts(), addresses };
   }
 
   private prune(): void {

@@ -9,8 +9,9 @@ import type { Logger } from '../log.js';
 import type { Db } from '../store/db.js';
 import { IpGuardStore } from '../store/ip-guard.js';
 import type { CertificateManager } from '../tls/certificate-manager.js';
-import { dmsTrustedCa } from '../tls/trust.js';
 import { IpGuard } from './ip-guard.js';
+import { BLOCKED_ADDRESSES_SHOWN } from '../core/status.js';
+import type { DmsClient } from '../dms/client.js';
 import { PhoneServer } from './phone-server.js';
 import { ProvisioningProxy } from './provisioning-proxy.js';
 
@@ -30,6 +31,8 @@ export function wirePhoneHttps(o: {
   clock: Clock;
   draining: Draining;
   registration: RegistrationSource;
+  /** Provisioning passes through to the DMS over the one DMS client. */
+  dms: DmsClient;
   certs: CertificateManager;
   routes: readonly PhoneRoute[];
   onListening: (address: AddressInfo) => void;
@@ -38,7 +41,8 @@ export function wirePhoneHttps(o: {
   const log = o.log.child({ part: 'phone-https' });
   const guard = new IpGuard(new IpGuardStore(o.db), cfg.ipGuard, o.clock, log);
   const proxy = new ProvisioningProxy(
-    { upstreamTimeoutMs: cfg.proxy.upstreamTimeoutMs, upstreamConnections: cfg.proxy.upstreamConnections, maxUploadBytes: cfg.proxy.maxUploadBytes, ca: dmsTrustedCa(cfg.dmsCaFile) },
+    { upstreamTimeoutMs: cfg.proxy.upstreamTimeoutMs, upstreamConnections: cfg.proxy.upstreamConnections, maxUploadBytes: cfg.proxy.maxUploadBytes },
+    o.dms,
     guard,
     log,
   );
@@ -76,7 +80,7 @@ export function wirePhoneHttps(o: {
     components: [component],
     phoneRoutes: [],
     handlers: {},
-    status: { ipGuard: () => guard.counts() },
+    status: { ipGuard: () => guard.status(BLOCKED_ADDRESSES_SHOWN) },
     readiness: [],
     adminViews: {},
   };

@@ -1,13 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type TransformCallback } from 'node:stream';
-import { createSecureContext, type SecureContext } from 'node:tls';
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { Logger } from '../log.js';
 import type { Registration } from '../core/ports.js';
 import { RelayError, errorCode, errorMessage } from '../errors.js';
 import { connectionTokens, upstreamRequestHeaders, withoutNamed } from './forward-headers.js';
 import { sendText } from './responses.js';
-import { dmsSecureContext } from '../tls/trust.js';
+import type { DmsClient } from '../dms/client.js';
 import type { IpGuard } from './ip-guard.js';
 import { relayMetrics } from '../metrics/relay-metrics.js';
 import { timeouts } from '../core/timeouts.js';
@@ -16,8 +15,6 @@ export interface ProxySettings {
   readonly upstreamTimeoutMs: number;
   readonly upstreamConnections: number;
   readonly maxUploadBytes: number;
-  /** CAs for DMS hosts (src/tls/trust.ts); undefined = system CAs. */
-  readonly ca: string[] | undefined;
 }
 
 const METHODS_WITH_BODY = new Set(['PUT', 'POST', 'PATCH', 'DELETE']);
@@ -158,15 +155,16 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
  * nothing cached. The pool follows the registration's provisioningUrl.
  */
 export class ProvisioningProxy {
-  private pool: Pool | undefined;
+  private pool: Dispatcher | undefined;
   private origin = '';
   private prefix = '';
   private base = '';
   private relayId = '';
-  private secureContext: SecureContext | undefined;
 
   constructor(
     private readonly settings: ProxySettings,
+    /** Pools come from the DMS client: its trust store, and its route to the DMS. */
+    private readonly dms: DmsClient,
     private readonly guard: IpGuard,
     private readonly log: Logger,
   ) {}
@@ -182,17 +180,15 @@ export class ProvisioningProxy {
     if (origin === this.origin && this.pool) return;
     const old = this.pool;
     this.origin = origin;
-    this.pool = new Pool(origin, {
+    this.pool = this.dms.passThroughPool(origin, {
       connections: this.settings.upstreamConnections,
       pipelining: 1,
-      keepAliveTimeout: timeouts.dmsIdle.ms,
-      headersTimeout: this.settings.upstreamTimeoutMs,
-      bodyTimeout: this.settings.upstreamTimeoutMs,
-      // One context for every upstream connection: parsing the ~140 system roots plus the
-      // extra CA costs ~20 ms of CPU, which `ca` in the connect options would pay per connection.
-      connect: { timeout: Math.min(timeouts.provisioningConnect.ms, this.settings.upstreamTimeoutMs), secureContext: (this.secureContext ??= this.settings.ca ? dmsSecureContext(this.settings.ca) : createSecureContext({})) },
+      keepAliveTimeoutMs: timeouts.dmsIdle.ms,
+      headersTimeoutMs: this.settings.upstreamTimeoutMs,
+      bodyTimeoutMs: this.settings.upstreamTimeoutMs,
+      connectTimeoutMs: Math.min(timeouts.provisioningConnect.ms, this.settings.upstreamTimeoutMs),
     });
-    if (old) void old.close().catch(() => undefined);
+    if (old) void this.dms.releasePool(old);
     this.log.info({ provisioningUrl: this.base }, 'provisioning pass-through points at the DMS');
   }
 
@@ -215,6 +211,7 @@ export class ProvisioningProxy {
     }
     pool.dispatch(
       {
+        origin: this.origin,
         path: this.prefix + rawPath.slice(1) + search,
         method: method as Dispatcher.HttpMethod,
         headers: upstreamRequestHeaders(raw, ip, this.relayId),
@@ -229,12 +226,12 @@ export class ProvisioningProxy {
     this.pool = undefined;
     this.base = '';
     this.origin = '';
-    if (p) await p.close().catch(() => undefined);
+    if (p) await this.dms.releasePool(p);
   }
 
   async destroy(): Promise<void> {
     const p = this.pool;
     this.pool = undefined;
-    if (p) await p.destroy().catch(() => undefined);
+    if (p) await this.dms.releasePool(p, 'destroy');
   }
 }

@@ -9,10 +9,10 @@ import { RegistrationRepository } from '../store/registration.js';
 import type { Component } from '../core/lifecycle.js';
 import type { StatusDocument, StatusSections } from '../core/status.js';
 import type { ReadinessCheck } from '../core/readiness.js';
-import { dmsTrustedCa } from '../tls/trust.js';
 import { RelayError, errorMessage } from '../errors.js';
 import type { InboundHandlers } from './ports.js';
-import { DmsHttp } from './dms-http.js';
+import type { AgentStatus } from '../core/status.js';
+import type { DmsClient } from '../dms/client.js';
 import { RegistrationClient, type Credentials } from './registration.js';
 import { Heartbeat, heartbeatFields, type HeartbeatAction } from './heartbeat.js';
 import { DurableOutbox } from './outbox.js';
@@ -21,7 +21,9 @@ import { ControlChannel } from './control-channel.js';
 import { tuningWith, type AgentTuning } from './tuning.js';
 
 export interface ManagementAgentOptions {
-  readonly config: { dmsUrl: string; dmsCaFile?: string | undefined; tenantId?: string | undefined; pin?: string | undefined; fqdn: string };
+  readonly config: { dmsUrl: string; tenantId?: string | undefined; pin?: string | undefined; fqdn: string };
+  /** The relay's one DMS client; the agent's registration becomes its token holder. */
+  readonly dms: DmsClient;
   readonly db: Db;
   readonly kv: KvStore;
   readonly inbound: InboundHandlers;
@@ -47,7 +49,6 @@ export class ManagementAgent implements Component {
   readonly outbox: DurableOutbox;
   readonly heartbeat: Heartbeat;
   readonly control: ControlChannel;
-  private readonly http: DmsHttp;
   private readonly inboundRepo: InboundRepository;
   private readonly dispatcher: InboundDispatcher;
   private readonly regRepo: RegistrationRepository;
@@ -56,8 +57,6 @@ export class ManagementAgent implements Component {
   constructor(private readonly opts: ManagementAgentOptions) {
     const tuning = tuningWith(opts.tuning);
     const { config, log, clock } = opts;
-    const ca = dmsTrustedCa(config.dmsCaFile);
-    this.http = new DmsHttp(config.dmsUrl, ca, clock, tuning.httpTimeoutMs);
     this.regRepo = new RegistrationRepository(opts.kv);
     const outboxRepo = new OutboxRepository(opts.db);
     this.outbox = new DurableOutbox(outboxRepo, clock, log, tuning.sendWindow, tuning.outboxMaxRows);
@@ -65,14 +64,16 @@ export class ManagementAgent implements Component {
       dmsUrl: config.dmsUrl,
       fqdn: config.fqdn,
       credentials: () => this.credentials(),
-      http: this.http,
+      http: opts.dms,
       repo: this.regRepo,
       log,
       clock,
       tuning,
     });
+    // Every DMS conversation (images, uploads, pass-through) takes its token from here, and a 401 anywhere registers again.
+    opts.dms.useAuthority(this.registration);
     this.heartbeat = new Heartbeat({
-      http: this.http,
+      http: opts.dms,
       registration: this.registration,
       body: () => heartbeatFields(opts.status()),
       nextSeq: () => this.regRepo.nextHeartbeatSeq(),
@@ -84,7 +85,7 @@ export class ManagementAgent implements Component {
     });
     this.inboundRepo = new InboundRepository(opts.db);
     this.dispatcher = new InboundDispatcher({ repo: this.inboundRepo, handlers: opts.inbound, onAnswer: (ref, kind, reason) => this.outbox.answered(ref, kind, reason), log, clock });
-    this.control = new ControlChannel({ registration: this.registration, outbox: this.outbox, inbound: this.dispatcher, ca, runId: this.runId, log, clock, tuning });
+    this.control = new ControlChannel({ registration: this.registration, outbox: this.outbox, inbound: this.dispatcher, dms: opts.dms, runId: this.runId, log, clock, tuning });
   }
 
   /** Credentials stored by `cloud-relay register` win over the config's: that command is the admin's latest word. */
@@ -119,7 +120,6 @@ export class ManagementAgent implements Component {
     this.heartbeat.stop();
     this.registration.stop();
     await this.control.stop();
-    await this.http.close();
   }
 
   readinessCheck(): ReadinessCheck {
@@ -136,8 +136,10 @@ export class ManagementAgent implements Component {
 
   statusSection(): StatusSections['managementAgent'] {
     const reg = this.registration.current();
+    const tenantId = this.credentials().tenantId;
     return {
       relayId: this.registration.relayId() ?? null,
+      tenantId: tenantId === '' ? null : tenantId,
       registered: reg !== undefined,
       tokenExpiresAt: reg?.tokenExpiresAt ?? null,
       lastRegistrationError: this.registration.lastError ?? null,

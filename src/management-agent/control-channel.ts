@@ -9,9 +9,9 @@ import type { InboundDispatcher } from './inbound.js';
 import type { DurableOutbox } from './outbox.js';
 import type { RegistrationClient } from './registration.js';
 import type { AgentTuning } from './tuning.js';
-import { FullJitterBackoff } from './backoff.js';
+import { Backoff } from '../core/backoff.js';
 import { clockSkewFromTlsError } from './clock-skew.js';
-import { dmsSecureContext } from '../tls/trust.js';
+import type { DmsClient } from '../dms/client.js';
 
 export const SUBPROTOCOL = 'relay.v1';
 
@@ -28,7 +28,7 @@ export interface ControlChannelDeps {
   readonly registration: RegistrationClient;
   readonly outbox: DurableOutbox;
   readonly inbound: InboundDispatcher;
-  readonly ca: string[] | undefined;
+  readonly dms: DmsClient;
   readonly runId: string;
   readonly log: Logger;
   readonly clock: Clock;
@@ -40,6 +40,10 @@ export interface ControlStatus {
   since: string | null;
   reconnects: number;
   lastClose: { code: number; reason: string; at: string } | null;
+  /** When the channel went down (or the relay started, if it was never up); null while up. */
+  downSince: string | null;
+  /** Why the last attempt or connection failed, in the words of its log line. */
+  lastError: { code: string; message: string; at: string } | null;
 }
 
 /**
@@ -54,18 +58,21 @@ export class ControlChannel {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
   private stableTimer: NodeJS.Timeout | undefined;
-  private readonly backoff: FullJitterBackoff;
+  private readonly backoff: Backoff;
   private alive = false;
   private reconnects = 0;
   private lastClose: ControlStatus['lastClose'] = null;
+  private downSince: number | undefined;
+  private lastError: ControlStatus['lastError'] = null;
   private readonly connectWaiters: (() => void)[] = [];
 
   constructor(private readonly deps: ControlChannelDeps) {
-    this.backoff = new FullJitterBackoff(deps.tuning.reconnectBaseMs, deps.tuning.reconnectCapMs);
+    this.backoff = new Backoff(deps.tuning.reconnectBaseMs, deps.tuning.reconnectCapMs, 'full');
   }
 
   start(): void {
     this.stopped = false;
+    this.downSince = this.deps.clock.now();
     this.deps.registration.onChange(() => {
       // A new token: connect now unless a connection (or an attempt) is already under way.
       if (!this.ws && !this.stopped) {
@@ -87,6 +94,8 @@ export class ControlChannel {
       since: this.connectedAt === undefined ? null : new Date(this.connectedAt).toISOString(),
       reconnects: this.reconnects,
       lastClose: this.lastClose,
+      downSince: this.connectedAt !== undefined || this.downSince === undefined ? null : new Date(this.downSince).toISOString(),
+      lastError: this.lastError,
     };
   }
 
@@ -110,7 +119,7 @@ export class ControlChannel {
     try {
       ws = new WebSocket(reg.controlUrl, SUBPROTOCOL, {
         headers: { authorization: `Bearer ${reg.token}`, 'x-relay-run-id': this.deps.runId },
-        ...(this.deps.ca ? { secureContext: dmsSecureContext(this.deps.ca) } : {}),
+        ...this.deps.dms.webSocketOptions(),
         maxPayload: MAX_FRAME_BYTES,
         handshakeTimeout: tuning.handshakeTimeoutMs,
         perMessageDeflate: false,
@@ -118,6 +127,7 @@ export class ControlChannel {
       });
     } catch (err) {
       log.error({ code: 'CONTROL_CONNECT_FAILED', err: errorMessage(err) }, 'cannot open the control channel');
+      this.noteError('CONTROL_CONNECT_FAILED', `cannot open the control channel: ${errorMessage(err)}`);
       this.scheduleReconnect();
       return;
     }
@@ -129,9 +139,11 @@ export class ControlChannel {
       res.resume();
       if (status === 401) {
         log.warn({ code: 'CONTROL_TOKEN_REJECTED', status }, 'the DMS rejected our token at the control-channel upgrade');
+        this.noteError('CONTROL_TOKEN_REJECTED', 'the DMS rejected our token at the control-channel upgrade');
         this.deps.registration.invalidate('control upgrade answered 401');
       } else {
         log.warn({ code: 'CONTROL_UPGRADE_REFUSED', status }, `the DMS refused the control-channel upgrade with HTTP ${status}`);
+        this.noteError('CONTROL_UPGRADE_REFUSED', `the DMS refused the control-channel upgrade with HTTP ${status}`);
       }
       ws.terminate();
     });
@@ -139,6 +151,7 @@ export class ControlChannel {
       opened = true;
       if (ws.protocol !== SUBPROTOCOL) {
         log.error({ code: 'CONTROL_BAD_SUBPROTOCOL', protocol: ws.protocol }, 'the DMS did not accept subprotocol relay.v1');
+        this.noteError('CONTROL_BAD_SUBPROTOCOL', 'the DMS did not accept subprotocol relay.v1');
         ws.close(1002, 'subprotocol relay.v1 required');
         return;
       }
@@ -150,9 +163,16 @@ export class ControlChannel {
     });
     ws.on('error', (err: Error) => {
       const skew = clockSkewFromTlsError(err, this.deps.clock.now());
-      if (skew) log.error({ code: skew.code }, skew.message);
-      else if (/max payload/i.test(err.message)) log.error({ code: 'FRAME_TOO_LARGE' }, `the DMS sent a frame over the 1 MiB limit: closing with 1009 (${err.message})`);
-      else log.warn({ code: 'CONTROL_ERROR', err: err.message, opened }, 'control channel error');
+      if (skew) {
+        log.error({ code: skew.code }, skew.message);
+        this.noteError(skew.code, skew.message);
+      } else if (/max payload/i.test(err.message)) {
+        log.error({ code: 'FRAME_TOO_LARGE' }, `the DMS sent a frame over the 1 MiB limit: closing with 1009 (${err.message})`);
+        this.noteError('FRAME_TOO_LARGE', `the DMS sent a frame over the 1 MiB limit (${err.message})`);
+      } else {
+        log.warn({ code: 'CONTROL_ERROR', err: err.message, opened }, 'control channel error');
+        this.noteError('CONTROL_ERROR', `control channel error: ${err.message}`);
+      }
     });
     ws.on('close', (code: number, reason: Buffer) => this.onClose(ws, code, reason.toString('utf8')));
   }
@@ -160,6 +180,7 @@ export class ControlChannel {
   private onOpen(ws: WebSocket): void {
     const { log, tuning, outbox } = this.deps;
     this.connectedAt = this.deps.clock.now();
+    this.downSince = undefined;
     this.alive = true;
     log.info({ outboxDepth: outbox.depth() }, 'control channel connected');
     this.stableTimer = setTimeout(() => {
@@ -186,6 +207,7 @@ export class ControlChannel {
     if (now - this.lastPingAt >= tuning.pingIntervalMs * 0.9) {
       if (!this.alive) {
         log.warn({ code: 'CONTROL_PEER_SILENT' }, 'the DMS did not answer the last ping: terminating the control channel (half-open connection)');
+        this.noteError('CONTROL_PEER_SILENT', 'the DMS did not answer the last ping (half-open connection)');
         ws.terminate();
         return;
       }
@@ -196,6 +218,7 @@ export class ControlChannel {
     const unacked = outbox.oldestUnackedMs();
     if (unacked >= tuning.ackTimeoutMs) {
       log.warn({ code: 'CONTROL_ACK_TIMEOUT', unackedMs: Math.round(unacked), inFlight: outbox.inFlightCount() }, 'outbox frames unacked on a live connection: treating it as broken and reconnecting');
+      this.noteError('CONTROL_ACK_TIMEOUT', `outbox frames unacked for ${Math.round(unacked / 1000)} s on a live connection`);
       ws.terminate();
     }
   }
@@ -225,7 +248,9 @@ export class ControlChannel {
     if (this.stableTimer) clearTimeout(this.stableTimer);
     outbox.detach();
     this.lastClose = { code, reason, at: new Date(this.deps.clock.now()).toISOString() };
+    if (wasConnected) this.downSince = this.deps.clock.now();
     if (this.stopped) return;
+    if (wasConnected && code !== CloseCode.GOING_AWAY && code !== 1000) this.noteError('CONTROL_CLOSED', `the DMS closed the control channel with ${code}${reason ? ` (${reason})` : ''}`);
     switch (code) {
       case CloseCode.SUPERSEDED:
         log.warn({ code: 'CONTROL_SUPERSEDED', closeCode: code }, 'the DMS closed this control connection as superseded by a newer one');
@@ -244,6 +269,10 @@ export class ControlChannel {
         if (wasConnected) log.warn({ code: 'CONTROL_CLOSED', closeCode: code, reason }, 'control channel closed');
     }
     this.scheduleReconnect();
+  }
+
+  private noteError(code: string, message: string): void {
+    this.lastError = { code, message, at: new Date(this.deps.clock.now()).toISOString() };
   }
 
   private scheduleReconnect(): void {

@@ -1,10 +1,10 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent, request } from 'undici';
-import { dmsSecureContext, dmsTrustedCa } from '../tls/trust.js';
+import { request } from 'undici';
 import { DeviceError } from '../devices/errors.js';
-import type { RegistrationSource } from '../core/ports.js';
+import { retryPolicyDelay } from '../core/backoff.js';
+import type { DmsClient } from '../dms/client.js';
 import { timeouts } from '../core/timeouts.js';
 
 export interface UploadedFile {
@@ -27,18 +27,11 @@ class DmsUploadRefused extends DeviceError {
 
 /**
  * Uploads files to the DMS (PROTOCOL §4): PUT {dmsUrl}/api/v1/relays/{relayId}/files/{name}
- * with the bearer token. The file is streamed from disk, so a retry resends the same bytes.
+ * with the bearer token, through the DMS client's bulk lane. The file is streamed from disk,
+ * so a retry resends the same bytes.
  */
 export class DmsFiles {
-  private readonly agent: Agent;
-
-  constructor(
-    private readonly opts: { dmsUrl: string; dmsCaFile?: string | undefined; registration: RegistrationSource; timeoutMs?: number; attempts?: number; retryDelayMs?: number },
-  ) {
-    const ca = dmsTrustedCa(opts.dmsCaFile);
-    // The process-wide DMS context: `ca` here would parse the system roots again on every connection.
-    this.agent = new Agent({ connections: 8, ...(ca ? { connect: { secureContext: dmsSecureContext(ca) } } : {}) });
-  }
+  constructor(private readonly opts: { dms: DmsClient; timeoutMs?: number; attempts?: number; retryDelayMs?: number }) {}
 
   async upload(path: string, name: string, contentType: string): Promise<UploadedFile> {
     const { size } = await stat(path);
@@ -51,20 +44,22 @@ export class DmsFiles {
       } catch (err) {
         last = err;
         // Decided on the status, not the message text: the DMS's answer body is part of the message.
-        if (err instanceof DmsUploadRefused && err.statusCode >= 400 && err.statusCode < 500) break;
-        if (i < attempts) await sleep((this.opts.retryDelayMs ?? timeouts.dmsUploadRetry.ms) * 2 ** (i - 1));
+        if (err instanceof DmsUploadRefused && err.statusCode >= 400 && err.statusCode < 500) {
+          if (err.statusCode === 401) this.opts.dms.tokenRejected(`a file upload was refused (401)`);
+          break;
+        }
+        if (i < attempts) await sleep(retryPolicyDelay({ attempts, baseDelayMs: this.opts.retryDelayMs ?? timeouts.dmsUploadRetry.ms, maxDelayMs: 60_000 }, i, 'equal'));
       }
     }
     throw last instanceof DeviceError ? last : new DeviceError('UPLOAD_FAILED', `upload of ${name} to the DMS failed: ${last instanceof Error ? last.message : String(last)}`, { reached: true, cause: last });
   }
 
   private async once(path: string, name: string, size: number, contentType: string): Promise<UploadedFile> {
-    const reg = this.opts.registration.current();
+    const reg = this.opts.dms.registration();
     if (!reg) throw new DeviceError('UPLOAD_FAILED', `cannot upload ${name}: the relay is not registered with the DMS`, { reached: true });
-    const url = `${this.opts.dmsUrl.replace(/\/+$/, '')}/api/v1/relays/${encodeURIComponent(reg.relayId)}/files/${encodeURIComponent(name)}`;
-    const res = await request(url, {
+    const res = await request(this.opts.dms.relayUrl(reg.relayId, 'files', name), {
       method: 'PUT',
-      dispatcher: this.agent,
+      dispatcher: this.opts.dms.bulk,
       headers: { authorization: `Bearer ${reg.token}`, 'content-type': contentType, 'content-length': String(size) },
       body: createReadStream(path),
       headersTimeout: this.opts.timeoutMs ?? timeouts.dmsUpload.ms,
@@ -80,7 +75,8 @@ export class DmsFiles {
     }
   }
 
+  /** The connections belong to the DMS client, which closes them. */
   close(): Promise<void> {
-    return this.agent.close();
+    return Promise.resolve();
   }
 }

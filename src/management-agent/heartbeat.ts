@@ -4,7 +4,7 @@ import type { Clock } from '../core/clock.js';
 import { errorCode, errorMessage } from '../errors.js';
 import type { Registration } from '../core/ports.js';
 import type { StatusDocument } from '../core/status.js';
-import type { DmsHttp } from './dms-http.js';
+import type { DmsClient } from '../dms/client.js';
 import type { RegistrationClient } from './registration.js';
 import type { AgentTuning } from './tuning.js';
 import { clockSkewFromServerTime } from './clock-skew.js';
@@ -34,7 +34,7 @@ export function heartbeatFields(doc: StatusDocument) {
 }
 
 export interface HeartbeatDeps {
-  readonly http: DmsHttp;
+  readonly http: DmsClient;
   readonly registration: RegistrationClient;
   /** The status fields of the heartbeat body (everything but seq and sentAt). */
   readonly body: () => ReturnType<typeof heartbeatFields>;

@@ -6,9 +6,9 @@ import { ClockSkewError, RelayError, errorCode, errorMessage } from '../errors.j
 import { VERSION } from '../version.js';
 import type { RegistrationRepository, StoredRegistration } from '../store/registration.js';
 import type { Registration, RegistrationSource } from '../core/ports.js';
-import type { DmsHttp } from './dms-http.js';
+import type { DmsClient } from '../dms/client.js';
 import type { AgentTuning } from './tuning.js';
-import { DoublingBackoff, FullJitterBackoff } from './backoff.js';
+import { Backoff } from '../core/backoff.js';
 
 const registerResponseSchema = z.object({
   relayId: z.string().min(1).max(128),
@@ -34,7 +34,7 @@ export interface RegistrationDeps {
   readonly dmsUrl: string;
   readonly fqdn: string;
   readonly credentials: () => Credentials;
-  readonly http: DmsHttp;
+  readonly http: DmsClient;
   readonly repo: RegistrationRepository;
   readonly log: Logger;
   readonly clock: Clock;
@@ -53,15 +53,15 @@ export class RegistrationClient implements RegistrationSource {
   private wake: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
-  private readonly authBackoff: DoublingBackoff;
-  private readonly transientBackoff: FullJitterBackoff;
+  private readonly authBackoff: Backoff;
+  private readonly transientBackoff: Backoff;
   private rejectedStreak = false;
   /** Last failure, for the status document and readiness detail. */
   lastError: { code: string; message: string; at: string } | undefined;
 
   constructor(private readonly deps: RegistrationDeps) {
-    this.authBackoff = new DoublingBackoff(deps.tuning.authRetryBaseMs, deps.tuning.authRetryCapMs);
-    this.transientBackoff = new FullJitterBackoff(deps.tuning.transientRetryBaseMs, deps.tuning.transientRetryCapMs);
+    this.authBackoff = new Backoff(deps.tuning.authRetryBaseMs, deps.tuning.authRetryCapMs, 'equal');
+    this.transientBackoff = new Backoff(deps.tuning.transientRetryBaseMs, deps.tuning.transientRetryCapMs, 'full');
   }
 
   current(): Registration | undefined {
@@ -111,7 +111,7 @@ export class RegistrationClient implements RegistrationSource {
   /** The token was rejected (401 or close 4003) or the DMS asked to re-register: register again now. */
   invalidate(reason: string): void {
     if (this.stopped) return;
-    this.deps.log.warn({ reason }, 'registration no longer valid: registering again');
+    this.deps.log.warn({ code: 'REGISTRATION_INVALIDATED', reason }, 'registration no longer valid: registering again');
     this.reg = undefined;
     this.deps.repo.forgetToken();
     this.ensure();
@@ -212,7 +212,7 @@ export class RegistrationClient implements RegistrationSource {
     this.deps.repo.save(reg);
     this.rejectedStreak = false;
     this.lastError = undefined;
-    if (previousId && previousId !== reg.relayId) this.deps.log.warn({ previousRelayId: previousId, relayId: reg.relayId }, 'the DMS did not know our relay id and assigned a new one');
+    if (previousId && previousId !== reg.relayId) this.deps.log.warn({ code: 'RELAY_ID_CHANGED', previousRelayId: previousId, relayId: reg.relayId }, 'the DMS did not know our relay id and assigned a new one');
     this.deps.log.info({ relayId: reg.relayId, tenantId: creds.tenantId, heartbeatIntervalSeconds: reg.heartbeatIntervalSeconds, tokenExpiresAt: reg.tokenExpiresAt }, 'registered with the DMS');
     const registration = toRegistration(reg);
     this.adopt(registration);

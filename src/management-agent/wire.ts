@@ -5,6 +5,7 @@ import type { StatusDocument } from '../core/status.js';
 import type { RelayConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Db } from '../store/db.js';
+import type { DmsClient } from '../dms/client.js';
 import type { KvStore } from '../store/kv.js';
 import { ManagementAgent } from './agent.js';
 import type { InboundHandlers } from './ports.js';
@@ -31,6 +32,8 @@ export function wireManagementAgent(o: {
   tuning?: Partial<AgentTuning> | undefined;
   inbound: InboundHandlers;
   status: () => StatusDocument;
+  /** Registration, heartbeats and the control channel talk to the DMS through it. */
+  dms: DmsClient;
   /** Heartbeats wait for this (what their body reports must be loaded first). */
   heartbeatAfter?: Promise<unknown>;
 }): ManagementAgentWiring {
@@ -44,6 +47,7 @@ export function wireManagementAgent(o: {
     clock: o.clock,
     tuning: o.tuning,
     heartbeatAfter: o.heartbeatAfter,
+    dms: o.dms,
   });
   return {
     agent,

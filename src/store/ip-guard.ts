@@ -23,6 +23,7 @@ export class IpGuardStore {
   private readonly upsertStmt;
   private readonly listStmt;
   private readonly blockedStmt;
+  private readonly recentBlockedStmt;
   private readonly whitelistedStmt;
   private readonly unbanStmt;
   private readonly pruneStmt;
@@ -38,6 +39,9 @@ export class IpGuardStore {
     );
     this.listStmt = db.prepare<[], IpGuardRow>(`SELECT ${COLUMNS} FROM ip_guard ORDER BY ip`);
     this.blockedStmt = db.prepare<[number], IpGuardRow>(`SELECT ${COLUMNS} FROM ip_guard WHERE blacklisted_at IS NOT NULL OR banned_until > ?`);
+    this.recentBlockedStmt = db.prepare<[number, number], IpGuardRow>(
+      `SELECT ${COLUMNS} FROM ip_guard WHERE blacklisted_at IS NOT NULL OR banned_until > ? ORDER BY COALESCE(last_failure_at, blacklisted_at, 0) DESC, ip LIMIT ?`,
+    );
     this.whitelistedStmt = db.prepare<[], { ip: string }>('SELECT ip FROM ip_guard WHERE whitelisted_at IS NOT NULL');
     this.unbanStmt = db.prepare<[string]>('UPDATE ip_guard SET banned_until = NULL, blacklisted_at = NULL, ban_count = 0, failures = 0, window_started_at = NULL WHERE ip = ?');
     this.pruneStmt = db.prepare<[number, number]>(
@@ -65,6 +69,11 @@ export class IpGuardStore {
 
   blocked(now: number): IpGuardRow[] {
     return this.blockedStmt.all(now);
+  }
+
+  /** The most recently failing of the blocked IPs, at most `limit`. */
+  recentlyBlocked(now: number, limit: number): IpGuardRow[] {
+    return this.recentBlockedStmt.all(now, limit);
   }
 
   whitelisted(): string[] {

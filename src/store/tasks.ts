@@ -37,6 +37,14 @@ export interface TaskCounts {
 }
 
 const TASK_COLS = 'task_id AS taskId, name, command, state, execute_at AS executeAt, expires_at AS expiresAt, created_at AS createdAt, started_at AS startedAt, finished_at AS finishedAt';
+export interface TaskOverview extends TaskCounts {
+  taskId: string;
+  name: string;
+  kind: string;
+  state: TaskState;
+  createdAt: number;
+}
+
 const DEV_COLS = 'task_id AS taskId, seq, device_id AS deviceId, target, state, outcome, reason, attempts';
 
 /** Tasks and one row per (task, device): the durable truth the task runner works from. */
@@ -64,6 +72,15 @@ export class TaskRepo {
         "SELECT COUNT(*) AS total, COALESCE(SUM(outcome = 'success'), 0) AS success, COALESCE(SUM(outcome = 'failure'), 0) AS failure, COALESCE(SUM(outcome = 'not_applicable'), 0) AS notApplicable, COALESCE(SUM(state != 'done'), 0) AS inProgress FROM task_devices WHERE task_id = ?",
       ),
       counts: db.prepare<[], { scheduled: number; running: number }>("SELECT COALESCE(SUM(state = 'scheduled'), 0) AS scheduled, COALESCE(SUM(state = 'executing'), 0) AS running FROM tasks"),
+      // Unfinished tasks first, then the newest; only the command's kind is read (its args may hold a password).
+      recent: db.prepare<[number], TaskOverview>(
+        `SELECT t.task_id AS taskId, t.name AS name, COALESCE(json_extract(t.command, '$.kind'), '') AS kind, t.state AS state, t.created_at AS createdAt,
+           COUNT(d.seq) AS total, COALESCE(SUM(d.outcome = 'success'), 0) AS success, COALESCE(SUM(d.outcome = 'failure'), 0) AS failure,
+           COALESCE(SUM(d.outcome = 'not_applicable'), 0) AS notApplicable, COALESCE(SUM(d.state != 'done'), 0) AS inProgress
+         FROM (SELECT task_id, name, command, state, created_at FROM tasks ORDER BY state = 'done', created_at DESC LIMIT ?) t
+         LEFT JOIN task_devices d ON d.task_id = t.task_id
+         GROUP BY t.task_id ORDER BY t.state = 'done', t.created_at DESC`,
+      ),
       openDevices: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM task_devices d JOIN tasks t ON t.task_id = d.task_id WHERE t.state = 'executing' AND d.state != 'done'"),
     };
   }
@@ -131,6 +148,11 @@ export class TaskRepo {
 
   totals(taskId: string): TaskCounts {
     return this.s.totals.get(taskId) ?? { total: 0, success: 0, failure: 0, notApplicable: 0, inProgress: 0 };
+  }
+
+  /** The newest tasks (unfinished first) with their devices counted per outcome. */
+  recent(limit: number): TaskOverview[] {
+    return this.s.recent.all(limit);
   }
 
   counts(): { scheduled: number; running: number } {

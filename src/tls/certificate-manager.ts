@@ -177,7 +177,7 @@ export class CertificateManager {
       const options = secureContextOptions(checked.keyPem, checked.chainPem);
       createSecureContext(options);
       if (checked.report.valid) log.info({ source, subject: checked.report.subject, notAfter: checked.report.notAfter }, `phone-facing certificate loaded from ${what}`);
-      else log.error({ source, problems: checked.report.problems }, `${what} has problems; serving it anyway until a valid one is installed`);
+      else log.error({ code: 'CERT_INVALID', source, problems: checked.report.problems }, `${what} has problems; serving it anyway until a valid one is installed`);
       return { source, report: checked.report, options };
     } catch (err) {
       const code = err instanceof PfxLoadError ? err.code : 'CERT_UNUSABLE';

@@ -20,7 +20,8 @@ function notification(n: number): string {
 }
 
 async function phonePort(relay: RelayProcess): Promise<number> {
-  const line = await relay.waitForLog((l) => l.msg === 'cloud-relay started');
+  // Generous: on a loaded machine a relay start takes well over the helper's default 15 s.
+  const line = await relay.waitForLog((l) => l.msg === 'cloud-relay started', 90_000);
   return (line.https as { port: number }).port;
 }
 

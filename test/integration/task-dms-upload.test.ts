@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { sharedDmsPki } from '../helpers/pki-cache.js';
 import { tempDir } from '../helpers/relay-config.js';
 import { DmsFiles } from '../../src/management-agent/dms-files.js';
+import { DmsClient } from '../../src/dms/client.js';
 import { DeviceError } from '../../src/devices/errors.js';
 import type { Registration } from '../../src/core/ports.js';
 
@@ -43,7 +44,13 @@ describe('DMS file upload retries', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const files = () => new DmsFiles({ dmsUrl: url, dmsCaFile: caFile, registration: { current: () => reg, onChange: () => undefined }, retryDelayMs: 1 });
+  const rejected: string[] = [];
+  let dms: DmsClient | undefined;
+  const files = () => {
+    dms = DmsClient.open({ dmsUrl: url, dmsCaFile: caFile }, { clock: { now: () => Date.now() }, apiTimeoutMs: 5_000, bulkConnections: 8 });
+    dms.useAuthority({ current: () => reg, invalidate: (why) => rejected.push(why) });
+    return new DmsFiles({ dms, retryDelayMs: 1 });
+  };
 
   it('a 4xx is final even when the DMS answer mentions another status; a 5xx is retried', async () => {
     const f = files();
@@ -65,8 +72,17 @@ describe('DMS file upload retries', () => {
       expect(err).toBeInstanceOf(DeviceError);
       expect((err as DeviceError).code).toBe('UPLOAD_FAILED');
       expect(hits).toBe(3);
+      expect(rejected).toEqual([]);
+
+      // The DMS refused the token: not resent, and the relay registers again.
+      hits = 0;
+      script = [{ status: 401, body: '{"error":"unauthorized"}' }];
+      await expect(f.upload(file, 'd.bin', 'application/octet-stream')).rejects.toThrow(/HTTP 401/);
+      expect(hits).toBe(1);
+      expect(rejected).toEqual(['a file upload was refused (401)']);
     } finally {
       await f.close();
+      await dms?.close();
     }
   });
 });

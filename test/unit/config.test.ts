@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { effectiveSettings, loadConfig, redactedConfig } from '../../src/config/load.js';
 import { allSettings, envName } from '../../src/config/settings.js';
 import { ConfigError, ExitCode } from '../../src/errors.js';
-import { dmsTrustedCa } from '../../src/tls/trust.js';
+import { dmsTrustedCa } from '../../src/dms/trust.js';
 import { CLI } from '../helpers/child.js';
 
 const REQUIRED = { dmsUrl: 'https://dms.example.com/', tenantId: 't-1', pin: '493027', fqdn: 'relay.example.com' };

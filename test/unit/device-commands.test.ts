@@ -81,7 +81,7 @@ describe('driver registry', () => {
 
   it('an unknown vendor or an unsupported kind is refused with a reason naming the vendor', () => {
     expect(registry.choose('openstage', 'reboot')).toEqual({ ok: false, reason: expect.stringMatching(/^openstage phones/) });
-    expect(registry.choose('polycom', 'updateFirmware')).toEqual({ ok: false, reason: expect.stringMatching(/updateFirmware is not supported on Polycom phones/) });
+    expect(registry.choose('polycom', 'deployFile')).toEqual({ ok: false, reason: expect.stringMatching(/deployFile is not supported on Polycom phones/) });
     expect(registry.choose('polycom', 'reboot').ok).toBe(true);
     expect(registry.statusDriver('openstage')).toBeUndefined();
     expect(registry.statusDriver('polycom')).toBeDefined();

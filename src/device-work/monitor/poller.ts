@@ -1,7 +1,7 @@
 import type PQueue from 'p-queue';
 import type { Logger } from '../../log.js';
 import type { Clock } from '../../core/clock.js';
-import { errorMessage } from '../../errors.js';
+import { errorCode, errorMessage } from '../../errors.js';
 import type { Driver } from '../../devices/driver.js';
 import { phoneKey, type PhoneLock } from '../../devices/phone-lock.js';
 import type { DeviceRepo, DeviceRow } from '../../store/devices.js';
@@ -85,7 +85,7 @@ export class DevicePoller {
     const parsed = parseStoredTarget(row.target);
     if (!parsed.ok) {
       this.failures++;
-      this.d.log.warn({ deviceId: row.deviceId, err: parsed.reason }, 'status poll skipped');
+      this.d.log.warn({ code: 'DEVICE_TARGET_INVALID', deviceId: row.deviceId, err: parsed.reason }, 'status poll skipped');
       return;
     }
     const t = parsed.target;
@@ -102,7 +102,7 @@ export class DevicePoller {
       this.polls++;
     } catch (err) {
       this.failures++;
-      this.d.log.warn({ deviceId: row.deviceId, ip: t.ip, err: errorMessage(err) }, 'status poll failed');
+      this.d.log.warn({ code: errorCode(err), deviceId: row.deviceId, ip: t.ip, err: errorMessage(err) }, 'status poll failed');
     }
   }
 }

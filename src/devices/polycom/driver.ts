@@ -1,12 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeviceError } from '../errors.js';
-import type { CallInfo, CallStateInfo, ConfigSource, DeviceInfo, DeviceStatus, DeviceTarget, Driver, LineStatus, ParamsRead, ResetScope, ScreenImage } from '../driver.js';
+import type { CallInfo, CallStateInfo, CachedImage, ConfigSource, DeviceInfo, DeviceStatus, DeviceTarget, Driver, FirmwareResult, LineStatus, ParamsRead, ResetScope, ScreenImage } from '../driver.js';
 import { PolycomTransport, PhoneStatusError, type TransportOptions } from './transport.js';
 import * as I from './inferred.js';
+import type { FirmwareServed, FirmwareWait } from '../firmware.js';
+import { updatePolycomFirmware } from './firmware-update.js';
 
 export interface PolycomDriverOptions extends TransportOptions {
   /** Overrides the dial confirmation polling (tests use a short interval). */
   readonly dialConfirm?: { attempts: number; intervalMs: number };
+  readonly firmwareServed?: FirmwareServed | undefined;
+  readonly firmwareWait?: FirmwareWait | undefined;
 }
 
 type Obj = Record<string, unknown>;
@@ -23,10 +27,18 @@ function chunk<T>(items: readonly T[], size: number): T[][] {
 export class PolycomDriver implements Driver {
   private readonly http: PolycomTransport;
   private readonly dialConfirm: { attempts: number; intervalMs: number };
+  private readonly firmwareServed: FirmwareServed | undefined;
+  private readonly firmwareWait: FirmwareWait;
 
   constructor(opts: PolycomDriverOptions) {
     this.http = new PolycomTransport(opts);
     this.dialConfirm = opts.dialConfirm ?? I.DIAL_CONFIRM;
+    this.firmwareServed = opts.firmwareServed;
+    this.firmwareWait = opts.firmwareWait ?? I.FIRMWARE_WAIT;
+  }
+
+  updateFirmware(t: DeviceTarget, image: CachedImage, mode: 'trigger' | 'verify'): Promise<FirmwareResult> {
+    return updatePolycomFirmware(this, { wait: this.firmwareWait, served: this.firmwareServed, now: () => Date.now() }, t, image, mode);
   }
 
   /** Info, lines and call state: three calls on one kept-alive connection. */

@@ -7,9 +7,9 @@ import { telephonyNotificationRoute } from './notifications.js';
 export const polycom: VendorModule = {
   vendor: 'polycom',
   label: 'Polycom',
-  supports: new Set<CommandKind>(['dial', 'reboot', 'reset', 'getParams', 'setParams', 'getConfig', 'screenCapture', 'pcapStart', 'pcapStop', 'pcapCancel', 'adPassword', 'checkSync', 'status']),
+  supports: new Set<CommandKind>(['dial', 'reboot', 'reset', 'getParams', 'setParams', 'getConfig', 'screenCapture', 'pcapStart', 'pcapStop', 'pcapCancel', 'adPassword', 'checkSync', 'status', 'updateFirmware']),
   create: (env) => ({
-    driver: new PolycomDriver({ tlsPolicy: env.tlsPolicy, caFile: env.caFile, requestTimeoutMs: env.requestTimeoutMs, pins: env.pins, ...(env.dialConfirm ? { dialConfirm: env.dialConfirm } : {}) }),
+    driver: new PolycomDriver({ tlsPolicy: env.tlsPolicy, caFile: env.caFile, requestTimeoutMs: env.requestTimeoutMs, pins: env.pins, ...(env.dialConfirm ? { dialConfirm: env.dialConfirm } : {}), firmwareServed: env.firmwareServed, firmwareWait: env.firmwareWait }),
     routes: [telephonyNotificationRoute(env.phoneEvents, env.log.child({ part: 'telnotify' }))],
   }),
 };

@@ -65,3 +65,6 @@ export const NOT_SUPPORTED_STATUS: ReadonlySet<string> = new Set(['4004']);
 export const BUSY_STATUS: ReadonlySet<string> = new Set(['4001']);
 /** How long to wait after 4001 when the phone gives no Retry-After (I). */
 export const BUSY_BACKOFF_MS = 2_000;
+
+/** A Polycom upgrade reboots, flashes and re-provisions: minutes on real phones. Looked at every 5 s, given up after 20 min. */
+export const FIRMWARE_WAIT = { pollMs: 5_000, timeoutMs: 20 * 60_000 } as const;
