@@ -4,6 +4,7 @@
 #   docker run -d --name cloud-relay \
 #     -p 443:8443 -p 127.0.0.1:9090:9090 \
 #     -v cloud-relay-data:/var/lib/cloud-relay -v cloud-relay-cache:/var/cache/cloud-relay \
+#     -v cloud-relay-keys:/var/lib/cloud-relay-keys \
 #     -e CLOUD_RELAY_DMS_URL=https://dms.example.com/ -e CLOUD_RELAY_TENANT_ID=t-4711 \
 #     -e CLOUD_RELAY_PIN_FILE=/run/secrets/pin -e CLOUD_RELAY_FQDN=relay.example.com \
 #     cloud-relay
@@ -35,9 +36,9 @@ ENV NODE_ENV=production \
     CLOUD_RELAY_ADMIN_LISTEN=0.0.0.0:9090
 RUN groupadd --system --gid 10001 cloud-relay \
  && useradd --system --uid 10001 --gid cloud-relay --home-dir /var/lib/cloud-relay --shell /usr/sbin/nologin cloud-relay \
- && mkdir -p /var/lib/cloud-relay /var/cache/cloud-relay \
- && chown cloud-relay:cloud-relay /var/lib/cloud-relay /var/cache/cloud-relay \
- && chmod 0700 /var/lib/cloud-relay /var/cache/cloud-relay
+ && mkdir -p /var/lib/cloud-relay /var/lib/cloud-relay-keys /var/cache/cloud-relay \
+ && chown cloud-relay:cloud-relay /var/lib/cloud-relay /var/lib/cloud-relay-keys /var/cache/cloud-relay \
+ && chmod 0700 /var/lib/cloud-relay /var/lib/cloud-relay-keys /var/cache/cloud-relay
 WORKDIR /opt/cloud-relay
 COPY --from=build /src/package.json /src/package-lock.json ./
 COPY --from=build /src/node_modules ./node_modules
@@ -45,7 +46,9 @@ COPY --from=build /src/dist ./dist
 COPY README.md ./
 RUN ln -s /opt/cloud-relay/dist/cli.js /usr/local/bin/cloud-relay
 USER cloud-relay:cloud-relay
-VOLUME ["/var/lib/cloud-relay", "/var/cache/cloud-relay"]
+# The secrets key (seals device passwords in the database) lives in its own volume, next to
+# the data volume but apart from it: a copy of the database alone holds no usable password.
+VOLUME ["/var/lib/cloud-relay", "/var/lib/cloud-relay-keys", "/var/cache/cloud-relay"]
 # 8443: phones (publish as 443); 9090: admin (health, readiness, metrics) — publish to a
 # trusted network only, e.g. -p 127.0.0.1:9090:9090.
 EXPOSE 8443 9090

@@ -4,20 +4,28 @@
  * to the provisioning simulator. Client, proxies and origin share this machine's cores, so
  * besides req/s and latency it measures each proxy's own CPU time per 1,000 requests from
  * /proc/<pid>/stat of the proxy's processes only. Loopback only; every loop is bounded.
+ *
+ * BENCH_PROXY_PROTOCOL=1 adds a row `relay-pp`: a second relay with lb.proxyProtocol on,
+ * every connection opened from 127.0.0.1 (the trusted "balancer") with a PROXY v2 header
+ * naming a phone on 127.20.x.y before the TLS handshake — the cost of running behind HAProxy.
+ * BENCH_PROXY_REQUESTS / BENCH_PROXY_WARMUP shrink a run (e.g. 300 / 100 for a smoke run).
  */
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect as netConnect, createServer } from 'node:net';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { Pool } from 'undici';
+import { Pool, type buildConnector } from 'undici';
 import forge from 'node-forge';
 import { issueCert, toPfx, type KeyedCert } from '../sim/pki.js';
+import { encodeProxyV2 } from '../src/http/proxy-protocol.js';
 
 const CONCURRENCY = 64;
-const WARMUP = 2_000;
+const WARMUP = Number(process.env.BENCH_PROXY_WARMUP ?? 2_000);
+const PROXY_PROTOCOL = process.env.BENCH_PROXY_PROTOCOL === '1';
 const REQUESTS = Number(process.env.BENCH_PROXY_REQUESTS ?? 20_000);
 const MAX_SECONDS = 40;
 const FILES = 64;
@@ -74,8 +82,39 @@ function childrenOf(pid: number): number[] {
   return out;
 }
 
-async function load(name: string, origin: string, pathPrefix: string, caPem: string, servername: string, pids: () => number[]): Promise<Result> {
-  const pool = new Pool(origin, { connections: CONCURRENCY, pipelining: 1, connect: { ca: caPem, servername }, keepAliveTimeout: 60_000 });
+let phoneSeq = 0;
+
+/**
+ * Connects the way HAProxy with send-proxy-v2 does: TCP from the balancer's address, the
+ * PROXY v2 header naming a phone (a new 127.20.x.y per connection), then TLS.
+ */
+function proxyV2Connector(caPem: string, servername: string): buildConnector.connector {
+  return (opts, callback) => {
+    const n = phoneSeq++;
+    const port = Number(opts.port);
+    let done = false;
+    const finish = (err: Error | null, sock: TLSSocket | null) => {
+      if (done) return;
+      done = true;
+      if (err) callback(err, null);
+      else callback(null, sock!);
+    };
+    const raw = netConnect({ host: '127.0.0.1', port, localAddress: '127.0.0.1' }, () => {
+      raw.setNoDelay(true);
+      raw.write(encodeProxyV2({ command: 'proxy', source: { address: `127.20.${(n >> 8) & 255}.${(n & 255) || 1}`, port: 40_000 + (n % 20_000) }, destination: { address: '127.0.0.1', port } }));
+      const tls = tlsConnect({ socket: raw, ca: caPem, servername }, () => finish(null, tls));
+      tls.once('error', (err) => finish(err, null));
+    });
+    raw.once('error', (err) => finish(err, null));
+  };
+}
+
+function poolFor(origin: string, caPem: string, servername: string, proxied: boolean, connections = CONCURRENCY): Pool {
+  return new Pool(origin, { connections, pipelining: 1, connect: proxied ? proxyV2Connector(caPem, servername) : { ca: caPem, servername }, keepAliveTimeout: 60_000 });
+}
+
+async function load(name: string, origin: string, pathPrefix: string, caPem: string, servername: string, pids: () => number[], proxied = false): Promise<Result> {
+  const pool = poolFor(origin, caPem, servername, proxied);
   const lat: number[] = [];
   let next = 0;
   let errors = 0;
@@ -120,11 +159,11 @@ async function load(name: string, origin: string, pathPrefix: string, caPem: str
   };
 }
 
-async function waitOk(origin: string, path: string, caPem: string, servername: string, what: string, proc?: ChildProcess): Promise<void> {
+async function waitOk(origin: string, path: string, caPem: string, servername: string, what: string, proc?: ChildProcess, proxied = false): Promise<void> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (proc && proc.exitCode !== null) throw new Error(`${what} exited with ${proc.exitCode}`);
-    const pool = new Pool(origin, { connect: { ca: caPem, servername } });
+    const pool = poolFor(origin, caPem, servername, proxied, 1);
     try {
       const res = await pool.request({ method: 'GET', path, headers: { authorization: AUTH }, headersTimeout: 2_000 });
       await res.body.dump();
@@ -234,24 +273,31 @@ async function main(): Promise<void> {
     // Direct to the origin: the ceiling on this machine.
     const direct = await load('direct', prov.origin, prov.pathname, caPem, 'localhost', () => []);
 
-    // The relay: the real daemon as its own process.
-    const relayPort = await freePort();
-    const cfgFile = join(dir, 'relay.json');
-    writeFileSync(
-      cfgFile,
-      JSON.stringify({
-        dmsUrl, dmsCaFile: join(dir, 'ca.pem'), tenantId: 't-4711', pin: '493027', fqdn: FQDN, dataDir: join(dir, 'relay-data'),
-        httpsListen: `127.0.0.1:${relayPort}`, adminListen: `127.0.0.1:${await freePort()}`, logLevel: 'info',
-        pfxFile: join(dir, 'relay.pfx'), pfxPassphrase: 'bench',
-      }),
-    );
-    const cli = resolve(HERE, '../src/cli.js');
-    const relay = spawn(process.execPath, [...(process.env.BENCH_RELAY_NODE_ARGS?.split(' ').filter(Boolean) ?? []), cli, 'start', '--config', cfgFile], { stdio: ['ignore', 'ignore', 'inherit'] });
-    children.push(relay);
-    const relayOrigin = `https://127.0.0.1:${relayPort}`;
-    await waitOk(relayOrigin, '/cfg/0.cfg', caPem, FQDN, 'relay', relay);
-    const relayRes = await load('relay', relayOrigin, '/', caPem, FQDN, () => [relay.pid!]);
-    relay.kill('SIGTERM');
+    // The relay: the real daemon as its own process; with BENCH_PROXY_PROTOCOL=1 a second one
+    // behind a PROXY v2 "balancer", measured right after the first in the same conditions.
+    const runRelay = async (name: string, proxied: boolean): Promise<Result> => {
+      const relayPort = await freePort();
+      const cfgFile = join(dir, `${name}.json`);
+      writeFileSync(
+        cfgFile,
+        JSON.stringify({
+          dmsUrl, dmsCaFile: join(dir, 'ca.pem'), tenantId: 't-4711', pin: '493027', fqdn: FQDN, dataDir: join(dir, `${name}-data`),
+          httpsListen: `127.0.0.1:${relayPort}`, adminListen: `127.0.0.1:${await freePort()}`, logLevel: 'info',
+          pfxFile: join(dir, 'relay.pfx'), pfxPassphrase: 'bench',
+          ...(proxied ? { lb: { proxyProtocol: true, trustedProxies: ['127.0.0.1/32'], drainDelaySeconds: 0 } } : {}),
+        }),
+      );
+      const cli = resolve(HERE, '../src/cli.js');
+      const relay = spawn(process.execPath, [...(process.env.BENCH_RELAY_NODE_ARGS?.split(' ').filter(Boolean) ?? []), cli, 'start', '--config', cfgFile], { stdio: ['ignore', 'ignore', 'inherit'] });
+      children.push(relay);
+      const relayOrigin = `https://127.0.0.1:${relayPort}`;
+      await waitOk(relayOrigin, '/cfg/0.cfg', caPem, FQDN, name, relay, proxied);
+      const res = await load(name, relayOrigin, '/', caPem, FQDN, () => [relay.pid!], proxied);
+      relay.kill('SIGTERM');
+      return res;
+    };
+    const relayRes = await runRelay('relay', false);
+    const relayPpRes = PROXY_PROTOCOL ? await runRelay('relay-pp', true) : null;
 
     // nginx, same certificate, equivalent proxy_pass with upstream keep-alive.
     let nginxRes: Result | null = null;
@@ -270,7 +316,7 @@ async function main(): Promise<void> {
       console.error('bench:proxy: nginx unavailable (apt-get failed); its row is empty');
     }
 
-    const rows = [direct, relayRes, ...(nginxRes ? [nginxRes] : [])];
+    const rows = [direct, relayRes, ...(relayPpRes ? [relayPpRes] : []), ...(nginxRes ? [nginxRes] : [])];
     console.log(`\nbench:proxy — GET 2–20 KB configs, Basic auth, keep-alive, concurrency ${CONCURRENCY}, ${REQUESTS} requests after ${WARMUP} warm-up (nginx: 1 worker)\n`);
     console.log(`${'target'.padEnd(8)} ${'requests'.padStart(9)} ${'errors'.padStart(7)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'proxy CPU ms/1k req'.padStart(20)}`);
     for (const r of rows) {
@@ -287,6 +333,7 @@ async function main(): Promise<void> {
         nginxCpuMsPerKreq: round(nginxRes?.cpuMsPerKreq),
         relayP99Ms: round(relayRes.p99, 2),
         nginxP99Ms: round(nginxRes?.p99, 2),
+        ...(relayPpRes ? { relayPpRps: round(relayPpRes.rps, 0), relayPpCpuMsPerKreq: round(relayPpRes.cpuMsPerKreq), relayPpP99Ms: round(relayPpRes.p99, 2), relayPpErrors: relayPpRes.errors } : {}),
       }),
     );
   } finally {

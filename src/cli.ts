@@ -14,6 +14,7 @@ const COMMANDS: Record<string, () => Promise<{ command: CliCommand }>> = {
   images: () => import('./cli/images.js'),
   diag: () => import('./cli/diag.js'),
   devices: () => import('./cli/devices.js'),
+  db: () => import('./cli/db.js'),
 };
 
 async function main(argv: string[]): Promise<number> {

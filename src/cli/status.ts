@@ -9,7 +9,7 @@ import { readinessSchema } from '../core/status.js';
 export const command: CliCommand = {
   name: 'status',
   summary: 'show the running relay\'s state (from its admin port)',
-  usage: `cloud-relay status [--config FILE] [--admin HOST:PORT] [--json]\n${CONFIG_OPTION_HELP}\n  --admin HOST:PORT admin address of the running relay (default: from config, else 127.0.0.1:9090)\n  --json            print the raw status document\n\nExit codes (also with --json): 0 ready, 69 not ready or no relay answering, 70 not a status document, 78 bad config.`,
+  usage: `cloud-relay status [--config FILE] [--admin HOST:PORT] [--json]\n${CONFIG_OPTION_HELP}\n  --admin HOST:PORT admin address of the running relay (default: from config, else 127.0.0.1:9090)\n  --json            print the raw status document\n\nExit codes (also with --json): 0 ready, 69 not ready or no relay answering, 70 not a status document, 75 draining (shutting down after SIGTERM), 78 bad config.`,
   async run(args) {
     const { values } = parseArgs({ args, options: { config: { type: 'string' }, admin: { type: 'string' }, json: { type: 'boolean' } } });
     const base = adminBaseFromArgs(values);
@@ -29,6 +29,8 @@ export const command: CliCommand = {
     // The same exit code with and without --json, so scripts can branch on readiness alone.
     const ready = readinessSchema.safeParse(d.readiness).data?.ready === true;
     console.log(values.json ? JSON.stringify(d, null, 2) : formatStatus(d));
+    // Draining is not ready either, but it says "going away, try another relay" (EX_TEMPFAIL).
+    if (d.draining === true) return ExitCode.TEMP_FAIL;
     return ready ? ExitCode.OK : ExitCode.UNAVAILABLE;
   },
 };

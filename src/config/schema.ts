@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { LOG_LEVELS } from '../log.js';
 import { parseListen, type ListenAddress } from './listen.js';
+import { parseCidr } from './cidr.js';
 import { timeouts } from '../core/timeouts.js';
 
 /**
@@ -25,6 +26,17 @@ const list = z.preprocess(
   (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v),
   z.array(z.string().min(1)),
 );
+const cidrList = z.preprocess(
+  (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v),
+  z.array(
+    z.string().superRefine((s, ctx) => {
+      const r = parseCidr(s);
+      if (typeof r === 'string') ctx.addIssue({ code: 'custom', message: r });
+    }),
+  ),
+);
+/** Drain delay when lb.drainDelaySeconds is unset: HAProxy's default checks (inter 2 s × fall 3) plus slack. */
+export const BALANCED_DRAIN_DELAY_SECONDS = 10;
 // No user:password@ in it: the URL is logged and shown by `cloud-relay config`, and the relay authenticates with its token.
 const httpsUrl = z
   .url({ protocol: /^https$/, error: 'must be an https:// URL' })
@@ -39,6 +51,7 @@ export const configSchema = z.object({
   fqdn: z.string().regex(/^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)*[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/, 'must be a DNS name, e.g. relay.example.com').describe('Name phones use to reach the relay; must be in the certificate'),
   dataDir: z.string().min(1).default('/var/lib/cloud-relay').describe('Database, certificates and state (created 0700)'),
   cacheDir: z.string().optional().describe('Firmware cache directory (default: <dataDir>/cache)'),
+  secretsKeyFile: z.string().optional().describe('Key (0600) sealing device passwords in the database; kept outside it (default: <dataDir>-keys/secrets.key; a systemd credential secrets-key wins)'),
   httpsListen: listen.prefault('0.0.0.0:443').describe('Phone-facing HTTPS listen address'),
   adminListen: listen.prefault('127.0.0.1:9090').describe('Admin HTTP (health, readiness, metrics) listen address'),
   logLevel: z.enum(LOG_LEVELS).default('info').describe('fatal, error, warn, info, debug, trace or silent'),
@@ -47,6 +60,22 @@ export const configSchema = z.object({
   pfxFile: z.string().optional().describe('PFX/PKCS#12 with the phone-facing certificate chain and key'),
   pfxPassphrase: z.string().optional().describe('Passphrase of the PFX (secret)'),
   pfxPassphraseFile: z.string().optional().describe('File holding the PFX passphrase'),
+
+  lb: z
+    .object({
+      proxyProtocol: bool.default(false).describe('Phone ports require a PROXY protocol header (v1 or v2, e.g. HAProxy send-proxy-v2) on every connection, from lb.trustedProxies only'),
+      trustedProxies: cidrList.default([]).describe('Load balancer addresses (IPs or CIDR ranges) allowed to connect to the phone ports when lb.proxyProtocol is on'),
+      drainDelaySeconds: int(0, 600)
+        .optional()
+        .describe(`After SIGTERM, phone ports keep serving this long while /readyz answers 503, so a balancer stops sending phones first (unset: ${BALANCED_DRAIN_DELAY_SECONDS} with lb.proxyProtocol, else 0)`),
+    })
+    .superRefine((lb, ctx) => {
+      if (lb.proxyProtocol && lb.trustedProxies.length === 0) {
+        ctx.addIssue({ code: 'custom', path: ['trustedProxies'], message: 'must list the load balancers\' addresses when lb.proxyProtocol is on (every connection would be refused)' });
+      }
+    })
+    .transform((lb) => ({ ...lb, drainDelaySeconds: lb.drainDelaySeconds ?? (lb.proxyProtocol ? BALANCED_DRAIN_DELAY_SECONDS : 0) }))
+    .prefault({}),
 
   proxy: z
     .object({

@@ -96,6 +96,41 @@ export const errorCatalogue = {
     retry: 'no',
     exit: EX_UNAVAILABLE,
   },
+  DB_CORRUPT: {
+    area: 'store',
+    sentence: 'The database file is damaged: run `cloud-relay db check`, stop the relay, move relay.db and its -wal/-shm aside for support, then restore a backup or start without them (the DMS resends its work after the relay registers again).',
+    retry: 'no',
+    exit: EX_CONFIG,
+  },
+  SECRETS_KEY_MISSING: {
+    area: 'store',
+    sentence: 'The key that seals device passwords in the database is missing: restore the key file (secretsKeyFile, default <dataDir>-keys/secrets.key), or run `cloud-relay db forget-secrets` to give up the sealed secrets.',
+    retry: 'no',
+    exit: EX_CONFIG,
+  },
+  SECRETS_KEY_MISMATCH: {
+    area: 'store',
+    sentence: "The secrets key file holds another key than the one the database's secrets are sealed with: put the original file back, or run `cloud-relay db forget-secrets`.",
+    retry: 'no',
+    exit: EX_CONFIG,
+  },
+  SECRETS_KEY_INVALID: {
+    area: 'store',
+    sentence: 'The secrets key file does not hold a 256-bit key (32 bytes raw, base64 or hex): restore the right file.',
+    retry: 'no',
+    exit: EX_CONFIG,
+  },
+  SECRETS_KEY_UNUSABLE: {
+    area: 'store',
+    sentence: 'The secrets key file cannot be read or created: check its directory and permissions, or set secretsKeyFile to a writable path outside the data directory.',
+    retry: 'no',
+    exit: EX_CONFIG,
+  },
+  SECRETS_UNREADABLE: {
+    area: 'store',
+    sentence: 'A stored secret cannot be opened (sealed with a key the relay no longer has, or damaged); the command that needed it fails, and the DMS can send the task again.',
+    retry: 'no',
+  },
   OUTBOX_FULL: {
     area: 'store',
     sentence: 'The outbox of frames for the DMS reached its row limit because the DMS has acknowledged nothing for a long time; new frames are refused until it drains.',
@@ -471,6 +506,26 @@ export const errorCatalogue = {
     area: 'phone-https',
     sentence: 'A phone connection broke the HTTP rules before a request was read (the log line names Node\'s code: header overflow 431, slow headers 408, else 400).',
     retry: 'no',
+  },
+  PROXY_SOURCE_UNTRUSTED: {
+    area: 'phone-https',
+    sentence: 'With lb.proxyProtocol on, a connection to a phone port came from an address outside lb.trustedProxies (a phone bypassing the load balancer, or the balancer missing from the list) and was closed.',
+    retry: 'no',
+  },
+  PROXY_HEADER_MISSING: {
+    area: 'phone-https',
+    sentence: 'With lb.proxyProtocol on, a connection did not start with a PROXY protocol header (usually a TLS handshake: send-proxy-v2 missing on the balancer) and was closed.',
+    retry: 'no',
+  },
+  PROXY_HEADER_INVALID: {
+    area: 'phone-https',
+    sentence: 'A load balancer sent a malformed or oversized PROXY protocol header; the connection was closed.',
+    retry: 'no',
+  },
+  PROXY_HEADER_TIMEOUT: {
+    area: 'phone-https',
+    sentence: 'A load balancer connected but sent no complete PROXY protocol header within 3 s; the connection was closed.',
+    retry: 'yes',
   },
   UPLOAD_TOO_LARGE: {
     area: 'phone-https',

@@ -16,8 +16,6 @@ import { z } from 'zod';
 
 const count = z.number().int().nonnegative();
 const isoTime = z.string();
-// `at` is optional for readers: older relays' documents may lack it.
-const problem = z.object({ code: z.string(), message: z.string(), at: isoTime.optional() });
 /** A failure remembered for the operator: stable code, the catalogued sentence, when. */
 const lastError = z.object({ code: z.string(), message: z.string(), at: isoTime });
 

@@ -113,6 +113,12 @@ export const timeouts = {
     bounds: 'A phone must finish sending its whole request, upload included, within this.',
     setting: 'proxy.requestTimeoutMs',
   },
+  proxyProtocolHeader: {
+    area: 'phone-https',
+    kind: 'timeout',
+    ms: 3_000,
+    bounds: 'With lb.proxyProtocol, a load balancer must send the whole PROXY header within this after connecting (the spec asks receivers to wait at least 3 s), or the connection is closed (PROXY_HEADER_TIMEOUT).',
+  },
   phoneIdle: {
     area: 'phone-https',
     kind: 'idle',

@@ -7,6 +7,7 @@ import { buildStatusDocument, type StatusDocument, type StatusSources } from '..
 import type { RelayConfig } from '../config/schema.js';
 import { openDb, type Db } from '../store/db.js';
 import { KvStore } from '../store/kv.js';
+import { sealLegacySecrets, secretsOf } from '../store/secrets.js';
 import { AdminServer, sendJson } from '../admin/server.js';
 import { configDocument } from '../admin/config-document.js';
 import { statusPageRoute } from '../admin/status-page/route.js';
@@ -79,8 +80,12 @@ export class Daemon {
 
   async start(): Promise<void> {
     const cfg = this.config;
-    const db = openDb(cfg.dataDir);
+    const db = openDb(cfg.dataDir, { secretsKeyFile: cfg.secretsKeyFile });
     this.db = db;
+    // The key is checked now, not at the first task: a lost key stops the start with its code.
+    secretsOf(db);
+    const sealed = sealLegacySecrets(db);
+    if (sealed.rows > 0) this.log.info({ rows: sealed.rows }, 'stored secrets from an older relay sealed or dropped');
     const kv = new KvStore(db);
     const admin = new AdminServer(this.log);
     this.admin = admin;
@@ -112,6 +117,9 @@ export class Daemon {
     this.components.push(...parts.components);
     for (const check of parts.readiness) admin.addCheck(check);
     admin.route('/status', (_req, res) => sendJson(res, 200, this.statusDocument()));
+    // First to fail on SIGTERM, so a load balancer's health check takes this relay out while
+    // its phone ports still serve (lb.drainDelaySeconds).
+    admin.addCheck({ name: 'not-draining', check: () => (this.draining.active ? { ok: false, detail: 'relay is shutting down (draining)' } : { ok: true }) });
     admin.route('/', statusPageRoute(() => this.statusDocument(), () => this.clock.now()));
     const stored = new RegistrationRepository(kv);
     admin.route('/config', (_req, res) => sendJson(res, 200, configDocument({ config: cfg, storedTenantId: () => stored.credentials()?.tenantId })));
@@ -150,8 +158,15 @@ export class Daemon {
   }
 
   private async doStop(reason: string): Promise<void> {
-    this.log.info({ reason, graceSeconds: this.config.shutdownGraceSeconds }, 'shutting down: draining in-flight work');
+    // No delay when the phone port never opened (a failed start): nobody needs to notice.
+    const delaySeconds = this.addresses.https ? this.config.lb.drainDelaySeconds : 0;
     this.draining.begin();
+    if (delaySeconds > 0) {
+      this.log.info({ reason, drainDelaySeconds: delaySeconds }, 'shutting down: readiness now fails; phone ports keep serving for the drain delay');
+      await new Promise((r) => setTimeout(r, delaySeconds * 1000));
+    }
+    this.log.info({ reason, graceSeconds: this.config.shutdownGraceSeconds }, 'shutting down: draining in-flight work');
+    this.draining.close();
     const deadline = this.clock.now() + this.config.shutdownGraceSeconds * 1000;
     await Promise.all(
       this.components.map(async (c) => {

@@ -22,7 +22,6 @@ import { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
 import { StatusBook } from './monitor/status-book.js';
 import { DevicePoller } from './monitor/poller.js';
 import { PhoneEvents } from './monitor/phone-events.js';
-import type { DeviceWorkStatus } from '../core/status.js';
 
 export interface DeviceWorkOptions {
   readonly config: Pick<RelayConfig, 'devices' | 'dataDir'>;

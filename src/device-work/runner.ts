@@ -160,16 +160,18 @@ export class TaskRunner {
   }
 
   private recover(task: TaskRow): void {
-    const cmd = commandSchema.parse(JSON.parse(task.command));
+    const cmd = storedCommand(task.command);
     const interrupted = this.d.tasks.sending(task.taskId);
     for (const row of interrupted) {
-      if (NOT_REPEATABLE.has(cmd.kind)) {
-        this.finishDevice(task.taskId, row, { outcome: 'failure', reason: `interrupted: the relay stopped while sending ${cmd.kind}; not repeated because it may have reached the phone` });
+      if (!cmd.ok) {
+        this.d.tasks.markPending(task.taskId, row.seq);
+      } else if (NOT_REPEATABLE.has(cmd.command.kind)) {
+        this.finishDevice(task.taskId, row, { outcome: 'failure', reason: `interrupted: the relay stopped while sending ${cmd.command.kind}; not repeated because it may have reached the phone` });
       } else {
         this.d.tasks.markPending(task.taskId, row.seq);
       }
     }
-    this.d.log.warn({ taskId: task.taskId, interrupted: interrupted.length, kind: cmd.kind }, 'resuming a task interrupted by a restart');
+    this.d.log.warn({ taskId: task.taskId, interrupted: interrupted.length, kind: cmd.ok ? cmd.command.kind : undefined }, 'resuming a task interrupted by a restart');
     this.launch(task.taskId);
   }
 
@@ -191,7 +193,9 @@ export class TaskRunner {
       if (!task) return;
     }
     if (task.state !== 'executing') return;
-    const cmd = commandSchema.parse(JSON.parse(task.command));
+    const stored = storedCommand(task.command);
+    if (!stored.ok) return this.endAll(task, stored.reason);
+    const cmd = stored.command;
     const late = task.executeAt !== null && task.startedAt !== null ? task.startedAt - task.executeAt : 0;
     const lateSeconds = late > (this.d.lateAfterMs ?? timeouts.taskLate.ms) ? Math.round(late / 1000) : undefined;
     if (lateSeconds !== undefined) this.d.log.warn({ taskId, lateSeconds }, 'task ran late: its time passed while the relay was down');
@@ -233,12 +237,20 @@ export class TaskRunner {
     const now = this.d.clock.now();
     this.d.tasks.transaction(() => {
       if (!this.d.tasks.start(task.taskId, now)) return;
+      this.endAll(task, `expired: not started before expiresAt ${new Date(task.expiresAt ?? now).toISOString()}`);
+    });
+  }
+
+  /** Every device not done yet fails with `reason`, and the task is done. */
+  private endAll(task: TaskRow, reason: string): void {
+    this.d.tasks.transaction(() => {
       for (let rows = this.d.tasks.pending(task.taskId, 0, PAGE); rows.length > 0; rows = this.d.tasks.pending(task.taskId, 0, PAGE)) {
-        for (const row of rows) this.finishDevice(task.taskId, row, { outcome: 'failure', reason: `expired: not started before expiresAt ${new Date(task.expiresAt ?? now).toISOString()}` });
+        for (const row of rows) this.finishDevice(task.taskId, row, { outcome: 'failure', reason });
       }
-      this.d.tasks.finish(task.taskId, now);
+      this.d.tasks.finish(task.taskId, this.d.clock.now());
       this.d.outbox.enqueue('task.state', { taskId: task.taskId, state: 'done', totals: this.d.tasks.totals(task.taskId) });
     });
+    this.d.log.warn({ taskId: task.taskId, reason }, 'task ended without running');
   }
 
   private device(taskId: string, row: TaskDeviceRow, cmd: Command, lateSeconds: number | undefined, attempt: number): Promise<void> {
@@ -319,6 +331,20 @@ export class TaskRunner {
       }
     });
   }
+}
+
+/** A stored command read back; one the store could not open (its key is gone) or no longer valid ends its task with the reason. */
+function storedCommand(json: string): { ok: true; command: Command } | { ok: false; reason: string } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch {
+    return { ok: false, reason: 'stored command is invalid: not JSON' };
+  }
+  const unreadable = (raw as { unreadable?: unknown } | null)?.unreadable;
+  if (typeof unreadable === 'string') return { ok: false, reason: `stored command unusable: ${unreadable}` };
+  const parsed = commandSchema.safeParse(raw);
+  return parsed.success ? { ok: true, command: parsed.data } : { ok: false, reason: `stored command is invalid: ${parsed.error.issues[0]?.message ?? 'unknown'}` };
 }
 
 /** A task that ran late says so in every device's result (data.lateSeconds and the reason). */

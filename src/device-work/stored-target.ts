@@ -12,6 +12,9 @@ export function parseStoredTarget(json: string): { ok: true; target: Target } | 
   } catch {
     return { ok: false, reason: 'stored target is invalid: not JSON' };
   }
+  // The store could not open the sealed password (its key was replaced): say so, not "invalid".
+  const unreadable = (raw as { credentials?: { unreadable?: unknown } } | null)?.credentials?.unreadable;
+  if (typeof unreadable === 'string') return { ok: false, reason: `stored device password unusable: ${unreadable}` };
   const parsed = targetSchema.safeParse(raw);
   return parsed.success ? { ok: true, target: parsed.data } : { ok: false, reason: `stored target is invalid: ${parsed.error.issues[0]?.message ?? 'unknown'}` };
 }

@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import type { Db } from '../store/db.js';
 import { IpGuardStore } from '../store/ip-guard.js';
 import type { CertificateManager } from '../tls/certificate-manager.js';
+import { CidrSet } from '../config/cidr.js';
 import { IpGuard } from './ip-guard.js';
 import { BLOCKED_ADDRESSES_SHOWN } from '../core/status.js';
 import type { DmsClient } from '../dms/client.js';
@@ -53,6 +54,8 @@ export function wirePhoneHttps(o: {
       guard.load();
       server = new PhoneServer({
         listen: cfg.httpsListen,
+        ...(cfg.lb.proxyProtocol ? { proxyProtocol: { trusted: new CidrSet(cfg.lb.trustedProxies) } } : {}),
+        ...(cfg.lb.proxyProtocol ? { proxyProtocol: { trusted: new CidrSet(cfg.lb.trustedProxies) } } : {}),
         headersTimeoutMs: cfg.proxy.headersTimeoutMs,
         requestTimeoutMs: cfg.proxy.requestTimeoutMs,
         maxUploadBytes: cfg.proxy.maxUploadBytes,

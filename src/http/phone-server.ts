@@ -9,16 +9,19 @@ import { errorMessage } from '../errors.js';
 import type { CertificateManager } from '../tls/certificate-manager.js';
 import type { PhoneRoute, PhoneRequestContext } from '../core/phone-route.js';
 import type { IpGuard } from './ip-guard.js';
-import { clientIpOf } from './forward-headers.js';
+import { PhoneListener, phoneAddressOf, type ProxyProtocolOptions } from './phone-listener.js';
 import { parseRequestTarget } from './request-target.js';
 import type { ProvisioningProxy } from './provisioning-proxy.js';
 import { sendText } from './responses.js';
+import { OWN_ANSWER_HEADERS, OWN_ANSWER_HEADER_LINES } from './security-headers.js';
 import { timeouts } from '../core/timeouts.js';
 
 export const MAX_HEADER_BYTES = 16 * 1024;
 
 export interface PhoneServerOptions {
   readonly listen: ListenAddress;
+  /** Set when a load balancer sends the PROXY protocol: the phones' addresses come from it. */
+  readonly proxyProtocol?: ProxyProtocolOptions;
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
   readonly maxUploadBytes: number;
@@ -32,7 +35,7 @@ export interface PhoneServerOptions {
   readonly log: Logger;
 }
 
-const CONNECT_REFUSAL = 'HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 41\r\nConnection: close\r\n\r\nCONNECT is not supported by this server\r\n';
+const CONNECT_REFUSAL = `HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 41\r\n${OWN_ANSWER_HEADER_LINES}Connection: close\r\n\r\nCONNECT is not supported by this server\r\n`;
 
 /**
  * The phone-facing HTTPS port: TLS from the certificate manager (hot-swapped), input
@@ -41,6 +44,7 @@ const CONNECT_REFUSAL = 'HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\
  */
 export class PhoneServer {
   private readonly server: Server;
+  private readonly listener: PhoneListener;
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
   private readonly debug: boolean;
@@ -61,13 +65,16 @@ export class PhoneServer {
       (req, res) => this.onRequest(req, res),
     );
     this.server.on('connect', (req: IncomingMessage, socket: Socket) => {
-      o.log.warn({ ip: clientIpOf(socket.remoteAddress), target: req.url, code: 'BAD_REQUEST' }, 'CONNECT refused on the phone port');
+      o.log.warn({ ip: phoneAddressOf(socket), target: req.url, code: 'BAD_REQUEST' }, 'CONNECT refused on the phone port');
       socket.end(CONNECT_REFUSAL);
     });
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket));
     this.server.on('tlsClientError', (err: Error, socket: Socket) => {
-      if (this.debug) o.log.debug({ ip: clientIpOf(socket.remoteAddress), err: errorMessage(err) }, 'TLS handshake failed');
+      if (this.debug) o.log.debug({ ip: phoneAddressOf(socket), err: errorMessage(err) }, 'TLS handshake failed');
     });
+    this.listener = new PhoneListener({ name: 'https', listen: o.listen, server: this.server, log: o.log, ...(o.proxyProtocol ? { proxyProtocol: o.proxyProtocol } : {}) });
+    // Idle keep-alive connections would pin phones to this relay after the balancer moved on.
+    o.draining.onBegin(() => this.server.closeIdleConnections());
     o.certs.onChange((cert) => {
       // New handshakes get the new certificate; established connections keep theirs.
       // Ticket keys stay the same so phones can still resume their sessions.
@@ -75,19 +82,13 @@ export class PhoneServer {
     });
   }
 
-  async listen(): Promise<AddressInfo> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.o.listen.port, this.o.listen.host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    return this.server.address() as AddressInfo;
+  listen(): Promise<AddressInfo> {
+    return this.listener.listen();
   }
 
   /** Stops accepting, lets in-flight exchanges finish until the deadline. */
   async drain(deadlineMs: number): Promise<void> {
+    this.listener.stopAccepting();
     this.server.close();
     this.server.closeIdleConnections();
     if (this.inFlight === 0) return;
@@ -102,12 +103,13 @@ export class PhoneServer {
   }
 
   stop(): void {
+    this.listener.stopAccepting();
     this.server.close();
     this.server.closeAllConnections();
   }
 
   private onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
-    const ip = clientIpOf(socket.remoteAddress);
+    const ip = phoneAddressOf(socket);
     const code = err.code ?? 'CLIENT_ERROR';
     if (code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
@@ -117,7 +119,7 @@ export class PhoneServer {
     if (code === 'HPE_HEADER_OVERFLOW') status = '431 Request Header Fields Too Large';
     else if (code === 'ERR_HTTP_REQUEST_TIMEOUT' || code === 'HPE_HEADERS_TIMEOUT') status = '408 Request Timeout';
     this.o.log.warn({ ip, code, err: errorMessage(err) }, `phone request refused: ${status}`);
-    socket.end(`HTTP/1.1 ${status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    socket.end(`HTTP/1.1 ${status}\r\nContent-Length: 0\r\n${OWN_ANSWER_HEADER_LINES}Connection: close\r\n\r\n`);
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
@@ -125,7 +127,7 @@ export class PhoneServer {
     // 'close' fires once per response: a shared listener spares a closure and a once-wrapper per request.
     res.on('close', this.onResponseClosed);
     const o = this.o;
-    const ip = clientIpOf(req.socket.remoteAddress);
+    const ip = phoneAddressOf(req.socket);
     const url = req.url ?? '';
     const target = parseRequestTarget(url);
     if (typeof target === 'string') {
@@ -137,7 +139,12 @@ export class PhoneServer {
       if (this.debug) o.log.debug({ ip, path: target.path, state: verdict.state }, 'ip guard refused a request');
       return sendText(res, 403, 'Forbidden');
     }
-    if (o.draining.active) return sendText(res, 503, 'Relay is shutting down', { connection: 'close', 'retry-after': '5' });
+    if (o.draining.active) {
+      if (o.draining.closed) return sendText(res, 503, 'Relay is shutting down', { connection: 'close', 'retry-after': '5' });
+      // Drain delay: still served, but the phone's next request opens a new connection,
+      // which the balancer sends to another relay once its health check has noticed.
+      res.setHeader('connection', 'close');
+    }
 
     const declared = contentLength(req.rawHeaders);
     if (declared > o.maxUploadBytes) {
@@ -152,6 +159,10 @@ export class PhoneServer {
       const route = routes[i]!;
       if (!route.matches(method, target.path)) continue;
       const ctx: PhoneRequestContext = { clientIp: ip, path: target.path, search: target.search };
+      // Routes answer for the relay itself (cache, notifications, uploads). Not set on the
+      // pass-through path: once any header is set, Node merges raw upstream headers one
+      // setHeader at a time and a repeated one (Set-Cookie) would keep only its last value.
+      for (const name in OWN_ANSWER_HEADERS) res.setHeader(name, OWN_ANSWER_HEADERS[name]!);
       res.once('finish', () => {
         const s = res.statusCode;
         if (s === 401 || s === 403 || s === 404) o.guard.recordFailure(ip, `${s} ${target.path}`);

@@ -6,6 +6,7 @@ import type { Registration } from '../core/ports.js';
 import { RelayError, errorCode, errorMessage } from '../errors.js';
 import { connectionTokens, upstreamRequestHeaders, withoutNamed } from './forward-headers.js';
 import { sendText } from './responses.js';
+import { HSTS_VALUE } from './security-headers.js';
 import type { DmsClient } from '../dms/client.js';
 import type { IpGuard } from './ip-guard.js';
 import { relayMetrics } from '../metrics/relay-metrics.js';
@@ -79,13 +80,17 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     else if (this.authorized && statusCode < 300) this.guard.recordSuccess(this.ip);
     const headers: string[] = [];
     let named: Set<string> | undefined;
+    let hsts = false;
     for (let i = 0; i < rawHeaders.length; i += 2) {
       const name = rawHeaders[i]!.toString('latin1');
       const lower = name.toLowerCase();
       if (lower === 'connection') for (const t of connectionTokens(rawHeaders[i + 1]!.toString('latin1'))) (named ??= new Set()).add(t);
       if (DROP_RESPONSE.has(lower)) continue;
+      if (lower === 'strict-transport-security') hsts = true;
       headers.push(name, rawHeaders[i + 1]!.toString('latin1'));
     }
+    // HSTS belongs to the relay's host, whose answers these are to the phone (see security-headers.ts).
+    if (!hsts) headers.push('Strict-Transport-Security', HSTS_VALUE);
     const res = this.res;
     if (res.destroyed) {
       this.abortUpstream?.(new PhoneWentAway('the phone closed the connection'));

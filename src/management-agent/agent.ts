@@ -11,7 +11,6 @@ import type { StatusDocument, StatusSections } from '../core/status.js';
 import type { ReadinessCheck } from '../core/readiness.js';
 import { RelayError, errorMessage } from '../errors.js';
 import type { InboundHandlers } from './ports.js';
-import type { AgentStatus } from '../core/status.js';
 import type { DmsClient } from '../dms/client.js';
 import { RegistrationClient, type Credentials } from './registration.js';
 import { Heartbeat, heartbeatFields, type HeartbeatAction } from './heartbeat.js';

@@ -17,6 +17,8 @@ export type ServedSource = 'cache' | 'proxy';
 export type UpstreamFetchKind = 'image' | 'on_demand';
 export type UpstreamFetchOutcome = 'ok' | 'error';
 export type IpGuardAction = 'ban' | 'blacklist';
+/** Why a phone-port connection was refused under lb.proxyProtocol. */
+export type ProxyRefusal = 'untrusted' | 'missing' | 'invalid' | 'timeout';
 
 /** Latency buckets for phone calls: most answer in tens of ms, reboots and captures take seconds. */
 const COMMAND_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -56,10 +58,18 @@ export class RelayMetrics {
     registers: [this.registry],
   });
 
+  private readonly proxyRefusals = new Counter({
+    name: 'cloud_relay_proxy_protocol_refused_total',
+    help: 'Phone-port connections refused under lb.proxyProtocol, by reason (untrusted source, missing, invalid or late PROXY header)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     // Label sets known up front are exported as 0 so rate() works from the first scrape.
     for (const source of ['cache', 'proxy'] as const) this.servedBytes.inc({ source }, 0);
     for (const action of ['ban', 'blacklist'] as const) this.ipGuardBans.inc({ action }, 0);
+    for (const reason of ['untrusted', 'missing', 'invalid', 'timeout'] as const) this.proxyRefusals.inc({ reason }, 0);
     for (const kind of ['image', 'on_demand'] as const) for (const outcome of ['ok', 'error'] as const) this.upstreamFetches.inc({ kind, outcome }, 0);
   }
 
@@ -79,6 +89,10 @@ export class RelayMetrics {
 
   ipGuardBan(action: IpGuardAction): void {
     this.ipGuardBans.inc({ action });
+  }
+
+  proxyRefused(reason: ProxyRefusal): void {
+    this.proxyRefusals.inc({ reason });
   }
 }
 

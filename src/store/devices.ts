@@ -1,11 +1,12 @@
 import type { Db } from './db.js';
+import { openTarget, sealTarget } from './secrets.js';
 
 /** A phone the relay knows (from the tasks that named it) with its last reported status. */
 export interface DeviceRow {
   deviceId: string;
   mac: string;
   ip: string;
-  /** The DMS target as JSON (address, port, model, credentials). */
+  /** The DMS target as JSON (address, port, model, credentials); the password is sealed in the row and opened on read. */
   target: string;
   status: string | null;
   online: number | null;
@@ -75,24 +76,42 @@ export class DeviceRepo {
   }
 
   upsert(d: { deviceId: string; mac: string; ip: string; target: string }, now: number): void {
-    this.upsertStmt.run({ deviceId: d.deviceId, mac: normMac(d.mac), ip: d.ip, target: d.target, now });
+    this.upsertStmt.run({ deviceId: d.deviceId, mac: normMac(d.mac), ip: d.ip, target: sealTarget(this.db, d.target), now });
   }
 
   get(deviceId: string): DeviceRow | undefined {
-    return this.getStmt.get(deviceId);
+    return this.opened(this.getStmt.get(deviceId));
   }
 
   byIp(ip: string): DeviceRow | undefined {
-    return this.byIpStmt.get(ip);
+    return this.opened(this.byIpStmt.get(ip));
   }
 
   byMac(mac: string): DeviceRow | undefined {
-    return this.byMacStmt.get(normMac(mac));
+    return this.opened(this.byMacStmt.get(normMac(mac)));
   }
 
   /** Keyset pagination, so walking 50,000 devices never holds them all. */
   page(afterId: string, limit: number): DeviceRow[] {
-    return this.pageStmt.all(afterId, limit);
+    return this.pageStmt.all(afterId, limit).map((r) => this.opened(r)!);
+  }
+
+  /** The password is opened only when the target is read, so listing devices needs no key. */
+  private opened(row: DeviceRow | undefined): DeviceRow | undefined {
+    if (!row) return undefined;
+    const db = this.db;
+    let target: string | undefined;
+    return {
+      deviceId: row.deviceId,
+      mac: row.mac,
+      ip: row.ip,
+      status: row.status,
+      online: row.online,
+      get target() {
+        target ??= openTarget(db, row.target);
+        return target;
+      },
+    };
   }
 
   counts(): { known: number; online: number } {

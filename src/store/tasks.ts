@@ -1,4 +1,6 @@
 import type { Db } from './db.js';
+import { errorCode, errorMessage } from '../errors.js';
+import { openCommand, openTarget, redactCommand, sealCommand, sealTarget } from './secrets.js';
 
 export type TaskState = 'scheduled' | 'executing' | 'done';
 export type DeviceRunState = 'pending' | 'sending' | 'done';
@@ -6,7 +8,7 @@ export type DeviceRunState = 'pending' | 'sending' | 'done';
 export interface TaskRow {
   taskId: string;
   name: string;
-  /** The command as JSON. */
+  /** The command as JSON (sealed in the row while the task is not done; opened on read). */
   command: string;
   state: TaskState;
   executeAt: number | null;
@@ -20,7 +22,7 @@ export interface TaskDeviceRow {
   taskId: string;
   seq: number;
   deviceId: string;
-  /** The target as JSON. */
+  /** The target as JSON (its password sealed in the row until the device is done; opened on read). */
   target: string;
   state: DeviceRunState;
   outcome: string | null;
@@ -63,11 +65,16 @@ export class TaskRepo {
       del: db.prepare('DELETE FROM tasks WHERE task_id = ?'),
       start: db.prepare("UPDATE tasks SET state = 'executing', started_at = ? WHERE task_id = ? AND state = 'scheduled'"),
       finish: db.prepare("UPDATE tasks SET state = 'done', finished_at = ? WHERE task_id = ?"),
+      rawCommand: db.prepare<[string], { command: string }>('SELECT command FROM tasks WHERE task_id = ?'),
+      setCommand: db.prepare('UPDATE tasks SET command = ? WHERE task_id = ?'),
       pending: db.prepare<[string, number, number], TaskDeviceRow>(`SELECT ${DEV_COLS} FROM task_devices WHERE task_id = ? AND state = 'pending' AND seq > ? ORDER BY seq LIMIT ?`),
       sending: db.prepare<[string], TaskDeviceRow>(`SELECT ${DEV_COLS} FROM task_devices WHERE task_id = ? AND state = 'sending'`),
       markSending: db.prepare("UPDATE task_devices SET state = 'sending', attempts = attempts + 1 WHERE task_id = ? AND seq = ?"),
       markPending: db.prepare("UPDATE task_devices SET state = 'pending' WHERE task_id = ? AND seq = ?"),
-      markDone: db.prepare("UPDATE task_devices SET state = 'done', outcome = ?, reason = ? WHERE task_id = ? AND seq = ? AND state != 'done'"),
+      // The device's password has no further use once it has its result.
+      markDone: db.prepare(
+        "UPDATE task_devices SET state = 'done', outcome = ?, reason = ?, target = CASE WHEN json_valid(target) AND json_type(target, '$.credentials.password') = 'text' THEN json_set(target, '$.credentials.password', '') ELSE target END WHERE task_id = ? AND seq = ? AND state != 'done'",
+      ),
       totals: db.prepare<[string], TaskCounts>(
         "SELECT COUNT(*) AS total, COALESCE(SUM(outcome = 'success'), 0) AS success, COALESCE(SUM(outcome = 'failure'), 0) AS failure, COALESCE(SUM(outcome = 'not_applicable'), 0) AS notApplicable, COALESCE(SUM(state != 'done'), 0) AS inProgress FROM task_devices WHERE task_id = ?",
       ),
@@ -86,21 +93,33 @@ export class TaskRepo {
   }
 
   insert(t: { taskId: string; name: string; command: string; executeAt: number | null; expiresAt: number | null }, targets: readonly { deviceId: string; target: string }[], now: number): void {
-    this.s.insertTask.run(t.taskId, t.name, t.command, 'scheduled', t.executeAt, t.expiresAt, now);
+    this.s.insertTask.run(t.taskId, t.name, sealCommand(this.db, t.command), 'scheduled', t.executeAt, t.expiresAt, now);
     this.insertTargets(t.taskId, targets);
   }
 
   private insertTargets(taskId: string, targets: readonly { deviceId: string; target: string }[]): void {
-    targets.forEach((d, i) => this.s.insertDevice.run(taskId, i + 1, d.deviceId, d.target));
+    targets.forEach((d, i) => this.s.insertDevice.run(taskId, i + 1, d.deviceId, sealTarget(this.db, d.target)));
   }
 
   get(taskId: string): TaskRow | undefined {
-    return this.s.get.get(taskId);
+    const row = this.s.get.get(taskId);
+    return row && this.opened(row);
   }
 
   inState(state: TaskState): TaskRow[] {
-    return this.s.byState.all(state);
+    return this.s.byState.all(state).map((r) => this.opened(r));
   }
+
+  /** An unopenable command reads as `{"unreadable": reason}`, which ends its task with that reason. */
+  private opened(row: TaskRow): TaskRow {
+    try {
+      return { ...row, command: openCommand(this.db, row.command) };
+    } catch (err) {
+      return { ...row, command: JSON.stringify({ unreadable: `${errorCode(err) ?? 'SECRETS_UNREADABLE'}: ${errorMessage(err)}` }) };
+    }
+  }
+
+  private openedDevice = (row: TaskDeviceRow): TaskDeviceRow => ({ ...row, target: openTarget(this.db, row.target) });
 
   update(taskId: string, changes: { name?: string | undefined; executeAt?: number | undefined; targets?: readonly { deviceId: string; target: string }[] | undefined }): void {
     if (changes.name !== undefined) this.s.setName.run(changes.name, taskId);
@@ -120,16 +139,21 @@ export class TaskRepo {
     return this.s.start.run(now, taskId).changes === 1;
   }
 
+  /** Done: the command is kept for the record with its secrets redacted. */
   finish(taskId: string, now: number): void {
-    this.s.finish.run(now, taskId);
+    this.db.transaction(() => {
+      this.s.finish.run(now, taskId);
+      const raw = this.s.rawCommand.get(taskId);
+      if (raw) this.s.setCommand.run(redactCommand(this.db, raw.command), taskId);
+    })();
   }
 
   pending(taskId: string, afterSeq: number, limit: number): TaskDeviceRow[] {
-    return this.s.pending.all(taskId, afterSeq, limit);
+    return this.s.pending.all(taskId, afterSeq, limit).map(this.openedDevice);
   }
 
   sending(taskId: string): TaskDeviceRow[] {
-    return this.s.sending.all(taskId);
+    return this.s.sending.all(taskId).map(this.openedDevice);
   }
 
   /** Recorded before a command leaves for the phone: after a crash this row says "may have arrived". */

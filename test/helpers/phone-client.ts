@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { connect as netConnect } from 'node:net';
 import { connect, type ConnectionOptions } from 'node:tls';
 import { Client } from 'undici';
 import { createCa, issueCert, toPfx, type KeyedCert } from '../../sim/pki.js';
@@ -55,4 +56,35 @@ export function rawExchange(port: number, caPem: string, request: string | Buffe
 
 export function basicAuth(user = 'PlcmSpIp', password = 'PlcmSpIp'): string {
   return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+}
+
+/**
+ * A phone's HTTPS client reaching the relay through a PROXY-protocol balancer stand-in:
+ * each connection comes from `balancerAddress` and starts with `header(phone)` before TLS.
+ */
+export function proxiedPhoneClient(port: number, caPem: string, header: Buffer, balancerAddress = '127.0.0.1', opts: { coalesce?: boolean } = {}): Client {
+  return new Client(`https://127.0.0.1:${port}`, {
+    pipelining: 1,
+    connect: (_opts, callback) => {
+      let settled = false;
+      const fail = (err: Error) => {
+        if (settled) return;
+        settled = true;
+        callback(err, null);
+      };
+      const raw = netConnect({ host: '127.0.0.1', port, localAddress: balancerAddress }, () => {
+        // coalesce: the header and the ClientHello leave in one segment, as balancers often send them.
+        if (opts.coalesce) raw.cork();
+        raw.write(header);
+        if (opts.coalesce) setImmediate(() => raw.uncork());
+        const tls = connect({ socket: raw, ca: caPem, servername: RELAY_FQDN }, () => {
+          if (settled) return;
+          settled = true;
+          callback(null, tls);
+        });
+        tls.once('error', fail);
+      });
+      raw.once('error', fail);
+    },
+  });
 }

@@ -76,7 +76,7 @@ describe('container image steps, without Docker', () => {
     // VOLUMEs owned by the unprivileged user; the DMS CA readable by it.
     const dataDir = join(stage, 'var/lib/cloud-relay');
     const cacheDir = join(stage, 'var/cache/cloud-relay');
-    for (const d of [dataDir, cacheDir]) {
+    for (const d of [dataDir, join(stage, 'var/lib/cloud-relay-keys'), cacheDir]) {
       mkdirSync(dirname(d), { recursive: true, mode: 0o755 });
       mkdirSync(d, { mode: 0o700 });
       chownSync(d, NOBODY, NOBODY);

@@ -220,7 +220,11 @@ describe('provisioning pass-through before registration', () => {
       expect(res.statusCode).toBe(503);
       expect(await res.body.text()).toMatch(/not registered/);
       expect(res.headers['retry-after']).toBe('30');
-      h.daemon.draining.begin();
+      // Once the phone port is closing, idle keep-alive connections are closed too; a request
+      // on a fresh connection (the port itself is still bound in this test) gets 503.
+      const disconnected = new Promise((resolve) => phone.once('disconnect', resolve));
+      h.daemon.draining.close();
+      await disconnected;
       const draining = await phone.request({ method: 'GET', path: '/000000000000.cfg', headers: { authorization: basicAuth() } });
       expect(draining.statusCode).toBe(503);
       expect(await draining.body.text()).toMatch(/shutting down/);

@@ -34,7 +34,7 @@ describe('systemd/cloud-relay.service', () => {
     const text = readFileSync(UNIT, 'utf8');
     const set = (key: string) => text.split('\n').filter((l) => l.startsWith(`${key}=`)).map((l) => l.slice(key.length + 1));
     expect(set('Type')).toEqual(['notify']);
-    expect(set('StateDirectory')).toEqual(['cloud-relay']);
+    expect(set('StateDirectory')).toEqual(['cloud-relay cloud-relay-keys']);
     expect(set('ProtectSystem')).toEqual(['strict']);
     expect(set('NoNewPrivileges')).toEqual(['yes']);
     expect(set('CapabilityBoundingSet')).toEqual(['CAP_NET_BIND_SERVICE']);

@@ -123,6 +123,26 @@ describe('config validation', () => {
   });
 });
 
+describe('load balancer settings', () => {
+  it('PROXY protocol is off by default and without a drain delay', () => {
+    expect(loadConfig({ env: {}, overrides: REQUIRED }).lb).toEqual({ proxyProtocol: false, trustedProxies: [], drainDelaySeconds: 0 });
+  });
+
+  it('reads the environment: a boolean, a CIDR list, and a 10 s drain delay behind a PROXY balancer unless set', () => {
+    const env = { CLOUD_RELAY_LB_PROXY_PROTOCOL: 'true', CLOUD_RELAY_LB_TRUSTED_PROXIES: '203.0.113.0/28, 2001:db8::5' };
+    expect(loadConfig({ env, overrides: REQUIRED }).lb).toEqual({ proxyProtocol: true, trustedProxies: ['203.0.113.0/28', '2001:db8::5'], drainDelaySeconds: 10 });
+    expect(loadConfig({ env: { ...env, CLOUD_RELAY_LB_DRAIN_DELAY_SECONDS: '0' }, overrides: REQUIRED }).lb.drainDelaySeconds).toBe(0);
+    expect(loadConfig({ env: { CLOUD_RELAY_LB_DRAIN_DELAY_SECONDS: '35' }, overrides: REQUIRED }).lb.drainDelaySeconds).toBe(35);
+  });
+
+  it('names a bad range, and refuses PROXY protocol with nobody trusted', () => {
+    const bad = problemsOf(() => loadConfig({ env: { CLOUD_RELAY_LB_TRUSTED_PROXIES: '203.0.113.0/24,lb.example.com' }, overrides: REQUIRED }));
+    expect(bad).toEqual([{ path: 'lb.trustedProxies.1', message: expect.stringMatching(/"lb.example.com" is not an IP address or CIDR range/) }]);
+    const none = problemsOf(() => loadConfig({ env: { CLOUD_RELAY_LB_PROXY_PROTOCOL: 'true' }, overrides: REQUIRED }));
+    expect(none).toEqual([{ path: 'lb.trustedProxies', message: expect.stringMatching(/must list the load balancers/) }]);
+  });
+});
+
 describe('secrets', () => {
   it('reads the PIN and the PFX passphrase from files (trimmed)', () => {
     const pinFile = file('pin', '765432\n');

@@ -21,9 +21,11 @@ const NOT_CODES: readonly { test: (s: string) => boolean; why: string }[] = [
   { test: (s) => /^(E[A-Z]+|EAI_[A-Z]+|ERR_[A-Z0-9_]+|UND_ERR_[A-Z_]+|HPE_[A-Z_]+)$/.test(s), why: 'Node.js / undici / llhttp error codes the relay reads' },
   { test: (s) => ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT'].includes(s), why: 'HTTP methods' },
   { test: (s) => /^SIG[A-Z]+$/.test(s), why: 'signal names' },
+  { test: (s) => /^SQLITE_[A-Z_]+$/.test(s), why: 'SQLite result codes the relay reads' },
   { test: (s) => /^TLS_(AES|CHACHA20)_[A-Z0-9_]+$/.test(s), why: 'TLS 1.3 cipher suites' },
   { test: (s) => /^CLOUD_RELAY_[A-Z0-9_]*$/.test(s), why: 'environment variable names' },
   { test: (s) => ['CERTIFICATE', 'TRUSTED CERTIFICATE'].includes(s), why: 'PEM labels' },
+  { test: (s) => ['TCP4', 'TCP6', 'UNKNOWN'].includes(s), why: 'PROXY protocol v1 keywords' },
   { test: (s) => ['IMAGE', 'VERSION', 'STATE', 'SIZE', 'PROGRESS', 'MISSING', 'READY', 'DRAINING', 'FAIL', 'EXPIRED'].includes(s), why: 'headings and status words in CLI output' },
 ];
 

@@ -5,6 +5,7 @@ import * as m004 from './004-cache-images.js';
 import * as m005 from './005-tasks-devices.js';
 import * as m006 from './006-rollouts.js';
 import * as m007 from './007-device-summary-columns.js';
+import * as m008 from './008-sealed-frames.js';
 
 export interface Migration {
   readonly version: number;
@@ -13,4 +14,4 @@ export interface Migration {
 }
 
 /** Numbered, append-only: a landed migration is never edited, a fix is a new number. */
-export const migrations: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007];
+export const migrations: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008];

@@ -1,0 +1,80 @@
+import { parseArgs } from 'node:util';
+import type { CliCommand } from './command.js';
+import { CONFIG_OPTION_HELP } from './command.js';
+import { configOrExit } from './common.js';
+import { DATA_DIR_OPTION_HELP, existingDbDir } from './data-dir.js';
+import { ExitCode, errorMessage } from '../errors.js';
+import { checkDb, type DbCheck } from '../store/db-check.js';
+import { openDb } from '../store/db.js';
+import { keySource } from '../store/secret-box.js';
+import { forgetSecrets } from '../store/secrets.js';
+
+const USAGE = `cloud-relay db check [--json]
+       cloud-relay db forget-secrets
+${CONFIG_OPTION_HELP}
+${DATA_DIR_OPTION_HELP}
+
+check: full integrity check, applied and pending migrations, file sizes, and whether the
+secrets key fits the database; exits 0 when all is well, 1 otherwise. Read-only.
+forget-secrets: when the secrets key is lost for good, makes the database forget it (run with
+the relay stopped); the next start creates a new key. Tasks still holding sealed passwords fail
+with SECRETS_UNREADABLE; the DMS resends what it needs.`;
+
+function mb(n: number | null): string {
+  return n === null ? 'absent' : `${(n / 1024 / 1024).toFixed(2)} MB`;
+}
+
+function print(c: DbCheck): void {
+  console.log(`database   ${c.file}`);
+  console.log(`files      ${Object.entries(c.files).map(([k, v]) => `${k} ${mb(v)}`).join(', ')}`);
+  if (c.pageBytes !== null) console.log(`pages      ${mb(c.pageBytes)} in use, ${c.freePages ?? 0} free pages`);
+  console.log(`integrity  ${c.integrity.length === 0 ? 'not checked' : c.integrity.join('\n           ')}`);
+  if (c.migrations) {
+    const m = c.migrations;
+    console.log(`migrations applied ${m.applied.join(', ') || 'none'}; this build knows up to ${m.known}${m.pending.length ? `; pending (run at the next start): ${m.pending.join(', ')}` : ''}`);
+  }
+  const s = c.secrets;
+  console.log(`secrets    key ${s.keyFile} (${s.source}) ${s.present ? 'present' : 'absent'}; ${s.sealedWith ? `database sealed with key ${s.sealedWith}${s.matches === true ? ' (matches)' : ''}` : 'nothing sealed yet'}`);
+  console.log(c.ok ? 'result     ok' : `result     PROBLEMS:\n${c.problems.map((p) => `  - ${p}`).join('\n')}`);
+}
+
+export const command: CliCommand = {
+  name: 'db',
+  summary: 'check the relay database, or forget a lost secrets key',
+  usage: USAGE,
+  async run(args) {
+    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { config: { type: 'string' }, 'data-dir': { type: 'string' }, admin: { type: 'string' }, json: { type: 'boolean' } } });
+    const [sub] = positionals;
+    if (sub !== 'check' && sub !== 'forget-secrets') {
+      console.error(`cloud-relay db: expected check or forget-secrets\nUsage: ${USAGE}`);
+      return ExitCode.USAGE;
+    }
+    const dir = await existingDbDir(values);
+    if (typeof dir === 'number') return dir;
+    let keyFile: string | undefined;
+    if (values.config || process.env.CLOUD_RELAY_CONFIG) {
+      const cfg = configOrExit(values.config);
+      if (typeof cfg === 'number') return cfg;
+      keyFile = cfg.secretsKeyFile;
+    }
+    if (sub === 'check') {
+      const c = checkDb(dir, keySource(dir, keyFile));
+      if (values.json) console.log(JSON.stringify(c));
+      else print(c);
+      return c.ok ? ExitCode.OK : ExitCode.FAILURE;
+    }
+    try {
+      const db = openDb(dir, { secretsKeyFile: keyFile });
+      try {
+        const r = forgetSecrets(db);
+        console.log(`the database no longer expects its old secrets key; ${r.frames} stored frame(s) waiting for it were refused. The next start creates a new key.`);
+      } finally {
+        db.close();
+      }
+      return ExitCode.OK;
+    } catch (err) {
+      console.error(`cloud-relay db forget-secrets: ${errorMessage(err)}`);
+      return ExitCode.FAILURE;
+    }
+  },
+};
