@@ -69,7 +69,7 @@ export function formatStatus(doc: Record<string, unknown>, now = Date.now()): st
     const hb = g.heartbeat;
     out.push(line('  heartbeat', `${hb.intervalSeconds ? `every ${hb.intervalSeconds} s, ` : ''}${hb.sent} sent, last accepted ${hb.lastOkAt ? `${formatAge(now - Date.parse(hb.lastOkAt))} ago` : 'never'}`));
     const c = g.control;
-    out.push(line('  control channel', `${c.connected ? `connected${c.since ? ` for ${formatAge(now - Date.parse(c.since))}` : ''}` : `DISCONNECTED${c.lastClose ? ` (last close: ${describe(c.lastClose)})` : ''}`}, ${c.reconnects} reconnects`));
+    out.push(line('  control channel', `${c.connected ? `connected${c.since ? ` for ${formatAge(now - Date.parse(c.since))}` : ''}` : `DISCONNECTED${c.lastClose ? ` (last close: ${describe({ code: c.lastClose.code, reason: c.lastClose.reason })})` : ''}`}, ${c.reconnects} reconnects`));
     out.push(line('  outbox', `${g.outboxDepth} frame${g.outboxDepth === 1 ? '' : 's'} waiting for the DMS`));
   }
 
