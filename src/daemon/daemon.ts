@@ -97,6 +97,10 @@ export class Daemon {
       },
     });
 
+    // First to fail on SIGTERM, so a load balancer's health check takes this relay out while
+    // its phone ports still serve (lb.drainDelaySeconds).
+    admin.addCheck({ name: 'not-draining', check: () => (this.draining.active ? { ok: false, detail: 'relay is shutting down (draining)' } : { ok: true }) });
+
     const parts = wireParts({
       config: cfg,
       db,
@@ -117,9 +121,6 @@ export class Daemon {
     this.components.push(...parts.components);
     for (const check of parts.readiness) admin.addCheck(check);
     admin.route('/status', (_req, res) => sendJson(res, 200, this.statusDocument()));
-    // First to fail on SIGTERM, so a load balancer's health check takes this relay out while
-    // its phone ports still serve (lb.drainDelaySeconds).
-    admin.addCheck({ name: 'not-draining', check: () => (this.draining.active ? { ok: false, detail: 'relay is shutting down (draining)' } : { ok: true }) });
     admin.route('/', statusPageRoute(() => this.statusDocument(), () => this.clock.now()));
     const stored = new RegistrationRepository(kv);
     admin.route('/config', (_req, res) => sendJson(res, 200, configDocument({ config: cfg, storedTenantId: () => stored.credentials()?.tenantId })));
