@@ -9,13 +9,15 @@ import { bearerToken, isRecord } from './http-util.js';
 export const SUBPROTOCOL = 'relay.v1';
 export const MAX_FRAME_BYTES = 1024 * 1024;
 
-const RELAY_FRAME_TYPES = new Set(['ack', 'nack', 'task.state', 'task.result', 'device.status', 'device.event', 'image.status']);
+const RELAY_FRAME_TYPES = new Set(['ack', 'nack', 'task.state', 'task.result', 'device.status', 'device.event', 'image.status', 'rollout.state', 'rollout.result']);
 const REQUIRED: Record<string, readonly string[]> = {
   'task.state': ['taskId', 'state', 'totals'],
   'task.result': ['taskId', 'deviceId', 'outcome'],
   'device.status': ['deviceId', 'online'],
   'device.event': ['ip', 'event'],
   'image.status': ['imageId', 'state', 'bytes'],
+  'rollout.state': ['rolloutId', 'state', 'totals'],
+  'rollout.result': ['rolloutId', 'deviceId', 'outcome'],
 };
 
 interface Session {

@@ -14,12 +14,18 @@ import type { FillSource } from './fill.js';
 import { FirmwareCache } from './firmware-cache.js';
 import { PathMatcher } from './patterns.js';
 import { firmwareRoute } from './phone-route.js';
+import { FirmwareServeLog } from './serve-log.js';
+import type { CachedImage } from '../devices/driver.js';
 
 export interface FirmwareCacheWiring extends PartWiring<'cache' | 'firmwareCache'> {
   readonly cache: FirmwareCache;
   readonly dispatcher: Dispatcher;
   /** Fetch parameters for an image URL: the bearer token only on the DMS's own origin (PROTOCOL §5). */
   imageSource(url: string): FillSource;
+  /** Which phone the cache served which image, for firmware results. */
+  readonly served: FirmwareServeLog;
+  /** An image of the desired set, and whether the cache holds it verified (firmware updates need it synced). */
+  image(imageId: string): (CachedImage & { synced: boolean }) | undefined;
 }
 
 export function wireFirmwareCache(o: { config: RelayConfig; db: Db; log: Logger; clock: Clock; registration: RegistrationSource; dms: DmsClient }): FirmwareCacheWiring {
@@ -32,7 +38,13 @@ export function wireFirmwareCache(o: { config: RelayConfig; db: Db; log: Logger;
   cache.store.init();
   const imageSource = (url: string): FillSource => ({ url, headers: o.dms.authHeaders(url) });
   const access = new AccessChecker({ dispatcher, ttlMs: o.config.cache.authTtlSeconds * 1000, clock: o.clock, log });
-  const route = firmwareRoute({ cache, images, cacheRepo, matcher: new PathMatcher(o.config.cache.firmwarePatterns), access, registration: o.registration, imageSource, log });
+  const served = new FirmwareServeLog();
+  const route = firmwareRoute({ cache, images, cacheRepo, matcher: new PathMatcher(o.config.cache.firmwarePatterns), access, registration: o.registration, imageSource, log, served });
+  const image = (imageId: string) => {
+    const row = images.get(imageId);
+    if (!row) return undefined;
+    return { imageId: row.imageId, version: row.version, path: row.path, synced: row.state === 'synced' && cache.complete(row.sha256) !== undefined };
+  };
   const component: Component = {
     name: 'firmware-cache',
     start: () => cache.init(),
@@ -43,6 +55,8 @@ export function wireFirmwareCache(o: { config: RelayConfig; db: Db; log: Logger;
     cache,
     dispatcher,
     imageSource,
+    served,
+    image,
     components: [component],
     phoneRoutes: [route],
     handlers: {},

@@ -113,6 +113,8 @@ export const configSchema = z.object({
       backlog: int(1, 1_000_000).default(100_000).describe('Queued device commands before new tasks are refused'),
       requestTimeoutMs: int(100, 300_000).default(timeouts.deviceRequest.ms).describe('Timeout of one call to a phone'),
       pollIntervalSeconds: int(60, 7 * 86_400).default(7200).describe('Status poll period, spread evenly over the interval'),
+      upgradePollMs: int(100, 60_000).default(5_000).describe('How often a phone upgrading its firmware is asked whether it is back'),
+      upgradeTimeoutSeconds: int(10, 7_200).default(1_200).describe('How long a phone upgrading its firmware may stay away before the upgrade fails'),
     })
     .prefault({}),
 });

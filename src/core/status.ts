@@ -130,22 +130,6 @@ export const statusSectionSchemas = {
       inProgress: count,
     }),
   ),
-  deviceWork: z.object({
-    queued: count,
-    inFlight: count,
-    polls: count,
-    pollFailures: count,
-    notifications: count,
-    notificationsRefused: count,
-    captureSlots: count,
-  }),
-} as const;
-
-/**
- * Sections a build may not have yet: absent from the document until a part supplies a getter.
- * (The rollout runner contributes `rollouts`.)
- */
-export const optionalSectionSchemas = {
   /** Firmware rollouts with their phones counted per phase. */
   rollouts: z.array(
     z.object({
@@ -167,6 +151,15 @@ export const optionalSectionSchemas = {
       }),
     }),
   ),
+  deviceWork: z.object({
+    queued: count,
+    inFlight: count,
+    polls: count,
+    pollFailures: count,
+    notifications: count,
+    notificationsRefused: count,
+    captureSlots: count,
+  }),
 } as const;
 
 export const statusHeaderSchema = z.object({
@@ -177,19 +170,17 @@ export const statusHeaderSchema = z.object({
   readiness: readinessSchema,
 });
 
-export const statusDocumentSchema = statusHeaderSchema.extend(statusSectionSchemas).extend({ rollouts: optionalSectionSchemas.rollouts.optional() });
+export const statusDocumentSchema = statusHeaderSchema.extend(statusSectionSchemas);
 
 export type SectionName = keyof typeof statusSectionSchemas;
 export type StatusSections = { [K in SectionName]: z.infer<(typeof statusSectionSchemas)[K]> };
 export type StatusHeader = z.infer<typeof statusHeaderSchema>;
-export type OptionalSectionName = keyof typeof optionalSectionSchemas;
-export type OptionalSections = { [K in OptionalSectionName]?: z.infer<(typeof optionalSectionSchemas)[K]> };
-export type StatusDocument = StatusHeader & StatusSections & OptionalSections;
+export type StatusDocument = StatusHeader & StatusSections;
 export type CertStatus = StatusSections['cert'];
 export type LoadedCertStatus = z.infer<typeof loadedCertSchema>;
 
 /** One getter per section; a part's wiring returns the getters of the sections it owns. */
-export type StatusSources = { readonly [K in SectionName]: () => StatusSections[K] } & { readonly [K in OptionalSectionName]?: () => NonNullable<OptionalSections[K]> };
+export type StatusSources = { readonly [K in SectionName]: () => StatusSections[K] };
 
 export type ReadinessSummary = StatusHeader['readiness'];
 export type LastError = z.infer<typeof lastError>;
@@ -202,7 +193,7 @@ export type PhonesStatus = StatusSections['phones'];
 export type PhoneGroup = PhonesStatus['groups'][number];
 export type OfflinePhone = PhonesStatus['recentlyOffline'][number];
 export type TaskSummary = StatusSections['recentTasks'][number];
-export type RolloutSummary = NonNullable<OptionalSections['rollouts']>[number];
+export type RolloutSummary = StatusSections['rollouts'][number];
 export type IpGuardStatus = StatusSections['ipGuard'];
 export type BlockedAddress = NonNullable<IpGuardStatus['addresses']>[number];
 export type DeviceWorkStatus = StatusSections['deviceWork'];
@@ -220,9 +211,5 @@ export const SECTION_ORDER: readonly SectionName[] = Object.keys(statusSectionSc
 export function buildStatusDocument(header: StatusHeader, sources: StatusSources): StatusDocument {
   const doc: Record<string, unknown> = { ...header };
   for (const name of SECTION_ORDER) doc[name] = sources[name]();
-  for (const name of Object.keys(optionalSectionSchemas) as OptionalSectionName[]) {
-    const get = sources[name];
-    if (get) doc[name] = get();
-  }
   return doc as StatusDocument;
 }

@@ -12,6 +12,7 @@ import type { StatusSections } from '../core/status.js';;
 import type { PhoneRoute } from '../core/phone-route.js';
 import { PhoneLock } from '../devices/phone-lock.js';
 import { DriverRegistry } from '../devices/registry.js';
+import type { Target } from '../management-agent/frames.js';
 import type { InboundHandlers } from '../management-agent/ports.js';
 import type { Outbox, RegistrationSource } from '../core/ports.js';
 import { CaptureInbox } from './capture-inbox.js';
@@ -22,6 +23,18 @@ import { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
 import { StatusBook } from './monitor/status-book.js';
 import { DevicePoller } from './monitor/poller.js';
 import { PhoneEvents } from './monitor/phone-events.js';
+import { CallTracker } from './monitor/call-tracker.js';
+import { RolloutRepo } from '../store/rollouts.js';
+import { RolloutRunner } from './rollouts/runner.js';
+import { deviceUpgrader } from './rollouts/upgrader.js';
+import { rolloutHandlers, type RolloutFrameType } from './rollouts/handlers.js';
+import type { FirmwareServed, FirmwareWait } from '../devices/firmware.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** Waits for `p`, but no longer than `ms`: upgrades still running then are verified after the next start. */
+async function bounded(p: Promise<void>, ms: number): Promise<void> {
+  await Promise.race([p, sleep(Math.max(0, ms), undefined, { ref: false })]);
+}
 
 export interface DeviceWorkOptions {
   readonly config: Pick<RelayConfig, 'devices' | 'dataDir'>;
@@ -41,6 +54,10 @@ export interface DeviceWorkOptions {
   readonly captureWaitMs?: number;
   /** Images of the desired set as the cache holds them (updateFirmware, deployFile). */
   readonly images?: ExecutorDeps['images'];
+  /** Whether the cache served a phone an image since a time (firmware results say so). */
+  readonly firmwareServed?: FirmwareServed;
+  /** Test and bench knob: how long and how often an upgrading phone is waited for. */
+  readonly firmwareWait?: FirmwareWait;
   /** Run the background poll loop (on by default). */
   readonly poll?: boolean;
 }
@@ -55,6 +72,7 @@ export class DeviceWork implements Component {
   readonly devices: DeviceRepo;
   readonly runner: TaskRunner;
   readonly poller: DevicePoller;
+  readonly rollouts: RolloutRunner;
   readonly phoneEvents: PhoneEvents;
   readonly drivers: DriverRegistry;
   readonly inbox: CaptureInbox;
@@ -69,7 +87,8 @@ export class DeviceWork implements Component {
     this.queue = new PQueue({ concurrency: cfg.concurrency });
     const lock = new PhoneLock();
     const devices = this.devices;
-    const book = new StatusBook(this.devices, o.outbox, o.clock);
+    const calls = new CallTracker();
+    const book = new StatusBook(this.devices, o.outbox, o.clock, calls);
     this.phoneEvents = new PhoneEvents({ devices: this.devices, outbox: o.outbox, book });
     this.drivers = new DriverRegistry({
       tlsPolicy: cfg.tlsPolicy,
@@ -79,6 +98,8 @@ export class DeviceWork implements Component {
       log: o.log,
       phoneEvents: this.phoneEvents,
       ...(o.dialConfirm ? { dialConfirm: o.dialConfirm } : {}),
+      ...(o.firmwareServed ? { firmwareServed: o.firmwareServed } : {}),
+      firmwareWait: o.firmwareWait ?? { pollMs: cfg.upgradePollMs, timeoutMs: cfg.upgradeTimeoutSeconds * 1000 },
     });
     this.workDir = join(o.config.dataDir, 'device-files');
     this.inbox = new CaptureInbox(join(this.workDir, 'inbox'));
@@ -108,11 +129,25 @@ export class DeviceWork implements Component {
       backlog: cfg.backlog,
       ...(o.stateEveryMs !== undefined ? { stateEveryMs: o.stateEveryMs } : {}),
     });
+    const images = o.images ?? (() => undefined);
+    this.rollouts = new RolloutRunner({
+      repo: new RolloutRepo(o.db),
+      clock: o.clock,
+      log: o.log.child({ part: 'rollouts' }),
+      image: (id) => images(id),
+      callState: (deviceId) => calls.history(deviceId),
+      upgrade: deviceUpgrader({ drivers: this.drivers, lock, images }),
+      report: { state: (b) => void o.outbox.enqueue('rollout.state', b), result: (b) => void o.outbox.enqueue('rollout.result', b) },
+    });
     this.poller = new DevicePoller({ devices: this.devices, book, driverFor: (vendor) => this.drivers.statusDriver(vendor), queue: this.queue, lock, clock: o.clock, log: o.log.child({ part: 'monitor' }), intervalMs: cfg.pollIntervalSeconds * 1000 });
   }
 
-  handlers(): Pick<InboundHandlers, 'task.submit' | 'task.update' | 'task.delete'> {
-    return this.runner.handlers();
+  handlers(): Pick<InboundHandlers, 'task.submit' | 'task.update' | 'task.delete' | RolloutFrameType> {
+    const remember = (targets: readonly Target[]) => {
+      const now = this.o.clock.now();
+      for (const t of targets) this.devices.upsert({ deviceId: t.deviceId, mac: t.mac, ip: t.ip, target: JSON.stringify(t) }, now);
+    };
+    return { ...this.runner.handlers(), ...rolloutHandlers(this.rollouts, remember) };
   }
 
   phoneRoutes(): PhoneRoute[] {
@@ -127,17 +162,18 @@ export class DeviceWork implements Component {
     // Leftovers of a crash mid-capture: the phone's upload slot died with the process.
     await rm(this.workDir, { recursive: true, force: true });
     this.runner.start();
+    this.rollouts.start();
     if (this.o.poll !== false) this.poller.start();
   }
 
   async drain(deadlineMs: number): Promise<void> {
     this.poller.stop();
-    await this.runner.stop(deadlineMs);
+    await Promise.all([this.runner.stop(deadlineMs), bounded(this.rollouts.stop(), deadlineMs - this.o.clock.now())]);
   }
 
   async stop(): Promise<void> {
     this.poller.stop();
-    await this.runner.stop(this.o.clock.now());
+    await Promise.all([this.runner.stop(this.o.clock.now()), bounded(this.rollouts.stop(), 0)]);
     this.queue.clear();
     this.inbox.close();
     await Promise.allSettled([this.drivers.close(), this.files.close()]);

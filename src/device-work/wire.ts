@@ -10,8 +10,12 @@ import type { Logger } from '../log.js';
 import type { Db } from '../store/db.js';
 import type { DmsClient } from '../dms/client.js';
 import { DmsFiles } from '../management-agent/dms-files.js';
-import { DeviceWork } from './device-work.js';
+import { DeviceWork, type DeviceWorkOptions } from './device-work.js';
+import type { FirmwareServeLog } from '../cache/serve-log.js';
 import { PHONE_GROUPS_SHOWN, RECENT_TASKS_SHOWN, RECENTLY_OFFLINE_SHOWN } from '../core/status.js';
+
+/** Rollouts listed in the status document: the newest, active ones first in practice. */
+const ROLLOUTS_SHOWN = 10;
 
 /** The URL phones use to reach the relay's phone-facing port (for one-time capture uploads). */
 export function relayBaseUrl(fqdn: string, https: AddressInfo | undefined): string | undefined {
@@ -19,7 +23,7 @@ export function relayBaseUrl(fqdn: string, https: AddressInfo | undefined): stri
   return `https://${fqdn}${https.port === 443 ? '' : `:${https.port}`}`;
 }
 
-export interface DeviceWorkWiring extends PartWiring<'devices' | 'tasks' | 'deviceWork' | 'phones' | 'recentTasks', ReturnType<DeviceWork['handlers']>> {
+export interface DeviceWorkWiring extends PartWiring<'devices' | 'tasks' | 'deviceWork' | 'phones' | 'recentTasks' | 'rollouts', ReturnType<DeviceWork['handlers']>> {
   readonly work: DeviceWork;
 }
 
@@ -34,6 +38,8 @@ export function wireDeviceWork(o: {
   clock: Clock;
   log: Logger;
   relayBaseUrl: () => string | undefined;
+  /** From the firmware cache: an image of the desired set, and which phone it served what (firmware results). */
+  firmware: { image: DeviceWorkOptions['images']; served: FirmwareServeLog };
 }): DeviceWorkWiring {
   const d = o.config.devices;
   if (d.tlsPolicy === 'verify') {
@@ -62,6 +68,8 @@ export function wireDeviceWork(o: {
     log: o.log,
     files: new DmsFiles({ dms: o.dms }),
     relayBaseUrl: o.relayBaseUrl,
+    ...(o.firmware.image ? { images: o.firmware.image } : {}),
+    firmwareServed: (ip, path, since) => o.firmware.served.servedSince(ip, path, since),
   });
   return {
     work,
@@ -72,6 +80,7 @@ export function wireDeviceWork(o: {
       tasks: () => work.tasks.counts(),
       devices: () => work.devices.counts(),
       deviceWork: () => work.statusSection(),
+      rollouts: () => work.rollouts.summaries(ROLLOUTS_SHOWN),
       phones: () => work.devices.summary(PHONE_GROUPS_SHOWN, RECENTLY_OFFLINE_SHOWN),
       recentTasks: () => work.tasks.recent(RECENT_TASKS_SHOWN).map((t) => ({ ...t, createdAt: new Date(t.createdAt).toISOString() })),
     },

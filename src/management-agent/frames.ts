@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { policySchema } from '../device-work/rollouts/policy.js';
 import { commandSchema } from '../devices/commands.js';
 
 /**
@@ -31,6 +32,11 @@ export const inboundFrameSchema = z.discriminatedUnion('type', [
   z.object({ ...envelope, type: z.literal('task.delete'), taskId: id }),
   z.object({ ...envelope, type: z.literal('images.sync') }),
   z.object({ ...envelope, type: z.literal('cert.install'), pfx: z.base64().min(1), passphrase: z.string().max(1024).default('') }),
+  z.object({ ...envelope, type: z.literal('rollout.submit'), rolloutId: id, name: z.string().max(512).default(''), imageId: id, targets: z.array(targetSchema).min(1).max(50_000), policy: policySchema }),
+  z.object({ ...envelope, type: z.literal('rollout.update'), rolloutId: id, policy: policySchema.optional(), targets: z.array(targetSchema).min(1).max(50_000).optional() }),
+  z.object({ ...envelope, type: z.literal('rollout.pause'), rolloutId: id }),
+  z.object({ ...envelope, type: z.literal('rollout.resume'), rolloutId: id }),
+  z.object({ ...envelope, type: z.literal('rollout.cancel'), rolloutId: id }),
   z.object({ ...envelope, type: z.literal('ack'), ref: id }),
   z.object({ ...envelope, type: z.literal('nack'), ref: id, reason: z.string().max(4096) }),
 ]);

@@ -12,4 +12,9 @@ export interface InboundHandlers {
   'task.delete'?: (frame: InboundOf<'task.delete'>) => void;
   'images.sync'?: (frame: InboundOf<'images.sync'>) => void;
   'cert.install'?: (frame: InboundOf<'cert.install'>) => void;
+  'rollout.submit'?: (frame: InboundOf<'rollout.submit'>) => void;
+  'rollout.update'?: (frame: InboundOf<'rollout.update'>) => void;
+  'rollout.pause'?: (frame: InboundOf<'rollout.pause'>) => void;
+  'rollout.resume'?: (frame: InboundOf<'rollout.resume'>) => void;
+  'rollout.cancel'?: (frame: InboundOf<'rollout.cancel'>) => void;
 }

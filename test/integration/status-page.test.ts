@@ -204,7 +204,7 @@ describe('status page on the admin port', () => {
         const res = await tab.goto(`${h.adminUrl()}/`, { waitUntil: 'load' });
         expect(res?.status()).toBe(200);
         expect(await tab.title()).toBe(`cloud-relay ${relayId} status`);
-        expect(await tab.locator('section').count()).toBe(7);
+        expect(await tab.locator('section').count()).toBe(8); // dms, certificate, firmware, readiness, ip guard, phones, tasks, rollouts
         expect(await tab.locator('#phones h2').innerText()).toContain('4 / 5 online');
         // The stylesheet applied (CSP hash right): cards have the grid's card background, not the default.
         expect(await tab.evaluate("getComputedStyle(document.querySelector('#dms')).borderLeftStyle")).toBe('solid');

@@ -16,7 +16,7 @@ describe('task backlog', () => {
   // The outbox port only counts here; the durable outbox is issue 2's and tested there.
   const outbox: Outbox = { enqueue: () => 'x', depth: () => 0 };
   const work = new DeviceWork({
-    config: { devices: { tlsPolicy: 'insecure', concurrency: 2, backlog: 3, requestTimeoutMs: 1_000, pollIntervalSeconds: 7200 }, dataDir: join(dir, 'data') },
+    config: { devices: { tlsPolicy: 'insecure', concurrency: 2, backlog: 3, requestTimeoutMs: 1_000, pollIntervalSeconds: 7200, upgradePollMs: 5_000, upgradeTimeoutSeconds: 1_200 }, dataDir: join(dir, 'data') },
     db,
     outbox,
     registration: { current: () => undefined, onChange: () => undefined },

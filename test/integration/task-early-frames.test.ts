@@ -34,7 +34,7 @@ describe('tasks stored before the runner starts', () => {
     const { outbox, sent } = memoryOutbox();
     const registration: RegistrationSource = { current: () => undefined, onChange: () => undefined };
     work = new DeviceWork({
-      config: { devices: { tlsPolicy: 'pin-on-first-use', concurrency: 8, backlog: 100, requestTimeoutMs: 5_000, pollIntervalSeconds: 7200 }, dataDir: join(dir, 'data') },
+      config: { devices: { tlsPolicy: 'pin-on-first-use', concurrency: 8, backlog: 100, requestTimeoutMs: 5_000, pollIntervalSeconds: 7200, upgradePollMs: 5_000, upgradeTimeoutSeconds: 1_200 }, dataDir: join(dir, 'data') },
       db,
       outbox,
       registration,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import type { LoadedCertStatus, StatusDocument } from '../../src/core/status.js';
+import type { LoadedCertStatus } from '../../src/core/status.js';
 import { renderStatusPage, SECTIONS } from '../../src/admin/status-page/render.js';
 import { escapeHtml, html } from '../../src/admin/status-page/html.js';
 import { STYLE, STYLE_HASH } from '../../src/admin/status-page/style.js';
@@ -11,7 +11,8 @@ const ago = (s: number) => new Date(NOW - s * 1000).toISOString();
 const ahead = (days: number) => new Date(NOW + days * 86_400_000).toISOString();
 
 /** A relay with every part wired and healthy; tests change what they look at. */
-function fullDocument(): StatusDocument {
+/** Without `rollouts`: a page of a document without it leaves the card out. */
+function fullDocument(): PageDocument {
   return {
     version: '0.1.0',
     startedAt: ago(7260),

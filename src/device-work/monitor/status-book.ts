@@ -1,6 +1,7 @@
 import type { DeviceRepo } from '../../store/devices.js';
 import type { Outbox } from '../../core/ports.js';
 import type { Clock } from '../../core/clock.js';
+import type { CallTracker } from './call-tracker.js';
 import { snapshotChanged, type DeviceSnapshot } from './snapshot.js';
 
 /**
@@ -12,6 +13,7 @@ export class StatusBook {
     private readonly devices: DeviceRepo,
     private readonly outbox: Outbox,
     private readonly clock: Clock,
+    private readonly calls?: CallTracker,
   ) {}
 
   /**
@@ -24,6 +26,7 @@ export class StatusBook {
       if (!row) return false;
       const prev = row.status ? (JSON.parse(row.status) as DeviceSnapshot) : undefined;
       const snap = typeof next === 'function' ? next(prev) : next;
+      this.calls?.observe(deviceId, snap.callState, snap.online, this.clock.now());
       const changed = snapshotChanged(prev, snap);
       // Offline keeps the last known facts for the next comparison, but reports only `online`.
       const stored = snap.online ? snap : { ...(prev ?? {}), online: false };

@@ -27,22 +27,9 @@ export interface UpgradeResult {
   readonly reason?: string | undefined;
 }
 
-export interface RolloutStateBody {
-  rolloutId: string;
-  state: RolloutState;
-  reason?: string;
-  nextWindowAt?: string;
-  totals: RolloutTotals;
-}
+import type { RolloutResultBody, RolloutStateBody } from '../../core/outbound-frames.js';
 
-export interface RolloutResultBody {
-  rolloutId: string;
-  deviceId: string;
-  outcome: 'success' | 'failure' | 'not_applicable';
-  fromVersion?: string;
-  toVersion?: string;
-  reason?: string;
-}
+export type { RolloutResultBody, RolloutStateBody } from '../../core/outbound-frames.js';
 
 export interface Timers {
   set(fn: () => void, ms: number): unknown;
@@ -187,6 +174,11 @@ export class RolloutRunner {
   /** Resolves when no device upgrade is in flight (tests, shutdown). */
   async idle(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight.values()]);
+  }
+
+  /** The newest rollouts with their totals, for the status document and the CLI. */
+  summaries(limit: number): { rolloutId: string; name: string; imageId: string; state: RolloutState; reason: string | null; submittedAt: string; totals: RolloutTotals }[] {
+    return this.p.repo.list(limit).map((r) => ({ rolloutId: r.rolloutId, name: r.name, imageId: r.imageId, state: r.state, reason: r.reason, submittedAt: new Date(r.submittedAt).toISOString(), totals: this.p.repo.totals(r.rolloutId) }));
   }
 
   counts(): { active: number; devicesUpgrading: number } {

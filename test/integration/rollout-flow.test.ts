@@ -1,0 +1,144 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDmsSimulator, type DmsSimulator } from '../../sim/dms/index.js';
+import { DmsImages } from '../../sim/dms/images.js';
+import { startProvisioningSimulator, type ProvisioningSimulator } from '../../sim/provisioning/index.js';
+import { DEFAULT_ACCOUNT, masterConfig } from '../../sim/provisioning/files.js';
+import { issueCert, toPfx } from '../../sim/pki.js';
+import { PhoneFarm } from '../../sim/phone/farm.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+import { tempDir } from '../helpers/relay-config.js';
+import { waitFor } from '../helpers/wait.js';
+import { runTask } from '../helpers/devices.js';
+
+/**
+ * Firmware rollouts end to end over real sockets: the DMS simulator sends rollout.submit, the
+ * relay decides when each phone starts, the simulated phones reboot, boot through the relay's
+ * phone port, fetch the image from its cache and come back with the new version.
+ */
+
+const FQDN = 'relay.test.example';
+const IMAGE = { imageId: 'vvx-6.5.0', version: '6.5.0', path: '/swupdate/vvx/6.5.0/sip.ld', size: 256 * 1024 };
+const PHONES = 200;
+
+let sim: DmsSimulator;
+let prov: ProvisioningSimulator;
+let h: Harness;
+let farm: PhoneFarm;
+let relayId: string;
+const dms = new DmsImages({ images: [IMAGE] });
+
+const frames = (type: string, rolloutId: string) => sim.received(relayId, type).filter((f) => f.frame.rolloutId === rolloutId).map((f) => f.frame);
+const lastState = (rolloutId: string) => frames('rollout.state', rolloutId).at(-1) as { state: string; reason?: string; totals: Record<string, number> } | undefined;
+
+beforeAll(async () => {
+  sim = await startDmsSimulator({});
+  prov = await startProvisioningSimulator({ ca: sim.ca });
+  sim.provisioningUrl = prov.url;
+  sim.addRoutes(dms.routes);
+  dms.publish((name, body) => prov.setFile(name, body));
+  prov.setFile('000000000000.cfg', masterConfig(IMAGE.path.slice(1), []));
+  const dir = tempDir('cr-rollout-');
+  const leaf = issueCert({ cn: FQDN, dnsNames: [FQDN], issuer: sim.ca });
+  writeFileSync(join(dir, 'relay.pfx'), toPfx(leaf, [sim.ca], 'pfx-pass'));
+  h = await startHarness({
+    existingSim: sim,
+    relayConfig: { fqdn: FQDN, pfxFile: join(dir, 'relay.pfx'), pfxPassphrase: 'pfx-pass', devices: { tlsPolicy: 'insecure', concurrency: 512, upgradePollMs: 100, upgradeTimeoutSeconds: 60 } },
+  });
+  relayId = await h.connected();
+  await waitFor(() => sim.received(relayId, 'image.status').some((f) => f.frame.imageId === IMAGE.imageId && f.frame.state === 'synced'), { timeoutMs: 30_000, message: 'image synced' });
+  const port = h.daemon.addresses.https?.port ?? 0;
+  farm = await PhoneFarm.start({
+    count: PHONES,
+    firstIndex: 20_000 + (process.pid % 40) * 250,
+    timing: { rebootOfflineMs: 200, callStepMs: 5, answerMs: 10 },
+    hosts: { [FQDN]: '127.0.0.1' },
+    provisioning: { relayUrl: `https://127.0.0.1:${port}`, servername: FQDN, ca: sim.caPem, account: DEFAULT_ACCOUNT },
+  });
+  // The phones push their call events to the relay, as an admin configures them.
+  for (const { phone } of farm.phones) phone.config.set('apps.telNotification.URL', [`https://${FQDN}:${port}/telnotify`, 'device']);
+}, 120_000);
+
+afterAll(async () => {
+  await farm?.close();
+  await h?.close();
+  await prov?.close();
+  await sim?.close();
+});
+
+describe('firmware rollout', () => {
+  it('200 phones, maxConcurrent 20: never more than 20 upgrading, phones in a call wait, one upstream fetch, one result each', async () => {
+    // The relay knows the phones (a status task, as the DMS sends after adding phones); three are then in a call.
+    await runTask(sim, relayId, { command: { kind: 'status' }, targets: farm.targets() }, 60_000);
+    const inCall = [3, 50, 120].map((i) => farm.phone(i));
+    for (const p of inCall) p.ring('sip:alice@pbx.example.org');
+    await waitFor(() => sim.received(relayId, 'device.event').length >= inCall.length, { message: 'call events at the DMS' });
+
+    let upgrading = 0;
+    let peak = 0;
+    const offline = new Set<string>();
+    const timer = setInterval(() => {
+      upgrading = farm.phones.filter(({ phone }) => !phone.online).length;
+      peak = Math.max(peak, upgrading);
+      for (const { phone } of farm.phones) if (!phone.online) offline.add(phone.mac);
+    }, 10);
+    const fetchesBefore = dms.fileRequests(IMAGE.imageId);
+    const rolloutId = 'ro-200';
+    sim.sendFrame(relayId, {
+      type: 'rollout.submit',
+      rolloutId,
+      name: 'VVX 6.5.0',
+      imageId: IMAGE.imageId,
+      targets: farm.targets(),
+      policy: { schedule: { kind: 'once' }, idleMinutes: 0, maxConcurrent: 20 },
+    });
+    try {
+      // Everyone but the phones in a call is upgraded; those wait.
+      await waitFor(() => frames('rollout.result', rolloutId).length >= PHONES - inCall.length, { timeoutMs: 120_000, message: 'results of the idle phones' });
+      expect(inCall.every((p) => p.firmware === '6.4.3.1234' && p.reboots === 0)).toBe(true);
+      await waitFor(() => (lastState(rolloutId)?.totals.waitingIdle ?? 0) === inCall.length, { timeoutMs: 20_000, message: 'waitingIdle reported' });
+      for (const p of inCall) p.endCall();
+      await waitFor(() => lastState(rolloutId)?.state === 'done', { timeoutMs: 60_000, message: 'rollout done' });
+    } finally {
+      clearInterval(timer);
+    }
+    const results = frames('rollout.result', rolloutId);
+    expect(results).toHaveLength(PHONES);
+    expect(new Set(results.map((r) => r.deviceId)).size).toBe(PHONES);
+    expect(results.every((r) => r.outcome === 'success' && r.toVersion === '6.5.0')).toBe(true);
+    expect(farm.phones.every(({ phone }) => phone.firmware === '6.5.0' && phone.reboots === 1)).toBe(true);
+    expect(peak).toBeLessThanOrEqual(20);
+    expect(peak).toBeGreaterThan(1);
+    expect(dms.fileRequests(IMAGE.imageId) - fetchesBefore).toBe(0); // the image was synced once before; phones got it from the cache
+    expect(lastState(rolloutId)).toMatchObject({ state: 'done', totals: { total: PHONES, upgraded: PHONES, failed: 0, notStarted: 0 } });
+  }, 240_000);
+
+  it('aborts at 20 % failures: nothing new starts, every device still gets one result', async () => {
+    const group = farm.phones.slice(0, 30).map((p) => p.phone);
+    // Back to the old firmware, and the first five fail their flash.
+    for (const p of group) p.firmware = '6.4.3.1234';
+    for (const p of group.slice(0, 5)) p.faults.upgradeFails = true;
+    const rolloutId = 'ro-abort';
+    sim.sendFrame(relayId, {
+      type: 'rollout.submit',
+      rolloutId,
+      name: 'abort',
+      imageId: IMAGE.imageId,
+      targets: farm.targets().slice(0, 30),
+      policy: { schedule: { kind: 'once' }, idleMinutes: 0, maxConcurrent: 5, abort: { failurePercent: 20, minDevices: 5 } },
+    });
+    await waitFor(() => lastState(rolloutId)?.state === 'aborted' && frames('rollout.result', rolloutId).length === 30, { timeoutMs: 60_000, message: 'rollout aborted with every result' });
+    const results = frames('rollout.result', rolloutId);
+    expect(new Set(results.map((r) => r.deviceId)).size).toBe(30);
+    expect(results.filter((r) => String(r.reason).startsWith('not started')).length).toBeGreaterThan(0);
+    expect(results.filter((r) => r.outcome === 'failure' && String(r.reason).includes('came back with 6.4.3.1234')).length).toBe(5);
+    for (const p of group.slice(0, 5)) p.faults.upgradeFails = false;
+  }, 120_000);
+
+  it('refuses a rollout frame it cannot obey with a nack naming why', async () => {
+    const frameId = sim.sendFrame(relayId, { type: 'rollout.pause', rolloutId: 'no-such-rollout' });
+    await waitFor(() => sim.answer(relayId, frameId), { message: 'answer to rollout.pause' });
+    expect(sim.answer(relayId, frameId)).toMatch(/unknown rollout no-such-rollout/);
+  });
+});
