@@ -93,7 +93,7 @@ export interface RelayChild {
 export async function startRelayChild(sim: DmsSimulator, devices: Record<string, unknown> = {}): Promise<RelayChild> {
   const dir = mkdtempSync(join(tmpdir(), 'cr-bench-'));
   writeFileSync(join(dir, 'dms-ca.pem'), sim.caPem);
-  const cfg = { dmsUrl: sim.url, dmsCaFile: join(dir, 'dms-ca.pem'), tenantId: 't-4711', pin: '493027', fqdn: 'relay.bench.example', dataDir: join(dir, 'data'), httpsListen: '127.0.0.1:0', adminListen: '127.0.0.1:0', logLevel: 'warn', devices };
+  const cfg = { dmsUrl: sim.url, dmsCaFile: join(dir, 'dms-ca.pem'), tenantId: 't-4711', pin: '493027', fqdn: 'relay.bench.example', dataDir: join(dir, 'data'), httpsListen: '127.0.0.1:0', adminListen: '127.0.0.1:0', openstage: { dlsListen: '127.0.0.1:0' }, logLevel: 'warn', devices };
   writeFileSync(join(dir, 'relay.json'), JSON.stringify(cfg));
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('CLOUD_RELAY_')) env[k] = v;

@@ -243,6 +243,7 @@ async function main(): Promise<void> {
         fqdn: 'relay.bench.test',
         dataDir: join(dir, 'data'),
         httpsListen: '127.0.0.1:0',
+        openstage: { dlsListen: '127.0.0.1:0' },
         adminListen: '127.0.0.1:0',
         logLevel: 'warn',
         pfxFile: join(dir, 'relay.pfx'),

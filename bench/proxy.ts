@@ -282,7 +282,7 @@ async function main(): Promise<void> {
         cfgFile,
         JSON.stringify({
           dmsUrl, dmsCaFile: join(dir, 'ca.pem'), tenantId: 't-4711', pin: '493027', fqdn: FQDN, dataDir: join(dir, `${name}-data`),
-          httpsListen: `127.0.0.1:${relayPort}`, adminListen: `127.0.0.1:${await freePort()}`, logLevel: 'info',
+          httpsListen: `127.0.0.1:${relayPort}`, adminListen: `127.0.0.1:${await freePort()}`, openstage: { dlsListen: '127.0.0.1:0' }, logLevel: 'info',
           pfxFile: join(dir, 'relay.pfx'), pfxPassphrase: 'bench',
           ...(proxied ? { lb: { proxyProtocol: true, trustedProxies: ['127.0.0.1/32'], drainDelaySeconds: 0 } } : {}),
         }),

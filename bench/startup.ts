@@ -76,7 +76,7 @@ async function main(): Promise<void> {
   try {
     for (let i = 0; i < RUNS; i++) {
       const configFile = join(dir, `relay-${i}.json`);
-      writeFileSync(configFile, JSON.stringify({ dmsUrl: sim.url, dmsCaFile: caFile, tenantId: 't-4711', pin: '493027', fqdn: 'relay.bench.example', dataDir: join(dir, `data-${i}`), httpsListen: '127.0.0.1:0', adminListen: '127.0.0.1:0', logLevel: 'info' }));
+      writeFileSync(configFile, JSON.stringify({ dmsUrl: sim.url, dmsCaFile: caFile, tenantId: 't-4711', pin: '493027', fqdn: 'relay.bench.example', dataDir: join(dir, `data-${i}`), httpsListen: '127.0.0.1:0', adminListen: '127.0.0.1:0', openstage: { dlsListen: '127.0.0.1:0' }, logLevel: 'info' }));
       const a = await startAndWaitReady(configFile);
       cold.push(a.ms);
       await stop(a.proc);

@@ -179,6 +179,7 @@ async function main(): Promise<number> {
     fqdn: FQDN,
     dataDir,
     httpsListen: '127.0.0.1:0',
+    openstage: { dlsListen: '127.0.0.1:0' },
     adminListen: values.admin ?? '127.0.0.1:9090',
     logLevel: 'info',
   };

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
  */
 export const LISTENERS = {
   https: { name: 'phone HTTPS', scheme: 'https', purpose: 'phones: provisioning, firmware, notifications' },
+  dls: { name: 'OpenStage DLS', scheme: 'https', purpose: 'OpenStage phones: provisioning-service interactions after a contact-me' },
   admin: { name: 'admin', scheme: 'http', purpose: 'health, readiness, metrics, status (no authentication: keep it local)' },
 } as const;
 

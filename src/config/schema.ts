@@ -117,6 +117,13 @@ export const configSchema = z.object({
       upgradeTimeoutSeconds: int(10, 7_200).default(1_200).describe('How long a phone upgrading its firmware may stay away before the upgrade fails'),
     })
     .prefault({}),
+
+  openstage: z
+    .object({
+      dlsListen: listen.prefault('0.0.0.0:18443').describe('OpenStage provisioning-service (DLS) HTTPS listen address: phones sent a contact-me call back here (same certificate as the phone port)'),
+      dlsPaths: list.refine((a) => a.length > 0 && a.every((x) => x.startsWith('/')), 'at least one path, each starting with /').default(['/DeploymentService/LoginService']).describe('Paths OpenStage phones post their WorkpointMessages to'),
+    })
+    .prefault({}),
 });
 
 export type RelayConfigInput = z.input<typeof configSchema>;

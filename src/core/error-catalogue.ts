@@ -715,6 +715,46 @@ export const errorCatalogue = {
     sentence: "An XML document a phone sent is not well-formed, or not the expected event; refused with 400 and the parser's reason.",
     retry: 'no',
   },
+  RATE_LIMITED: {
+    area: 'devices',
+    sentence: 'The relay held back to protect the phone (OpenStage: at most one contact-me per phone per minute) and the task expires before the next one is allowed; run the command again later.',
+    retry: 'yes',
+  },
+  DLS_LISTEN_FAILED: {
+    area: 'devices',
+    sentence: 'The OpenStage DLS port (openstage.dlsListen) could not be opened, e.g. because another program uses it; the relay runs on and OpenStage commands fail until it is restarted with a free address.',
+    retry: 'no',
+  },
+  DLS_NONCE_MISMATCH: {
+    area: 'devices',
+    sentence: 'An OpenStage phone answered within an interaction with another nonce than the interaction began with; the message is refused (403) and the command fails without a retry. A second device answering for that address would do this.',
+    retry: 'no',
+  },
+  DLS_NOT_WORKPOINT_MESSAGE: {
+    area: 'devices',
+    sentence: 'A post to the OpenStage DLS port is XML but not a WorkpointMessage with a Message; refused with 400.',
+    retry: 'no',
+  },
+  DLS_BAD_MESSAGE: {
+    area: 'devices',
+    sentence: 'A WorkpointMessage lacks a nonce or ReasonForContact, or carries a value outside the interface (maxItems, fragment, action, status, item name or index); refused with 400 and the reason. Also raised when the relay would have to send an item name the interface cannot carry.',
+    retry: 'no',
+  },
+  DLS_SESSION_FOREIGN: {
+    area: 'devices',
+    sentence: 'An OpenStage session cookie was presented from another address than the phone of that interaction; refused with 403.',
+    retry: 'no',
+  },
+  DLS_BODY_TOO_LARGE: {
+    area: 'devices',
+    sentence: 'A post to the OpenStage DLS port is over the WorkpointMessage size limit (256 KiB); refused with 413.',
+    retry: 'no',
+  },
+  DLS_REPLY_TOO_LARGE: {
+    area: 'devices',
+    sentence: 'A DLSMessage the relay built for an OpenStage phone is over its size limit (64 KiB); the command fails naming the action. Send fewer values per setParams.',
+    retry: 'no',
+  },
   DEVICE_TLS_INSECURE: {
     area: 'devices',
     sentence: "devices.tlsPolicy=insecure: phone certificates are not checked, so anyone on the LAN path can impersonate a phone. Logged at start.",

@@ -203,6 +203,30 @@ export const timeouts = {
     ms: 120_000,
     bounds: 'After pcapStop/screen capture the phone must upload its file to the relay within this (UPLOAD_FAILED).',
   },
+  openstageContactMe: {
+    area: 'devices',
+    kind: 'interval',
+    ms: 60_000,
+    bounds: 'At most one contact-me per OpenStage phone within this (their web server falls over under faster retries); a command needing another one sooner waits (retried as busy) or, if its task expires first, fails RATE_LIMITED.',
+  },
+  openstageCallback: {
+    area: 'devices',
+    kind: 'timeout',
+    ms: 30_000,
+    bounds: 'After a contact-me the OpenStage phone must open its interaction with the DLS port within this, three times devices.requestTimeoutMs (TIMEOUT). Each later step of the interaction waits devices.requestTimeoutMs.',
+  },
+  openstageBusyWait: {
+    area: 'devices',
+    kind: 'timeout',
+    ms: 30 * 60_000,
+    bounds: 'An OpenStage write refused busy (a call) waits for the phone\'s solicited contact until the task expires, or this long when the task has no expiry (TIMEOUT, nothing written).',
+  },
+  openstageDlsRequest: {
+    area: 'devices',
+    kind: 'timeout',
+    ms: 30_000,
+    bounds: 'A phone must send its request to the OpenStage DLS port within this (at least devices.requestTimeoutMs).',
+  },
   taskLate: {
     area: 'devices',
     kind: 'threshold',

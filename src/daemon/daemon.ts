@@ -131,6 +131,7 @@ export class Daemon {
     for (const c of this.components) {
       await c.start?.();
     }
+    if (this.deviceWork?.listening.dls) this.addresses.dls = this.deviceWork.listening.dls;
     this.log.info({ version: VERSION, admin: this.addresses.admin, https: this.addresses.https, host: hostname() }, 'cloud-relay started');
   }
 

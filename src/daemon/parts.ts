@@ -80,7 +80,7 @@ export function wireParts(o: {
       fill: (img) => firmware.cache.fillImage({ sha256: img.sha256, size: img.size, source: firmware.imageSource(img.url) }),
     },
   });
-  const devices = wireDeviceWork({ config, db, outbox, registration, dms: dmsClient, clock, log, firmware: { image: (id) => firmware.image(id), served: firmware.served }, relayBaseUrl: () => relayBaseUrl(config.fqdn, o.addresses.https) });
+  const devices = wireDeviceWork({ config, db, outbox, registration, dms: dmsClient, clock, log, firmware: { image: (id) => firmware.image(id), served: firmware.served }, certs: tls.certs, relayBaseUrl: () => relayBaseUrl(config.fqdn, o.addresses.https) });
   const phone = wirePhoneHttps({
     config,
     db,

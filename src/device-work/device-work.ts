@@ -12,6 +12,8 @@ import type { StatusSections } from '../core/status.js';;
 import type { PhoneRoute } from '../core/phone-route.js';
 import { PhoneLock } from '../devices/phone-lock.js';
 import { DriverRegistry } from '../devices/registry.js';
+import type { TlsSource } from '../devices/vendor.js';
+import type { AddressInfo } from 'node:net';
 import type { Target } from '../management-agent/frames.js';
 import type { InboundHandlers } from '../management-agent/ports.js';
 import type { Outbox, RegistrationSource } from '../core/ports.js';
@@ -37,7 +39,9 @@ async function bounded(p: Promise<void>, ms: number): Promise<void> {
 }
 
 export interface DeviceWorkOptions {
-  readonly config: Pick<RelayConfig, 'devices' | 'dataDir'>;
+  readonly config: Pick<RelayConfig, 'devices' | 'dataDir'> & Partial<Pick<RelayConfig, 'openstage'>>;
+  /** The phone port's certificate, for vendors with a port of their own (OpenStage DLS). */
+  readonly tls?: TlsSource;
   readonly db: Db;
   readonly outbox: Outbox;
   readonly registration: RegistrationSource;
@@ -78,6 +82,8 @@ export class DeviceWork implements Component {
   readonly inbox: CaptureInbox;
   readonly queue: PQueue;
   private readonly files: FileUploader;
+  /** Vendor listeners bound at start (the OpenStage DLS port as `dls`). */
+  listening: Readonly<Record<string, AddressInfo>> = {};
   private readonly workDir: string;
 
   constructor(private readonly o: DeviceWorkOptions) {
@@ -97,6 +103,8 @@ export class DeviceWork implements Component {
       pins: { check: (origin, fp) => devices.checkPin(origin, fp, o.clock.now()) },
       log: o.log,
       phoneEvents: this.phoneEvents,
+      now: () => o.clock.now(),
+      ...(o.tls && o.config.openstage ? { dls: { listen: o.config.openstage.dlsListen, paths: o.config.openstage.dlsPaths, tls: o.tls } } : {}),
       ...(o.dialConfirm ? { dialConfirm: o.dialConfirm } : {}),
       ...(o.firmwareServed ? { firmwareServed: o.firmwareServed } : {}),
       firmwareWait: o.firmwareWait ?? { pollMs: cfg.upgradePollMs, timeoutMs: cfg.upgradeTimeoutSeconds * 1000 },
@@ -161,6 +169,7 @@ export class DeviceWork implements Component {
   async start(): Promise<void> {
     // Leftovers of a crash mid-capture: the phone's upload slot died with the process.
     await rm(this.workDir, { recursive: true, force: true });
+    this.listening = await this.drivers.start();
     this.runner.start();
     this.rollouts.start();
     if (this.o.poll !== false) this.poller.start();

@@ -272,7 +272,8 @@ export class TaskRunner {
       this.finishDevice(taskId, row, { outcome: 'failure', reason: parsed.reason });
       return undefined;
     }
-    const target = parsed.target;
+    const expiresAt = this.d.tasks.get(taskId)?.expiresAt ?? null;
+    const target = expiresAt !== null ? { ...parsed.target, expiresAt } : parsed.target;
     const reg = this.d.registration();
     if (reg?.site.siteSpecific && !this.siteOf(reg.site.subnets).contains(target.ip)) {
       this.finishDevice(taskId, row, { outcome: 'not_applicable', reason: `outside this relay's site (${target.ip} is not in ${reg.site.subnets.join(', ') || 'any subnet'})` });

@@ -10,6 +10,8 @@ import type { Logger } from '../log.js';
 import type { Db } from '../store/db.js';
 import type { DmsClient } from '../dms/client.js';
 import { DmsFiles } from '../management-agent/dms-files.js';
+import type { SecureContextOptions } from 'node:tls';
+import type { CertificateManager } from '../tls/certificate-manager.js';
 import { DeviceWork, type DeviceWorkOptions } from './device-work.js';
 import type { FirmwareServeLog } from '../cache/serve-log.js';
 import { PHONE_GROUPS_SHOWN, RECENT_TASKS_SHOWN, RECENTLY_OFFLINE_SHOWN } from '../core/status.js';
@@ -40,8 +42,11 @@ export function wireDeviceWork(o: {
   relayBaseUrl: () => string | undefined;
   /** From the firmware cache: an image of the desired set, and which phone it served what (firmware results). */
   firmware: { image: DeviceWorkOptions['images']; served: FirmwareServeLog };
+  /** The phone-facing certificate, for vendor listeners that serve phones over TLS (OpenStage DLS). */
+  certs?: CertificateManager;
 }): DeviceWorkWiring {
   const d = o.config.devices;
+  const certs = o.certs;
   if (d.tlsPolicy === 'verify') {
     if (!d.caFile) throw new ConfigError([{ path: 'devices.caFile', message: 'required when devices.tlsPolicy is "verify" (the CA that signed the phones\' certificates)' }]);
     // Checked here because TLS accepts a file with no certificate in it without a word, and every
@@ -68,6 +73,7 @@ export function wireDeviceWork(o: {
     log: o.log,
     files: new DmsFiles({ dms: o.dms }),
     relayBaseUrl: o.relayBaseUrl,
+    ...(certs ? { tls: { current: () => certs.current.options, onChange: (fn: (c: SecureContextOptions) => void) => certs.onChange((c) => fn(c.options)) } } : {}),
     ...(o.firmware.image ? { images: o.firmware.image } : {}),
     firmwareServed: (ip, path, since) => o.firmware.served.servedSince(ip, path, since),
   });

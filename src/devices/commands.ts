@@ -113,7 +113,8 @@ export const COMMANDS = {
       if (!c.driver.setParams) throw lacks(c, 'write parameters');
       const values = Object.fromEntries(Object.entries(a.values).map(([k, v]) => [k, asParam(v)]));
       const r = await c.driver.setParams(c.target, values);
-      return { outcome: 'success', data: { set: Object.keys(values).length, chunks: r.chunks } };
+      const data = { set: Object.keys(values).length, chunks: r.chunks };
+      return r.waitedForIdle ? { outcome: 'success', reason: 'the phone was in a call: written once it was idle again', data: { ...data, waitedForIdle: true } } : { outcome: 'success', data };
     },
   }),
   getConfig: spec({

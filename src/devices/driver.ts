@@ -12,6 +12,8 @@ export interface DeviceTarget {
   readonly port?: number | undefined;
   readonly model: string;
   readonly credentials: { readonly user: string; readonly password: string };
+  /** When the task expires (epoch ms): a driver that waits for the phone (OpenStage busy) waits no longer. */
+  readonly expiresAt?: number | undefined;
 }
 
 export interface DeviceInfo {
@@ -114,7 +116,7 @@ export interface Driver {
   reset?(t: DeviceTarget, scope: ResetScope): Promise<void>;
   getParams?(t: DeviceTarget, names: readonly string[]): Promise<ParamsRead>;
   /** Returns how many chunks were sent (the phone takes at most 20 values per call). */
-  setParams?(t: DeviceTarget, values: Readonly<Record<string, string>>): Promise<{ chunks: number }>;
+  setParams?(t: DeviceTarget, values: Readonly<Record<string, string>>): Promise<{ chunks: number; waitedForIdle?: boolean }>;
   getConfig?(t: DeviceTarget, source: ConfigSource): Promise<unknown>;
   screenCapture?(t: DeviceTarget): Promise<ScreenImage>;
   pcapStart?(t: DeviceTarget, opts: { filter?: string | undefined; maxMb: number; maxMinutes: number }): Promise<void>;

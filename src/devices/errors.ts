@@ -19,6 +19,8 @@ export type DeviceErrorCode = Catalogued<
   | 'HTTP_ERROR' // an unexpected HTTP status (5xx …)
   | 'BAD_RESPONSE' // the answer could not be parsed
   | 'UPLOAD_FAILED' // a file the phone produced could not be delivered
+  | 'RATE_LIMITED' // the relay holds back to protect the phone (OpenStage: one contact-me per minute), final
+  | 'DLS_NONCE_MISMATCH' // an OpenStage phone answered with another nonce than its interaction began with (final)
 >;
 
 export class DeviceError extends RelayError {
@@ -30,5 +32,25 @@ export class DeviceError extends RelayError {
     super(code, message, opts.cause !== undefined ? { cause: opts.cause } : undefined);
     this.reached = opts.reached;
     this.retryAfterMs = opts.retryAfterMs;
+  }
+}
+
+/**
+ * Why a DLS (OpenStage WPI) message could not be read or written. Parse errors of the XML
+ * itself keep their XML_* codes (devices/xml.ts); these say what is wrong with a well-formed
+ * document, or with a reply the relay was about to send.
+ */
+export type DlsErrorCode = Catalogued<
+  | 'DLS_NOT_WORKPOINT_MESSAGE' // the root is not a WorkpointMessage, or it has no Message
+  | 'DLS_BAD_MESSAGE' // a required attribute or element is missing or has a value outside the interface
+  | 'DLS_SESSION_FOREIGN' // a session cookie presented from another address than the interaction's phone
+  | 'DLS_BODY_TOO_LARGE' // a post to the DLS port over the WorkpointMessage bound
+  | 'DLS_REPLY_TOO_LARGE' // the DLSMessage the relay built exceeds its size bound
+>;
+
+export class DlsError extends RelayError {
+  declare readonly code: DlsErrorCode;
+  constructor(code: DlsErrorCode, message: string) {
+    super(code, message);
   }
 }

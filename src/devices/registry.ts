@@ -1,11 +1,13 @@
+import type { AddressInfo } from 'node:net';
 import type { PhoneRoute } from '../core/phone-route.js';
 import type { CommandKind } from './commands.js';
 import type { Driver } from './driver.js';
 import type { DriverEnv, VendorInstance, VendorModule } from './vendor.js';
 import { polycom } from './polycom/index.js';
+import { openstage } from './openstage/index.js';
 
 /** The vendors this relay drives: adding one is one line here. */
-export const VENDORS: readonly VendorModule[] = [polycom];
+export const VENDORS: readonly VendorModule[] = [polycom, openstage];
 
 export type DriverChoice = { ok: true; driver: Driver } | { ok: false; reason: string };
 
@@ -37,6 +39,13 @@ export class DriverRegistry {
   /** Every vendor's phone-facing routes, for the phone HTTPS server. */
   routes(): PhoneRoute[] {
     return [...this.byVendor.values()].flatMap((v) => v.instance.routes);
+  }
+
+  /** Opens the listeners vendors have of their own (the OpenStage DLS port); returns them by name. */
+  async start(): Promise<Record<string, AddressInfo>> {
+    const out: Record<string, AddressInfo> = {};
+    for (const v of this.byVendor.values()) Object.assign(out, await v.instance.start?.());
+    return out;
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,7 @@
+import type { AddressInfo } from 'node:net';
+import type { SecureContextOptions } from 'node:tls';
 import type { Logger } from '../log.js';
+import type { ListenAddress } from '../config/listen.js';
 import type { PhoneRoute } from '../core/phone-route.js';
 import type { CommandKind } from './commands.js';
 import type { DeviceStatus, Driver } from './driver.js';
@@ -30,6 +33,19 @@ export interface PhoneEventSink {
   refused(): void;
 }
 
+/** The phone port's certificate, for a vendor that listens on a port of its own. */
+export interface TlsSource {
+  current(): SecureContextOptions;
+  onChange(listener: (options: SecureContextOptions) => void): void;
+}
+
+/** Where the OpenStage DLS port listens (settings `openstage.*`). */
+export interface DlsSettings {
+  readonly listen: ListenAddress;
+  readonly paths: readonly string[];
+  readonly tls: TlsSource;
+}
+
 export interface DriverEnv {
   readonly tlsPolicy: TlsPolicy;
   readonly caFile?: string | undefined;
@@ -37,6 +53,9 @@ export interface DriverEnv {
   readonly pins: PinStore;
   readonly log: Logger;
   readonly phoneEvents: PhoneEventSink;
+  /** The OpenStage DLS port; without it OpenStage commands fail saying so. */
+  readonly dls?: DlsSettings | undefined;
+  readonly now?: () => number;
   /** Whether the relay's cache served a phone an image (firmware results say so). */
   readonly firmwareServed?: FirmwareServed | undefined;
   /** How long an upgrading phone is waited for (tests and benches shorten it). */
@@ -49,6 +68,8 @@ export interface VendorInstance {
   readonly driver: Driver;
   /** Routes on the relay's phone-facing HTTPS port that this vendor's phones call. */
   readonly routes: readonly PhoneRoute[];
+  /** Opens the vendor's own listeners (started with device work); returns them by listener name. */
+  start?(): Promise<Readonly<Record<string, AddressInfo>>>;
 }
 
 export interface VendorModule {

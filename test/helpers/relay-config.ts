@@ -47,6 +47,7 @@ export function writeRelayConfig(dir: string, o: RelayConfigFileOptions): string
     dataDir: o.dataDir,
     httpsListen: '127.0.0.1:0',
     adminListen: '127.0.0.1:0',
+    openstage: { dlsListen: '127.0.0.1:0' },
     logLevel: 'debug',
     shutdownGraceSeconds: 5,
     ...(o.extra ?? {}),

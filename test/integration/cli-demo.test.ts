@@ -62,6 +62,7 @@ describe('the CLI against a running demo', () => {
     const doc = JSON.parse(json.stdout) as { listeners: { name: string; url: string }[] };
     expect(doc.listeners).toEqual([
       expect.objectContaining({ name: 'phone HTTPS', url: phoneUrl }),
+      expect.objectContaining({ name: 'OpenStage DLS', url: expect.stringMatching(/^https:\/\/127\.0\.0\.1:\d+$/) }),
       expect.objectContaining({ name: 'admin', url: `http://${admin}` }),
     ]);
     // The printed port is the one phones reach: a TLS handshake there works.

@@ -77,6 +77,7 @@ describe('/metrics on the admin port of a running relay', () => {
         fqdn: 'relay.test',
         dataDir: join(dir, 'data'),
         httpsListen: '127.0.0.1:0',
+        openstage: { dlsListen: '127.0.0.1:0' },
         adminListen: '127.0.0.1:0',
         logLevel: 'silent',
       },

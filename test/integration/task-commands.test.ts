@@ -165,8 +165,8 @@ describe('task commands against simulated Polycom phones', () => {
     const file = await runTask(h.sim, relayId, { command: { kind: 'deployFile', args: { imageId: 'img-2', fileType: 'ringtone' } }, targets: [t(5)] });
     expect(file.get(t(5).deviceId)).toMatchObject({ outcome: 'not_applicable', reason: expect.stringMatching(/deployFile .*Polycom/) });
     const unify = { ...t(5), deviceId: 'openstage-1', vendor: 'openstage' };
-    const os = await runTask(h.sim, relayId, { command: { kind: 'reboot' }, targets: [unify] });
-    expect(os.get('openstage-1')).toMatchObject({ outcome: 'not_applicable', reason: expect.stringMatching(/openstage/) });
+    const os = await runTask(h.sim, relayId, { command: { kind: 'dial', args: { to: '100' } }, targets: [unify] });
+    expect(os.get('openstage-1')).toMatchObject({ outcome: 'not_applicable', reason: expect.stringMatching(/dial is not supported on OpenStage phones/) });
     expect([...phone.hits.values()].reduce((a, b) => a + b, 0)).toBe(before);
   });
 });

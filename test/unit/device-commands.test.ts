@@ -80,10 +80,12 @@ describe('driver registry', () => {
   afterAll(() => registry.close());
 
   it('an unknown vendor or an unsupported kind is refused with a reason naming the vendor', () => {
-    expect(registry.choose('openstage', 'reboot')).toEqual({ ok: false, reason: expect.stringMatching(/^openstage phones/) });
+    expect(registry.choose('acme', 'reboot')).toEqual({ ok: false, reason: expect.stringMatching(/^acme phones/) });
+    expect(registry.choose('openstage', 'dial')).toEqual({ ok: false, reason: expect.stringMatching(/dial is not supported on OpenStage phones/) });
     expect(registry.choose('polycom', 'deployFile')).toEqual({ ok: false, reason: expect.stringMatching(/deployFile is not supported on Polycom phones/) });
     expect(registry.choose('polycom', 'reboot').ok).toBe(true);
-    expect(registry.statusDriver('openstage')).toBeUndefined();
+    expect(registry.statusDriver('acme')).toBeUndefined();
+    expect(registry.statusDriver('openstage')).toBeDefined();
     expect(registry.statusDriver('polycom')).toBeDefined();
   });
 

@@ -25,6 +25,7 @@ const NOT_CODES: readonly { test: (s: string) => boolean; why: string }[] = [
   { test: (s) => /^TLS_(AES|CHACHA20)_[A-Z0-9_]+$/.test(s), why: 'TLS 1.3 cipher suites' },
   { test: (s) => /^CLOUD_RELAY_[A-Z0-9_]*$/.test(s), why: 'environment variable names' },
   { test: (s) => ['CERTIFICATE', 'TRUSTED CERTIFICATE'].includes(s), why: 'PEM labels' },
+  { test: (s) => s === 'JSESSIONID', why: 'the session cookie name OpenStage phones expect' },
   { test: (s) => ['TCP4', 'TCP6', 'UNKNOWN'].includes(s), why: 'PROXY protocol v1 keywords' },
   { test: (s) => ['IMAGE', 'VERSION', 'STATE', 'SIZE', 'PROGRESS', 'MISSING', 'READY', 'DRAINING', 'FAIL', 'EXPIRED'].includes(s), why: 'headings and status words in CLI output' },
 ];
