@@ -16,6 +16,11 @@ export default tseslint.config(
     },
   },
   {
+    // Tool configs that must be CommonJS (dependency-cruiser's).
+    files: ['**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly' } },
+  },
+  {
     // The CLI, the demo and the benchmarks talk to a person on a terminal.
     files: ['src/cli.ts', 'src/cli/**', 'sim/demo.ts', 'bench/**', 'test/**'],
     rules: { 'no-console': 'off' },

@@ -1,13 +1,4 @@
-/** A readiness check: cheap, synchronous, and honest about why it fails. */
-export interface ReadinessCheck {
-  readonly name: string;
-  check(): { ok: boolean; detail?: string };
-}
-
-export interface ReadinessReport {
-  ready: boolean;
-  checks: { name: string; ok: boolean; detail?: string }[];
-}
+import type { ReadinessCheck, ReadinessReport } from '../core/readiness.js';
 
 export function evaluate(checks: readonly ReadinessCheck[]): ReadinessReport {
   const results = checks.map((c) => {

@@ -2,7 +2,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.js';
 import type { ListenAddress } from '../config/listen.js';
-import { evaluate, type ReadinessCheck } from './health.js';
+import type { ReadinessCheck } from '../core/readiness.js';
+import { evaluate } from './health.js';
 import { timeouts } from '../core/timeouts.js';
 
 export type AdminRoute = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;

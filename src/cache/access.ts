@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { request, type Dispatcher } from 'undici';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../errors.js';
 import { timeouts } from '../core/timeouts.js';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { accessSync, constants, statSync } from 'node:fs';
 import type { Dispatcher } from 'undici';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
 import type { Logger } from '../log.js';
 import type { CacheRepo } from '../store/cache.js';
 import type { ImagesRepo } from '../store/images.js';

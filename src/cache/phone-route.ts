@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FirmwareServeLog } from './serve-log.js';
 import type { Logger } from '../log.js';
-import type { PhoneRequestContext, PhoneRoute } from '../http/types.js';
-import type { RegistrationSource } from '../management-agent/ports.js';
+import type { PhoneRequestContext, PhoneRoute } from '../core/phone-route.js';
+import type { RegistrationSource } from '../core/ports.js';
 import type { CacheRepo } from '../store/cache.js';
 import type { ImagesRepo } from '../store/images.js';
 import type { AccessChecker } from './access.js';

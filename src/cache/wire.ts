@@ -1,10 +1,10 @@
 import type { Dispatcher } from 'undici';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
 import type { RelayConfig } from '../config/schema.js';
-import type { PhoneRoute } from '../http/types.js';
-import type { Component } from '../lifecycle.js';
+import type { Component } from '../core/lifecycle.js';
+import type { PartWiring } from '../core/part.js';
 import type { Logger } from '../log.js';
-import type { RegistrationSource } from '../management-agent/ports.js';
+import type { RegistrationSource } from '../core/ports.js';
 import type { Db } from '../store/db.js';
 import { CacheRepo } from '../store/cache.js';
 import { ImagesRepo } from '../store/images.js';
@@ -17,10 +17,8 @@ import { firmwareRoute } from './phone-route.js';
 import { FirmwareServeLog } from './serve-log.js';
 import type { CachedImage } from '../devices/driver.js';
 
-export interface FirmwareCacheWiring {
+export interface FirmwareCacheWiring extends PartWiring<'cache' | 'firmwareCache'> {
   readonly cache: FirmwareCache;
-  readonly route: PhoneRoute;
-  readonly component: Component;
   readonly dispatcher: Dispatcher;
   /** Fetch parameters for an image URL: the bearer token only on the DMS's own origin (PROTOCOL §5). */
   imageSource(url: string): FillSource;
@@ -53,5 +51,23 @@ export function wireFirmwareCache(o: { config: RelayConfig; db: Db; log: Logger;
     // The dispatcher belongs to the DMS client, which closes it last.
     stop: () => cache.stop(),
   };
-  return { cache, route, component, dispatcher, imageSource, served, image };
+  return {
+    cache,
+    dispatcher,
+    imageSource,
+    served,
+    image,
+    components: [component],
+    phoneRoutes: [route],
+    handlers: {},
+    status: {
+      cache: () => {
+        const s = cache.stats();
+        return { bytes: s.bytes, objects: s.objects, hits: s.hits, misses: s.misses };
+      },
+      firmwareCache: () => cache.stats(),
+    },
+    readiness: [{ name: 'cache-dir-writable', check: () => (cache.writable() ? { ok: true } : { ok: false, detail: `cache directory ${o.config.cacheDir} is not usable` }) }],
+    adminViews: {},
+  };
 }

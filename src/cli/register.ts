@@ -11,7 +11,7 @@ import { RegistrationClient } from '../management-agent/registration.js';
 import { DmsClient } from '../dms/client.js';
 import { DEFAULT_TUNING } from '../management-agent/tuning.js';
 import { createLogger } from '../log.js';
-import { systemClock } from '../clock.js';
+import { systemClock } from '../core/clock.js';
 
 export const command: CliCommand = {
   name: 'register',

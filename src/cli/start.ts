@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import type { CliCommand } from './command.js';
 import { CONFIG_OPTION_HELP } from './command.js';
 import { configOrExit } from './common.js';
-import { Daemon } from '../daemon.js';
+import { Daemon } from '../daemon/index.js';
 import { ConfigError, ExitCode, RelayError, errorMessage, errorSpec } from '../errors.js';
 import { notifySystemd } from '../sd-notify.js';
 

@@ -1,30 +1,11 @@
-import { z } from 'zod';
+import { readinessSchema, statusSectionSchemas as section } from '../core/status.js';
 
 /**
- * `cloud-relay status` as a person reads it. Each section is parsed on its own: a section
- * this build does not know, or one whose shape changed, is printed raw instead of failing
- * the whole command.
+ * `cloud-relay status` as a person reads it. The document comes over HTTP from a relay that
+ * may be older or newer than this CLI, so each section is parsed on its own with the schemas
+ * of core/status.ts: a section this build does not know, or one whose shape changed, is
+ * printed raw instead of failing the whole command.
  */
-const readiness = z.object({ ready: z.boolean(), checks: z.array(z.object({ name: z.string(), ok: z.boolean(), detail: z.string().optional() })) });
-const cert = z.object({ subject: z.string(), notAfter: z.string(), valid: z.boolean(), selfSigned: z.boolean().optional(), problems: z.array(z.string()).optional() });
-const n = z.number();
-const agent = z.object({
-  relayId: z.string().nullable(),
-  registered: z.boolean(),
-  tokenExpiresAt: z.string().nullable(),
-  lastRegistrationError: z.unknown(),
-  heartbeat: z.object({ intervalSeconds: n.nullable(), sent: n, lastOkAt: z.string().nullable() }),
-  control: z.object({ connected: z.boolean(), since: z.string().nullable(), reconnects: n, lastClose: z.unknown() }),
-  outboxDepth: n,
-});
-const firmwareCache = z.object({ bytes: n, objects: n, hits: n, misses: n, fills: n, quotaBytes: n, lastError: z.unknown() });
-const images = z.object({ synced: n, syncing: n, failed: n });
-const devices = z.object({ known: n, online: n });
-const tasks = z.object({ scheduled: n, running: n });
-const deviceWork = z.object({ queued: n, inFlight: n, polls: n, pollFailures: n });
-const ipGuard = z.object({ whitelisted: n, blocked: n });
-const listeners = z.array(z.object({ name: z.string(), url: z.string(), purpose: z.string() }));
-
 const LABEL = 20;
 
 function line(label: string, value: string): string {
@@ -63,14 +44,14 @@ export function formatStatus(doc: Record<string, unknown>, now = Date.now()): st
   // The detail lists (per image, per model, per task, per rollout) are the status page's; the
   // counts above them are printed below.
   const shown = new Set(['version', 'startedAt', 'uptimeSeconds', 'draining', 'readiness', 'firmwareSync', 'phones', 'recentTasks', 'rollouts']);
-  const r = readiness.safeParse(doc.readiness);
+  const r = readinessSchema.safeParse(doc.readiness);
   const state = doc.draining === true ? 'DRAINING' : r.success ? (r.data.ready ? 'READY' : 'NOT READY') : 'readiness unknown';
   out.push(`cloud-relay ${describe(doc.version)}   up ${typeof doc.uptimeSeconds === 'number' ? formatAge(doc.uptimeSeconds * 1000) : '?'}   ${state}`);
   if (r.success) {
     out.push('', 'readiness');
     for (const c of r.data.checks) out.push(line(`  ${c.name}`, `${c.ok ? 'ok  ' : 'FAIL'}${c.detail ? `  ${c.detail}` : ''}`));
   }
-  const ls = listeners.safeParse(doc.listeners);
+  const ls = section.listeners.safeParse(doc.listeners);
   if (ls.success) {
     shown.add('listeners');
     out.push('', 'listening on');
@@ -78,7 +59,7 @@ export function formatStatus(doc: Record<string, unknown>, now = Date.now()): st
     for (const l of ls.data) out.push(line(`  ${l.name}`, `${l.url.padEnd(width)}  ${l.purpose}`));
   }
 
-  const a = agent.safeParse(doc.managementAgent);
+  const a = section.managementAgent.safeParse(doc.managementAgent);
   if (a.success) {
     shown.add('managementAgent');
     const g = a.data;
@@ -88,37 +69,41 @@ export function formatStatus(doc: Record<string, unknown>, now = Date.now()): st
     const hb = g.heartbeat;
     out.push(line('  heartbeat', `${hb.intervalSeconds ? `every ${hb.intervalSeconds} s, ` : ''}${hb.sent} sent, last accepted ${hb.lastOkAt ? `${formatAge(now - Date.parse(hb.lastOkAt))} ago` : 'never'}`));
     const c = g.control;
-    out.push(line('  control channel', `${c.connected ? `connected${c.since ? ` for ${formatAge(now - Date.parse(c.since))}` : ''}` : `DISCONNECTED${c.lastClose ? ` (last close: ${describe(c.lastClose)})` : ''}`}, ${c.reconnects} reconnects`));
+    out.push(line('  control channel', `${c.connected ? `connected${c.since ? ` for ${formatAge(now - Date.parse(c.since))}` : ''}` : `DISCONNECTED${c.lastClose ? ` (last close: ${describe({ code: c.lastClose.code, reason: c.lastClose.reason })})` : ''}`}, ${c.reconnects} reconnects`));
     out.push(line('  outbox', `${g.outboxDepth} frame${g.outboxDepth === 1 ? '' : 's'} waiting for the DMS`));
   }
 
   out.push('');
-  const ct = cert.safeParse(doc.cert);
+  const ct = section.cert.safeParse(doc.cert);
   if (ct.success) {
     shown.add('cert');
     const c = ct.data;
-    const left = Date.parse(c.notAfter) - now;
-    out.push(line('certificate', `${c.subject}${c.selfSigned ? ' (self-signed)' : ''}, ${left > 0 ? `expires in ${formatAge(left)}` : 'EXPIRED'} (${c.notAfter}), ${c.valid ? 'valid' : 'NOT VALID'}`));
-    for (const p of c.problems ?? []) out.push(line('', `  ${p}`));
+    if ('reason' in c) {
+      out.push(line('certificate', `NONE: ${c.reason}`));
+    } else {
+      const left = Date.parse(c.notAfter) - now;
+      out.push(line('certificate', `${c.subject}${c.selfSigned ? ' (self-signed)' : ''}, ${left > 0 ? `expires in ${formatAge(left)}` : 'EXPIRED'} (${c.notAfter}), ${c.valid ? 'valid' : 'NOT VALID'}`));
+      for (const p of c.problems ?? []) out.push(line('', `  ${p}`));
+    }
   }
-  const fc = firmwareCache.safeParse(doc.firmwareCache);
+  const fc = section.firmwareCache.safeParse(doc.firmwareCache);
   if (fc.success) {
     shown.add('firmwareCache').add('cache');
     const c = fc.data;
     out.push(line('firmware cache', `${c.objects} objects, ${formatBytes(c.bytes)} of ${formatBytes(c.quotaBytes)}; ${c.hits} hits, ${c.misses} misses, ${c.fills} fills running${c.lastError ? `; last error: ${describe(c.lastError)}` : ''}`));
   }
-  const im = images.safeParse(doc.images);
+  const im = section.images.safeParse(doc.images);
   if (im.success) {
     shown.add('images');
     out.push(line('images', `${im.data.synced} synced, ${im.data.syncing} syncing, ${im.data.failed} failed`));
   }
-  const dv = devices.safeParse(doc.devices);
+  const dv = section.devices.safeParse(doc.devices);
   if (dv.success) {
     shown.add('devices');
     out.push(line('devices', `${dv.data.known} known, ${dv.data.online} online`));
   }
-  const tk = tasks.safeParse(doc.tasks);
-  const dw = deviceWork.safeParse(doc.deviceWork);
+  const tk = section.tasks.safeParse(doc.tasks);
+  const dw = section.deviceWork.safeParse(doc.deviceWork);
   if (tk.success || dw.success) {
     const parts: string[] = [];
     if (tk.success) {
@@ -131,7 +116,7 @@ export function formatStatus(doc: Record<string, unknown>, now = Date.now()): st
     }
     out.push(line('tasks', parts.join('; ')));
   }
-  const ig = ipGuard.safeParse(doc.ipGuard);
+  const ig = section.ipGuard.safeParse(doc.ipGuard);
   if (ig.success) {
     shown.add('ipGuard');
     out.push(line('ip guard', `${ig.data.whitelisted} whitelisted, ${ig.data.blocked} blocked`));

@@ -4,6 +4,7 @@ import { CONFIG_OPTION_HELP } from './command.js';
 import { adminBaseFromArgs, adminGet } from './common.js';
 import { ExitCode, errorMessage } from '../errors.js';
 import { formatStatus } from './status-format.js';
+import { readinessSchema } from '../core/status.js';
 
 export const command: CliCommand = {
   name: 'status',
@@ -26,7 +27,7 @@ export const command: CliCommand = {
     }
     const d = doc as Record<string, unknown>;
     // The same exit code with and without --json, so scripts can branch on readiness alone.
-    const ready = typeof d.readiness === 'object' && d.readiness !== null && 'ready' in d.readiness && d.readiness.ready === true;
+    const ready = readinessSchema.safeParse(d.readiness).data?.ready === true;
     console.log(values.json ? JSON.stringify(d, null, 2) : formatStatus(d));
     // Draining is not ready either, but it says "going away, try another relay" (EX_TEMPFAIL).
     if (d.draining === true) return ExitCode.TEMP_FAIL;

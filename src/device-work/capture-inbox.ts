@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { PhoneRequestContext, PhoneRoute } from '../http/types.js';
+import type { PhoneRequestContext, PhoneRoute } from '../core/phone-route.js';
 import { DeviceError } from '../devices/errors.js';
 
 /** Where a phone PUTs (or POSTs: the method is inferred) its capture on the relay's phone-facing port. */

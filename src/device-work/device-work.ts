@@ -2,19 +2,21 @@ import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
 import PQueue from 'p-queue';
 import type { Logger } from '../log.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
 import type { RelayConfig } from '../config/schema.js';
 import type { Db } from '../store/db.js';
 import { TaskRepo } from '../store/tasks.js';
 import { DeviceRepo } from '../store/devices.js';
-import type { Component } from '../lifecycle.js';
-import type { PhoneRoute } from '../http/types.js';
+import type { Component } from '../core/lifecycle.js'
+import type { StatusSections } from '../core/status.js';;
+import type { PhoneRoute } from '../core/phone-route.js';
 import { PhoneLock } from '../devices/phone-lock.js';
 import { DriverRegistry } from '../devices/registry.js';
 import type { TlsSource } from '../devices/vendor.js';
 import type { AddressInfo } from 'node:net';
 import type { Target } from '../management-agent/frames.js';
-import type { InboundHandlers, Outbox, RegistrationSource } from '../management-agent/ports.js';
+import type { InboundHandlers } from '../management-agent/ports.js';
+import type { Outbox, RegistrationSource } from '../core/ports.js';
 import { CaptureInbox } from './capture-inbox.js';
 import type { FileUploader } from './ports.js';
 import { CommandExecutor, type ExecutorDeps } from './executor.js';
@@ -35,7 +37,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 async function bounded(p: Promise<void>, ms: number): Promise<void> {
   await Promise.race([p, sleep(Math.max(0, ms), undefined, { ref: false })]);
 }
-import type { DeviceWorkStatus } from '../status.js';
 
 export interface DeviceWorkOptions {
   readonly config: Pick<RelayConfig, 'devices' | 'dataDir'> & Partial<Pick<RelayConfig, 'openstage'>>;
@@ -161,7 +162,7 @@ export class DeviceWork implements Component {
     return [...this.drivers.routes(), this.inbox.route()];
   }
 
-  statusSection(): DeviceWorkStatus {
+  statusSection(): StatusSections['deviceWork'] {
     return { queued: this.queue.size, inFlight: this.queue.pending, polls: this.poller.polls, pollFailures: this.poller.failures, notifications: this.phoneEvents.received, notificationsRefused: this.phoneEvents.rejected, captureSlots: this.inbox.pending };
   }
 

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type PQueue from 'p-queue';
 import type { Logger } from '../log.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
 import { errorMessage } from '../errors.js';
 import type { DriverChoice } from '../devices/registry.js';
 import { DeviceError } from '../devices/errors.js';
@@ -10,7 +10,8 @@ import type { TaskRepo, TaskRow, TaskDeviceRow } from '../store/tasks.js';
 import type { DeviceRepo } from '../store/devices.js';
 import { commandSchema, NOT_REPEATABLE, type Command, type CommandKind } from '../devices/commands.js';
 import type { InboundOf } from '../management-agent/frames.js';
-import { FrameRefused, type InboundHandlers, type Outbox, type Registration } from '../management-agent/ports.js';
+import type { InboundHandlers } from '../management-agent/ports.js';
+import { FrameRefused, type Outbox, type Registration } from '../core/ports.js';
 import type { CommandExecutor, CommandResult } from './executor.js';
 import { retryDelay, type RetryPolicy } from './retry.js';
 import { SiteSubnets } from './site.js';

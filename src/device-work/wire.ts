@@ -2,14 +2,19 @@ import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, errorMessage } from '../errors.js';
-import type { Daemon } from '../daemon.js';
+import type { Clock } from '../core/clock.js';
+import type { PartWiring } from '../core/part.js';
+import type { Outbox, RegistrationSource } from '../core/ports.js';
+import type { RelayConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import type { Db } from '../store/db.js';
+import type { DmsClient } from '../dms/client.js';
 import { DmsFiles } from '../management-agent/dms-files.js';
 import type { SecureContextOptions } from 'node:tls';
 import type { CertificateManager } from '../tls/certificate-manager.js';
 import { DeviceWork, type DeviceWorkOptions } from './device-work.js';
 import type { FirmwareServeLog } from '../cache/serve-log.js';
-
-import { PHONE_GROUPS_SHOWN, RECENT_TASKS_SHOWN, RECENTLY_OFFLINE_SHOWN } from '../status.js';
+import { PHONE_GROUPS_SHOWN, RECENT_TASKS_SHOWN, RECENTLY_OFFLINE_SHOWN } from '../core/status.js';
 
 /** Rollouts listed in the status document: the newest, active ones first in practice. */
 const ROLLOUTS_SHOWN = 10;
@@ -20,9 +25,28 @@ export function relayBaseUrl(fqdn: string, https: AddressInfo | undefined): stri
   return `https://${fqdn}${https.port === 443 ? '' : `:${https.port}`}`;
 }
 
-/** Wires device drivers, tasks and monitoring into the daemon. */
-export function wireDeviceWork(daemon: Daemon, firmware: { image: DeviceWorkOptions['images']; served: FirmwareServeLog }, certs?: CertificateManager): DeviceWork {
-  const d = daemon.config.devices;
+export interface DeviceWorkWiring extends PartWiring<'devices' | 'tasks' | 'deviceWork' | 'phones' | 'recentTasks' | 'rollouts', ReturnType<DeviceWork['handlers']>> {
+  readonly work: DeviceWork;
+}
+
+/** Device drivers, tasks and monitoring. `relayBaseUrl` is read once the phone port is bound. */
+export function wireDeviceWork(o: {
+  config: RelayConfig;
+  db: Db;
+  outbox: Outbox;
+  registration: RegistrationSource;
+  /** Capture uploads go to the DMS through the one DMS client. */
+  dms: DmsClient;
+  clock: Clock;
+  log: Logger;
+  relayBaseUrl: () => string | undefined;
+  /** From the firmware cache: an image of the desired set, and which phone it served what (firmware results). */
+  firmware: { image: DeviceWorkOptions['images']; served: FirmwareServeLog };
+  /** The phone-facing certificate, for vendor listeners that serve phones over TLS (OpenStage DLS). */
+  certs?: CertificateManager;
+}): DeviceWorkWiring {
+  const d = o.config.devices;
+  const certs = o.certs;
   if (d.tlsPolicy === 'verify') {
     if (!d.caFile) throw new ConfigError([{ path: 'devices.caFile', message: 'required when devices.tlsPolicy is "verify" (the CA that signed the phones\' certificates)' }]);
     // Checked here because TLS accepts a file with no certificate in it without a word, and every
@@ -39,28 +63,34 @@ export function wireDeviceWork(daemon: Daemon, firmware: { image: DeviceWorkOpti
       throw new ConfigError([{ path: 'devices.caFile', message: `${d.caFile} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)` }]);
     }
   }
-  if (d.tlsPolicy === 'insecure') daemon.log.warn({ code: 'DEVICE_TLS_INSECURE' }, 'devices.tlsPolicy=insecure: phone certificates are NOT checked; anyone on the LAN path can impersonate a phone');
+  if (d.tlsPolicy === 'insecure') o.log.warn({ code: 'DEVICE_TLS_INSECURE' }, 'devices.tlsPolicy=insecure: phone certificates are NOT checked; anyone on the LAN path can impersonate a phone');
   const work = new DeviceWork({
-    config: daemon.config,
-    db: daemon.store,
-    outbox: daemon.outbox,
-    registration: daemon.registration,
-    clock: daemon.clock,
-    log: daemon.log,
-    files: new DmsFiles({ dms: daemon.dms }),
-    relayBaseUrl: () => relayBaseUrl(daemon.config.fqdn, daemon.addresses.https),
-    ...(certs ? { tls: { current: () => certs.current.options, onChange: (fn: (o: SecureContextOptions) => void) => certs.onChange((c) => fn(c.options)) } } : {}),
-    ...(firmware.image ? { images: firmware.image } : {}),
-    firmwareServed: (ip, path, since) => firmware.served.servedSince(ip, path, since),
+    config: o.config,
+    db: o.db,
+    outbox: o.outbox,
+    registration: o.registration,
+    clock: o.clock,
+    log: o.log,
+    files: new DmsFiles({ dms: o.dms }),
+    relayBaseUrl: o.relayBaseUrl,
+    ...(certs ? { tls: { current: () => certs.current.options, onChange: (fn: (c: SecureContextOptions) => void) => certs.onChange((c) => fn(c.options)) } } : {}),
+    ...(o.firmware.image ? { images: o.firmware.image } : {}),
+    firmwareServed: (ip, path, since) => o.firmware.served.servedSince(ip, path, since),
   });
-  Object.assign(daemon.inbound, work.handlers());
-  daemon.phoneRoutes.push(...work.phoneRoutes());
-  daemon.status.tasks = () => work.tasks.counts();
-  daemon.status.devices = () => work.devices.counts();
-  daemon.status.deviceWork = () => work.statusSection();
-  daemon.status.rollouts = () => work.rollouts.summaries(ROLLOUTS_SHOWN);
-  daemon.status.phones = () => work.devices.summary(PHONE_GROUPS_SHOWN, RECENTLY_OFFLINE_SHOWN);
-  daemon.status.recentTasks = () => work.tasks.recent(RECENT_TASKS_SHOWN).map((t) => ({ ...t, createdAt: new Date(t.createdAt).toISOString() }));
-  daemon.add(work);
-  return work;
+  return {
+    work,
+    components: [work],
+    phoneRoutes: work.phoneRoutes(),
+    handlers: work.handlers(),
+    status: {
+      tasks: () => work.tasks.counts(),
+      devices: () => work.devices.counts(),
+      deviceWork: () => work.statusSection(),
+      rollouts: () => work.rollouts.summaries(ROLLOUTS_SHOWN),
+      phones: () => work.devices.summary(PHONE_GROUPS_SHOWN, RECENTLY_OFFLINE_SHOWN),
+      recentTasks: () => work.tasks.recent(RECENT_TASKS_SHOWN).map((t) => ({ ...t, createdAt: new Date(t.createdAt).toISOString() })),
+    },
+    readiness: [],
+    adminViews: {},
+  };
 }

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { Outcome } from '../core/outbound-frames.js';
 
 /**
  * What the relay can ask of one phone, whatever its vendor. A driver knows phones, not the
@@ -56,7 +57,8 @@ export interface ScreenImage {
   readonly ext: string;
 }
 
-export type Outcome = 'success' | 'failure' | 'not_applicable';
+// The protocol's per-device outcome (task.result), defined once on the ground floor.
+export type { Outcome };
 
 /** How one command ended on one phone (a task.result without its ids). */
 export interface CommandResult {

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import type { PhoneRoute } from '../http/types.js';
+import type { PhoneRoute } from '../core/phone-route.js';
 import type { CommandKind } from './commands.js';
 import type { Driver } from './driver.js';
 import type { DriverEnv, VendorInstance, VendorModule } from './vendor.js';

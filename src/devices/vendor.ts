@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
 import type { Logger } from '../log.js';
 import type { ListenAddress } from '../config/listen.js';
-import type { PhoneRoute } from '../http/types.js';
+import type { PhoneRoute } from '../core/phone-route.js';
 import type { CommandKind } from './commands.js';
 import type { DeviceStatus, Driver } from './driver.js';
 import type { PinStore, TlsPolicy } from './tls-policy.js';

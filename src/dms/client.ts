@@ -1,7 +1,7 @@
 import type { Agent as HttpAgent } from 'node:http';
 import type { SecureContext } from 'node:tls';
 import { request, type Dispatcher } from 'undici';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
 import { RelayError, errorMessage } from '../errors.js';
 import { timeouts } from '../core/timeouts.js';
 import { clockSkewFromTlsError } from '../management-agent/clock-skew.js';

@@ -1,12 +1,12 @@
 import type { Dispatcher } from 'undici';
 import cron, { type ScheduledTask } from 'node-cron';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
 import type { Logger } from '../log.js';
-import type { Outbox, RegistrationSource } from '../management-agent/ports.js';
+import type { Outbox, RegistrationSource } from '../core/ports.js';
 import type { ImageRow, ImagesRepo, ImageState } from '../store/images.js';
 import { errorCode, errorMessage } from '../errors.js';
 import { applyLimits, fetchCatalogue, syncWindowSchema, type Catalogue, type SyncWindow } from './catalogue.js';
-import type { ImageCachePort } from './ports.js';
+import type { ImageCachePort } from '../core/image-cache.js';
 import { nextOpening, windowCron, windowOpen } from './sync-window.js';
 import { backoffDelay } from '../core/backoff.js';
 import { timeouts } from '../core/timeouts.js';

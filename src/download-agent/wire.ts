@@ -1,13 +1,18 @@
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
 import type { RelayConfig } from '../config/schema.js';
-import type { Component } from '../lifecycle.js';
+import type { Component } from '../core/lifecycle.js';
+import type { PartWiring } from '../core/part.js';
 import type { Logger } from '../log.js';
-import type { Outbox, RegistrationSource } from '../management-agent/ports.js';
+import type { Outbox, RegistrationSource } from '../core/ports.js';
 import type { Db } from '../store/db.js';
 import type { DmsClient } from '../dms/client.js';
 import { ImagesRepo } from '../store/images.js';
 import { DownloadAgent } from './agent.js';
-import type { ImageCachePort } from './ports.js';
+import type { ImageCachePort } from '../core/image-cache.js';
+
+export interface DownloadAgentWiring extends PartWiring<'images' | 'firmwareSync', { 'images.sync': () => void }> {
+  readonly agent: DownloadAgent;
+}
 
 export function wireDownloadAgent(o: {
   config: RelayConfig;
@@ -18,7 +23,7 @@ export function wireDownloadAgent(o: {
   registration: RegistrationSource;
   dms: DmsClient;
   cache: ImageCachePort;
-}): { agent: DownloadAgent; component: Component } {
+}): DownloadAgentWiring {
   const agent = new DownloadAgent({
     repo: new ImagesRepo(o.db),
     cache: o.cache,
@@ -38,5 +43,20 @@ export function wireDownloadAgent(o: {
     start: () => agent.start(),
     stop: () => agent.stop(),
   };
-  return { agent, component };
+  return {
+    agent,
+    components: [component],
+    phoneRoutes: [],
+    // Also reached by the heartbeat's resync-images action; only schedules, never awaits.
+    handlers: { 'images.sync': () => agent.requestSync('images.sync') },
+    status: {
+      images: () => agent.counters(),
+      firmwareSync: () => {
+        const v = agent.view();
+        return { lastSyncAt: v.lastSyncAt, lastError: v.lastError, windowOpen: v.windowOpen, nextWindowAt: v.nextWindowAt, images: v.images };
+      },
+    },
+    readiness: [],
+    adminViews: { '/images': () => agent.view() },
+  };
 }

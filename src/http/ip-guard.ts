@@ -1,7 +1,7 @@
 import type { Logger } from '../log.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
 import type { IpGuardRow, IpGuardStore } from '../store/ip-guard.js';
-import type { BlockedAddress, IpGuardStatus } from '../status.js';
+import type { BlockedAddress, IpGuardStatus } from '../core/status.js';
 import { relayMetrics } from '../metrics/relay-metrics.js';
 
 export interface IpGuardPolicy {

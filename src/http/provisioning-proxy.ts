@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type TransformCallback } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Logger } from '../log.js';
-import type { Registration } from '../management-agent/ports.js';
+import type { Registration } from '../core/ports.js';
 import { RelayError, errorCode, errorMessage } from '../errors.js';
 import { connectionTokens, upstreamRequestHeaders, withoutNamed } from './forward-headers.js';
 import { sendText } from './responses.js';

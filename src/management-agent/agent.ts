@@ -1,19 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
 import type { Db } from '../store/db.js';
 import type { KvStore } from '../store/kv.js';
 import { OutboxRepository } from '../store/outbox.js';
 import { InboundRepository } from '../store/inbound.js';
 import { RegistrationRepository } from '../store/registration.js';
-import type { Component } from '../lifecycle.js';
-import type { ReadinessCheck } from '../admin/health.js';
+import type { Component } from '../core/lifecycle.js';
+import type { StatusDocument, StatusSections } from '../core/status.js';
+import type { ReadinessCheck } from '../core/readiness.js';
 import { RelayError, errorMessage } from '../errors.js';
 import type { InboundHandlers } from './ports.js';
-import type { AgentStatus } from '../status.js';
 import type { DmsClient } from '../dms/client.js';
 import { RegistrationClient, type Credentials } from './registration.js';
-import { Heartbeat, type HeartbeatAction } from './heartbeat.js';
+import { Heartbeat, heartbeatFields, type HeartbeatAction } from './heartbeat.js';
 import { DurableOutbox } from './outbox.js';
 import { InboundDispatcher } from './inbound.js';
 import { ControlChannel } from './control-channel.js';
@@ -26,11 +26,13 @@ export interface ManagementAgentOptions {
   readonly db: Db;
   readonly kv: KvStore;
   readonly inbound: InboundHandlers;
-  /** Heartbeat status fields (version, uptime, cert, cache, …) from the composition root. */
-  readonly statusFields: () => Record<string, unknown>;
+  /** The status document, built once per heartbeat by the composition root (includes this agent's own section). */
+  readonly status: () => StatusDocument;
   readonly log: Logger;
   readonly clock: Clock;
   readonly tuning?: Partial<AgentTuning> | undefined;
+  /** The first heartbeat waits for this (PROTOCOL §2 documents `cert` as an object, so not before the certificate is loaded). */
+  readonly heartbeatAfter?: Promise<unknown> | undefined;
 }
 
 const INBOUND_RETENTION_MS = 7 * 24 * 3600 * 1000;
@@ -72,9 +74,10 @@ export class ManagementAgent implements Component {
     this.heartbeat = new Heartbeat({
       http: opts.dms,
       registration: this.registration,
-      body: () => ({ ...opts.statusFields(), control: this.controlSummary(), outboxDepth: this.outbox.depth() }),
+      body: () => heartbeatFields(opts.status()),
       nextSeq: () => this.regRepo.nextHeartbeatSeq(),
       onAction: (a) => this.onAction(a),
+      holdUntil: opts.heartbeatAfter,
       log,
       clock,
       tuning,
@@ -130,7 +133,7 @@ export class ManagementAgent implements Component {
     };
   }
 
-  statusSection(): AgentStatus {
+  statusSection(): StatusSections['managementAgent'] {
     const reg = this.registration.current();
     const tenantId = this.credentials().tenantId;
     return {
@@ -147,11 +150,6 @@ export class ManagementAgent implements Component {
       control: this.control.status(),
       outboxDepth: this.outbox.depth(),
     };
-  }
-
-  private controlSummary(): { connected: boolean; since: string | null } {
-    const s = this.control.status();
-    return { connected: s.connected, since: s.since };
   }
 
   private onAction(action: HeartbeatAction): void {

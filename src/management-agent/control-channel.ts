@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import WebSocket, { type RawData } from 'ws';
 import type { Logger } from '../log.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
 import { errorMessage } from '../errors.js';
 import { MAX_FRAME_BYTES } from './frames.js';
 import type { InboundDispatcher } from './inbound.js';

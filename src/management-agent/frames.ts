@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { policySchema } from '../device-work/rollouts/policy.js';
-import type { RolloutResultBody, RolloutStateBody } from '../device-work/rollouts/runner.js';
-import { commandSchema, type Outcome } from '../devices/commands.js';
+import { commandSchema } from '../devices/commands.js';
 
 /**
  * The relay↔DMS control-channel contract (docs/protocol.md §3) as schemas. Every inbound
@@ -45,27 +44,5 @@ export type InboundFrame = z.infer<typeof inboundFrameSchema>;
 export type InboundType = InboundFrame['type'];
 export type InboundOf<T extends InboundType> = Extract<InboundFrame, { type: T }>;
 
-/** Bodies of relay → DMS frames that go through the outbox (envelope added on send). */
-export interface TaskTotals {
-  total: number;
-  success: number;
-  failure: number;
-  notApplicable: number;
-  inProgress: number;
-}
-export type { Outcome };
-export interface DeviceLine {
-  line: number;
-  uri: string;
-  registered: boolean;
-}
-export interface OutboundBodies {
-  'task.state': { taskId: string; state: 'scheduled' | 'executing' | 'done' | 'deleted'; executedAt?: string; totals: TaskTotals };
-  'task.result': { taskId: string; deviceId: string; outcome: Outcome; reason?: string; data?: unknown };
-  'device.status': { deviceId: string; online: boolean; uptimeSeconds?: number; lastRebootAt?: string; lines?: DeviceLine[]; callState?: 'idle' | 'in_call'; firmware?: string };
-  'device.event': { deviceId?: string; ip: string; event: Record<string, unknown> };
-  'image.status': { imageId: string; state: 'syncing' | 'synced' | 'failed'; bytes: number; reason?: string };
-  'rollout.state': RolloutStateBody;
-  'rollout.result': RolloutResultBody;
-}
-export type OutboundType = keyof OutboundBodies;
+// Outbound bodies are plain types shared with every part that reports to the DMS.
+export type { DeviceLine, OutboundBodies, OutboundType, Outcome, TaskTotals } from '../core/outbound-frames.js';

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import type { Logger } from '../log.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
 import { errorCode, errorMessage } from '../errors.js';
-import type { Registration } from './ports.js';
+import type { Registration } from '../core/ports.js';
+import type { StatusDocument } from '../core/status.js';
 import type { DmsClient } from '../dms/client.js';
 import type { RegistrationClient } from './registration.js';
 import type { AgentTuning } from './tuning.js';
@@ -16,16 +17,34 @@ const heartbeatAnswerSchema = z.object({
 
 export type HeartbeatAction = 'resync-images' | 'reregister';
 
+/** The status fields of a heartbeat body (PROTOCOL §2), everything but seq and sentAt, read off the status document. */
+export function heartbeatFields(doc: StatusDocument) {
+  const agent = doc.managementAgent;
+  return {
+    version: doc.version,
+    uptimeSeconds: doc.uptimeSeconds,
+    control: { connected: agent.control.connected, since: agent.control.since },
+    cert: doc.cert,
+    cache: doc.cache,
+    images: doc.images,
+    devices: doc.devices,
+    tasks: doc.tasks,
+    outboxDepth: agent.outboxDepth,
+  };
+}
+
 export interface HeartbeatDeps {
   readonly http: DmsClient;
   readonly registration: RegistrationClient;
   /** The status fields of the heartbeat body (everything but seq and sentAt). */
-  readonly body: () => Record<string, unknown>;
+  readonly body: () => ReturnType<typeof heartbeatFields>;
   readonly nextSeq: () => number;
   readonly onAction: (action: HeartbeatAction) => void;
   readonly log: Logger;
   readonly clock: Clock;
   readonly tuning: AgentTuning;
+  /** Heartbeats wait for this first, so the body never reports a part that is still loading (the phone certificate). */
+  readonly holdUntil?: Promise<unknown> | undefined;
 }
 
 /**
@@ -63,6 +82,8 @@ export class Heartbeat {
   }
 
   private async tick(): Promise<void> {
+    if (this.stopped) return;
+    if (this.deps.holdUntil) await this.deps.holdUntil;
     if (this.stopped) return;
     const reg = this.deps.registration.current();
     if (reg && !this.inFlight) {

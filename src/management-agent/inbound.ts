@@ -1,9 +1,10 @@
 import type { Logger } from '../log.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
 import { RelayError, errorMessage, type Catalogued } from '../errors.js';
 import type { InboundRepository } from '../store/inbound.js';
 import { MAX_FRAME_BYTES, inboundFrameSchema, type InboundFrame } from './frames.js';
-import { FrameRefused, type InboundHandlers } from './ports.js';
+import { FrameRefused } from '../core/ports.js';
+import type { InboundHandlers } from './ports.js';
 
 /** What the relay answers a DMS frame with (nothing for the DMS's own ack/nack). */
 export type Reply = { type: 'ack'; ref: string } | { type: 'nack'; ref: string | null; reason: string };

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
 import { RelayError } from '../errors.js';
 import type { OutboxRepository } from '../store/outbox.js';
 import type { OutboundBodies, OutboundType } from './frames.js';
-import type { Outbox } from './ports.js';
+import type { Outbox } from '../core/ports.js';
 
 /** Sends one text frame on the live connection; false when it could not be handed to the socket. */
 export type FrameSender = (text: string) => boolean;

@@ -1,11 +1,11 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import type { Logger } from '../log.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
 import { ClockSkewError, RelayError, errorCode, errorMessage } from '../errors.js';
 import { VERSION } from '../version.js';
 import type { RegistrationRepository, StoredRegistration } from '../store/registration.js';
-import type { Registration, RegistrationSource } from './ports.js';
+import type { Registration, RegistrationSource } from '../core/ports.js';
 import type { DmsClient } from '../dms/client.js';
 import type { AgentTuning } from './tuning.js';
 import { Backoff } from '../core/backoff.js';

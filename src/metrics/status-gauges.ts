@@ -1,23 +1,14 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { z } from 'zod';
-import type { StatusSources } from '../status.js';
-import type { ReadinessReport } from '../admin/health.js';
-import { agentSection, deviceWorkSection, firmwareCacheSection, ipGuardSection } from './sections.js';
+import type { StatusDocument } from '../core/status.js';
 
 /** What one daemon exposes at scrape time; every field is read, never pushed. */
 export interface StatusMetricSources {
-  readonly status: StatusSources;
-  /** The status document's named sections (management agent, IP guard, cache, device work). */
-  readonly sections: () => Record<string, unknown>;
-  readonly readiness: () => ReadinessReport;
-  /** Fallbacks when the management agent's section is absent. */
-  readonly registered: () => boolean;
-  readonly outboxDepth: () => number;
-  readonly startedAt: number;
+  /** Builds the status document; called once per scrape. */
+  readonly document: () => StatusDocument;
   readonly now: () => number;
 }
 
-/** One reading of the sections per scrape, not one per metric (some sections query the store). */
+/** One status document per scrape, not one per metric (some sections query the store). */
 class PerScrape<T> {
   private value: T | undefined;
   private fresh = false;
@@ -38,26 +29,22 @@ class PerScrape<T> {
 }
 
 /**
- * Gauges whose value is read from the parts' status getters when Prometheus scrapes, so
- * the parts need no metrics code and a scrape always shows the same numbers as the
- * heartbeat and `cloud-relay status`. A part not wired yet reports zeros, as the heartbeat
- * does; a status section whose shape no longer matches reads as absent (zeros), never as junk.
+ * Gauges whose value is read from the status document when Prometheus scrapes, so the parts
+ * need no metrics code and a scrape always shows the same numbers as the heartbeat and
+ * `cloud-relay status`.
  */
 export function registerStatusGauges(registry: Registry, src: StatusMetricSources): { beforeScrape(): void } {
   const registers = [registry];
-  const sections = new PerScrape(src.sections);
-  const section = <T>(name: string, schema: z.ZodType<T>): T | undefined => {
-    const parsed = schema.safeParse(sections.get()[name]);
-    return parsed.success ? parsed.data : undefined;
-  };
-  const agent = () => section('managementAgent', agentSection);
+  const scrape = new PerScrape(src.document);
+  const doc = () => scrape.get();
+  const agent = () => doc().managementAgent;
 
   new Gauge({
     name: 'cloud_relay_registered',
     help: 'Whether the relay holds a registration with the DMS (1) or not (0)',
     registers,
     collect() {
-      this.set((agent()?.registered ?? src.registered()) ? 1 : 0);
+      this.set(agent().registered ? 1 : 0);
     },
   });
   new Gauge({
@@ -65,8 +52,8 @@ export function registerStatusGauges(registry: Registry, src: StatusMetricSource
     help: 'Seconds since the last heartbeat the DMS accepted, or since start-up if none was yet; the DMS marks a relay Inactive after 600',
     registers,
     collect() {
-      const last = agent()?.heartbeat.lastOkAt;
-      const since = last ? Date.parse(last) : src.startedAt;
+      const last = agent().heartbeat.lastOkAt;
+      const since = Date.parse(last ?? doc().startedAt);
       this.set(Math.max(0, (src.now() - since) / 1000));
     },
   });
@@ -75,7 +62,7 @@ export function registerStatusGauges(registry: Registry, src: StatusMetricSource
     help: 'Heartbeats sent to the DMS since start-up',
     registers,
     collect() {
-      mirror(this, agent()?.heartbeat.sent ?? 0);
+      mirror(this, agent().heartbeat.sent);
     },
   });
   new Gauge({
@@ -83,7 +70,7 @@ export function registerStatusGauges(registry: Registry, src: StatusMetricSource
     help: 'Whether the WebSocket control channel to the DMS is open (1) or not (0)',
     registers,
     collect() {
-      this.set(agent()?.control.connected ? 1 : 0);
+      this.set(agent().control.connected ? 1 : 0);
     },
   });
   new Counter({
@@ -91,7 +78,7 @@ export function registerStatusGauges(registry: Registry, src: StatusMetricSource
     help: 'Control channel reconnects since start-up',
     registers,
     collect() {
-      mirror(this, agent()?.control.reconnects ?? 0);
+      mirror(this, agent().control.reconnects);
     },
   });
   new Gauge({
@@ -99,7 +86,7 @@ export function registerStatusGauges(registry: Registry, src: StatusMetricSource
     help: 'Whether /readyz answers 200 (1) or 503 (0)',
     registers,
     collect() {
-      this.set(src.readiness().ready ? 1 : 0);
+      this.set(doc().readiness.ready ? 1 : 0);
     },
   });
   new Gauge({
@@ -109,7 +96,7 @@ export function registerStatusGauges(registry: Registry, src: StatusMetricSource
     registers,
     collect() {
       this.reset();
-      for (const c of src.readiness().checks) this.set({ check: c.name }, c.ok ? 1 : 0);
+      for (const c of doc().readiness.checks) this.set({ check: c.name }, c.ok ? 1 : 0);
     },
   });
   new Gauge({
@@ -117,7 +104,7 @@ export function registerStatusGauges(registry: Registry, src: StatusMetricSource
     help: 'Relay-to-DMS frames stored and not yet acknowledged by the DMS',
     registers,
     collect() {
-      this.set(agent()?.outboxDepth ?? src.outboxDepth());
+      this.set(agent().outboxDepth);
     },
   });
   new Gauge({
@@ -126,7 +113,7 @@ export function registerStatusGauges(registry: Registry, src: StatusMetricSource
     labelNames: ['state'] as const,
     registers,
     collect() {
-      const t = src.status.tasks?.() ?? { scheduled: 0, running: 0 };
+      const t = doc().tasks;
       this.set({ state: 'scheduled' }, t.scheduled);
       this.set({ state: 'running' }, t.running);
     },
@@ -136,7 +123,7 @@ export function registerStatusGauges(registry: Registry, src: StatusMetricSource
     help: 'Devices the relay knows from task targets and monitoring',
     registers,
     collect() {
-      this.set(src.status.devices?.().known ?? 0);
+      this.set(doc().devices.known);
     },
   });
   new Gauge({
@@ -144,7 +131,7 @@ export function registerStatusGauges(registry: Registry, src: StatusMetricSource
     help: 'Known devices that answered their last status poll',
     registers,
     collect() {
-      this.set(src.status.devices?.().online ?? 0);
+      this.set(doc().devices.online);
     },
   });
   new Gauge({
@@ -152,7 +139,7 @@ export function registerStatusGauges(registry: Registry, src: StatusMetricSource
     help: 'Bytes of complete firmware objects in the cache',
     registers,
     collect() {
-      this.set(src.status.cache?.().bytes ?? 0);
+      this.set(doc().cache.bytes);
     },
   });
   new Gauge({
@@ -160,7 +147,7 @@ export function registerStatusGauges(registry: Registry, src: StatusMetricSource
     help: 'Complete firmware objects in the cache',
     registers,
     collect() {
-      this.set(src.status.cache?.().objects ?? 0);
+      this.set(doc().cache.objects);
     },
   });
   // The cache keeps its own monotonic counts (the heartbeat reports them); the counter
@@ -170,7 +157,7 @@ export function registerStatusGauges(registry: Registry, src: StatusMetricSource
     help: 'Firmware requests served from a complete cached object',
     registers,
     collect() {
-      mirror(this, src.status.cache?.().hits ?? 0);
+      mirror(this, doc().cache.hits);
     },
   });
   new Counter({
@@ -178,7 +165,7 @@ export function registerStatusGauges(registry: Registry, src: StatusMetricSource
     help: 'Firmware requests that needed an upstream fetch (or joined one in flight)',
     registers,
     collect() {
-      mirror(this, src.status.cache?.().misses ?? 0);
+      mirror(this, doc().cache.misses);
     },
   });
   new Gauge({
@@ -187,7 +174,7 @@ export function registerStatusGauges(registry: Registry, src: StatusMetricSource
     labelNames: ['state'] as const,
     registers,
     collect() {
-      const i = src.status.images?.() ?? { synced: 0, syncing: 0, failed: 0 };
+      const i = doc().images;
       this.set({ state: 'synced' }, i.synced);
       this.set({ state: 'syncing' }, i.syncing);
       this.set({ state: 'failed' }, i.failed);
@@ -198,8 +185,8 @@ export function registerStatusGauges(registry: Registry, src: StatusMetricSource
     help: 'Seconds until the phone-facing certificate expires (negative once expired; NaN without a certificate)',
     registers,
     collect() {
-      const c = src.status.cert?.();
-      const notAfter = c ? Date.parse(c.notAfter) : NaN;
+      const c = doc().cert;
+      const notAfter = 'notAfter' in c ? Date.parse(c.notAfter) : NaN;
       this.set(Number.isFinite(notAfter) ? (notAfter - src.now()) / 1000 : NaN);
     },
   });
@@ -208,7 +195,7 @@ export function registerStatusGauges(registry: Registry, src: StatusMetricSource
     help: 'Whether the phone-facing certificate passes every check (1) or not (0, also without a certificate)',
     registers,
     collect() {
-      this.set(src.status.cert?.()?.valid ? 1 : 0);
+      this.set(doc().cert.valid ? 1 : 0);
     },
   });
 
@@ -217,7 +204,7 @@ export function registerStatusGauges(registry: Registry, src: StatusMetricSource
     help: 'Upstream fills of cache objects running now (each is one download however many phones wait on it)',
     registers,
     collect() {
-      this.set(section('firmwareCache', firmwareCacheSection)?.fills ?? 0);
+      this.set(doc().firmwareCache.fills);
     },
   });
   new Gauge({
@@ -225,7 +212,7 @@ export function registerStatusGauges(registry: Registry, src: StatusMetricSource
     help: 'Disk budget of the firmware cache',
     registers,
     collect() {
-      this.set(section('firmwareCache', firmwareCacheSection)?.quotaBytes ?? 0);
+      this.set(doc().firmwareCache.quotaBytes);
     },
   });
   new Gauge({
@@ -234,9 +221,9 @@ export function registerStatusGauges(registry: Registry, src: StatusMetricSource
     labelNames: ['state'] as const,
     registers,
     collect() {
-      const g = section('ipGuard', ipGuardSection);
-      this.set({ state: 'whitelisted' }, g?.whitelisted ?? 0);
-      this.set({ state: 'blocked' }, g?.blocked ?? 0);
+      const g = doc().ipGuard;
+      this.set({ state: 'whitelisted' }, g.whitelisted);
+      this.set({ state: 'blocked' }, g.blocked);
     },
   });
   new Gauge({
@@ -244,7 +231,7 @@ export function registerStatusGauges(registry: Registry, src: StatusMetricSource
     help: 'Device commands waiting for a slot (bounded by devices.backlog)',
     registers,
     collect() {
-      this.set(section('deviceWork', deviceWorkSection)?.queued ?? 0);
+      this.set(doc().deviceWork.queued);
     },
   });
   new Gauge({
@@ -252,7 +239,7 @@ export function registerStatusGauges(registry: Registry, src: StatusMetricSource
     help: 'Device commands being sent to phones now (bounded by devices.concurrency)',
     registers,
     collect() {
-      this.set(section('deviceWork', deviceWorkSection)?.inFlight ?? 0);
+      this.set(doc().deviceWork.inFlight);
     },
   });
   new Counter({
@@ -260,7 +247,7 @@ export function registerStatusGauges(registry: Registry, src: StatusMetricSource
     help: 'Device status polls since start-up',
     registers,
     collect() {
-      mirror(this, section('deviceWork', deviceWorkSection)?.polls ?? 0);
+      mirror(this, doc().deviceWork.polls);
     },
   });
   new Counter({
@@ -268,7 +255,7 @@ export function registerStatusGauges(registry: Registry, src: StatusMetricSource
     help: 'Device status polls that got no answer (phone offline or unreachable)',
     registers,
     collect() {
-      mirror(this, section('deviceWork', deviceWorkSection)?.pollFailures ?? 0);
+      mirror(this, doc().deviceWork.pollFailures);
     },
   });
   new Counter({
@@ -276,10 +263,10 @@ export function registerStatusGauges(registry: Registry, src: StatusMetricSource
     help: 'Telephony notifications phones pushed to the relay',
     registers,
     collect() {
-      mirror(this, section('deviceWork', deviceWorkSection)?.notifications ?? 0);
+      mirror(this, doc().deviceWork.notifications);
     },
   });
-  return { beforeScrape: () => sections.invalidate() };
+  return { beforeScrape: () => scrape.invalidate() };
 }
 
 /** Sets a counter to an externally kept monotonic total. */

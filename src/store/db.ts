@@ -7,7 +7,8 @@ import { keySource } from './secret-box.js';
 import { registerSecrets } from './secrets.js';
 import { timeouts } from '../core/timeouts.js';
 
-export type Db = Database.Database;
+export type { Db } from './db-handle.js';
+import type { Db } from './db-handle.js';
 
 export const DB_FILE = 'relay.db';
 

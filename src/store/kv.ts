@@ -1,4 +1,4 @@
-import type { Db } from './db.js';
+import type { Db } from './db-handle.js';
 
 /** Small typed settings the relay keeps between runs (relayId, token, counters). */
 export class KvStore {

@@ -1,6 +1,8 @@
 import type { Db } from './db.js';
 
-export type RolloutState = 'waiting' | 'running' | 'paused' | 'aborted' | 'cancelled' | 'done';
+import type { RolloutState, RolloutTotals } from '../core/outbound-frames.js';
+
+export type { RolloutState, RolloutTotals } from '../core/outbound-frames.js';
 export type RolloutPhase = 'pending' | 'waiting_idle' | 'running' | 'upgraded' | 'already_current' | 'failed' | 'not_applicable' | 'not_started';
 
 /** Phases after which a device has had its one `rollout.result`. */
@@ -30,17 +32,6 @@ export interface RolloutDeviceRow {
   fromVersion: string | null;
   toVersion: string | null;
   reason: string | null;
-}
-
-export interface RolloutTotals {
-  total: number;
-  upgraded: number;
-  alreadyCurrent: number;
-  inProgress: number;
-  waitingIdle: number;
-  failed: number;
-  notApplicable: number;
-  notStarted: number;
 }
 
 const R_COLS = 'rollout_id AS rolloutId, name, image_id AS imageId, policy, state, reason, submitted_at AS submittedAt, last_start_at AS lastStartAt, finished_at AS finishedAt';

@@ -1,4 +1,4 @@
-import type { Db } from './db.js';
+import type { Db } from './db-handle.js';
 import { KvStore } from './kv.js';
 import { SecretBox, SecretsError, forgetKeyId, isSealed, loadKey, type KeySource } from './secret-box.js';
 import { errorCode, errorMessage } from '../errors.js';

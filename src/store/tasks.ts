@@ -79,9 +79,10 @@ export class TaskRepo {
         "SELECT COUNT(*) AS total, COALESCE(SUM(outcome = 'success'), 0) AS success, COALESCE(SUM(outcome = 'failure'), 0) AS failure, COALESCE(SUM(outcome = 'not_applicable'), 0) AS notApplicable, COALESCE(SUM(state != 'done'), 0) AS inProgress FROM task_devices WHERE task_id = ?",
       ),
       counts: db.prepare<[], { scheduled: number; running: number }>("SELECT COALESCE(SUM(state = 'scheduled'), 0) AS scheduled, COALESCE(SUM(state = 'executing'), 0) AS running FROM tasks"),
-      // Unfinished tasks first, then the newest; only the command's kind is read (its args may hold a password).
-      recent: db.prepare<[number], TaskOverview>(
-        `SELECT t.task_id AS taskId, t.name AS name, COALESCE(json_extract(t.command, '$.kind'), '') AS kind, t.state AS state, t.created_at AS createdAt,
+      // Unfinished tasks first, then the newest. The command may be sealed (its args may hold a
+      // password), so SQL cannot read its kind: recent() opens it and keeps only the kind.
+      recent: db.prepare<[number], Omit<TaskOverview, 'kind'> & { command: string }>(
+        `SELECT t.task_id AS taskId, t.name AS name, t.command AS command, t.state AS state, t.created_at AS createdAt,
            COUNT(d.seq) AS total, COALESCE(SUM(d.outcome = 'success'), 0) AS success, COALESCE(SUM(d.outcome = 'failure'), 0) AS failure,
            COALESCE(SUM(d.outcome = 'not_applicable'), 0) AS notApplicable, COALESCE(SUM(d.state != 'done'), 0) AS inProgress
          FROM (SELECT task_id, name, command, state, created_at FROM tasks ORDER BY state = 'done', created_at DESC LIMIT ?) t
@@ -176,7 +177,18 @@ export class TaskRepo {
 
   /** The newest tasks (unfinished first) with their devices counted per outcome. */
   recent(limit: number): TaskOverview[] {
-    return this.s.recent.all(limit);
+    return this.s.recent.all(limit).map(({ command, ...row }) => ({ ...row, kind: this.commandKind(command) }));
+  }
+
+  /** The kind of a stored command, or '' when it cannot be read (a lost key, a damaged row). */
+  private commandKind(stored: string): string {
+    try {
+      const parsed: unknown = JSON.parse(openCommand(this.db, stored));
+      const kind = typeof parsed === 'object' && parsed !== null ? (parsed as { kind?: unknown }).kind : undefined;
+      return typeof kind === 'string' ? kind : '';
+    } catch {
+      return '';
+    }
   }
 
   counts(): { scheduled: number; running: number } {

@@ -2,8 +2,8 @@ import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import type { Logger } from '../log.js';
-import type { Clock } from '../clock.js';
-import type { CertStatus } from '../status.js';
+import type { Clock } from '../core/clock.js';
+import type { LoadedCertStatus } from '../core/status.js';
 import { errorMessage } from '../errors.js';
 import { CertificateRejected, PfxLoadError } from './errors.js';
 import { readPfx } from './pfx.js';
@@ -125,7 +125,7 @@ export class CertificateManager {
     return checked.report;
   }
 
-  status(): CertStatus {
+  status(): LoadedCertStatus {
     const r = this.current.report;
     const problems = r.problems.map((p) => `${p.code}: ${p.message}`);
     const warning = expiryWarning(r);

@@ -6,9 +6,10 @@ import { openDb, type Db } from '../../src/store/db.js';
 import { InboundRepository } from '../../src/store/inbound.js';
 import { InboundDispatcher, type Reply } from '../../src/management-agent/inbound.js';
 import { inboundFrameSchema, MAX_FRAME_BYTES } from '../../src/management-agent/frames.js';
-import { FrameRefused, type InboundHandlers } from '../../src/management-agent/ports.js';
+import type { InboundHandlers } from '../../src/management-agent/ports.js';
+import { FrameRefused } from '../../src/core/ports.js';
 import { createLogger } from '../../src/log.js';
-import { systemClock } from '../../src/clock.js';
+import { systemClock } from '../../src/core/clock.js';
 import { tempDir } from '../helpers/relay-config.js';
 import { fuzzParams, fuzzTimeout } from './budget.js';
 

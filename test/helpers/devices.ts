@@ -1,6 +1,6 @@
 import type { DmsSimulator } from '../../sim/dms/index.js';
 import type { TaskSpec } from '../../sim/dms/index.js';
-import type { Outbox } from '../../src/management-agent/ports.js';
+import type { Outbox } from '../../src/core/ports.js';
 import type { OutboundBodies, OutboundType } from '../../src/management-agent/frames.js';
 import type { FileUploader } from '../../src/device-work/ports.js';
 import { DeviceError } from '../../src/devices/errors.js';

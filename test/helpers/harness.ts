@@ -1,11 +1,11 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDmsSimulator, type DmsSimulator, type DmsSimulatorOptions } from '../../sim/dms/index.js';
-import { Daemon } from '../../src/daemon.js';
+import { Daemon } from '../../src/daemon/index.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { RelayConfig } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log.js';
-import type { Clock } from '../../src/clock.js';
+import type { Clock } from '../../src/core/clock.js';
 import type { AgentTuning } from '../../src/management-agent/tuning.js';
 import { LogCapture } from './logs.js';
 import { FAST_TUNING, tempDir, writeRelayConfig } from './relay-config.js';

@@ -39,7 +39,7 @@ beforeAll(async () => {
   h = await startHarness({ existingSim: sim, relayConfig: { pfxFile: join(dir, 'relay.pfx'), pfxPassphrase: 'pfx-pass' } });
   await h.registered();
   // Wait until the agent has stored the catalogue (the image path is then known).
-  for (let i = 0; i < 200 && (h.daemon.status.images?.() === undefined || dms.requests.catalogue === 0); i++) await new Promise((r) => setTimeout(r, 25));
+  for (let i = 0; i < 200 && dms.requests.catalogue === 0; i++) await new Promise((r) => setTimeout(r, 25));
   const port = h.daemon.addresses.https?.port;
   base = `https://127.0.0.1:${String(port)}`;
   client = new Agent({ connect: { ca: sim.caPem, servername: FQDN }, connections: 64 });

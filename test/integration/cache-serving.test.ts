@@ -15,7 +15,7 @@ import { CacheRepo } from '../../src/store/cache.js';
 import { ImagesRepo } from '../../src/store/images.js';
 import { openDb, type Db } from '../../src/store/db.js';
 import { createLogger } from '../../src/log.js';
-import type { Registration, RegistrationSource } from '../../src/management-agent/ports.js';
+import type { Registration, RegistrationSource } from '../../src/core/ports.js';
 import { basic, startProvisioningOrigin, startRouteOrigin, testPki, type Origin, type ProvisioningOrigin } from '../helpers/firmware-origins.js';
 import { tempDir } from '../helpers/relay-config.js';
 import { waitFor } from '../helpers/wait.js';

@@ -33,7 +33,7 @@ describe('download agent against the DMS simulator', () => {
   it('syncs the desired set at start-up, verifies each object and reports image.status through the outbox', async () => {
     const dms = new DmsImages({ images: [{ imageId: 'a', size: 2 * MB }, { imageId: 'b', size: 1 * MB + 3 }], bytesPerSecond: 8 * MB });
     const { h, relayId } = await relayWith(dms);
-    await waitFor(() => h.daemon.status.images?.().synced === 2, { timeoutMs: 15_000, message: 'both images synced' });
+    await waitFor(() => h.daemon.statusDocument().images.synced === 2, { timeoutMs: 15_000, message: 'both images synced' });
     for (const id of ['a', 'b']) {
       const file = join(h.config.cacheDir, 'objects', dms.sha256(id));
       expect(createHash('sha256').update(readFileSync(file)).digest('hex')).toBe(dms.sha256(id));
@@ -42,7 +42,7 @@ describe('download agent against the DMS simulator', () => {
     const a = statuses(h, relayId).filter((s) => s.imageId === 'a');
     expect(a[0]).toMatchObject({ state: 'syncing' });
     expect(a.at(-1)).toMatchObject({ state: 'synced', bytes: 2 * MB });
-    expect(h.daemon.status.cache?.().objects).toBe(2);
+    expect(h.daemon.statusDocument().cache.objects).toBe(2);
     // The admin view `cloud-relay images` reads.
     const view = (await (await fetch(`${h.adminUrl()}/images`)).json()) as { images: { imageId: string; state: string; bytes: number }[] };
     expect(view.images.map((i) => [i.imageId, i.state, i.bytes])).toEqual([
@@ -67,7 +67,7 @@ describe('download agent against the DMS simulator', () => {
     await waitFor(() => statuses(h, relayId).find((s) => s.imageId === 'z' && s.state === 'failed'), { message: 'z rejected' });
     const z = statuses(h, relayId).find((s) => s.imageId === 'z');
     expect(z?.reason).toMatch(/limit of 2 images/);
-    await waitFor(() => h.daemon.status.images?.().synced === 2, { message: 'x and y synced' });
+    await waitFor(() => h.daemon.statusDocument().images.synced === 2, { message: 'x and y synced' });
     expect(dms.fileRequests('z')).toBe(0);
 
     // images.sync: the new set replaces the old; y leaves the set and is unpinned.
@@ -80,7 +80,7 @@ describe('download agent against the DMS simulator', () => {
     expect(repo.list().map((i) => i.imageId)).toEqual(['x', 'w']);
     expect(repo.isPinned(dms.sha256('x'))).toBe(true);
     // y's object stays cached but unpinned (evictable).
-    expect(h.daemon.status.cache?.().objects).toBe(3);
+    expect(h.daemon.statusDocument().cache.objects).toBe(3);
 
     // Heartbeat action resync-images triggers another catalogue fetch.
     const beforeHb = dms.requests.catalogue;
@@ -94,7 +94,7 @@ describe('download agent against the DMS simulator', () => {
     const { h, relayId } = await relayWith(dms);
     await waitFor(() => statuses(h, relayId).find((s) => s.imageId === 'c' && s.state === 'failed'), { message: 'c failed' });
     expect(statuses(h, relayId).find((s) => s.state === 'failed')?.reason).toMatch(/sha256 mismatch/);
-    expect(h.daemon.status.images?.()).toMatchObject({ synced: 0, failed: 1 });
+    expect(h.daemon.statusDocument().images).toMatchObject({ synced: 0, failed: 1 });
     dms.setFault('c', undefined);
     h.sim.sendFrame(relayId, { type: 'images.sync' });
     await waitFor(() => statuses(h, relayId).find((s) => s.imageId === 'c' && s.state === 'synced'), { message: 'c synced once the fault is gone' });

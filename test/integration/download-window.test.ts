@@ -10,7 +10,7 @@ import { ImagesRepo } from '../../src/store/images.js';
 import { openDb } from '../../src/store/db.js';
 import { createLogger } from '../../src/log.js';
 import type { OutboundBodies, OutboundType } from '../../src/management-agent/frames.js';
-import type { Outbox, Registration } from '../../src/management-agent/ports.js';
+import type { Outbox, Registration } from '../../src/core/ports.js';
 import { startRouteOrigin, testPki, type Origin } from '../helpers/firmware-origins.js';
 import { tempDir } from '../helpers/relay-config.js';
 

@@ -17,10 +17,13 @@ describe('heartbeat (PROTOCOL §2)', () => {
     const seen: { at: number; body: Record<string, unknown> }[] = [];
     h.sim.events.on('heartbeat', (e: { body: Record<string, unknown> }) => seen.push({ at: Date.now(), body: e.body }));
     const registeredAt = waitForEvent<{ relayId: string }>(h.sim.events, 'registered').then(() => Date.now());
+    // A fresh data dir: the first heartbeat also waits for the self-signed stand-in certificate
+    // (generated alongside registration; seconds on a busy host) so that it can report it.
+    const certAt = waitForEvent<string>(h.logs.events, 'line', (l) => l.includes('CERT_SELF_SIGNED'), 30_000).then(() => Date.now());
     await h.startRelay();
     const relayId = await h.connected();
     await waitFor(() => seen.length >= 3, { message: 'three heartbeats', timeoutMs: 8_000 });
-    expect(seen[0]!.at - (await registeredAt)).toBeLessThan(2_000);
+    expect(seen[0]!.at - Math.max(await registeredAt, await certAt)).toBeLessThan(2_000);
     for (let i = 1; i < 3; i++) {
       const gap = seen[i]!.at - seen[i - 1]!.at;
       expect(gap).toBeGreaterThanOrEqual(900);
@@ -39,6 +42,16 @@ describe('heartbeat (PROTOCOL §2)', () => {
       outboxDepth: 0,
     });
     expect(h.sim.relay(relayId)?.state).toBe('Active');
+  });
+
+  it('carries the phone certificate from the very first heartbeat after a fresh start (PROTOCOL §2 cert is an object)', async () => {
+    // A fresh data dir and no PFX: the self-signed stand-in is generated during this start.
+    h = await startHarness({ sim: { heartbeatIntervalSeconds: 1 }, startRelay: false });
+    const first = waitForEvent<{ body: Record<string, unknown> }>(h.sim.events, 'heartbeat');
+    await h.startRelay();
+    const { body } = await first;
+    expect(body.seq).toBe(1);
+    expect(body.cert).toMatchObject({ subject: h.config.fqdn, sans: [h.config.fqdn], notAfter: expect.any(String), valid: expect.any(Boolean), selfSigned: true });
   });
 
   it('never heartbeats faster than the minimum interval, whatever the DMS asks', async () => {
@@ -65,7 +78,8 @@ describe('heartbeat (PROTOCOL §2)', () => {
 
   it('a 401 on heartbeat makes the relay register again', async () => {
     h = await startHarness({ sim: { heartbeatIntervalSeconds: 1 } });
-    const relayId = await h.registered();
+    // Connected first: a control upgrade still under way would otherwise be the one to meet the revoked token.
+    const relayId = await h.connected();
     await waitFor(() => h!.sim.heartbeats(relayId).length >= 1);
     h.sim.revokeToken(relayId);
     await waitFor(() => (h!.sim.relay(relayId)?.registrations ?? 0) >= 2, { timeoutMs: 5_000 });

@@ -96,7 +96,7 @@ describe('durable outbox and DMS → relay delivery (PROTOCOL §3)', () => {
   it('a frame its handler refuses is nacked with the reason; frames of a part not built in are nacked as unsupported', async () => {
     h = await startHarness();
     const relayId = await h.connected();
-    const { FrameRefused } = await import('../../src/management-agent/ports.js');
+    const { FrameRefused } = await import('../../src/core/ports.js');
     h.daemon.inbound['task.delete'] = (f) => {
       throw new FrameRefused(`unknown taskId ${f.taskId}`);
     };

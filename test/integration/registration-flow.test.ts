@@ -86,8 +86,9 @@ describe('registration (PROTOCOL §1)', () => {
     const rejected = waitForEvent(sim.events, 'register-rejected');
     const after = track(await startHarness({ existingSim: sim, pin: '493027' }));
     await rejected;
+    // The simulator reports the rejection when it answers; the relay logs it once the answer arrives.
+    await waitFor(() => after.logs.find((l) => l.msg === 'tenant ID or PIN rejected by the DMS'), { message: 'rejection logged' });
     expect(after.daemon.registration.current()).toBeUndefined();
-    expect(after.logs.find((l) => l.msg === 'tenant ID or PIN rejected by the DMS')).toBeDefined();
   });
 
   it('obeys 429 Retry-After, retries 5xx, and treats license_expired on its own schedule', async () => {

@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDb } from '../../src/store/db.js';
 import { DeviceWork } from '../../src/device-work/device-work.js';
-import { FrameRefused, type Outbox } from '../../src/management-agent/ports.js';
+import { FrameRefused, type Outbox } from '../../src/core/ports.js';
 import { inboundFrameSchema, type InboundOf } from '../../src/management-agent/frames.js';
 import { createLogger } from '../../src/log.js';
 import { tempDir } from '../helpers/relay-config.js';

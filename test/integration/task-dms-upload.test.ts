@@ -8,7 +8,7 @@ import { tempDir } from '../helpers/relay-config.js';
 import { DmsFiles } from '../../src/management-agent/dms-files.js';
 import { DmsClient } from '../../src/dms/client.js';
 import { DeviceError } from '../../src/devices/errors.js';
-import type { Registration } from '../../src/management-agent/ports.js';
+import type { Registration } from '../../src/core/ports.js';
 
 /**
  * File uploads to the DMS retry what may pass on a second try (5xx) and stop at the DMS's

@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDb } from '../../src/store/db.js';
 import { DeviceWork } from '../../src/device-work/device-work.js';
-import type { RegistrationSource } from '../../src/management-agent/ports.js';
+import type { RegistrationSource } from '../../src/core/ports.js';
 import { inboundFrameSchema } from '../../src/management-agent/frames.js';
 import { createLogger } from '../../src/log.js';
 import { PhoneFarm } from '../../sim/phone/farm.js';

@@ -59,7 +59,7 @@ describe('certificate hot swap', () => {
 
   it('serves the configured PFX and reports it in status and readiness', async () => {
     expect(await servedFingerprint(port, root.certPem)).toBe(new X509Certificate(pki.leaf.certPem).fingerprint256);
-    expect(h.daemon.status.cert?.()).toMatchObject({ subject: RELAY_FQDN, sans: [RELAY_FQDN], valid: true, selfSigned: false });
+    expect(h.daemon.statusDocument().cert).toMatchObject({ subject: RELAY_FQDN, sans: [RELAY_FQDN], valid: true, selfSigned: false });
     expect(h.daemon.adminServer.readiness().checks.find((c) => c.name === 'phone-cert')).toEqual({ name: 'phone-cert', ok: true });
   });
 
@@ -125,7 +125,7 @@ describe('certificate hot swap', () => {
 
     const stored = join(h.dataDir, 'tls', 'installed-pfx.json');
     expect(statSync(stored).mode & 0o777).toBe(0o600);
-    expect(h.daemon.status.cert?.()).toMatchObject({ sans: [RELAY_FQDN, 'relay-b.test.example'], valid: true });
+    expect(h.daemon.statusDocument().cert).toMatchObject({ sans: [RELAY_FQDN, 'relay-b.test.example'], valid: true });
     // The DMS learns about the new certificate from the next heartbeat.
     await waitFor(() => {
       const cert = h.sim.heartbeats(relayId).at(-1)?.body.cert as { sans?: string[]; valid?: boolean } | undefined;

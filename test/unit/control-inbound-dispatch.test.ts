@@ -5,9 +5,10 @@ import { openDb, type Db } from '../../src/store/db.js';
 import { KvStore } from '../../src/store/kv.js';
 import { InboundRepository } from '../../src/store/inbound.js';
 import { InboundDispatcher, parseFrame, InvalidFrameError } from '../../src/management-agent/inbound.js';
-import { FrameRefused, type InboundHandlers } from '../../src/management-agent/ports.js';
+import { FrameRefused } from '../../src/core/ports.js';
+import type { InboundHandlers } from '../../src/management-agent/ports.js';
 import { createLogger } from '../../src/log.js';
-import { systemClock } from '../../src/clock.js';
+import { systemClock } from '../../src/core/clock.js';
 import { tempDir } from '../helpers/relay-config.js';
 
 const frame = (id: string, extra: Record<string, unknown> = {}) => JSON.stringify({ v: 1, id, type: 'task.delete', ts: new Date().toISOString(), taskId: 't1', ...extra });

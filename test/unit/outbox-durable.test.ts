@@ -5,7 +5,7 @@ import { openDb, type Db } from '../../src/store/db.js';
 import { OutboxRepository } from '../../src/store/outbox.js';
 import { DurableOutbox } from '../../src/management-agent/outbox.js';
 import { createLogger } from '../../src/log.js';
-import { systemClock } from '../../src/clock.js';
+import { systemClock } from '../../src/core/clock.js';
 import { RelayError } from '../../src/errors.js';
 import { tempDir } from '../helpers/relay-config.js';
 import { waitFor } from '../helpers/wait.js';

@@ -1,23 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import type { StatusDocument } from '../../src/status.js';
+import type { LoadedCertStatus } from '../../src/core/status.js';
 import { renderStatusPage, SECTIONS } from '../../src/admin/status-page/render.js';
 import { escapeHtml, html } from '../../src/admin/status-page/html.js';
 import { STYLE, STYLE_HASH } from '../../src/admin/status-page/style.js';
-import type { SectionRenderer } from '../../src/admin/status-page/section.js';
+import type { PageDocument, SectionRenderer } from '../../src/admin/status-page/section.js';
 
 const NOW = Date.parse('2026-12-07T15:00:00Z');
 const ago = (s: number) => new Date(NOW - s * 1000).toISOString();
 const ahead = (days: number) => new Date(NOW + days * 86_400_000).toISOString();
 
 /** A relay with every part wired and healthy; tests change what they look at. */
-function fullDocument(): StatusDocument {
+/** Without `rollouts`: a page of a document without it leaves the card out. */
+function fullDocument(): PageDocument {
   return {
     version: '0.1.0',
     startedAt: ago(7260),
     uptimeSeconds: 7260,
     draining: false,
     readiness: { ready: true, checks: [{ name: 'db-writable', ok: true }, { name: 'registered', ok: true }] },
+    listeners: [],
     cert: { subject: 'relay.example.com', sans: ['relay.example.com', '10.1.2.3'], notAfter: ahead(200), valid: true, selfSigned: false },
     cache: { bytes: 0, objects: 0, hits: 0, misses: 0 },
     images: { synced: 1, syncing: 1, failed: 0 },
@@ -74,7 +76,7 @@ describe('status page render', () => {
     doc.phones!.groups[0]!.model = evil;
     doc.phones!.recentlyOffline[0]!.deviceId = attr;
     doc.managementAgent!.control = { connected: false, since: null, downSince: ago(90), reconnects: 3, lastClose: null, lastError: { code: 'CONTROL_ERROR', message: `boom ${attr} & more`, at: ago(5) } };
-    doc.cert!.subject = 'A & B <Corp>';
+    (doc.cert as LoadedCertStatus).subject = 'A & B <Corp>';
     doc.firmwareSync!.images[0]!.path = `/fw/${evil}`;
     doc.recentTasks![0]!.name = `'quoted' ${evil}`;
     doc.ipGuard!.addresses![0]!.lastFailure = `404 /${attr}`;
@@ -97,7 +99,7 @@ describe('status page render', () => {
   it('colours the certificate expiry: ok beyond 30 days, warning inside 30, critical inside 7 and after', () => {
     const at = (days: number) => {
       const doc = fullDocument();
-      doc.cert!.notAfter = ahead(days);
+      (doc.cert as LoadedCertStatus).notAfter = ahead(days);
       return card(renderStatusPage(doc, NOW), 'cert')!;
     };
     expect(at(200)).toMatch(/^<section id="cert" class="ok"/);
@@ -199,7 +201,7 @@ describe('status page render', () => {
     doc.recentTasks = [];
     doc.tasks = { scheduled: 0, running: 0 };
     doc.ipGuard = { whitelisted: 0, blocked: 0, addresses: [] };
-    doc.cert = null;
+    doc.cert = { valid: false, reason: 'the certificate manager has not loaded one' };
     const page = renderStatusPage(doc, NOW);
     expect(card(page, 'phones')).toContain('No phones known yet');
     expect(card(page, 'firmware')).toContain('The DMS has not asked for any firmware image.');
@@ -209,7 +211,7 @@ describe('status page render', () => {
   });
 
   it('leaves out the sections of parts the document does not have, and takes new ones as one function', () => {
-    const bare: StatusDocument = { version: '0.1.0', startedAt: ago(5), uptimeSeconds: 5, draining: true, cert: null, cache: null, images: null, devices: null, tasks: null };
+    const bare: PageDocument = { version: '0.1.0', startedAt: ago(5), uptimeSeconds: 5, draining: true };
     const page = renderStatusPage(bare, NOW);
     for (const id of ['dms', 'firmware', 'phones', 'tasks', 'ipguard', 'readiness', 'rollouts']) expect(card(page, id)).toBeUndefined();
     expect(page).toContain('<span class="badge warn">draining</span>');

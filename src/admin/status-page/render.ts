@@ -1,9 +1,8 @@
-import type { StatusDocument } from '../../status.js';
 import { html, trusted, type Html } from './html.js';
 import { formatDuration, formatTime } from './format.js';
 import { STYLE } from './style.js';
 import { badge } from './widgets.js';
-import type { Section, SectionRenderer } from './section.js';
+import type { PageDocument, Section, SectionRenderer } from './section.js';
 import { dmsLinkSection } from './sections/dms-link.js';
 import { certificateSection } from './sections/certificate.js';
 import { firmwareSection } from './sections/firmware.js';
@@ -27,7 +26,7 @@ function card(s: Section): Html {
  * The whole status page for one status document at time `now` (epoch ms): pure, no I/O,
  * so it is tested without sockets and the admin route only adds headers.
  */
-export function renderStatusPage(doc: StatusDocument, now: number, sections: readonly SectionRenderer[] = SECTIONS): string {
+export function renderStatusPage(doc: PageDocument, now: number, sections: readonly SectionRenderer[] = SECTIONS): string {
   const cards = sections.map((render) => render(doc, now)).filter((s): s is Section => s !== undefined);
   const relayId = doc.managementAgent?.relayId;
   const state = doc.draining ? badge('warn', 'draining') : doc.readiness ? badge(doc.readiness.ready ? 'ok' : 'bad', doc.readiness.ready ? 'ready' : 'not ready') : '';

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { StatusDocument } from '../../status.js';
+import type { StatusDocument } from '../../core/status.js';
 import { renderStatusPage } from './render.js';
 import { STYLE_HASH } from './style.js';
 

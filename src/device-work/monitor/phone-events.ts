@@ -1,5 +1,5 @@
 import type { DeviceRepo } from '../../store/devices.js';
-import type { Outbox } from '../../management-agent/ports.js';
+import type { Outbox } from '../../core/ports.js';
 import type { PhoneEvent, PhoneEventSink } from '../../devices/vendor.js';
 import type { StatusBook } from './status-book.js';
 

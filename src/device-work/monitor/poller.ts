@@ -1,6 +1,6 @@
 import type PQueue from 'p-queue';
 import type { Logger } from '../../log.js';
-import type { Clock } from '../../clock.js';
+import type { Clock } from '../../core/clock.js';
 import { errorCode, errorMessage } from '../../errors.js';
 import type { Driver } from '../../devices/driver.js';
 import { phoneKey, type PhoneLock } from '../../devices/phone-lock.js';

@@ -1,6 +1,6 @@
 import type { DeviceRepo } from '../../store/devices.js';
-import type { Outbox } from '../../management-agent/ports.js';
-import type { Clock } from '../../clock.js';
+import type { Outbox } from '../../core/ports.js';
+import type { Clock } from '../../core/clock.js';
 import type { CallTracker } from './call-tracker.js';
 import { snapshotChanged, type DeviceSnapshot } from './snapshot.js';
 

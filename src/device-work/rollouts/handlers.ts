@@ -1,4 +1,5 @@
-import { FrameRefused, type InboundHandlers } from '../../management-agent/ports.js';
+import type { InboundHandlers } from '../../management-agent/ports.js';
+import { FrameRefused } from '../../core/ports.js';
 import type { Target } from '../../management-agent/frames.js';
 import { RolloutRefused, type RolloutRunner } from './runner.js';
 

@@ -1,4 +1,4 @@
-import type { Clock } from '../../clock.js';
+import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../log.js';
 import type { RolloutDeviceRow, RolloutPhase, RolloutRepo, RolloutRow, RolloutState, RolloutTotals } from '../../store/rollouts.js';
 import { freeSlots, idleSince, nextStartAt, ratePerMinute, shouldAbort, type CallHistory } from './pacing.js';
@@ -27,22 +27,9 @@ export interface UpgradeResult {
   readonly reason?: string | undefined;
 }
 
-export interface RolloutStateBody {
-  rolloutId: string;
-  state: RolloutState;
-  reason?: string;
-  nextWindowAt?: string;
-  totals: RolloutTotals;
-}
+import type { RolloutResultBody, RolloutStateBody } from '../../core/outbound-frames.js';
 
-export interface RolloutResultBody {
-  rolloutId: string;
-  deviceId: string;
-  outcome: 'success' | 'failure' | 'not_applicable';
-  fromVersion?: string;
-  toVersion?: string;
-  reason?: string;
-}
+export type { RolloutResultBody, RolloutStateBody } from '../../core/outbound-frames.js';
 
 export interface Timers {
   set(fn: () => void, ms: number): unknown;

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../log.js';
-import type { PhoneRequestContext, PhoneRoute } from '../../http/types.js';
+import type { PhoneRequestContext, PhoneRoute } from '../../core/phone-route.js';
 import type { DeviceStatus } from '../driver.js';
 import { readBoundedBody } from '../phone-http.js';
 import type { PhoneEventSink } from '../vendor.js';

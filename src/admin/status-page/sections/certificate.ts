@@ -16,8 +16,9 @@ export function expiryTone(notAfter: string, now: number): Tone {
 
 export const certificateSection: SectionRenderer = (doc, now) => {
   const cert = doc.cert;
-  if (cert === null) {
-    return { id: 'cert', title: 'Phone-facing certificate', tone: 'warn', verdict: badge('warn', 'not loaded'), body: empty('No certificate loaded yet.') };
+  if (cert === undefined) return undefined;
+  if ('reason' in cert) {
+    return { id: 'cert', title: 'Phone-facing certificate', tone: 'warn', verdict: badge('warn', 'not loaded'), body: html`${empty('No certificate loaded yet.')}<p class="muted">${cert.reason}</p>` };
   }
   const expTone = expiryTone(cert.notAfter, now);
   const problems = cert.problems ?? [];

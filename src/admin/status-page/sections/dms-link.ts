@@ -1,4 +1,4 @@
-import type { AgentStatus } from '../../../status.js';
+import type { AgentStatus } from '../../../core/status.js';
 import type { SectionRenderer } from '../section.js';
 import { html } from '../html.js';
 import { formatCount, formatDuration, formatTime, relative, secondsSince } from '../format.js';

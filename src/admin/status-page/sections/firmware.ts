@@ -1,4 +1,4 @@
-import type { FirmwareImageStatus } from '../../../status.js';
+import type { FirmwareImageStatus } from '../../../core/status.js';
 import type { SectionRenderer } from '../section.js';
 import { html } from '../html.js';
 import { formatBytes, formatCount, formatTime, percent, relative } from '../format.js';

@@ -1,4 +1,4 @@
-import type { RolloutSummary } from '../../../status.js';
+import type { RolloutSummary } from '../../../core/status.js';
 import type { SectionRenderer } from '../section.js';
 import { html } from '../html.js';
 import { formatCount, relative } from '../format.js';
