@@ -59,8 +59,11 @@ export async function startPhoneWorkers(total: number, perWorker: number, opts: 
     const w = fork(join(here, '..', 'sim', 'phone', 'worker.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     workers.push(w);
     starts.push(
-      ask(w, { start: { count, firstIndex: first, faults: { delayMs: opts.delayMs }, timing: { rebootOfflineMs: opts.rebootOfflineMs } } }, (m) => (m.ready ? (m.phones as { ip: string; port: number; mac: string; model: string; password: string }[]) : undefined)).then((phones) => {
-        for (const p of phones) targets.push({ deviceId: `dev-${p.mac}`, mac: p.mac, ip: p.ip, port: p.port, vendor: 'polycom', model: p.model, credentials: { user: 'Polycom', password: p.password } });
+      ask(w, { start: { count, firstIndex: first, faults: { delayMs: opts.delayMs }, timing: { rebootOfflineMs: opts.rebootOfflineMs } } }, (m) =>
+        m.ready ? (m.phones as { ip: string; port: number; mac: string; model: string; password: string }[]) : undefined,
+      ).then((phones) => {
+        for (const p of phones)
+          targets.push({ deviceId: `dev-${p.mac}`, mac: p.mac, ip: p.ip, port: p.port, vendor: 'polycom', model: p.model, credentials: { user: 'Polycom', password: p.password } });
       }),
     );
   }
@@ -73,11 +76,16 @@ export async function startPhoneWorkers(total: number, perWorker: number, opts: 
       return ns.reduce((a, b) => a + b, 0);
     },
     async close() {
-      await Promise.all(workers.map((w) => new Promise<void>((r) => {
-        w.once('exit', () => r());
-        w.send({ close: true });
-        setTimeout(() => w.kill('SIGKILL'), 10_000).unref();
-      })));
+      await Promise.all(
+        workers.map(
+          (w) =>
+            new Promise<void>((r) => {
+              w.once('exit', () => r());
+              w.send({ close: true });
+              setTimeout(() => w.kill('SIGKILL'), 10_000).unref();
+            }),
+        ),
+      );
     },
   };
 }
@@ -93,7 +101,19 @@ export interface RelayChild {
 export async function startRelayChild(sim: DmsSimulator, devices: Record<string, unknown> = {}): Promise<RelayChild> {
   const dir = mkdtempSync(join(tmpdir(), 'cr-bench-'));
   writeFileSync(join(dir, 'dms-ca.pem'), sim.caPem);
-  const cfg = { dmsUrl: sim.url, dmsCaFile: join(dir, 'dms-ca.pem'), tenantId: 't-4711', pin: '493027', fqdn: 'relay.bench.example', dataDir: join(dir, 'data'), httpsListen: '127.0.0.1:0', adminListen: '127.0.0.1:0', openstage: { dlsListen: '127.0.0.1:0' }, logLevel: 'warn', devices };
+  const cfg = {
+    dmsUrl: sim.url,
+    dmsCaFile: join(dir, 'dms-ca.pem'),
+    tenantId: 't-4711',
+    pin: '493027',
+    fqdn: 'relay.bench.example',
+    dataDir: join(dir, 'data'),
+    httpsListen: '127.0.0.1:0',
+    adminListen: '127.0.0.1:0',
+    openstage: { dlsListen: '127.0.0.1:0' },
+    logLevel: 'warn',
+    devices,
+  };
   writeFileSync(join(dir, 'relay.json'), JSON.stringify(cfg));
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('CLOUD_RELAY_')) env[k] = v;
@@ -132,7 +152,13 @@ export async function startRelayChild(sim: DmsSimulator, devices: Record<string,
  * and resolves with the seconds until the DMS simulator holds every task.result and every
  * task's done state (the DMS acks each frame as it stores it).
  */
-export async function throughRelay(sim: DmsSimulator, relayId: string, command: { kind: string; args?: Record<string, unknown> }, targets: readonly BenchTarget[], opts: { chunk: number; timeoutMs: number }): Promise<{ seconds: number; outcomes: Record<string, number>; reasons: string[] }> {
+export async function throughRelay(
+  sim: DmsSimulator,
+  relayId: string,
+  command: { kind: string; args?: Record<string, unknown> },
+  targets: readonly BenchTarget[],
+  opts: { chunk: number; timeoutMs: number },
+): Promise<{ seconds: number; outcomes: Record<string, number>; reasons: string[] }> {
   const taskIds = new Set<string>();
   const reasons = new Set<string>();
   const outcomes: Record<string, number> = {};
@@ -165,7 +191,11 @@ export async function throughRelay(sim: DmsSimulator, relayId: string, command: 
 }
 
 /** The floor: the same phone calls from a bare undici client (one connection per phone, same concurrency). */
-export async function direct(targets: readonly BenchTarget[], concurrency: number, calls: readonly { method: 'GET' | 'POST'; path: string }[]): Promise<{ seconds: number; failures: number }> {
+export async function direct(
+  targets: readonly BenchTarget[],
+  concurrency: number,
+  calls: readonly { method: 'GET' | 'POST'; path: string }[],
+): Promise<{ seconds: number; failures: number }> {
   const agent = new Agent({ connections: 1, keepAliveTimeout: 4_000, connect: { rejectUnauthorized: false } });
   const queue = new PQueue({ concurrency });
   let failures = 0;
@@ -176,7 +206,15 @@ export async function direct(targets: readonly BenchTarget[], concurrency: numbe
         const auth = 'Basic ' + Buffer.from(`${t.credentials.user}:${t.credentials.password}`).toString('base64');
         try {
           for (const c of calls) {
-            const res = await agent.request({ origin: `https://${t.ip}:${t.port}`, method: c.method, path: c.path, headers: { authorization: auth, ...(c.method === 'POST' ? { 'content-type': 'application/json' } : {}) }, ...(c.method === 'POST' ? { body: '{}' } : {}), headersTimeout: 10_000, bodyTimeout: 10_000 });
+            const res = await agent.request({
+              origin: `https://${t.ip}:${t.port}`,
+              method: c.method,
+              path: c.path,
+              headers: { authorization: auth, ...(c.method === 'POST' ? { 'content-type': 'application/json' } : {}) },
+              ...(c.method === 'POST' ? { body: '{}' } : {}),
+              headersTimeout: 10_000,
+              bodyTimeout: 10_000,
+            });
             const text = await res.body.text();
             if (res.statusCode !== 200 || !text.includes('"2000"')) failures++;
           }
@@ -253,7 +291,9 @@ export function runDeviceBench(spec: DeviceBenchSpec): void {
           ['relay peak RSS (MB)', String(peak)],
         ]),
       );
-      console.log(JSON.stringify({ bench: spec.name, phones: spec.phones, seconds: Number(run.seconds.toFixed(2)), directSeconds: Number(floor.seconds.toFixed(2)), peakRssMB: peak }));
+      console.log(
+        JSON.stringify({ bench: spec.name, phones: spec.phones, seconds: Number(run.seconds.toFixed(2)), directSeconds: Number(floor.seconds.toFixed(2)), peakRssMB: peak }),
+      );
     } finally {
       await sim.close();
       await phones.close();

@@ -95,7 +95,13 @@ const pct = (xs: number[], p: number) => {
 };
 
 async function load(name: string, url: string, ca: string, rootPid: number, expectSha: string, auth: string | undefined, upstream: () => number | null): Promise<Result> {
-  const dispatcher = new Agent({ connections: CLIENTS, pipelining: 1, connect: { ca, servername: 'relay.bench.test', timeout: 60_000 }, bodyTimeout: SCENARIO_TIMEOUT_MS, headersTimeout: SCENARIO_TIMEOUT_MS });
+  const dispatcher = new Agent({
+    connections: CLIENTS,
+    pipelining: 1,
+    connect: { ca, servername: 'relay.bench.test', timeout: 60_000 },
+    bodyTimeout: SCENARIO_TIMEOUT_MS,
+    headersTimeout: SCENARIO_TIMEOUT_MS,
+  });
   const pids = pidsOf(rootPid);
   const cpu0 = cpuTicks(pids);
   const up0 = upstream();
@@ -253,7 +259,10 @@ async function main(): Promise<void> {
     const cli = new URL('../src/cli.js', import.meta.url).pathname;
     // BENCH_RELAY_ARGS: extra node flags for the relay (e.g. --cpu-prof) when looking for where time goes.
     const relayArgs = (process.env.BENCH_RELAY_ARGS ?? '').split(' ').filter((a) => a !== '');
-    const relay = spawn(process.execPath, [...relayArgs, cli, 'start', '--config', cfgFile], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, CLOUD_RELAY_LOG_LEVEL: 'info' } });
+    const relay = spawn(process.execPath, [...relayArgs, cli, 'start', '--config', cfgFile], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, CLOUD_RELAY_LOG_LEVEL: 'info' },
+    });
     children.push(relay);
     const started = await waitForLine(relay, (l) => l.msg === 'cloud-relay started', 30_000);
     const https = started.https as { port: number } | undefined;
@@ -263,7 +272,9 @@ async function main(): Promise<void> {
     // Wait until the relay is registered and knows the image (catalogue fetched).
     const admin = started.admin as { port: number };
     for (let i = 0; i < 200; i++) {
-      const r = await fetch(`http://127.0.0.1:${admin.port}/images`).then((x) => x.json() as Promise<{ images: unknown[] }>).catch(() => ({ images: [] }));
+      const r = await fetch(`http://127.0.0.1:${admin.port}/images`)
+        .then((x) => x.json() as Promise<{ images: unknown[] }>)
+        .catch(() => ({ images: [] }));
       if (r.images.length > 0) break;
       await new Promise((r2) => setTimeout(r2, 100));
     }
@@ -313,7 +324,10 @@ http {
       const ng = spawn(nginx, ['-c', conf, '-e', join(dir, 'nginx-error.log'), '-g', 'daemon off;'], { stdio: ['ignore', 'inherit', 'inherit'] });
       children.push(ng);
       for (let i = 0; i < 100; i++) {
-        const ok = await request(`https://127.0.0.1:${port}${IMAGE_PATH}`, { method: 'HEAD', dispatcher: new Agent({ connect: { ca, servername: 'relay.bench.test', timeout: 60_000 } }) })
+        const ok = await request(`https://127.0.0.1:${port}${IMAGE_PATH}`, {
+          method: 'HEAD',
+          dispatcher: new Agent({ connect: { ca, servername: 'relay.bench.test', timeout: 60_000 } }),
+        })
           .then((r) => r.statusCode === 200)
           .catch(() => false);
         if (ok) break;

@@ -101,7 +101,13 @@ function proxyV2Connector(caPem: string, servername: string): buildConnector.con
     };
     const raw = netConnect({ host: '127.0.0.1', port, localAddress: '127.0.0.1' }, () => {
       raw.setNoDelay(true);
-      raw.write(encodeProxyV2({ command: 'proxy', source: { address: `127.20.${(n >> 8) & 255}.${(n & 255) || 1}`, port: 40_000 + (n % 20_000) }, destination: { address: '127.0.0.1', port } }));
+      raw.write(
+        encodeProxyV2({
+          command: 'proxy',
+          source: { address: `127.20.${(n >> 8) & 255}.${n & 255 || 1}`, port: 40_000 + (n % 20_000) },
+          destination: { address: '127.0.0.1', port },
+        }),
+      );
       const tls = tlsConnect({ socket: raw, ca: caPem, servername }, () => finish(null, tls));
       tls.once('error', (err) => finish(err, null));
     });
@@ -281,14 +287,25 @@ async function main(): Promise<void> {
       writeFileSync(
         cfgFile,
         JSON.stringify({
-          dmsUrl, dmsCaFile: join(dir, 'ca.pem'), tenantId: 't-4711', pin: '493027', fqdn: FQDN, dataDir: join(dir, `${name}-data`),
-          httpsListen: `127.0.0.1:${relayPort}`, adminListen: `127.0.0.1:${await freePort()}`, openstage: { dlsListen: '127.0.0.1:0' }, logLevel: 'info',
-          pfxFile: join(dir, 'relay.pfx'), pfxPassphrase: 'bench',
+          dmsUrl,
+          dmsCaFile: join(dir, 'ca.pem'),
+          tenantId: 't-4711',
+          pin: '493027',
+          fqdn: FQDN,
+          dataDir: join(dir, `${name}-data`),
+          httpsListen: `127.0.0.1:${relayPort}`,
+          adminListen: `127.0.0.1:${await freePort()}`,
+          openstage: { dlsListen: '127.0.0.1:0' },
+          logLevel: 'info',
+          pfxFile: join(dir, 'relay.pfx'),
+          pfxPassphrase: 'bench',
           ...(proxied ? { lb: { proxyProtocol: true, trustedProxies: ['127.0.0.1/32'], drainDelaySeconds: 0 } } : {}),
         }),
       );
       const cli = resolve(HERE, '../src/cli.js');
-      const relay = spawn(process.execPath, [...(process.env.BENCH_RELAY_NODE_ARGS?.split(' ').filter(Boolean) ?? []), cli, 'start', '--config', cfgFile], { stdio: ['ignore', 'ignore', 'inherit'] });
+      const relay = spawn(process.execPath, [...(process.env.BENCH_RELAY_NODE_ARGS?.split(' ').filter(Boolean) ?? []), cli, 'start', '--config', cfgFile], {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
       children.push(relay);
       const relayOrigin = `https://127.0.0.1:${relayPort}`;
       await waitOk(relayOrigin, '/cfg/0.cfg', caPem, FQDN, name, relay, proxied);
@@ -318,9 +335,13 @@ async function main(): Promise<void> {
 
     const rows = [direct, relayRes, ...(relayPpRes ? [relayPpRes] : []), ...(nginxRes ? [nginxRes] : [])];
     console.log(`\nbench:proxy — GET 2–20 KB configs, Basic auth, keep-alive, concurrency ${CONCURRENCY}, ${REQUESTS} requests after ${WARMUP} warm-up (nginx: 1 worker)\n`);
-    console.log(`${'target'.padEnd(8)} ${'requests'.padStart(9)} ${'errors'.padStart(7)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'proxy CPU ms/1k req'.padStart(20)}`);
+    console.log(
+      `${'target'.padEnd(8)} ${'requests'.padStart(9)} ${'errors'.padStart(7)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'proxy CPU ms/1k req'.padStart(20)}`,
+    );
     for (const r of rows) {
-      console.log(`${r.name.padEnd(8)} ${String(r.requests).padStart(9)} ${String(r.errors).padStart(7)} ${fmt(r.rps, 0).padStart(9)} ${fmt(r.p50, 2).padStart(8)} ${fmt(r.p99, 2).padStart(8)} ${fmt(r.cpuMsPerKreq).padStart(20)}`);
+      console.log(
+        `${r.name.padEnd(8)} ${String(r.requests).padStart(9)} ${String(r.errors).padStart(7)} ${fmt(r.rps, 0).padStart(9)} ${fmt(r.p50, 2).padStart(8)} ${fmt(r.p99, 2).padStart(8)} ${fmt(r.cpuMsPerKreq).padStart(20)}`,
+      );
     }
     const round = (n: number | null | undefined, d = 1) => (n === null || n === undefined || Number.isNaN(n) ? null : Number(n.toFixed(d)));
     console.log(
@@ -333,7 +354,9 @@ async function main(): Promise<void> {
         nginxCpuMsPerKreq: round(nginxRes?.cpuMsPerKreq),
         relayP99Ms: round(relayRes.p99, 2),
         nginxP99Ms: round(nginxRes?.p99, 2),
-        ...(relayPpRes ? { relayPpRps: round(relayPpRes.rps, 0), relayPpCpuMsPerKreq: round(relayPpRes.cpuMsPerKreq), relayPpP99Ms: round(relayPpRes.p99, 2), relayPpErrors: relayPpRes.errors } : {}),
+        ...(relayPpRes
+          ? { relayPpRps: round(relayPpRes.rps, 0), relayPpCpuMsPerKreq: round(relayPpRes.cpuMsPerKreq), relayPpP99Ms: round(relayPpRes.p99, 2), relayPpErrors: relayPpRes.errors }
+          : {}),
       }),
     );
   } finally {

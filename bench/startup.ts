@@ -76,7 +76,21 @@ async function main(): Promise<void> {
   try {
     for (let i = 0; i < RUNS; i++) {
       const configFile = join(dir, `relay-${i}.json`);
-      writeFileSync(configFile, JSON.stringify({ dmsUrl: sim.url, dmsCaFile: caFile, tenantId: 't-4711', pin: '493027', fqdn: 'relay.bench.example', dataDir: join(dir, `data-${i}`), httpsListen: '127.0.0.1:0', adminListen: '127.0.0.1:0', openstage: { dlsListen: '127.0.0.1:0' }, logLevel: 'info' }));
+      writeFileSync(
+        configFile,
+        JSON.stringify({
+          dmsUrl: sim.url,
+          dmsCaFile: caFile,
+          tenantId: 't-4711',
+          pin: '493027',
+          fqdn: 'relay.bench.example',
+          dataDir: join(dir, `data-${i}`),
+          httpsListen: '127.0.0.1:0',
+          adminListen: '127.0.0.1:0',
+          openstage: { dlsListen: '127.0.0.1:0' },
+          logLevel: 'info',
+        }),
+      );
       const a = await startAndWaitReady(configFile);
       cold.push(a.ms);
       await stop(a.proc);
@@ -101,7 +115,18 @@ async function main(): Promise<void> {
   ];
   for (const r of rows) console.log(`${String(r[0]).padEnd(24)} ${String(r[1]).padStart(7)} ${String(r[2]).padStart(7)} ${String(r[3]).padStart(7)}`);
   console.log(`${'idle RSS (MB)'.padEnd(24)} ${(idle.rss / 1024).toFixed(1).padStart(7)}   (peak ${(idle.hwm / 1024).toFixed(1)} MB, after ${IDLE_MS / 1000} s idle)`);
-  console.log(JSON.stringify({ bench: 'startup', runs: RUNS, coldReadyMs: c, warmReadyMs: w, idleRssMb: Math.round(idle.rss / 102.4) / 10, peakRssMb: Math.round(idle.hwm / 102.4) / 10, nodeOptions: process.env.BENCH_NODE_OPTIONS ?? '', node: process.version }));
+  console.log(
+    JSON.stringify({
+      bench: 'startup',
+      runs: RUNS,
+      coldReadyMs: c,
+      warmReadyMs: w,
+      idleRssMb: Math.round(idle.rss / 102.4) / 10,
+      peakRssMb: Math.round(idle.hwm / 102.4) / 10,
+      nodeOptions: process.env.BENCH_NODE_OPTIONS ?? '',
+      node: process.version,
+    }),
+  );
 }
 
 main().catch((err: unknown) => {

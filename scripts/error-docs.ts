@@ -129,4 +129,3 @@ if (isMain) {
     process.stdout.write(`${errorsDoc()}\n${timeoutsDoc()}`);
   }
 }
-

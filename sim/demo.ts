@@ -65,16 +65,32 @@ const taskRoundTrip: DemoPart = {
     const { taskId, frameId } = ctx.sim.submitTask(ctx.relayId, {
       name: 'demo status poll',
       command: { kind: 'status' },
-      targets: [{ deviceId: 'demo-phone-1', mac: '0004f2000001', ip: '127.20.255.250', port: 9, vendor: 'polycom', model: 'VVX 450', credentials: { user: 'Polycom', password: '456' } }],
+      targets: [
+        { deviceId: 'demo-phone-1', mac: '0004f2000001', ip: '127.20.255.250', port: 9, vendor: 'polycom', model: 'VVX 450', credentials: { user: 'Polycom', password: '456' } },
+      ],
     });
     const answer = await ctx.until(() => ctx.sim.answer(ctx.relayId, frameId), 10_000, 'the relay to answer the task frame');
     ctx.say(`relay answered task ${taskId.slice(0, 8)}: ${answer}`);
     if (!answer.startsWith('ack')) return;
     const done = await ctx
-      .until(() => ctx.sim.results(ctx.relayId).slice(before).find((f) => f.type === 'task.state' && f.frame.taskId === taskId && f.frame.state === 'done'), 30_000, 'the task to finish')
+      .until(
+        () =>
+          ctx.sim
+            .results(ctx.relayId)
+            .slice(before)
+            .find((f) => f.type === 'task.state' && f.frame.taskId === taskId && f.frame.state === 'done'),
+        30_000,
+        'the task to finish',
+      )
       .catch(() => undefined);
-    const results = ctx.sim.results(ctx.relayId).slice(before).filter((f: ReceivedFrame) => f.frame.taskId === taskId);
-    for (const r of results) ctx.say(`  ${r.type}: ${r.type === 'task.result' ? `${String(r.frame.deviceId)} ${String(r.frame.outcome)}${r.frame.reason ? ` (${String(r.frame.reason)})` : ''}` : `${String(r.frame.state)} ${JSON.stringify(r.frame.totals)}`}`);
+    const results = ctx.sim
+      .results(ctx.relayId)
+      .slice(before)
+      .filter((f: ReceivedFrame) => f.frame.taskId === taskId);
+    for (const r of results)
+      ctx.say(
+        `  ${r.type}: ${r.type === 'task.result' ? `${String(r.frame.deviceId)} ${String(r.frame.outcome)}${r.frame.reason ? ` (${String(r.frame.reason)})` : ''}` : `${String(r.frame.state)} ${JSON.stringify(r.frame.totals)}`}`,
+      );
     if (!done) ctx.say('  (task not finished within 30 s)');
   },
 };

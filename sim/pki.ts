@@ -31,7 +31,11 @@ export interface IssueOptions {
 }
 
 export function rsaKeyPair(bits = 2048): { publicKey: forge.pki.PublicKey; privateKey: forge.pki.PrivateKey; keyPem: string } {
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: bits, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+  const { privateKey } = generateKeyPairSync('rsa', {
+    modulusLength: bits,
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  });
   const key = forge.pki.privateKeyFromPem(privateKey) as forge.pki.rsa.PrivateKey;
   const publicKey = forge.pki.setRsaPublicKey(key.n, key.e);
   return { publicKey, privateKey: key, keyPem: forge.pki.privateKeyToPem(key) };
@@ -45,7 +49,10 @@ export function issueCert(opts: IssueOptions): KeyedCert {
   const now = Date.now();
   cert.validity.notBefore = opts.notBefore ?? new Date(now - 60 * 60 * 1000);
   cert.validity.notAfter = opts.notAfter ?? new Date(now + 365 * 24 * 60 * 60 * 1000);
-  const subject = [{ name: 'commonName', value: opts.cn }, { name: 'organizationName', value: opts.organization ?? 'cloud-relay test PKI' }];
+  const subject = [
+    { name: 'commonName', value: opts.cn },
+    { name: 'organizationName', value: opts.organization ?? 'cloud-relay test PKI' },
+  ];
   cert.setSubject(subject);
   cert.setIssuer(opts.issuer ? opts.issuer.cert.subject.attributes : subject);
   const extensions: object[] = [];

@@ -29,7 +29,7 @@ async function main(argv: string[]): Promise<number> {
       const { command } = await load();
       lines.push(`  ${command.name.padEnd(10)} ${command.summary}`);
     }
-    lines.push('', 'Run `cloud-relay <command> --help` for a command\'s options.');
+    lines.push('', "Run `cloud-relay <command> --help` for a command's options.");
     console.log(lines.join('\n'));
     return name === undefined ? ExitCode.USAGE : ExitCode.OK;
   }

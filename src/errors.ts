@@ -16,8 +16,7 @@ export class ConfigError extends RelayError {
   constructor(problems: readonly ConfigProblem[]) {
     super(
       'CONFIG_INVALID',
-      `invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
-        problems.map((p) => `  - ${p.path}: ${p.message}`).join('\n'),
+      `invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` + problems.map((p) => `  - ${p.path}: ${p.message}`).join('\n'),
     );
     this.problems = problems;
   }

@@ -50,7 +50,10 @@ export async function startAdminApi(sim: DmsSimulator, host: string, port: numbe
 
 async function handle(sim: DmsSimulator, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://admin');
-  const parts = url.pathname.split('/').filter((p) => p !== '').map(decodeURIComponent);
+  const parts = url.pathname
+    .split('/')
+    .filter((p) => p !== '')
+    .map(decodeURIComponent);
   const method = req.method ?? 'GET';
   try {
     if (parts[0] !== 'api') throw new HttpProblem(404, 'not_found');

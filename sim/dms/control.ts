@@ -66,12 +66,16 @@ export class ControlHub {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, relayId: string): void {
     const refuse = (status: number, why: string) => {
       this.deps.emit('refused', { relayId, status, why });
-      socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 503 ? 'Service Unavailable' : 'Bad Request'}\r\nconnection: close\r\ncontent-type: application/json\r\n\r\n${JSON.stringify({ error: why })}`);
+      socket.end(
+        `HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 503 ? 'Service Unavailable' : 'Bad Request'}\r\nconnection: close\r\ncontent-type: application/json\r\n\r\n${JSON.stringify({ error: why })}`,
+      );
     };
     if (Date.now() < this.deps.faults.refuseUpgradesUntil) return refuse(503, 'unavailable');
     const relay = this.deps.relays.byToken(bearerToken(req));
     if (!relay || relay.relayId !== relayId) return refuse(401, 'invalid_token');
-    const protocols = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim());
+    const protocols = String(req.headers['sec-websocket-protocol'] ?? '')
+      .split(',')
+      .map((s) => s.trim());
     if (!protocols.includes(SUBPROTOCOL)) return refuse(400, `subprotocol ${SUBPROTOCOL} required`);
     const runId = req.headers['x-relay-run-id'];
     if (typeof runId !== 'string' || runId === '') return refuse(400, 'X-Relay-Run-Id required');

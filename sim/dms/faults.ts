@@ -38,7 +38,16 @@ export interface ActiveFaults {
 }
 
 export function noFaults(): ActiveFaults {
-  return { dropEveryNFrames: 0, refuseUpgradesUntil: 0, register: undefined, heartbeat: undefined, serverTimeOffsetMs: 0, silentSessions: false, withholdAcks: false, nackTypes: [] };
+  return {
+    dropEveryNFrames: 0,
+    refuseUpgradesUntil: 0,
+    register: undefined,
+    heartbeat: undefined,
+    serverTimeOffsetMs: 0,
+    silentSessions: false,
+    withholdAcks: false,
+    nackTypes: [],
+  };
 }
 
 export function applyFaults(active: ActiveFaults, f: DmsFaults): void {

@@ -43,7 +43,16 @@ export const imagesDemoPart = {
     const framesBefore = ctx.sim.received(ctx.relayId, 'image.status').length;
     ctx.sim.sendFrame(ctx.relayId, { type: 'images.sync' });
     const sinceSync = () => ctx.sim.received(ctx.relayId, 'image.status').slice(framesBefore);
-    await ctx.until(() => new Set(sinceSync().filter((f) => f.frame.state === 'synced').map((f) => f.frame.imageId)).size >= 2, 30_000, 'both images to be synced');
+    await ctx.until(
+      () =>
+        new Set(
+          sinceSync()
+            .filter((f) => f.frame.state === 'synced')
+            .map((f) => f.frame.imageId),
+        ).size >= 2,
+      30_000,
+      'both images to be synced',
+    );
     const frames = sinceSync();
     const synced = frames.filter((f) => f.frame.state === 'synced').map((f) => `${String(f.frame.imageId)} (${String(f.frame.bytes)} bytes)`);
     ctx.say(`images.sync: the relay fetched and verified 2 images; ${frames.length - synced.length} image.status syncing progress frames, then synced: ${synced.join(', ')}`);
@@ -63,7 +72,9 @@ export const imagesDemoPart = {
           return res.statusCode === 200 && h.digest('hex') === want;
         }),
       );
-      ctx.say(`  20 phones downloaded the 8 MB image from the cache in ${Date.now() - t0} ms: ${bodies.filter(Boolean).length}/20 verified, DMS file requests during it: ${dms.fileRequests('vvx-6.4.0') - fetchesBefore}`);
+      ctx.say(
+        `  20 phones downloaded the 8 MB image from the cache in ${Date.now() - t0} ms: ${bodies.filter(Boolean).length}/20 verified, DMS file requests during it: ${dms.fileRequests('vvx-6.4.0') - fetchesBefore}`,
+      );
       const denied = await request(`https://127.0.0.1:${port}/swupdate/vvx/6.4.0/sip.ld`, { dispatcher: client });
       await denied.body.dump();
       ctx.say(`  a phone without credentials gets ${denied.statusCode} (the provisioning server decides; no byte is served)`);
@@ -74,7 +85,9 @@ export const imagesDemoPart = {
           return `${res.statusCode}:${body.length}`;
         }),
       );
-      ctx.say(`  10 phones asked for /fw/5.9.7/sip.ld (not in the desired set, matches a firmware pattern): ${[...new Set(onDemand)].join(', ')}, one single-flight fetch from the provisioning server, now cached`);
+      ctx.say(
+        `  10 phones asked for /fw/5.9.7/sip.ld (not in the desired set, matches a firmware pattern): ${[...new Set(onDemand)].join(', ')}, one single-flight fetch from the provisioning server, now cached`,
+      );
     } finally {
       await client.close();
     }

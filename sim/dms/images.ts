@@ -249,7 +249,12 @@ export class DmsImages {
         status = 206;
       }
     }
-    const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream', 'Content-Length': String(end - start), 'Accept-Ranges': 'bytes', ETag: `"${img.content.sha256()}"` };
+    const headers: Record<string, string> = {
+      'Content-Type': 'application/octet-stream',
+      'Content-Length': String(end - start),
+      'Accept-Ranges': 'bytes',
+      ETag: `"${img.content.sha256()}"`,
+    };
     if (status === 206) headers['Content-Range'] = `bytes ${start}-${end - 1}/${size}`;
     res.writeHead(status, headers);
     if (req.method === 'HEAD') {

@@ -118,8 +118,15 @@ export class DmsSimulator {
     const leaf = opts.serverCert
       ? opts.serverCert
       : opts.certNotBefore
-      ? issueCert({ cn: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1', '::1'], issuer: this.ca, notBefore: opts.certNotBefore, notAfter: new Date(opts.certNotBefore.getTime() + 365 * 86_400_000) })
-      : loopbackServerCert(this.ca, 'localhost');
+        ? issueCert({
+            cn: 'localhost',
+            dnsNames: ['localhost'],
+            ipAddresses: ['127.0.0.1', '::1'],
+            issuer: this.ca,
+            notBefore: opts.certNotBefore,
+            notAfter: new Date(opts.certNotBefore.getTime() + 365 * 86_400_000),
+          })
+        : loopbackServerCert(this.ca, 'localhost');
     this.tenants = new TenantBook(now);
     for (const [t, pin] of Object.entries(opts.tenants ?? { 't-4711': '493027' })) this.tenants.set(t, pin);
     this.relayBook = new RelayBook(now, opts.inactiveAfterMs ?? INACTIVE_AFTER_MS);
@@ -245,7 +252,13 @@ export class DmsSimulator {
 
   submitTask(relayId: string, task: TaskSpec): { taskId: string; frameId: string } {
     const taskId = task.taskId ?? randomUUID();
-    const frame: Record<string, unknown> = { type: 'task.submit', taskId, name: task.name ?? task.command.kind, command: { kind: task.command.kind, args: task.command.args ?? {} }, targets: task.targets };
+    const frame: Record<string, unknown> = {
+      type: 'task.submit',
+      taskId,
+      name: task.name ?? task.command.kind,
+      command: { kind: task.command.kind, args: task.command.args ?? {} },
+      targets: task.targets,
+    };
     if (task.executeAt) frame.executeAt = task.executeAt;
     if (task.expiresAt) frame.expiresAt = task.expiresAt;
     const frameId = this.control.send(relayId, frame);
@@ -390,7 +403,9 @@ export class DmsSimulator {
     relay.heartbeats.push({ at, body });
     if (relay.heartbeats.length > 1000) relay.heartbeats.splice(0, relay.heartbeats.length - 1000);
     this.emit('heartbeat', { relayId, seq: body.seq, body });
-    this.log(`heartbeat #${String(body.seq)} from relay ${short(relayId)} (control ${isRecord(body.control) && body.control.connected ? 'up' : 'down'}, outbox ${String(body.outboxDepth)})`);
+    this.log(
+      `heartbeat #${String(body.seq)} from relay ${short(relayId)} (control ${isRecord(body.control) && body.control.connected ? 'up' : 'down'}, outbox ${String(body.outboxDepth)})`,
+    );
     const actions = relay.pendingActions.splice(0);
     sendJson(res, 200, { serverTime: new Date(at + this.faults.serverTimeOffsetMs).toISOString(), actions });
   }
@@ -408,5 +423,8 @@ export async function startDmsSimulator(opts: DmsSimulatorOptions = {}): Promise
 
 function describeFrame(f: Record<string, unknown>): string {
   const keys = ['taskId', 'deviceId', 'state', 'outcome', 'reason', 'imageId'];
-  return keys.filter((k) => f[k] !== undefined).map((k) => `${k}=${typeof f[k] === 'string' ? f[k] : JSON.stringify(f[k])}`).join(' ');
+  return keys
+    .filter((k) => f[k] !== undefined)
+    .map((k) => `${k}=${typeof f[k] === 'string' ? f[k] : JSON.stringify(f[k])}`)
+    .join(' ');
 }

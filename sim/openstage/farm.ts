@@ -97,9 +97,20 @@ export class OpenStageFarm {
   }
 
   /** The DMS-style target for phone `i`. */
-  target(i: number, deviceId = `dev-${this.phone(i).mac.replace(/:/g, '')}`): { deviceId: string; mac: string; ip: string; port: number; vendor: 'openstage'; model: string; credentials: { user: string; password: string } } {
+  target(
+    i: number,
+    deviceId = `dev-${this.phone(i).mac.replace(/:/g, '')}`,
+  ): { deviceId: string; mac: string; ip: string; port: number; vendor: 'openstage'; model: string; credentials: { user: string; password: string } } {
     const fp = this.phones[i]!;
-    return { deviceId, mac: fp.phone.mac.replace(/:/g, ''), ip: fp.phone.ip, port: fp.port, vendor: 'openstage', model: 'OpenStage 60', credentials: { user: 'admin', password: 'unused' } };
+    return {
+      deviceId,
+      mac: fp.phone.mac.replace(/:/g, ''),
+      ip: fp.phone.ip,
+      port: fp.port,
+      vendor: 'openstage',
+      model: 'OpenStage 60',
+      credentials: { user: 'admin', password: 'unused' },
+    };
   }
 
   /** Contact-mes received by all phones, for rate-limit tests. */

@@ -95,7 +95,10 @@ export class OpenStagePhone extends EventEmitter {
   }
 
   private identity(): SimItem[] {
-    return ['contact-me-uri', 'mac-addr', 'e164', 'device-type', 'software-version'].map((n) => ({ name: n, value: n === 'contact-me-uri' ? this.contactMeUri : this.items.get(n) }));
+    return ['contact-me-uri', 'mac-addr', 'e164', 'device-type', 'software-version'].map((n) => ({
+      name: n,
+      value: n === 'contact-me-uri' ? this.contactMeUri : this.items.get(n),
+    }));
   }
 
   /**
@@ -108,7 +111,9 @@ export class OpenStagePhone extends EventEmitter {
     this.busyInteraction = true;
     const actions: string[] = [];
     let restarted = false;
-    const agent = new Agent({ keepAlive: true, maxSockets: 1, localAddress: this.ip, ...(this.o.ca ? { ca: this.o.ca } : { rejectUnauthorized: false }) } as ConstructorParameters<typeof Agent>[0]);
+    const agent = new Agent({ keepAlive: true, maxSockets: 1, localAddress: this.ip, ...(this.o.ca ? { ca: this.o.ca } : { rejectUnauthorized: false }) } as ConstructorParameters<
+      typeof Agent
+    >[0]);
     const nonce = randomBytes(16).toString('hex').toUpperCase();
     let cookie: string | undefined;
     let pending: SimItem[] = [];
@@ -131,22 +136,42 @@ export class OpenStagePhone extends EventEmitter {
         const answer = (action: string, status: string, items: SimItem[]): string => {
           const chunk = this.o.maxItems > 0 ? items.slice(0, this.o.maxItems) : items;
           pending = this.o.maxItems > 0 ? items.slice(this.o.maxItems) : [];
-          return workpointMessage({ nonce: useNonce, maxItems: this.o.maxItems, fragment: pending.length > 0 ? 'next' : 'final', reason: 'reply-to', action, status, items: chunk });
+          return workpointMessage({
+            nonce: useNonce,
+            maxItems: this.o.maxItems,
+            fragment: pending.length > 0 ? 'next' : 'final',
+            reason: 'reply-to',
+            action,
+            status,
+            items: chunk,
+          });
         };
         if (reply.action === 'CleanUp') {
           if (reply.items.some((i) => i.name === 'send-solicited' && i.value === 'true')) this.sendSolicited = true;
           break;
         } else if (reply.action === 'ReadItems') {
-          out = answer('ReadItems', 'accepted', reply.items.map((i) => (this.items.has(i.name) ? { name: i.name, value: this.items.get(i.name) } : { name: i.name, status: 'failed' as const })));
+          out = answer(
+            'ReadItems',
+            'accepted',
+            reply.items.map((i) => (this.items.has(i.name) ? { name: i.name, value: this.items.get(i.name) } : { name: i.name, status: 'failed' as const })),
+          );
         } else if (reply.action === 'ReadAllItems') {
-          out = answer('ReadAllItems', 'accepted', [...this.items].map(([name, value]) => ({ name, value })));
+          out = answer(
+            'ReadAllItems',
+            'accepted',
+            [...this.items].map(([name, value]) => ({ name, value })),
+          );
         } else if (reply.action === 'GetNextFragment') {
           out = answer('GetNextFragment', 'accepted', pending);
         } else if (reply.action === 'WriteItems') {
           if (this.inCall) out = answer('WriteItems', 'busy', []);
           else {
             for (const i of reply.items) this.items.set(i.name, i.value ?? '');
-            out = answer('WriteItems', 'accepted', reply.items.map((i) => ({ name: i.name, value: this.items.get(i.name) })));
+            out = answer(
+              'WriteItems',
+              'accepted',
+              reply.items.map((i) => ({ name: i.name, value: this.items.get(i.name) })),
+            );
           }
         } else if (reply.action === 'Restart') {
           out = answer('Restart', 'accepted', []);
@@ -176,7 +201,15 @@ export class OpenStagePhone extends EventEmitter {
     const dls = this.dls!;
     return new Promise((resolve, reject) => {
       const req = request(
-        { host: dls.host, port: dls.port, path: this.o.dlsPath, method: 'POST', agent, timeout: 10_000, headers: { 'content-type': 'text/xml; charset=utf-8', 'content-length': Buffer.byteLength(body), ...(cookie ? { cookie } : {}) } },
+        {
+          host: dls.host,
+          port: dls.port,
+          path: this.o.dlsPath,
+          method: 'POST',
+          agent,
+          timeout: 10_000,
+          headers: { 'content-type': 'text/xml; charset=utf-8', 'content-length': Buffer.byteLength(body), ...(cookie ? { cookie } : {}) },
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));

@@ -18,7 +18,14 @@ export interface DlsReply {
   items: SimItem[];
 }
 
-const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', parseTagValue: false, parseAttributeValue: false, processEntities: false, isArray: (name) => name === 'Item' });
+const parser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: '@',
+  parseTagValue: false,
+  parseAttributeValue: false,
+  processEntities: false,
+  isArray: (name) => name === 'Item',
+});
 
 type Raw = Record<string, unknown>;
 
@@ -54,7 +61,10 @@ export interface WorkpointSpec {
 export function workpointMessage(m: WorkpointSpec): string {
   const attrs = `${m.action ? ` action="${m.action}"` : ''}${m.status ? ` status="${m.status}"` : ''}`;
   const items = m.items
-    .map((i) => `<Item name="${esc(i.name)}"${i.index !== undefined ? ` index="${i.index}"` : ''}${i.status ? ` status="${i.status}"` : ''}${i.value === undefined ? '/>' : `>${esc(i.value)}</Item>`}`)
+    .map(
+      (i) =>
+        `<Item name="${esc(i.name)}"${i.index !== undefined ? ` index="${i.index}"` : ''}${i.status ? ` status="${i.status}"` : ''}${i.value === undefined ? '/>' : `>${esc(i.value)}</Item>`}`,
+    )
     .join('');
   return `<?xml version="1.0" encoding="UTF-8"?>\n<WorkpointMessage xmlns="http://www.siemens.com/DLS" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><Message nonce="${m.nonce}" maxItems="${m.maxItems}"${m.fragment ? ` fragment="${m.fragment}"` : ''}><ReasonForContact${attrs}>${m.reason}</ReasonForContact><ItemList>${items}</ItemList></Message></WorkpointMessage>`;
 }

@@ -109,7 +109,12 @@ export async function bootPolycomPhone(o: PolycomBootOptions): Promise<BootResul
     const appFile = attr(got.text, `APP_FILE_PATH_${code}`) ?? attr(got.text, 'APP_FILE_PATH') ?? '';
     const listed = (attr(got.text, `CONFIG_FILES_${code}`) ?? attr(got.text, 'CONFIG_FILES') ?? '')
       .split(',')
-      .map((s) => s.trim().replace(/\[PHONE_MAC_ADDRESS\]/g, mac).replace(/\[PHONE_MODEL\]/g, code))
+      .map((s) =>
+        s
+          .trim()
+          .replace(/\[PHONE_MAC_ADDRESS\]/g, mac)
+          .replace(/\[PHONE_MODEL\]/g, code),
+      )
       .filter((s) => s !== '');
     let firmware: BootResult['firmware'];
     if (appFile !== '' && o.fetchFirmware !== false) {

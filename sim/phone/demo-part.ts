@@ -38,7 +38,12 @@ export const phonesDemoPart = {
       };
       await run('reboot 8 phones', { kind: 'reboot' }, [0, 1, 2, 3, 4, 5, 6, 7]);
       await run('dial from one phone', { kind: 'dial', args: { to: '4711', dialType: 'tel', line: 1 } }, [10]);
-      ctx.say(`  phone ${farm.phone(10).ip} now shows: ${farm.phone(10).calls.map((c) => `${c.type} call to ${c.remote} (${c.state})`).join(', ')}`);
+      ctx.say(
+        `  phone ${farm.phone(10).ip} now shows: ${farm
+          .phone(10)
+          .calls.map((c) => `${c.type} call to ${c.remote} (${c.state})`)
+          .join(', ')}`,
+      );
     } finally {
       await farm.close();
     }

@@ -52,7 +52,13 @@ export function phoneMac(index: number): string {
 }
 
 export async function phoneCert(): Promise<{ cert: string; key: string }> {
-  const pems = await selfsigned.generate([{ name: 'commonName', value: 'Polycom VVX' }, { name: 'organizationName', value: 'Polycom Inc.' }], { keyType: 'ec', curve: 'P-256', algorithm: 'sha256' });
+  const pems = await selfsigned.generate(
+    [
+      { name: 'commonName', value: 'Polycom VVX' },
+      { name: 'organizationName', value: 'Polycom Inc.' },
+    ],
+    { keyType: 'ec', curve: 'P-256', algorithm: 'sha256' },
+  );
   return { cert: pems.cert, key: pems.private };
 }
 
@@ -163,7 +169,10 @@ export class PhoneFarm {
   }
 
   private uploadCapture(phone: SimPhone, url: string): void {
-    const headers = { 'content-type': 'application/vnd.tcpdump.pcap', 'user-agent': `FileTransport PolycomVVX-${phone.model.replace(' ', '_')}-UA/${phone.firmware} Type/Application` };
+    const headers = {
+      'content-type': 'application/vnd.tcpdump.pcap',
+      'user-agent': `FileTransport PolycomVVX-${phone.model.replace(' ', '_')}-UA/${phone.firmware} Type/Application`,
+    };
     this.send(phone, 'capture', 'capture upload', url, 'PUT', pcapFile(phone.ip, phone.mac), headers);
   }
 
@@ -214,7 +223,10 @@ export class PhoneFarm {
   }
 
   /** The DMS-style target for phone `i` (credentials as the phone expects them). */
-  target(i: number, deviceId = `dev-${this.phone(i).mac}`): { deviceId: string; mac: string; ip: string; port: number; vendor: 'polycom'; model: string; credentials: { user: string; password: string } } {
+  target(
+    i: number,
+    deviceId = `dev-${this.phone(i).mac}`,
+  ): { deviceId: string; mac: string; ip: string; port: number; vendor: 'polycom'; model: string; credentials: { user: string; password: string } } {
     const fp = this.phones[i]!;
     return { deviceId, mac: fp.phone.mac, ip: fp.phone.ip, port: fp.port, vendor: 'polycom', model: fp.phone.model, credentials: { user: 'Polycom', password: fp.phone.password } };
   }

@@ -51,7 +51,13 @@ export function pcapFile(phoneIp: string, mac: string, count = 20, startMs = Dat
   header.writeUInt32LE(65535, 16);
   header.writeUInt32LE(1, 20);
   const src = phoneIp.split('.').map(Number);
-  const macBytes = Buffer.from(mac.replace(/[^0-9a-f]/gi, '').padEnd(12, '0').slice(0, 12), 'hex');
+  const macBytes = Buffer.from(
+    mac
+      .replace(/[^0-9a-f]/gi, '')
+      .padEnd(12, '0')
+      .slice(0, 12),
+    'hex',
+  );
   const parts: Buffer[] = [header];
   for (let i = 0; i < count; i++) {
     const payload = Buffer.from(`OPTIONS sip:pbx.example.org SIP/2.0\r\nCSeq: ${i + 1} OPTIONS\r\nContent-Length: 0\r\n\r\n`);

@@ -177,7 +177,9 @@ export class SimPhone {
       this.bootedAt = Date.now();
       this.online = true;
       this.hooks.goOnline(this);
-      this.push(`<LineRegistrationEvent><PhoneIP>${this.ip}</PhoneIP><MACAddress>${this.mac}</MACAddress><LineNumber>1</LineNumber><TimeStamp>${new Date().toISOString()}</TimeStamp></LineRegistrationEvent>`);
+      this.push(
+        `<LineRegistrationEvent><PhoneIP>${this.ip}</PhoneIP><MACAddress>${this.mac}</MACAddress><LineNumber>1</LineNumber><TimeStamp>${new Date().toISOString()}</TimeStamp></LineRegistrationEvent>`,
+      );
     };
     const boot = this.hooks.boot;
     this.later(this.timing.rebootOfflineMs, () => {
@@ -216,7 +218,9 @@ export class SimPhone {
   ring(from: string, line = 1): SimCall {
     const call: SimCall = { handle: randomBytes(4).toString('hex'), type: 'Incoming', state: 'Offering', remote: from, line, startedAt: Date.now() };
     this.calls.push(call);
-    this.push(`<IncomingCallEvent><PhoneIP>${this.ip}</PhoneIP><MACAddress>${this.mac}</MACAddress><CallingPartyName>${from}</CallingPartyName><CallingPartyNumber>${from}</CallingPartyNumber><CalledPartyName>${this.mac}</CalledPartyName><CalledPartyNumber>${this.mac}</CalledPartyNumber><TimeStamp>${new Date().toISOString()}</TimeStamp></IncomingCallEvent>`);
+    this.push(
+      `<IncomingCallEvent><PhoneIP>${this.ip}</PhoneIP><MACAddress>${this.mac}</MACAddress><CallingPartyName>${from}</CallingPartyName><CallingPartyNumber>${from}</CallingPartyNumber><CalledPartyName>${this.mac}</CalledPartyName><CalledPartyNumber>${this.mac}</CalledPartyNumber><TimeStamp>${new Date().toISOString()}</TimeStamp></IncomingCallEvent>`,
+    );
     return call;
   }
 

@@ -55,9 +55,20 @@ function fmtUptime(s: number): Obj {
 
 function callObj(phone: SimPhone, c: SimPhone['calls'][number]): Obj {
   return {
-    CallHandle: c.handle, Type: c.type, Protocol: 'SIP', CallState: c.state, LineID: String(c.line), CallSequence: '1', UIAppearanceIndex: '1*',
-    RemotePartyName: c.remote, RemotePartyNumber: c.remote, Ringing: c.state === 'Offering' ? '1' : '0', Muted: '0',
-    StartTime: new Date(c.startedAt).toISOString().slice(0, 19), DurationSeconds: String(Math.floor((Date.now() - c.startedAt) / 1000)), 'Media Direction': 'sendrecv',
+    CallHandle: c.handle,
+    Type: c.type,
+    Protocol: 'SIP',
+    CallState: c.state,
+    LineID: String(c.line),
+    CallSequence: '1',
+    UIAppearanceIndex: '1*',
+    RemotePartyName: c.remote,
+    RemotePartyNumber: c.remote,
+    Ringing: c.state === 'Offering' ? '1' : '0',
+    Muted: '0',
+    StartTime: new Date(c.startedAt).toISOString().slice(0, 19),
+    DurationSeconds: String(Math.floor((Date.now() - c.startedAt) / 1000)),
+    'Media Direction': 'sendrecv',
   };
 }
 
@@ -113,12 +124,24 @@ export async function handleRest(phone: SimPhone, req: IncomingMessage, res: Ser
   switch (`${method} ${path}`) {
     case 'GET /api/v2/mgmt/device/info':
       return ok(res, {
-        DeviceType: 'HardwareEndpoint', DeviceVendor: 'Polycom', ModelNumber: phone.model, MACAddress: phone.mac, IPAddress: phone.ip,
+        DeviceType: 'HardwareEndpoint',
+        DeviceVendor: 'Polycom',
+        ModelNumber: phone.model,
+        MACAddress: phone.mac,
+        IPAddress: phone.ip,
         Firmware: { Application: `${phone.firmware} 02-Jul-19 06:14`, Updater: '5.9.7.26508', BootBlock: '3.0.6.0098 (48830-001)' },
-        UpTime: fmtUptime(phone.uptimeSeconds()), AppState: phone.inCall ? 'AppStateCall' : 'AppStateMenu', ReadyToUse: 'True',
+        UpTime: fmtUptime(phone.uptimeSeconds()),
+        AppState: phone.inCall ? 'AppStateCall' : 'AppStateMenu',
+        ReadyToUse: 'True',
       });
     case 'GET /api/v1/mgmt/device/info':
-      return ok(res, { ModelNumber: phone.model, MACAddress: phone.mac, IPAddress: phone.ip, FirmwareRelease: phone.firmware, UpTimeSinceLastReboot: `${phone.uptimeSeconds()} secs` });
+      return ok(res, {
+        ModelNumber: phone.model,
+        MACAddress: phone.mac,
+        IPAddress: phone.ip,
+        FirmwareRelease: phone.firmware,
+        UpTimeSinceLastReboot: `${phone.uptimeSeconds()} secs`,
+      });
     case 'GET /api/v1/mgmt/network/info':
       return ok(res, { IPV4Address: phone.ip, SubnetMask: '255.0.0.0', DHCP: 'enabled', ProvServerType: 'HTTPS', ZTPStatus: 'disabled' });
     case 'GET /api/v1/mgmt/network/stats':
@@ -132,7 +155,17 @@ export async function handleRest(phone: SimPhone, req: IncomingMessage, res: Ser
     }
     case 'GET /api/v1/mgmt/lineInfo':
     case 'GET /api/v2/mgmt/lineInfo':
-      return ok(res, phone.lines.map((l) => ({ LineNumber: String(l.line), RegistrationStatus: l.registered ? 'registered' : 'unregistered', LineType: 'private', SIPAddress: l.uri, Protocol: 'Auto', Label: l.uri.split('@')[0] })));
+      return ok(
+        res,
+        phone.lines.map((l) => ({
+          LineNumber: String(l.line),
+          RegistrationStatus: l.registered ? 'registered' : 'unregistered',
+          LineType: 'private',
+          SIPAddress: l.uri,
+          Protocol: 'Auto',
+          Label: l.uri.split('@')[0],
+        })),
+      );
     case 'GET /api/v1/mgmt/pollForStatus':
       return ok(res, phone.inCall ? { State: 'Active', StateData: 'Active call duration 0 mins 3 secs' } : { State: 'Idle', StateData: 'Time of last call none' });
     case 'POST /api/v1/mgmt/config/get': {
@@ -184,7 +217,10 @@ export async function handleRest(phone: SimPhone, req: IncomingMessage, res: Ser
       return c ? ok(res, callObj(phone, c)) : status(res, '4007');
     }
     case 'GET /api/v2/webCallControl/callStatus':
-      return ok(res, phone.calls.map((c) => callObj(phone, c)));
+      return ok(
+        res,
+        phone.calls.map((c) => callObj(phone, c)),
+      );
     case 'POST /api/v1/callctrl/dial': {
       const dest = s(d.Dest);
       const line = Number(s(d.Line) || '1');

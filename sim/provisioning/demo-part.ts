@@ -38,7 +38,11 @@ export const provisioningDemoPart = {
     const port = ctx.relay.httpsPort;
     const inter = createCa('demo issuing CA', ctx.sim.ca);
     const leaf = issueCert({ cn: fqdn, dnsNames: [fqdn], issuer: inter });
-    const frameId = ctx.sim.sendFrame(ctx.relayId, { type: 'cert.install', pfx: toPfx(leaf, [inter, ctx.sim.ca], DEMO_PFX_PASSPHRASE).toString('base64'), passphrase: DEMO_PFX_PASSPHRASE });
+    const frameId = ctx.sim.sendFrame(ctx.relayId, {
+      type: 'cert.install',
+      pfx: toPfx(leaf, [inter, ctx.sim.ca], DEMO_PFX_PASSPHRASE).toString('base64'),
+      passphrase: DEMO_PFX_PASSPHRASE,
+    });
     const answer = await ctx.until(() => ctx.sim.answer(ctx.relayId, frameId), 10_000, 'the cert.install answer');
     ctx.say(`cert.install for ${fqdn} (leaf → intermediate → root): relay answered ${answer}; new TLS handshakes get it, open ones keep theirs`);
 
@@ -58,11 +62,24 @@ export const provisioningDemoPart = {
 
     const relayUrl = `https://127.0.0.1:${port}`;
     const boots = await Promise.all(
-      MACS.map((mac, i) => bootPolycomPhone({ relayUrl, servername: fqdn, ca: ctx.sim.ca.certPem, mac, model: i % 2 === 0 ? 'VVX_410' : 'VVX_500', localAddress: `127.20.10.${i + 1}`, account: DEFAULT_ACCOUNT, fetchFirmware: false })),
+      MACS.map((mac, i) =>
+        bootPolycomPhone({
+          relayUrl,
+          servername: fqdn,
+          ca: ctx.sim.ca.certPem,
+          mac,
+          model: i % 2 === 0 ? 'VVX_410' : 'VVX_500',
+          localAddress: `127.20.10.${i + 1}`,
+          account: DEFAULT_ACCOUNT,
+          fetchFirmware: false,
+        }),
+      ),
     );
     boots.forEach((b, i) => {
       const failed = b.steps.filter((s) => s.status >= 400).map((s) => `${s.path} ${s.status}`);
-      ctx.say(`  phone ${MACS[i]} (127.20.10.${i + 1}): ${b.ok ? 'booted' : 'FAILED'}: ${b.steps.length} requests, master ${b.master ?? '-'}, configs ${b.configFiles.join(', ')}; optional files missing: ${failed.length}`);
+      ctx.say(
+        `  phone ${MACS[i]} (127.20.10.${i + 1}): ${b.ok ? 'booted' : 'FAILED'}: ${b.steps.length} requests, master ${b.master ?? '-'}, configs ${b.configFiles.join(', ')}; optional files missing: ${failed.length}`,
+      );
     });
     ctx.say(`  the provisioning server received ${prov.uploads.size} uploaded files (boot and app logs)`);
 
@@ -70,7 +87,11 @@ export const provisioningDemoPart = {
     const attacker = new Client(relayUrl, { connect: { ca: ctx.sim.ca.certPem, servername: fqdn }, localAddress: '127.20.10.250' });
     const statuses: number[] = [];
     for (let i = 0; i < 12; i++) {
-      const res = await attacker.request({ method: 'GET', path: '/000000000000.cfg', headers: { authorization: `Basic ${Buffer.from(`${DEFAULT_ACCOUNT.user}:guess${i}`).toString('base64')}` } });
+      const res = await attacker.request({
+        method: 'GET',
+        path: '/000000000000.cfg',
+        headers: { authorization: `Basic ${Buffer.from(`${DEFAULT_ACCOUNT.user}:guess${i}`).toString('base64')}` },
+      });
       await res.body.dump();
       statuses.push(res.statusCode);
     }
@@ -78,4 +99,3 @@ export const provisioningDemoPart = {
     ctx.say(`  127.20.10.250 guessing passwords got: ${statuses.join(' ')} (banned after 10 failures; try \`cloud-relay ip list --data-dir ${ctx.dataDir}\`)`);
   },
 };
-

@@ -15,11 +15,7 @@ export const configDocumentSchema = z.object({
   pid: z.number().int(),
   dataDir: z.string().min(1),
   cacheDir: z.string().min(1),
-  log: z.discriminatedUnion('to', [
-    z.object({ to: z.literal('file'), file: z.string().min(1) }),
-    z.object({ to: z.literal('journal') }),
-    z.object({ to: z.literal('stdout') }),
-  ]),
+  log: z.discriminatedUnion('to', [z.object({ to: z.literal('file'), file: z.string().min(1) }), z.object({ to: z.literal('journal') }), z.object({ to: z.literal('stdout') })]),
   settings: z.array(z.object({ path: z.string(), value: z.unknown().optional(), source: z.string() })),
 });
 

@@ -36,9 +36,7 @@ export class AccessChecker {
   private readonly positive = new Map<string, number>();
   private readonly inflight = new Map<string, Promise<AccessVerdict>>();
 
-  constructor(
-    private readonly opts: { dispatcher: Dispatcher; ttlMs: number; clock: Clock; log: Logger; timeoutMs?: number; maxEntries?: number },
-  ) {}
+  constructor(private readonly opts: { dispatcher: Dispatcher; ttlMs: number; clock: Clock; log: Logger; timeoutMs?: number; maxEntries?: number }) {}
 
   check(q: AccessQuery): Promise<AccessVerdict> {
     const key = q.authorization !== undefined ? `a:${createHash('sha256').update(q.authorization).digest('base64')}` : `ip:${q.clientIp}`;
@@ -77,7 +75,13 @@ export class AccessChecker {
     const method = 'HEAD';
     const timeout = this.opts.timeoutMs ?? timeouts.firmwareAccessCheck.ms;
     try {
-      const res = await request(provisioningTarget(q.provisioningUrl, q.path), { dispatcher: this.opts.dispatcher, method, headers, headersTimeout: timeout, bodyTimeout: timeout });
+      const res = await request(provisioningTarget(q.provisioningUrl, q.path), {
+        dispatcher: this.opts.dispatcher,
+        method,
+        headers,
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
+      });
       await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
       const s = res.statusCode;
       if ((s >= 200 && s < 400) || s === 416) {

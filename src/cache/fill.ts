@@ -226,7 +226,14 @@ export class Fill extends EventEmitter {
     if (this.written > 0) headers.range = `bytes=${this.written}-`;
     let res: Dispatcher.ResponseData;
     try {
-      res = await request(spec.source.url, { dispatcher: env.dispatcher, method: 'GET', headers, signal: env.signal, headersTimeout: env.headersTimeoutMs, bodyTimeout: env.bodyTimeoutMs });
+      res = await request(spec.source.url, {
+        dispatcher: env.dispatcher,
+        method: 'GET',
+        headers,
+        signal: env.signal,
+        headersTimeout: env.headersTimeoutMs,
+        bodyTimeout: env.bodyTimeoutMs,
+      });
     } catch (err) {
       throw toCacheError(err, env.signal);
     }

@@ -1,11 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 
 /** What a GET/HEAD asks of a representation, decided from its validators (RFC 9110 13, 14). */
-export type Decision =
-  | { kind: 'not-modified' }
-  | { kind: 'full' }
-  | { kind: 'partial'; start: number; end: number }
-  | { kind: 'unsatisfiable' };
+export type Decision = { kind: 'not-modified' } | { kind: 'full' } | { kind: 'partial'; start: number; end: number } | { kind: 'unsatisfiable' };
 
 export interface Representation {
   readonly size: number;

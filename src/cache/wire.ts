@@ -39,7 +39,17 @@ export function wireFirmwareCache(o: { config: RelayConfig; db: Db; log: Logger;
   const imageSource = (url: string): FillSource => ({ url, headers: o.dms.authHeaders(url) });
   const access = new AccessChecker({ dispatcher, ttlMs: o.config.cache.authTtlSeconds * 1000, clock: o.clock, log });
   const served = new FirmwareServeLog();
-  const route = firmwareRoute({ cache, images, cacheRepo, matcher: new PathMatcher(o.config.cache.firmwarePatterns), access, registration: o.registration, imageSource, log, served });
+  const route = firmwareRoute({
+    cache,
+    images,
+    cacheRepo,
+    matcher: new PathMatcher(o.config.cache.firmwarePatterns),
+    access,
+    registration: o.registration,
+    imageSource,
+    log,
+    served,
+  });
   const image = (imageId: string) => {
     const row = images.get(imageId);
     if (!row) return undefined;

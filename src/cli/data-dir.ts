@@ -17,7 +17,7 @@ export interface DataDirChoice {
 }
 
 export const DATA_DIR_OPTION_HELP =
-  '  --data-dir DIR    the relay\'s data directory (default: --config\'s dataDir, else $CLOUD_RELAY_DATA_DIR,\n' +
+  "  --data-dir DIR    the relay's data directory (default: --config's dataDir, else $CLOUD_RELAY_DATA_DIR,\n" +
   '                    else the one the relay answering on the admin port uses, else /var/lib/cloud-relay)\n' +
   '  --admin HOST:PORT admin address of a running relay to ask for its data directory (default: from config, else 127.0.0.1:9090)';
 
@@ -52,7 +52,7 @@ export async function existingDbDir(values: DataDirOptions): Promise<string | nu
   if (!existsSync(join(choice.dir, DB_FILE))) {
     console.error(
       `cloud-relay: no relay database in ${choice.dir} (from ${choice.from}).\n` +
-        'Pass the relay\'s data directory with --data-dir DIR or its config with --config FILE, ' +
+        "Pass the relay's data directory with --data-dir DIR or its config with --config FILE, " +
         'or --admin HOST:PORT of the running relay to ask it.',
     );
     return ExitCode.NO_INPUT;

@@ -26,15 +26,23 @@ function mb(n: number | null): string {
 
 function print(c: DbCheck): void {
   console.log(`database   ${c.file}`);
-  console.log(`files      ${Object.entries(c.files).map(([k, v]) => `${k} ${mb(v)}`).join(', ')}`);
+  console.log(
+    `files      ${Object.entries(c.files)
+      .map(([k, v]) => `${k} ${mb(v)}`)
+      .join(', ')}`,
+  );
   if (c.pageBytes !== null) console.log(`pages      ${mb(c.pageBytes)} in use, ${c.freePages ?? 0} free pages`);
   console.log(`integrity  ${c.integrity.length === 0 ? 'not checked' : c.integrity.join('\n           ')}`);
   if (c.migrations) {
     const m = c.migrations;
-    console.log(`migrations applied ${m.applied.join(', ') || 'none'}; this build knows up to ${m.known}${m.pending.length ? `; pending (run at the next start): ${m.pending.join(', ')}` : ''}`);
+    console.log(
+      `migrations applied ${m.applied.join(', ') || 'none'}; this build knows up to ${m.known}${m.pending.length ? `; pending (run at the next start): ${m.pending.join(', ')}` : ''}`,
+    );
   }
   const s = c.secrets;
-  console.log(`secrets    key ${s.keyFile} (${s.source}) ${s.present ? 'present' : 'absent'}; ${s.sealedWith ? `database sealed with key ${s.sealedWith}${s.matches === true ? ' (matches)' : ''}` : 'nothing sealed yet'}`);
+  console.log(
+    `secrets    key ${s.keyFile} (${s.source}) ${s.present ? 'present' : 'absent'}; ${s.sealedWith ? `database sealed with key ${s.sealedWith}${s.matches === true ? ' (matches)' : ''}` : 'nothing sealed yet'}`,
+  );
   console.log(c.ok ? 'result     ok' : `result     PROBLEMS:\n${c.problems.map((p) => `  - ${p}`).join('\n')}`);
 }
 
@@ -43,7 +51,11 @@ export const command: CliCommand = {
   summary: 'check the relay database, or forget a lost secrets key',
   usage: USAGE,
   async run(args) {
-    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { config: { type: 'string' }, 'data-dir': { type: 'string' }, admin: { type: 'string' }, json: { type: 'boolean' } } });
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { config: { type: 'string' }, 'data-dir': { type: 'string' }, admin: { type: 'string' }, json: { type: 'boolean' } },
+    });
     const [sub] = positionals;
     if (sub !== 'check' && sub !== 'forget-secrets') {
       console.error(`cloud-relay db: expected check or forget-secrets\nUsage: ${USAGE}`);

@@ -22,7 +22,11 @@ export const command: CliCommand = {
   summary: 'list known phones, show and clear pinned phone certificates',
   usage: USAGE,
   async run(args) {
-    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { config: { type: 'string' }, 'data-dir': { type: 'string' }, admin: { type: 'string' }, json: { type: 'boolean' } } });
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { config: { type: 'string' }, 'data-dir': { type: 'string' }, admin: { type: 'string' }, json: { type: 'boolean' } },
+    });
     const [sub, arg] = positionals;
     if (sub !== 'list' && sub !== 'pins' && sub !== 'clear-pin') {
       console.error(`cloud-relay devices: expected list, pins or clear-pin\nUsage: ${USAGE}`);
@@ -57,7 +61,9 @@ export const command: CliCommand = {
       for (let page = repo.page('', 500); page.length > 0; page = repo.page(page[page.length - 1]!.deviceId, 500)) {
         for (const r of page) {
           if (values.json) {
-            process.stdout.write(`${first ? '' : ','}${JSON.stringify({ deviceId: r.deviceId, mac: r.mac, ip: r.ip, online: r.online, status: r.status ? (JSON.parse(r.status) as unknown) : null })}`);
+            process.stdout.write(
+              `${first ? '' : ','}${JSON.stringify({ deviceId: r.deviceId, mac: r.mac, ip: r.ip, online: r.online, status: r.status ? (JSON.parse(r.status) as unknown) : null })}`,
+            );
             first = false;
           } else console.log(`${r.deviceId.padEnd(28)} ${r.mac}  ${r.ip.padEnd(16)} ${r.online === null ? 'never polled' : r.online ? 'online' : 'offline'}`);
         }

@@ -63,14 +63,20 @@ export function versionsSection(): DiagFile {
 /** The running relay's effective configuration (from its admin port), else this shell's, else its problems. */
 export function configSection(cfg: RelayConfig | string, fromRelay?: { base: string; doc: unknown }): DiagFile {
   if (fromRelay) return json('config.json', fromRelay.doc, `effective configuration of the relay at ${fromRelay.base}, secrets redacted`);
-  if (typeof cfg === 'string') return { name: 'config-problems.txt', text: `${cfg}\n`, state: 'problems', note: 'the configuration in this shell has problems (listed inside); no relay answered' };
+  if (typeof cfg === 'string')
+    return { name: 'config-problems.txt', text: `${cfg}\n`, state: 'problems', note: 'the configuration in this shell has problems (listed inside); no relay answered' };
   return json('config.json', redactedConfig(cfg), 'configuration in this shell (no relay answered), secrets redacted');
 }
 
 /** The running daemon's own view: status document, readiness, metrics and image sync states from its admin port. */
 export async function daemonSections(base: string): Promise<DiagFile[]> {
   const out: DiagFile[] = [];
-  for (const [path, name] of [['/status', 'status.json'], ['/readyz', 'readyz.json'], ['/metrics', 'metrics.txt'], ['/images', 'images.json']] as const) {
+  for (const [path, name] of [
+    ['/status', 'status.json'],
+    ['/readyz', 'readyz.json'],
+    ['/metrics', 'metrics.txt'],
+    ['/images', 'images.json'],
+  ] as const) {
     try {
       const r = await adminGet(base, path);
       out.push(typeof r.body === 'string' ? { name, text: r.body, state: 'ok' as const } : json(name, r.body));
@@ -107,7 +113,10 @@ export function tailFile(file: string, lines: number): string {
 
 async function journal(lines: number): Promise<{ text: string } | { why: string }> {
   try {
-    const { stdout, stderr } = await run('journalctl', ['-u', 'cloud-relay', '-n', String(lines), '--no-pager', '-o', 'cat'], { maxBuffer: 64 * 1024 * 1024, timeout: timeouts.cliJournal.ms });
+    const { stdout, stderr } = await run('journalctl', ['-u', 'cloud-relay', '-n', String(lines), '--no-pager', '-o', 'cat'], {
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: timeouts.cliJournal.ms,
+    });
     return stdout.trim() === '' ? { why: `journalctl returned no lines for unit cloud-relay${stderr.trim() ? ` (${stderr.trim()})` : ''}` } : { text: stdout };
   } catch (err) {
     return { why: `journalctl -u cloud-relay failed: ${errorMessage(err)}` };

@@ -16,7 +16,10 @@ import { RegistrationRepository } from '../store/registration.js';
 import { certificateSection, configSection, daemonSections, logsSection, scrubSecrets, storeSection, versionsSection, type DiagFile } from './diag-sections.js';
 
 function stamp(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 /** The PIN stored by `cloud-relay register` (it wins over the config's, so it is the one in use) and the DMS token. */
@@ -46,8 +49,8 @@ export const command: CliCommand = {
   summary: 'write a support bundle (.tar.gz): redacted config, logs, store statistics, certificate report, versions',
   usage:
     `cloud-relay diag [--config FILE] [--data-dir DIR] [--output FILE] [--admin HOST:PORT] [--log-lines N]\n${CONFIG_OPTION_HELP}\n` +
-    '  --data-dir DIR    the relay\'s data directory, for store statistics and the certificate report\n' +
-    '                    (default: --config\'s dataDir, else the running relay\'s, else this shell\'s config)\n' +
+    "  --data-dir DIR    the relay's data directory, for store statistics and the certificate report\n" +
+    "                    (default: --config's dataDir, else the running relay's, else this shell's config)\n" +
     '  --output FILE     where to write the bundle (default: ./cloud-relay-diag-<host>-<time>.tar.gz)\n' +
     '  --admin HOST:PORT admin address of the running relay (default: from config, else 127.0.0.1:9090)\n' +
     '  --log-lines N     log lines to include (default 2000)\n\n' +
@@ -106,7 +109,12 @@ export const command: CliCommand = {
       files.push(
         fqdn
           ? certificateSection({ fqdn, dataDir, pfxFile, pfxPassphrase: local?.pfxPassphrase ?? process.env.CLOUD_RELAY_PFX_PASSPHRASE })
-          : { name: 'certificate.unavailable.txt', text: 'no fqdn known: pass --config FILE or --admin HOST:PORT of the running relay\n', state: 'unavailable', note: 'no fqdn known' },
+          : {
+              name: 'certificate.unavailable.txt',
+              text: 'no fqdn known: pass --config FILE or --admin HOST:PORT of the running relay\n',
+              state: 'unavailable',
+              note: 'no fqdn known',
+            },
       );
       secrets.push(...storedSecrets(dataDir));
       try {
@@ -116,7 +124,10 @@ export const command: CliCommand = {
       }
     } else {
       const why = 'no data directory known: pass --data-dir DIR, --config FILE, or --admin HOST:PORT of the running relay';
-      files.push({ name: 'store.unavailable.txt', text: `${why}\n`, state: 'unavailable', note: why }, { name: 'certificate.unavailable.txt', text: `${why}\n`, state: 'unavailable', note: why });
+      files.push(
+        { name: 'store.unavailable.txt', text: `${why}\n`, state: 'unavailable', note: why },
+        { name: 'certificate.unavailable.txt', text: `${why}\n`, state: 'unavailable', note: why },
+      );
     }
     secrets.push(process.env.CLOUD_RELAY_PFX_PASSPHRASE, process.env.CLOUD_RELAY_PIN);
     const now = new Date();
@@ -138,7 +149,13 @@ export const command: CliCommand = {
     } finally {
       rmSync(work, { recursive: true, force: true });
     }
-    console.log(all[0]!.text.split('\n').slice(3).filter((l) => l !== '').join('\n'));
+    console.log(
+      all[0]!.text
+        .split('\n')
+        .slice(3)
+        .filter((l) => l !== '')
+        .join('\n'),
+    );
     console.log(`wrote ${output} (${statSync(output).size} bytes)`);
     return ExitCode.OK;
   },

@@ -32,7 +32,8 @@ export function render(doc: ImagesDoc, withBars: boolean): string[] {
   lines.push(`${'IMAGE'.padEnd(20)} ${'VERSION'.padEnd(12)} ${'STATE'.padEnd(9)} ${'SIZE'.padStart(10)}  PROGRESS`);
   for (const i of doc.images) {
     const frac = i.size > 0 ? i.bytes / i.size : 1;
-    const progress = withBars && i.state === 'syncing' ? bar(frac) : i.state === 'synced' ? '100%' : i.state === 'rejected' ? '-' : `${formatBytes(i.bytes)} (${(frac * 100).toFixed(0)}%)`;
+    const progress =
+      withBars && i.state === 'syncing' ? bar(frac) : i.state === 'synced' ? '100%' : i.state === 'rejected' ? '-' : `${formatBytes(i.bytes)} (${(frac * 100).toFixed(0)}%)`;
     const tail = i.reason ? `  ${i.reason}` : `  ${i.path}`;
     lines.push(`${i.imageId.slice(0, 20).padEnd(20)} ${i.version.slice(0, 12).padEnd(12)} ${i.state.padEnd(9)} ${formatBytes(i.size).padStart(10)}  ${progress}${tail}`);
   }

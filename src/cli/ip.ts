@@ -46,7 +46,11 @@ export const command: CliCommand = {
   summary: 'list, check and unban phone source IPs (IP guard)',
   usage: USAGE,
   async run(args) {
-    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { config: { type: 'string' }, 'data-dir': { type: 'string' }, admin: { type: 'string' }, json: { type: 'boolean' } } });
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { config: { type: 'string' }, 'data-dir': { type: 'string' }, admin: { type: 'string' }, json: { type: 'boolean' } },
+    });
     const [sub, arg] = positionals;
     if (sub !== 'list' && sub !== 'check' && sub !== 'unban') {
       console.error(`cloud-relay ip: expected list, check or unban\nUsage: ${USAGE}`);
@@ -65,7 +69,14 @@ export const command: CliCommand = {
       const now = Date.now();
       if (sub === 'list') {
         const rows = store.list();
-        if (values.json) console.log(JSON.stringify(rows.map((r) => ({ ...r, state: stateOf(r, now) })), null, 2));
+        if (values.json)
+          console.log(
+            JSON.stringify(
+              rows.map((r) => ({ ...r, state: stateOf(r, now) })),
+              null,
+              2,
+            ),
+          );
         else if (rows.length === 0) console.log('no IPs recorded');
         else console.log(rows.map((r) => describe(r, now)).join('\n'));
         return ExitCode.OK;
@@ -81,7 +92,9 @@ export const command: CliCommand = {
         console.error(`cloud-relay ip unban: ${ip!} is not known to the IP guard`);
         return ExitCode.FAILURE;
       }
-      console.log(before === 'banned' || before === 'blacklisted' ? `${ip!}: ${before} → allowed (failures and ban history cleared)` : `${ip!} was not banned; its failures were cleared`);
+      console.log(
+        before === 'banned' || before === 'blacklisted' ? `${ip!}: ${before} → allowed (failures and ban history cleared)` : `${ip!} was not banned; its failures were cleared`,
+      );
       return ExitCode.OK;
     } finally {
       db.close();

@@ -63,7 +63,9 @@ export const command: CliCommand = {
       if (outcome.ok) {
         repo.saveCredentials({ ...creds, storedAt: new Date().toISOString() });
         const r = outcome.registration;
-        console.log(`registered with ${cfg.dmsUrl}\n  relay id      ${r.relayId}\n  tenant        ${cfg.tenantId}\n  site          ${r.site.name} (${r.site.id})\n  token valid   until ${r.tokenExpiresAt}\n  heartbeat     every ${r.heartbeatIntervalSeconds} s\ncredentials stored in ${cfg.dataDir}`);
+        console.log(
+          `registered with ${cfg.dmsUrl}\n  relay id      ${r.relayId}\n  tenant        ${cfg.tenantId}\n  site          ${r.site.name} (${r.site.id})\n  token valid   until ${r.tokenExpiresAt}\n  heartbeat     every ${r.heartbeatIntervalSeconds} s\ncredentials stored in ${cfg.dataDir}`,
+        );
         return ExitCode.OK;
       }
       if (outcome.kind === 'invalid_credentials') {
@@ -72,7 +74,9 @@ export const command: CliCommand = {
       }
       // The DMS could not say yes or no: keep the credentials so the relay uses them when it can.
       repo.saveCredentials({ ...creds, storedAt: new Date().toISOString() });
-      console.error(`cloud-relay register: not registered: ${outcome.error.message} [${outcome.error.code}]\ncredentials stored; the relay will register with them when the DMS is reachable`);
+      console.error(
+        `cloud-relay register: not registered: ${outcome.error.message} [${outcome.error.code}]\ncredentials stored; the relay will register with them when the DMS is reachable`,
+      );
       return ExitCode.UNAVAILABLE;
     } catch (err) {
       console.error(`cloud-relay register: ${errorMessage(err)}`);

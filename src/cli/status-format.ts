@@ -65,11 +65,26 @@ export function formatStatus(doc: Record<string, unknown>, now = Date.now()): st
     const g = a.data;
     out.push('', 'DMS');
     out.push(line('  relay id', g.relayId ?? '(not assigned yet)'));
-    out.push(line('  registered', g.registered ? `yes${g.tokenExpiresAt ? `, token valid until ${g.tokenExpiresAt}` : ''}` : `NO${g.lastRegistrationError ? `: ${describe(g.lastRegistrationError)}` : ''}`));
+    out.push(
+      line(
+        '  registered',
+        g.registered ? `yes${g.tokenExpiresAt ? `, token valid until ${g.tokenExpiresAt}` : ''}` : `NO${g.lastRegistrationError ? `: ${describe(g.lastRegistrationError)}` : ''}`,
+      ),
+    );
     const hb = g.heartbeat;
-    out.push(line('  heartbeat', `${hb.intervalSeconds ? `every ${hb.intervalSeconds} s, ` : ''}${hb.sent} sent, last accepted ${hb.lastOkAt ? `${formatAge(now - Date.parse(hb.lastOkAt))} ago` : 'never'}`));
+    out.push(
+      line(
+        '  heartbeat',
+        `${hb.intervalSeconds ? `every ${hb.intervalSeconds} s, ` : ''}${hb.sent} sent, last accepted ${hb.lastOkAt ? `${formatAge(now - Date.parse(hb.lastOkAt))} ago` : 'never'}`,
+      ),
+    );
     const c = g.control;
-    out.push(line('  control channel', `${c.connected ? `connected${c.since ? ` for ${formatAge(now - Date.parse(c.since))}` : ''}` : `DISCONNECTED${c.lastClose ? ` (last close: ${describe({ code: c.lastClose.code, reason: c.lastClose.reason })})` : ''}`}, ${c.reconnects} reconnects`));
+    out.push(
+      line(
+        '  control channel',
+        `${c.connected ? `connected${c.since ? ` for ${formatAge(now - Date.parse(c.since))}` : ''}` : `DISCONNECTED${c.lastClose ? ` (last close: ${describe({ code: c.lastClose.code, reason: c.lastClose.reason })})` : ''}`}, ${c.reconnects} reconnects`,
+      ),
+    );
     out.push(line('  outbox', `${g.outboxDepth} frame${g.outboxDepth === 1 ? '' : 's'} waiting for the DMS`));
   }
 
@@ -82,7 +97,12 @@ export function formatStatus(doc: Record<string, unknown>, now = Date.now()): st
       out.push(line('certificate', `NONE: ${c.reason}`));
     } else {
       const left = Date.parse(c.notAfter) - now;
-      out.push(line('certificate', `${c.subject}${c.selfSigned ? ' (self-signed)' : ''}, ${left > 0 ? `expires in ${formatAge(left)}` : 'EXPIRED'} (${c.notAfter}), ${c.valid ? 'valid' : 'NOT VALID'}`));
+      out.push(
+        line(
+          'certificate',
+          `${c.subject}${c.selfSigned ? ' (self-signed)' : ''}, ${left > 0 ? `expires in ${formatAge(left)}` : 'EXPIRED'} (${c.notAfter}), ${c.valid ? 'valid' : 'NOT VALID'}`,
+        ),
+      );
       for (const p of c.problems ?? []) out.push(line('', `  ${p}`));
     }
   }
@@ -90,7 +110,12 @@ export function formatStatus(doc: Record<string, unknown>, now = Date.now()): st
   if (fc.success) {
     shown.add('firmwareCache').add('cache');
     const c = fc.data;
-    out.push(line('firmware cache', `${c.objects} objects, ${formatBytes(c.bytes)} of ${formatBytes(c.quotaBytes)}; ${c.hits} hits, ${c.misses} misses, ${c.fills} fills running${c.lastError ? `; last error: ${describe(c.lastError)}` : ''}`));
+    out.push(
+      line(
+        'firmware cache',
+        `${c.objects} objects, ${formatBytes(c.bytes)} of ${formatBytes(c.quotaBytes)}; ${c.hits} hits, ${c.misses} misses, ${c.fills} fills running${c.lastError ? `; last error: ${describe(c.lastError)}` : ''}`,
+      ),
+    );
   }
   const im = section.images.safeParse(doc.images);
   if (im.success) {

@@ -8,7 +8,7 @@ import { readinessSchema } from '../core/status.js';
 
 export const command: CliCommand = {
   name: 'status',
-  summary: 'show the running relay\'s state (from its admin port)',
+  summary: "show the running relay's state (from its admin port)",
   usage: `cloud-relay status [--config FILE] [--admin HOST:PORT] [--json]\n${CONFIG_OPTION_HELP}\n  --admin HOST:PORT admin address of the running relay (default: from config, else 127.0.0.1:9090)\n  --json            print the raw status document\n\nExit codes (also with --json): 0 ready, 69 not ready or no relay answering, 70 not a status document, 75 draining (shutting down after SIGTERM), 78 bad config.`,
   async run(args) {
     const { values } = parseArgs({ args, options: { config: { type: 'string' }, admin: { type: 'string' }, json: { type: 'boolean' } } });

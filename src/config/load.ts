@@ -95,7 +95,14 @@ let knownPaths: { leaves: ReadonlySet<string>; groups: ReadonlySet<string> } | u
 function reportUnknownKeys(node: Tree, prefix: string, problems: ConfigProblem[]): void {
   if (!knownPaths) {
     const leaves = new Set(allSettings().map((s) => s.path));
-    const groups = new Set([...leaves].flatMap((p) => p.split('.').slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join('.'))));
+    const groups = new Set(
+      [...leaves].flatMap((p) =>
+        p
+          .split('.')
+          .slice(0, -1)
+          .map((_, i, parts) => parts.slice(0, i + 1).join('.')),
+      ),
+    );
     knownPaths = { leaves, groups };
   }
   for (const [key, value] of Object.entries(node)) {

@@ -23,11 +23,23 @@ const listen = z.string().transform((s, ctx): ListenAddress => {
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 export const bool = z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean());
 const list = z.preprocess(
-  (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v),
+  (v) =>
+    typeof v === 'string'
+      ? v
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== '')
+      : v,
   z.array(z.string().min(1)),
 );
 const cidrList = z.preprocess(
-  (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v),
+  (v) =>
+    typeof v === 'string'
+      ? v
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== '')
+      : v,
   z.array(
     z.string().superRefine((s, ctx) => {
       const r = parseCidr(s);
@@ -38,9 +50,7 @@ const cidrList = z.preprocess(
 /** Drain delay when lb.drainDelaySeconds is unset: HAProxy's default checks (inter 2 s × fall 3) plus slack. */
 export const BALANCED_DRAIN_DELAY_SECONDS = 10;
 // No user:password@ in it: the URL is logged and shown by `cloud-relay config`, and the relay authenticates with its token.
-const httpsUrl = z
-  .url({ protocol: /^https$/, error: 'must be an https:// URL' })
-  .refine((u) => !/^https:\/\/[^/?#]*@/i.test(u), 'must not carry a user name or password');
+const httpsUrl = z.url({ protocol: /^https$/, error: 'must be an https:// URL' }).refine((u) => !/^https:\/\/[^/?#]*@/i.test(u), 'must not carry a user name or password');
 
 export const configSchema = z.object({
   dmsUrl: httpsUrl.describe('Base URL of the DMS API (https)'),
@@ -48,14 +58,22 @@ export const configSchema = z.object({
   tenantId: z.string().min(1).max(128).optional().describe('Tenant ID shown in the DMS (or stored by `cloud-relay register`)'),
   pin: z.string().min(1).max(128).optional().describe('Relay registration PIN from the DMS (secret; or stored by `cloud-relay register`)'),
   pinFile: z.string().optional().describe('File holding the PIN (read at start-up; wins over nothing, loses to pin)'),
-  fqdn: z.string().regex(/^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)*[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/, 'must be a DNS name, e.g. relay.example.com').describe('Name phones use to reach the relay; must be in the certificate'),
+  fqdn: z
+    .string()
+    .regex(/^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)*[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/, 'must be a DNS name, e.g. relay.example.com')
+    .describe('Name phones use to reach the relay; must be in the certificate'),
   dataDir: z.string().min(1).default('/var/lib/cloud-relay').describe('Database, certificates and state (created 0700)'),
   cacheDir: z.string().optional().describe('Firmware cache directory (default: <dataDir>/cache)'),
-  secretsKeyFile: z.string().optional().describe('Key (0600) sealing device passwords in the database; kept outside it (default: <dataDir>-keys/secrets.key; a systemd credential secrets-key wins)'),
+  secretsKeyFile: z
+    .string()
+    .optional()
+    .describe('Key (0600) sealing device passwords in the database; kept outside it (default: <dataDir>-keys/secrets.key; a systemd credential secrets-key wins)'),
   httpsListen: listen.prefault('0.0.0.0:443').describe('Phone-facing HTTPS listen address'),
   adminListen: listen.prefault('127.0.0.1:9090').describe('Admin HTTP (health, readiness, metrics) listen address'),
   logLevel: z.enum(LOG_LEVELS).default('info').describe('fatal, error, warn, info, debug, trace or silent'),
-  shutdownGraceSeconds: int(0, 600).default(timeouts.shutdownGrace.ms / 1000).describe('How long SIGTERM waits for in-flight work'),
+  shutdownGraceSeconds: int(0, 600)
+    .default(timeouts.shutdownGrace.ms / 1000)
+    .describe('How long SIGTERM waits for in-flight work'),
 
   pfxFile: z.string().optional().describe('PFX/PKCS#12 with the phone-facing certificate chain and key'),
   pfxPassphrase: z.string().optional().describe('Passphrase of the PFX (secret)'),
@@ -63,15 +81,23 @@ export const configSchema = z.object({
 
   lb: z
     .object({
-      proxyProtocol: bool.default(false).describe('Phone ports require a PROXY protocol header (v1 or v2, e.g. HAProxy send-proxy-v2) on every connection, from lb.trustedProxies only'),
+      proxyProtocol: bool
+        .default(false)
+        .describe('Phone ports require a PROXY protocol header (v1 or v2, e.g. HAProxy send-proxy-v2) on every connection, from lb.trustedProxies only'),
       trustedProxies: cidrList.default([]).describe('Load balancer addresses (IPs or CIDR ranges) allowed to connect to the phone ports when lb.proxyProtocol is on'),
       drainDelaySeconds: int(0, 600)
         .optional()
-        .describe(`After SIGTERM, phone ports keep serving this long while /readyz answers 503, so a balancer stops sending phones first (unset: ${BALANCED_DRAIN_DELAY_SECONDS} with lb.proxyProtocol, else 0)`),
+        .describe(
+          `After SIGTERM, phone ports keep serving this long while /readyz answers 503, so a balancer stops sending phones first (unset: ${BALANCED_DRAIN_DELAY_SECONDS} with lb.proxyProtocol, else 0)`,
+        ),
     })
     .superRefine((lb, ctx) => {
       if (lb.proxyProtocol && lb.trustedProxies.length === 0) {
-        ctx.addIssue({ code: 'custom', path: ['trustedProxies'], message: 'must list the load balancers\' addresses when lb.proxyProtocol is on (every connection would be refused)' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['trustedProxies'],
+          message: "must list the load balancers' addresses when lb.proxyProtocol is on (every connection would be refused)",
+        });
       }
     })
     .transform((lb) => ({ ...lb, drainDelaySeconds: lb.drainDelaySeconds ?? (lb.proxyProtocol ? BALANCED_DRAIN_DELAY_SECONDS : 0) }))
@@ -79,7 +105,9 @@ export const configSchema = z.object({
 
   proxy: z
     .object({
-      maxUploadBytes: int(1, 1024 ** 4).default(50 * 1024 * 1024).describe('Largest upload a phone may PUT/POST'),
+      maxUploadBytes: int(1, 1024 ** 4)
+        .default(50 * 1024 * 1024)
+        .describe('Largest upload a phone may PUT/POST'),
       upstreamTimeoutMs: int(100, 600_000).default(timeouts.provisioningUpstream.ms).describe('Provisioning upstream headers/body timeout'),
       upstreamConnections: int(1, 4096).default(128).describe('Keep-alive connections to the provisioning server'),
       headersTimeoutMs: int(100, 600_000).default(timeouts.phoneHeaders.ms).describe('Phone must send its request headers within this'),
@@ -91,17 +119,23 @@ export const configSchema = z.object({
     .object({
       maxFailures: int(1, 100_000).default(10).describe('Failures within the window that ban an IP'),
       windowSeconds: int(1, 86_400).default(300).describe('Window over which failures are counted'),
-      banSeconds: int(1, 30 * 86_400).default(900).describe('First ban length; doubles on each repeat'),
+      banSeconds: int(1, 30 * 86_400)
+        .default(900)
+        .describe('First ban length; doubles on each repeat'),
       blacklistAfterBans: int(1, 1000).default(5).describe('Bans after which an IP is blacklisted until an admin lifts it'),
     })
     .prefault({}),
 
   cache: z
     .object({
-      quotaBytes: int(1, 2 ** 50).default(40 * 1024 ** 3).describe('Disk budget of the firmware cache'),
+      quotaBytes: int(1, 2 ** 50)
+        .default(40 * 1024 ** 3)
+        .describe('Disk budget of the firmware cache'),
       authTtlSeconds: int(0, 86_400).default(300).describe('How long a positive credential check for firmware is remembered'),
       firmwarePatterns: list.default(['**/*.ld', '/swupdate/**', '**/*sip*.zip', '/firmware/**']).describe('Paths served from the cache (glob: * within a segment, ** across)'),
-      periodicSyncMinutes: int(1, 7 * 24 * 60).default(60).describe('Periodic re-check of the desired image set'),
+      periodicSyncMinutes: int(1, 7 * 24 * 60)
+        .default(60)
+        .describe('Periodic re-check of the desired image set'),
     })
     .prefault({}),
 
@@ -112,7 +146,9 @@ export const configSchema = z.object({
       concurrency: int(1, 4096).default(64).describe('Commands in flight across all phones'),
       backlog: int(1, 1_000_000).default(100_000).describe('Queued device commands before new tasks are refused'),
       requestTimeoutMs: int(100, 300_000).default(timeouts.deviceRequest.ms).describe('Timeout of one call to a phone'),
-      pollIntervalSeconds: int(60, 7 * 86_400).default(7200).describe('Status poll period, spread evenly over the interval'),
+      pollIntervalSeconds: int(60, 7 * 86_400)
+        .default(7200)
+        .describe('Status poll period, spread evenly over the interval'),
       upgradePollMs: int(100, 60_000).default(5_000).describe('How often a phone upgrading its firmware is asked whether it is back'),
       upgradeTimeoutSeconds: int(10, 7_200).default(1_200).describe('How long a phone upgrading its firmware may stay away before the upgrade fails'),
     })
@@ -120,8 +156,13 @@ export const configSchema = z.object({
 
   openstage: z
     .object({
-      dlsListen: listen.prefault('0.0.0.0:18443').describe('OpenStage provisioning-service (DLS) HTTPS listen address: phones sent a contact-me call back here (same certificate as the phone port)'),
-      dlsPaths: list.refine((a) => a.length > 0 && a.every((x) => x.startsWith('/')), 'at least one path, each starting with /').default(['/DeploymentService/LoginService']).describe('Paths OpenStage phones post their WorkpointMessages to'),
+      dlsListen: listen
+        .prefault('0.0.0.0:18443')
+        .describe('OpenStage provisioning-service (DLS) HTTPS listen address: phones sent a contact-me call back here (same certificate as the phone port)'),
+      dlsPaths: list
+        .refine((a) => a.length > 0 && a.every((x) => x.startsWith('/')), 'at least one path, each starting with /')
+        .default(['/DeploymentService/LoginService'])
+        .describe('Paths OpenStage phones post their WorkpointMessages to'),
     })
     .prefault({}),
 });

@@ -30,7 +30,13 @@ function unwrap(schema: AnySchema): { inner: AnySchema; defaultValue: unknown } 
 }
 
 export function envName(path: string): string {
-  return 'CLOUD_RELAY_' + path.replace(/\./g, '_').replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+  return (
+    'CLOUD_RELAY_' +
+    path
+      .replace(/\./g, '_')
+      .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+      .toUpperCase()
+  );
 }
 
 function walk(schema: z.ZodObject, prefix: string, out: SettingInfo[]): void {

@@ -11,20 +11,7 @@
 
 /** Which part of the relay raises the code; docs/errors.md groups by it. */
 export type ErrorArea =
-  | 'startup'
-  | 'config'
-  | 'store'
-  | 'registration'
-  | 'heartbeat'
-  | 'control'
-  | 'frames'
-  | 'certificate'
-  | 'phone-https'
-  | 'ip-guard'
-  | 'cache'
-  | 'images'
-  | 'devices'
-  | 'rollouts';
+  'startup' | 'config' | 'store' | 'registration' | 'heartbeat' | 'control' | 'frames' | 'certificate' | 'phone-https' | 'ip-guard' | 'cache' | 'images' | 'devices' | 'rollouts';
 
 /**
  * Whether trying the same thing again, unchanged, can succeed: `yes` (transient; the relay
@@ -98,13 +85,15 @@ export const errorCatalogue = {
   },
   DB_CORRUPT: {
     area: 'store',
-    sentence: 'The database file is damaged: run `cloud-relay db check`, stop the relay, move relay.db and its -wal/-shm aside for support, then restore a backup or start without them (the DMS resends its work after the relay registers again).',
+    sentence:
+      'The database file is damaged: run `cloud-relay db check`, stop the relay, move relay.db and its -wal/-shm aside for support, then restore a backup or start without them (the DMS resends its work after the relay registers again).',
     retry: 'no',
     exit: EX_CONFIG,
   },
   SECRETS_KEY_MISSING: {
     area: 'store',
-    sentence: 'The key that seals device passwords in the database is missing: restore the key file (secretsKeyFile, default <dataDir>-keys/secrets.key), or run `cloud-relay db forget-secrets` to give up the sealed secrets.',
+    sentence:
+      'The key that seals device passwords in the database is missing: restore the key file (secretsKeyFile, default <dataDir>-keys/secrets.key), or run `cloud-relay db forget-secrets` to give up the sealed secrets.',
     retry: 'no',
     exit: EX_CONFIG,
   },
@@ -191,7 +180,7 @@ export const errorCatalogue = {
   },
   CLOCK_SKEW: {
     area: 'registration',
-    sentence: "This machine's clock disagrees with the DMS (its certificate looks \"not yet valid\", or serverTime is far off); fix the time source (NTP).",
+    sentence: 'This machine\'s clock disagrees with the DMS (its certificate looks "not yet valid", or serverTime is far off); fix the time source (NTP).',
     retry: 'no',
   },
 
@@ -255,7 +244,8 @@ export const errorCatalogue = {
   },
   CONTROL_SUPERSEDED: {
     area: 'control',
-    sentence: 'The DMS closed this control connection because a newer one for the same relay arrived (close 4001); two relays sharing one data directory or relay id also cause it.',
+    sentence:
+      'The DMS closed this control connection because a newer one for the same relay arrived (close 4001); two relays sharing one data directory or relay id also cause it.',
     retry: 'yes',
   },
   CONTROL_FRAME_INVALID: {
@@ -504,12 +494,13 @@ export const errorCatalogue = {
   },
   CLIENT_ERROR: {
     area: 'phone-https',
-    sentence: 'A phone connection broke the HTTP rules before a request was read (the log line names Node\'s code: header overflow 431, slow headers 408, else 400).',
+    sentence: "A phone connection broke the HTTP rules before a request was read (the log line names Node's code: header overflow 431, slow headers 408, else 400).",
     retry: 'no',
   },
   PROXY_SOURCE_UNTRUSTED: {
     area: 'phone-https',
-    sentence: 'With lb.proxyProtocol on, a connection to a phone port came from an address outside lb.trustedProxies (a phone bypassing the load balancer, or the balancer missing from the list) and was closed.',
+    sentence:
+      'With lb.proxyProtocol on, a connection to a phone port came from an address outside lb.trustedProxies (a phone bypassing the load balancer, or the balancer missing from the list) and was closed.',
     retry: 'no',
   },
   PROXY_HEADER_MISSING: {
@@ -600,7 +591,8 @@ export const errorCatalogue = {
   // image sync (download agent)
   IMAGE_REJECTED: {
     area: 'images',
-    sentence: 'An image of the catalogue was not synced: a duplicate id or path, over the 40 images / 30 GB limits, or an invalid entry; reported as image.status failed with the reason.',
+    sentence:
+      'An image of the catalogue was not synced: a duplicate id or path, over the 40 images / 30 GB limits, or an invalid entry; reported as image.status failed with the reason.',
     retry: 'no',
   },
   CATALOGUE_UNREACHABLE: {
@@ -717,17 +709,20 @@ export const errorCatalogue = {
   },
   RATE_LIMITED: {
     area: 'devices',
-    sentence: 'The relay held back to protect the phone (OpenStage: at most one contact-me per phone per minute) and the task expires before the next one is allowed; run the command again later.',
+    sentence:
+      'The relay held back to protect the phone (OpenStage: at most one contact-me per phone per minute) and the task expires before the next one is allowed; run the command again later.',
     retry: 'yes',
   },
   DLS_LISTEN_FAILED: {
     area: 'devices',
-    sentence: 'The OpenStage DLS port (openstage.dlsListen) could not be opened, e.g. because another program uses it; the relay runs on and OpenStage commands fail until it is restarted with a free address.',
+    sentence:
+      'The OpenStage DLS port (openstage.dlsListen) could not be opened, e.g. because another program uses it; the relay runs on and OpenStage commands fail until it is restarted with a free address.',
     retry: 'no',
   },
   DLS_NONCE_MISMATCH: {
     area: 'devices',
-    sentence: 'An OpenStage phone answered within an interaction with another nonce than the interaction began with; the message is refused (403) and the command fails without a retry. A second device answering for that address would do this.',
+    sentence:
+      'An OpenStage phone answered within an interaction with another nonce than the interaction began with; the message is refused (403) and the command fails without a retry. A second device answering for that address would do this.',
     retry: 'no',
   },
   DLS_NOT_WORKPOINT_MESSAGE: {
@@ -737,7 +732,8 @@ export const errorCatalogue = {
   },
   DLS_BAD_MESSAGE: {
     area: 'devices',
-    sentence: 'A WorkpointMessage lacks a nonce or ReasonForContact, or carries a value outside the interface (maxItems, fragment, action, status, item name or index); refused with 400 and the reason. Also raised when the relay would have to send an item name the interface cannot carry.',
+    sentence:
+      'A WorkpointMessage lacks a nonce or ReasonForContact, or carries a value outside the interface (maxItems, fragment, action, status, item name or index); refused with 400 and the reason. Also raised when the relay would have to send an item name the interface cannot carry.',
     retry: 'no',
   },
   DLS_SESSION_FOREIGN: {
@@ -757,14 +753,14 @@ export const errorCatalogue = {
   },
   DEVICE_TLS_INSECURE: {
     area: 'devices',
-    sentence: "devices.tlsPolicy=insecure: phone certificates are not checked, so anyone on the LAN path can impersonate a phone. Logged at start.",
+    sentence: 'devices.tlsPolicy=insecure: phone certificates are not checked, so anyone on the LAN path can impersonate a phone. Logged at start.',
     retry: 'no',
   },
 
   // firmware rollouts
   ROLLOUT_ABORTED: {
     area: 'rollouts',
-    sentence: "A rollout stopped starting devices because more failed than its abort rule allows; devices already upgrading finish, the others end as not started.",
+    sentence: 'A rollout stopped starting devices because more failed than its abort rule allows; devices already upgrading finish, the others end as not started.',
     retry: 'no',
   },
   ROLLOUT_STEP_FAILED: {

@@ -100,9 +100,7 @@ export const statusSectionSchemas = {
     lastError: z.string().nullable(),
     windowOpen: z.boolean(),
     nextWindowAt: isoTime.nullable(),
-    images: z.array(
-      z.object({ imageId: z.string(), path: z.string(), version: z.string(), size: count, state: z.string(), bytes: count, reason: z.string().nullable() }),
-    ),
+    images: z.array(z.object({ imageId: z.string(), path: z.string(), version: z.string(), size: count, state: z.string(), bytes: count, reason: z.string().nullable() })),
   }),
   /** Phones aggregated in the store: bounded whatever the fleet size. */
   phones: z.object({

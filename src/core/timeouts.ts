@@ -53,7 +53,8 @@ export const timeouts = {
     area: 'dms',
     kind: 'interval',
     ms: 25_000,
-    bounds: 'The relay pings the DMS this often on the control channel; a DMS that has not answered by the next ping is dead (half-open) and the socket is replaced (CONTROL_PEER_SILENT).',
+    bounds:
+      'The relay pings the DMS this often on the control channel; a DMS that has not answered by the next ping is dead (half-open) and the socket is replaced (CONTROL_PEER_SILENT).',
   },
   controlAck: {
     area: 'dms',
@@ -117,13 +118,14 @@ export const timeouts = {
     area: 'phone-https',
     kind: 'timeout',
     ms: 3_000,
-    bounds: 'With lb.proxyProtocol, a load balancer must send the whole PROXY header within this after connecting (the spec asks receivers to wait at least 3 s), or the connection is closed (PROXY_HEADER_TIMEOUT).',
+    bounds:
+      'With lb.proxyProtocol, a load balancer must send the whole PROXY header within this after connecting (the spec asks receivers to wait at least 3 s), or the connection is closed (PROXY_HEADER_TIMEOUT).',
   },
   phoneIdle: {
     area: 'phone-https',
     kind: 'idle',
     ms: 30_000,
-    bounds: "An idle keep-alive connection from a phone is closed after this.",
+    bounds: 'An idle keep-alive connection from a phone is closed after this.',
   },
   tlsSession: {
     area: 'phone-https',
@@ -195,7 +197,7 @@ export const timeouts = {
     area: 'devices',
     kind: 'idle',
     ms: 4_000,
-    bounds: "An idle connection to a phone is closed after this (phones hold few sockets).",
+    bounds: 'An idle connection to a phone is closed after this (phones hold few sockets).',
   },
   captureUpload: {
     area: 'devices',
@@ -207,19 +209,22 @@ export const timeouts = {
     area: 'devices',
     kind: 'interval',
     ms: 60_000,
-    bounds: 'At most one contact-me per OpenStage phone within this (their web server falls over under faster retries); a command needing another one sooner waits (retried as busy) or, if its task expires first, fails RATE_LIMITED.',
+    bounds:
+      'At most one contact-me per OpenStage phone within this (their web server falls over under faster retries); a command needing another one sooner waits (retried as busy) or, if its task expires first, fails RATE_LIMITED.',
   },
   openstageCallback: {
     area: 'devices',
     kind: 'timeout',
     ms: 30_000,
-    bounds: 'After a contact-me the OpenStage phone must open its interaction with the DLS port within this, three times devices.requestTimeoutMs (TIMEOUT). Each later step of the interaction waits devices.requestTimeoutMs.',
+    bounds:
+      'After a contact-me the OpenStage phone must open its interaction with the DLS port within this, three times devices.requestTimeoutMs (TIMEOUT). Each later step of the interaction waits devices.requestTimeoutMs.',
   },
   openstageBusyWait: {
     area: 'devices',
     kind: 'timeout',
     ms: 30 * 60_000,
-    bounds: 'An OpenStage write refused busy (a call) waits for the phone\'s solicited contact until the task expires, or this long when the task has no expiry (TIMEOUT, nothing written).',
+    bounds:
+      "An OpenStage write refused busy (a call) waits for the phone's solicited contact until the task expires, or this long when the task has no expiry (TIMEOUT, nothing written).",
   },
   openstageDlsRequest: {
     area: 'devices',

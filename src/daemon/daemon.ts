@@ -121,7 +121,13 @@ export class Daemon {
     this.components.push(...parts.components);
     for (const check of parts.readiness) admin.addCheck(check);
     admin.route('/status', (_req, res) => sendJson(res, 200, this.statusDocument()));
-    admin.route('/', statusPageRoute(() => this.statusDocument(), () => this.clock.now()));
+    admin.route(
+      '/',
+      statusPageRoute(
+        () => this.statusDocument(),
+        () => this.clock.now(),
+      ),
+    );
     const stored = new RegistrationRepository(kv);
     admin.route('/config', (_req, res) => sendJson(res, 200, configDocument({ config: cfg, storedTenantId: () => stored.credentials()?.tenantId })));
     for (const [path, view] of Object.entries(parts.adminViews)) admin.route(path, (_req, res) => sendJson(res, 200, view()));

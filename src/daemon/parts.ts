@@ -80,7 +80,18 @@ export function wireParts(o: {
       fill: (img) => firmware.cache.fillImage({ sha256: img.sha256, size: img.size, source: firmware.imageSource(img.url) }),
     },
   });
-  const devices = wireDeviceWork({ config, db, outbox, registration, dms: dmsClient, clock, log, firmware: { image: (id) => firmware.image(id), served: firmware.served }, certs: tls.certs, relayBaseUrl: () => relayBaseUrl(config.fqdn, o.addresses.https) });
+  const devices = wireDeviceWork({
+    config,
+    db,
+    outbox,
+    registration,
+    dms: dmsClient,
+    clock,
+    log,
+    firmware: { image: (id) => firmware.image(id), served: firmware.served },
+    certs: tls.certs,
+    relayBaseUrl: () => relayBaseUrl(config.fqdn, o.addresses.https),
+  });
   const phone = wirePhoneHttps({
     config,
     db,
@@ -101,7 +112,15 @@ export function wireParts(o: {
   const handlers: InboundHandlers = { ...tls.handlers, ...images.handlers, ...devices.handlers };
   Object.assign(o.inbound, handlers);
   // Every section of the status document must be supplied: a missing one fails to compile.
-  const status: StatusSources = { listeners: () => listenersSection(o.addresses), ...dms.status, ...tls.status, ...phone.status, ...firmware.status, ...images.status, ...devices.status };
+  const status: StatusSources = {
+    listeners: () => listenersSection(o.addresses),
+    ...dms.status,
+    ...tls.status,
+    ...phone.status,
+    ...firmware.status,
+    ...images.status,
+    ...devices.status,
+  };
 
   // Start order; the certificate is loaded before the phone port listens.
   const parts = [dms, tls, phone, firmware, images, devices];

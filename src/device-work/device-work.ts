@@ -7,8 +7,8 @@ import type { RelayConfig } from '../config/schema.js';
 import type { Db } from '../store/db.js';
 import { TaskRepo } from '../store/tasks.js';
 import { DeviceRepo } from '../store/devices.js';
-import type { Component } from '../core/lifecycle.js'
-import type { StatusSections } from '../core/status.js';;
+import type { Component } from '../core/lifecycle.js';
+import type { StatusSections } from '../core/status.js';
 import type { PhoneRoute } from '../core/phone-route.js';
 import { PhoneLock } from '../devices/phone-lock.js';
 import { DriverRegistry } from '../devices/registry.js';
@@ -147,7 +147,16 @@ export class DeviceWork implements Component {
       upgrade: deviceUpgrader({ drivers: this.drivers, lock, images }),
       report: { state: (b) => void o.outbox.enqueue('rollout.state', b), result: (b) => void o.outbox.enqueue('rollout.result', b) },
     });
-    this.poller = new DevicePoller({ devices: this.devices, book, driverFor: (vendor) => this.drivers.statusDriver(vendor), queue: this.queue, lock, clock: o.clock, log: o.log.child({ part: 'monitor' }), intervalMs: cfg.pollIntervalSeconds * 1000 });
+    this.poller = new DevicePoller({
+      devices: this.devices,
+      book,
+      driverFor: (vendor) => this.drivers.statusDriver(vendor),
+      queue: this.queue,
+      lock,
+      clock: o.clock,
+      log: o.log.child({ part: 'monitor' }),
+      intervalMs: cfg.pollIntervalSeconds * 1000,
+    });
   }
 
   handlers(): Pick<InboundHandlers, 'task.submit' | 'task.update' | 'task.delete' | RolloutFrameType> {
@@ -163,7 +172,15 @@ export class DeviceWork implements Component {
   }
 
   statusSection(): StatusSections['deviceWork'] {
-    return { queued: this.queue.size, inFlight: this.queue.pending, polls: this.poller.polls, pollFailures: this.poller.failures, notifications: this.phoneEvents.received, notificationsRefused: this.phoneEvents.rejected, captureSlots: this.inbox.pending };
+    return {
+      queued: this.queue.size,
+      inFlight: this.queue.pending,
+      polls: this.poller.polls,
+      pollFailures: this.poller.failures,
+      notifications: this.phoneEvents.received,
+      notificationsRefused: this.phoneEvents.rejected,
+      captureSlots: this.inbox.pending,
+    };
   }
 
   async start(): Promise<void> {

@@ -98,7 +98,8 @@ export class TaskRunner {
     const executeAt = f.executeAt ? Date.parse(f.executeAt) : null;
     if (executeAt === null || executeAt <= now) {
       const open = this.d.tasks.openDevices();
-      if (open + f.targets.length > this.d.backlog) throw new FrameRefused(`relay backlog full: ${open} device commands waiting, ${f.targets.length} more would exceed devices.backlog=${this.d.backlog}; resubmit later`);
+      if (open + f.targets.length > this.d.backlog)
+        throw new FrameRefused(`relay backlog full: ${open} device commands waiting, ${f.targets.length} more would exceed devices.backlog=${this.d.backlog}; resubmit later`);
     }
     this.d.tasks.insert(
       { taskId: f.taskId, name: f.name, command: JSON.stringify(f.command), executeAt, expiresAt: f.expiresAt ? Date.parse(f.expiresAt) : null },
@@ -143,11 +144,14 @@ export class TaskRunner {
     const old = this.timers.get(taskId);
     if (old) clearTimeout(old);
     const wait = at - this.d.clock.now();
-    const timer = setTimeout(() => {
-      this.timers.delete(taskId);
-      if (at - this.d.clock.now() > 0) this.arm(taskId, at);
-      else this.launch(taskId);
-    }, Math.min(Math.max(0, wait), MAX_TIMER_MS));
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(taskId);
+        if (at - this.d.clock.now() > 0) this.arm(taskId, at);
+        else this.launch(taskId);
+      },
+      Math.min(Math.max(0, wait), MAX_TIMER_MS),
+    );
     this.timers.set(taskId, timer);
   }
 
@@ -166,7 +170,10 @@ export class TaskRunner {
       if (!cmd.ok) {
         this.d.tasks.markPending(task.taskId, row.seq);
       } else if (NOT_REPEATABLE.has(cmd.command.kind)) {
-        this.finishDevice(task.taskId, row, { outcome: 'failure', reason: `interrupted: the relay stopped while sending ${cmd.command.kind}; not repeated because it may have reached the phone` });
+        this.finishDevice(task.taskId, row, {
+          outcome: 'failure',
+          reason: `interrupted: the relay stopped while sending ${cmd.command.kind}; not repeated because it may have reached the phone`,
+        });
       } else {
         this.d.tasks.markPending(task.taskId, row.seq);
       }
@@ -227,7 +234,12 @@ export class TaskRunner {
     this.d.tasks.transaction(() => {
       this.d.tasks.finish(taskId, this.d.clock.now());
       const t = this.d.tasks.get(taskId);
-      this.d.outbox.enqueue('task.state', { taskId, state: 'done', ...(t?.startedAt ? { executedAt: new Date(t.startedAt).toISOString() } : {}), totals: this.d.tasks.totals(taskId) });
+      this.d.outbox.enqueue('task.state', {
+        taskId,
+        state: 'done',
+        ...(t?.startedAt ? { executedAt: new Date(t.startedAt).toISOString() } : {}),
+        totals: this.d.tasks.totals(taskId),
+      });
     });
     this.lastState.delete(taskId);
     this.d.log.info({ taskId, kind: cmd.kind, totals: this.d.tasks.totals(taskId) }, 'task done');
@@ -261,7 +273,10 @@ export class TaskRunner {
         await sleep(retryIn);
         if (!this.stopped) await this.device(taskId, row, cmd, lateSeconds, attempt + 1);
       })
-      .then(() => undefined, (err: unknown) => this.d.log.error({ taskId, deviceId: row.deviceId, err: errorMessage(err) }, 'device command crashed'));
+      .then(
+        () => undefined,
+        (err: unknown) => this.d.log.error({ taskId, deviceId: row.deviceId, err: errorMessage(err) }, 'device command crashed'),
+      );
   }
 
   /** One try; returns a delay when the device should be tried again, else records the result. */
@@ -323,7 +338,13 @@ export class TaskRunner {
   private finishDevice(taskId: string, row: TaskDeviceRow, result: CommandResult): void {
     this.d.tasks.transaction(() => {
       if (!this.d.tasks.markDone(taskId, row.seq, result.outcome, result.reason ?? null)) return;
-      this.d.outbox.enqueue('task.result', { taskId, deviceId: row.deviceId, outcome: result.outcome, ...(result.reason ? { reason: result.reason } : {}), ...(result.data !== undefined ? { data: result.data } : {}) });
+      this.d.outbox.enqueue('task.result', {
+        taskId,
+        deviceId: row.deviceId,
+        outcome: result.outcome,
+        ...(result.reason ? { reason: result.reason } : {}),
+        ...(result.data !== undefined ? { data: result.data } : {}),
+      });
       const now = this.d.clock.now();
       if (now - (this.lastState.get(taskId) ?? 0) >= (this.d.stateEveryMs ?? timeouts.taskStateEvery.ms)) {
         this.lastState.set(taskId, now);

@@ -63,7 +63,8 @@ export function wireDeviceWork(o: {
       throw new ConfigError([{ path: 'devices.caFile', message: `${d.caFile} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)` }]);
     }
   }
-  if (d.tlsPolicy === 'insecure') o.log.warn({ code: 'DEVICE_TLS_INSECURE' }, 'devices.tlsPolicy=insecure: phone certificates are NOT checked; anyone on the LAN path can impersonate a phone');
+  if (d.tlsPolicy === 'insecure')
+    o.log.warn({ code: 'DEVICE_TLS_INSECURE' }, 'devices.tlsPolicy=insecure: phone certificates are NOT checked; anyone on the LAN path can impersonate a phone');
   const work = new DeviceWork({
     config: o.config,
     db: o.db,

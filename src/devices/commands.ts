@@ -80,7 +80,9 @@ export const COMMANDS = {
     run: async (c) => {
       if (!c.driver.reboot) throw lacks(c, 'reboot');
       const r = await c.driver.reboot(c.target);
-      return r.deferred ? { outcome: 'success', reason: 'deferred: the phone is in a call and reboots when it ends', data: { deferred: true } } : { outcome: 'success', data: { deferred: false } };
+      return r.deferred
+        ? { outcome: 'success', reason: 'deferred: the phone is in a call and reboots when it ends', data: { deferred: true } }
+        : { outcome: 'success', data: { deferred: false } };
     },
   }),
   reset: spec({
@@ -100,8 +102,13 @@ export const COMMANDS = {
     run: async (c, a) => {
       if (!c.driver.getParams) throw lacks(c, 'read parameters');
       const r = await c.driver.getParams(c.target, a.names);
-      const data = { values: Object.fromEntries(Object.entries(r.values).map(([k, v]) => [k, v.value])), sources: Object.fromEntries(Object.entries(r.values).map(([k, v]) => [k, v.source])), invalid: r.invalid };
-      if (r.invalid.length > 0 && Object.keys(r.values).length === 0) return { outcome: 'failure', reason: `the phone knows none of the parameters: ${r.invalid.join(', ')}`, data };
+      const data = {
+        values: Object.fromEntries(Object.entries(r.values).map(([k, v]) => [k, v.value])),
+        sources: Object.fromEntries(Object.entries(r.values).map(([k, v]) => [k, v.source])),
+        invalid: r.invalid,
+      };
+      if (r.invalid.length > 0 && Object.keys(r.values).length === 0)
+        return { outcome: 'failure', reason: `the phone knows none of the parameters: ${r.invalid.join(', ')}`, data };
       return r.invalid.length > 0 ? { outcome: 'success', reason: `unknown parameters: ${r.invalid.join(', ')}`, data } : { outcome: 'success', data };
     },
   }),
@@ -114,7 +121,9 @@ export const COMMANDS = {
       const values = Object.fromEntries(Object.entries(a.values).map(([k, v]) => [k, asParam(v)]));
       const r = await c.driver.setParams(c.target, values);
       const data = { set: Object.keys(values).length, chunks: r.chunks };
-      return r.waitedForIdle ? { outcome: 'success', reason: 'the phone was in a call: written once it was idle again', data: { ...data, waitedForIdle: true } } : { outcome: 'success', data };
+      return r.waitedForIdle
+        ? { outcome: 'success', reason: 'the phone was in a call: written once it was idle again', data: { ...data, waitedForIdle: true } }
+        : { outcome: 'success', data };
     },
   }),
   getConfig: spec({
@@ -206,7 +215,14 @@ export const COMMANDS = {
       const img = cachedImage(c, a.imageId);
       if (!img.ok) return img.result;
       const r = await c.driver.updateFirmware(c.target, img.image, 'trigger');
-      const data = { imageId: a.imageId, version: img.image.version, ...(r.fromVersion !== undefined ? { fromVersion: r.fromVersion } : {}), ...(r.toVersion !== undefined ? { toVersion: r.toVersion } : {}), alreadyCurrent: r.alreadyCurrent === true, ...(r.fetchedFromCache !== undefined ? { fetchedFromCache: r.fetchedFromCache } : {}) };
+      const data = {
+        imageId: a.imageId,
+        version: img.image.version,
+        ...(r.fromVersion !== undefined ? { fromVersion: r.fromVersion } : {}),
+        ...(r.toVersion !== undefined ? { toVersion: r.toVersion } : {}),
+        alreadyCurrent: r.alreadyCurrent === true,
+        ...(r.fetchedFromCache !== undefined ? { fetchedFromCache: r.fetchedFromCache } : {}),
+      };
       const reason = r.reason ?? (r.alreadyCurrent ? 'already current' : undefined);
       return { outcome: r.outcome, ...(reason ? { reason } : {}), data };
     },

@@ -51,9 +51,14 @@ export function classifyTransportError(err: unknown, where: string): DeviceError
   if (err instanceof DeviceError) return err;
   const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
   const msg = err instanceof Error ? err.message : String(err);
-  if (NEVER_SENT.has(code) || err instanceof undiciErrors.ConnectTimeoutError) return new DeviceError('CONNECT_FAILED', `${where}: cannot connect (${code || msg})`, { reached: false, cause: err });
+  if (NEVER_SENT.has(code) || err instanceof undiciErrors.ConnectTimeoutError)
+    return new DeviceError('CONNECT_FAILED', `${where}: cannot connect (${code || msg})`, { reached: false, cause: err });
   if (TLS_TRUST.test(code)) return new DeviceError('TLS_UNTRUSTED', `${where}: certificate not trusted (${code})`, { reached: false, cause: err });
-  if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError'))) {
+  if (
+    err instanceof undiciErrors.HeadersTimeoutError ||
+    err instanceof undiciErrors.BodyTimeoutError ||
+    (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError'))
+  ) {
     return new DeviceError('TIMEOUT', `${where}: no answer in time`, { reached: true, cause: err });
   }
   return new DeviceError('CONNECTION_LOST', `${where}: connection lost (${code || msg})`, { reached: true, cause: err });

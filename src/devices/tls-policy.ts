@@ -42,7 +42,14 @@ export function phoneConnector(opts: { policy: TlsPolicy; caFile?: string | unde
         const verdict = fp ? opts.pins.check(origin, fp) : { ok: false as const, pinned: '(none presented)' };
         if (!verdict.ok) {
           socket.destroy();
-          callback(new DeviceError('TLS_PIN_MISMATCH', `certificate of ${origin} changed since it was pinned (pinned ${verdict.pinned.slice(0, 23)}…, now ${String(fp).slice(0, 23)}…); if the phone was replaced, clear the pin with \`cloud-relay devices clear-pin ${origin}\``, { reached: false }), null);
+          callback(
+            new DeviceError(
+              'TLS_PIN_MISMATCH',
+              `certificate of ${origin} changed since it was pinned (pinned ${verdict.pinned.slice(0, 23)}…, now ${String(fp).slice(0, 23)}…); if the phone was replaced, clear the pin with \`cloud-relay devices clear-pin ${origin}\``,
+              { reached: false },
+            ),
+            null,
+          );
           return;
         }
       }

@@ -28,7 +28,8 @@ export function dmsTrustedCa(extraCaFile: string | undefined): string[] | undefi
     throw new ConfigError([{ path: 'dmsCaFile', message: `cannot read ${extraCaFile}: ${errorMessage(err)}` }]);
   }
   // Otherwise a wrong file surfaces only as an opaque TLS error on the first DMS connection.
-  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError([{ path: 'dmsCaFile', message: `${extraCaFile} holds no PEM certificate (-----BEGIN CERTIFICATE-----)` }]);
+  if (!pem.includes('-----BEGIN CERTIFICATE-----'))
+    throw new ConfigError([{ path: 'dmsCaFile', message: `${extraCaFile} holds no PEM certificate (-----BEGIN CERTIFICATE-----)` }]);
   return [...rootCertificates, pem];
 }
 

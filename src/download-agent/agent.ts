@@ -225,7 +225,8 @@ export class DownloadAgent {
       ...limited.rejected.map((r) => ({ imageId: r.image.imageId, path: r.image.path, size: r.image.size, sha256: r.image.sha256, version: r.image.version, reason: r.reason })),
       ...cat.invalid.filter((i) => i.imageId !== undefined).map((i) => ({ imageId: i.imageId as string, path: '', size: 0, sha256: '', version: '', reason: i.reason })),
     ];
-    for (const r of cat.invalid.filter((i) => i.imageId === undefined)) this.o.log.warn({ code: 'CATALOGUE_INVALID', reason: r.reason }, 'image catalogue entry without a readable imageId ignored');
+    for (const r of cat.invalid.filter((i) => i.imageId === undefined))
+      this.o.log.warn({ code: 'CATALOGUE_INVALID', reason: r.reason }, 'image catalogue entry without a readable imageId ignored');
     for (const r of rejected) {
       this.o.log.warn({ code: 'IMAGE_REJECTED', imageId: r.imageId, reason: r.reason }, 'image rejected');
       this.report(r.imageId, 'failed', 0, r.reason);

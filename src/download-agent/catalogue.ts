@@ -132,7 +132,9 @@ export async function fetchCatalogue(dispatcher: Dispatcher, dmsUrl: string, rel
   }
   if (res.statusCode !== 200) {
     await res.body.dump().catch(() => undefined);
-    throw new CatalogueError(res.statusCode === 401 ? 'CATALOGUE_UNAUTHORIZED' : 'CATALOGUE_HTTP', `image catalogue answered HTTP ${res.statusCode}`, { details: { status: res.statusCode } });
+    throw new CatalogueError(res.statusCode === 401 ? 'CATALOGUE_UNAUTHORIZED' : 'CATALOGUE_HTTP', `image catalogue answered HTTP ${res.statusCode}`, {
+      details: { status: res.statusCode },
+    });
   }
   let body: unknown;
   try {

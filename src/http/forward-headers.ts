@@ -1,12 +1,28 @@
 /** Hop-by-hop (RFC 9110 §7.6.1) plus what the relay sets itself or must not forward. */
 const DROP_REQUEST = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade',
-  'http2-settings', 'host', 'expect', 'x-forwarded-for', 'x-relay-id',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'http2-settings',
+  'host',
+  'expect',
+  'x-forwarded-for',
+  'x-relay-id',
 ]);
 
 /** Header names a Connection header value lists (RFC 9110 §7.6.1), lower-cased. */
 export function connectionTokens(value: string): Set<string> {
-  return new Set(value.split(',').map((t) => t.trim().toLowerCase()).filter((t) => t !== ''));
+  return new Set(
+    value
+      .split(',')
+      .map((t) => t.trim().toLowerCase())
+      .filter((t) => t !== ''),
+  );
 }
 
 /**

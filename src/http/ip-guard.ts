@@ -102,11 +102,17 @@ export class IpGuard {
     if (row.blacklistedAt === now) {
       this.blocked.add(ip);
       relayMetrics.ipGuardBan('blacklist');
-      this.log.warn({ ip, bans: row.banCount, reason, code: 'IP_BLACKLISTED' }, `ip guard: ${ip} BLACKLISTED after ${row.banCount} bans (lift with \`cloud-relay ip unban ${ip}\`)`);
+      this.log.warn(
+        { ip, bans: row.banCount, reason, code: 'IP_BLACKLISTED' },
+        `ip guard: ${ip} BLACKLISTED after ${row.banCount} bans (lift with \`cloud-relay ip unban ${ip}\`)`,
+      );
     } else if (row.bannedUntil !== null && row.lastFailureAt === now && row.failures === 0) {
       this.blocked.add(ip);
       relayMetrics.ipGuardBan('ban');
-      this.log.warn({ ip, bans: row.banCount, until: new Date(row.bannedUntil).toISOString(), reason, code: 'IP_BANNED' }, `ip guard: ${ip} banned until ${new Date(row.bannedUntil).toISOString()} after ${this.policy.maxFailures} failures`);
+      this.log.warn(
+        { ip, bans: row.banCount, until: new Date(row.bannedUntil).toISOString(), reason, code: 'IP_BANNED' },
+        `ip guard: ${ip} banned until ${new Date(row.bannedUntil).toISOString()} after ${this.policy.maxFailures} failures`,
+      );
     }
   }
 
@@ -120,7 +126,14 @@ export class IpGuard {
     const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
     const addresses = this.store.recentlyBlocked(now, limit).map((r): BlockedAddress => {
       const blacklisted = stateOf(r, now) === 'blacklisted';
-      return { ip: r.ip, state: blacklisted ? 'blacklisted' : 'banned', until: blacklisted ? null : iso(r.bannedUntil), bans: r.banCount, lastFailure: r.lastFailure, lastFailureAt: iso(r.lastFailureAt) };
+      return {
+        ip: r.ip,
+        state: blacklisted ? 'blacklisted' : 'banned',
+        until: blacklisted ? null : iso(r.bannedUntil),
+        bans: r.banCount,
+        lastFailure: r.lastFailure,
+        lastFailureAt: iso(r.lastFailureAt),
+      };
     });
     return { ...this.counts(), addresses };
   }

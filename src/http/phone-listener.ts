@@ -1,4 +1,4 @@
-import type { Socket} from 'node:net';
+import type { Socket } from 'node:net';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
 import type { Logger } from '../log.js';
 import { timeouts } from '../core/timeouts.js';

@@ -137,7 +137,10 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       return;
     }
     const timeout = TIMEOUT_CODES.has(code);
-    this.log.warn({ ip: this.ip, path: this.path, upstream: this.upstreamBase, code, err: errorMessage(err) }, timeout ? 'provisioning server timed out' : 'provisioning server unreachable');
+    this.log.warn(
+      { ip: this.ip, path: this.path, upstream: this.upstreamBase, code, err: errorMessage(err) },
+      timeout ? 'provisioning server timed out' : 'provisioning server unreachable',
+    );
     sendText(res, timeout ? 504 : 502, timeout ? 'Provisioning server timed out' : 'Provisioning server unreachable');
   }
 

@@ -62,7 +62,8 @@ export function parseProxyHeader(buf: Buffer): ParseResult {
 function missing(buf: Buffer): ParseResult {
   // Say what arrived instead: the usual mistake is a balancer without send-proxy(-v2), or a
   // phone reaching the relay directly, which both start with a TLS handshake record.
-  const what = buf[0] === 0x16 ? 'a TLS handshake' : /^[A-Z]{3,7} /.test(buf.subarray(0, 8).toString('latin1')) ? 'a plain HTTP request' : `byte 0x${buf[0]!.toString(16).padStart(2, '0')}`;
+  const what =
+    buf[0] === 0x16 ? 'a TLS handshake' : /^[A-Z]{3,7} /.test(buf.subarray(0, 8).toString('latin1')) ? 'a plain HTTP request' : `byte 0x${buf[0]!.toString(16).padStart(2, '0')}`;
   return { kind: 'invalid', reason: `no PROXY protocol header: the connection starts with ${what}`, missing: true };
 }
 
@@ -140,13 +141,23 @@ function parseV2(buf: Buffer): ParseResult {
   if (family === 1) {
     return {
       kind: 'header',
-      header: { version: 2, command: 'proxy', source: { address: ipv4(buf, a), port: buf.readUInt16BE(a + 8) }, destination: { address: ipv4(buf, a + 4), port: buf.readUInt16BE(a + 10) } },
+      header: {
+        version: 2,
+        command: 'proxy',
+        source: { address: ipv4(buf, a), port: buf.readUInt16BE(a + 8) },
+        destination: { address: ipv4(buf, a + 4), port: buf.readUInt16BE(a + 10) },
+      },
       length,
     };
   }
   return {
     kind: 'header',
-    header: { version: 2, command: 'proxy', source: { address: ipv6(buf, a), port: buf.readUInt16BE(a + 32) }, destination: { address: ipv6(buf, a + 16), port: buf.readUInt16BE(a + 34) } },
+    header: {
+      version: 2,
+      command: 'proxy',
+      source: { address: ipv6(buf, a), port: buf.readUInt16BE(a + 32) },
+      destination: { address: ipv6(buf, a + 16), port: buf.readUInt16BE(a + 34) },
+    },
     length,
   };
 }
@@ -179,7 +190,7 @@ function ipv6(buf: Buffer, at: number): string {
 function compressIpv6(groups: string[]): string {
   let bestStart = -1;
   let bestLen = 0;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== '0') {
       i++;
       continue;

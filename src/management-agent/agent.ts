@@ -83,7 +83,13 @@ export class ManagementAgent implements Component {
       tuning,
     });
     this.inboundRepo = new InboundRepository(opts.db);
-    this.dispatcher = new InboundDispatcher({ repo: this.inboundRepo, handlers: opts.inbound, onAnswer: (ref, kind, reason) => this.outbox.answered(ref, kind, reason), log, clock });
+    this.dispatcher = new InboundDispatcher({
+      repo: this.inboundRepo,
+      handlers: opts.inbound,
+      onAnswer: (ref, kind, reason) => this.outbox.answered(ref, kind, reason),
+      log,
+      clock,
+    });
     this.control = new ControlChannel({ registration: this.registration, outbox: this.outbox, inbound: this.dispatcher, dms: opts.dms, runId: this.runId, log, clock, tuning });
   }
 
@@ -108,7 +114,8 @@ export class ManagementAgent implements Component {
     this.pruneTimer.unref();
     this.dispatcher.redispatchPending();
     const stored = this.regRepo.credentials();
-    if (stored) this.opts.log.info({ tenantId: stored.tenantId, storedAt: stored.storedAt }, 'using the tenant ID and PIN stored by `cloud-relay register` (they win over the config file)');
+    if (stored)
+      this.opts.log.info({ tenantId: stored.tenantId, storedAt: stored.storedAt }, 'using the tenant ID and PIN stored by `cloud-relay register` (they win over the config file)');
     this.registration.start();
     this.heartbeat.start();
     this.control.start();

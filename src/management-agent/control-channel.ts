@@ -217,7 +217,10 @@ export class ControlChannel {
     }
     const unacked = outbox.oldestUnackedMs();
     if (unacked >= tuning.ackTimeoutMs) {
-      log.warn({ code: 'CONTROL_ACK_TIMEOUT', unackedMs: Math.round(unacked), inFlight: outbox.inFlightCount() }, 'outbox frames unacked on a live connection: treating it as broken and reconnecting');
+      log.warn(
+        { code: 'CONTROL_ACK_TIMEOUT', unackedMs: Math.round(unacked), inFlight: outbox.inFlightCount() },
+        'outbox frames unacked on a live connection: treating it as broken and reconnecting',
+      );
       this.noteError('CONTROL_ACK_TIMEOUT', `outbox frames unacked for ${Math.round(unacked / 1000)} s on a live connection`);
       ws.terminate();
     }
@@ -250,7 +253,8 @@ export class ControlChannel {
     this.lastClose = { code, reason, at: new Date(this.deps.clock.now()).toISOString() };
     if (wasConnected) this.downSince = this.deps.clock.now();
     if (this.stopped) return;
-    if (wasConnected && code !== CloseCode.GOING_AWAY && code !== 1000) this.noteError('CONTROL_CLOSED', `the DMS closed the control channel with ${code}${reason ? ` (${reason})` : ''}`);
+    if (wasConnected && code !== CloseCode.GOING_AWAY && code !== 1000)
+      this.noteError('CONTROL_CLOSED', `the DMS closed the control channel with ${code}${reason ? ` (${reason})` : ''}`);
     switch (code) {
       case CloseCode.SUPERSEDED:
         log.warn({ code: 'CONTROL_SUPERSEDED', closeCode: code }, 'the DMS closed this control connection as superseded by a newer one');

@@ -51,7 +51,9 @@ export class DmsFiles {
         if (i < attempts) await sleep(retryPolicyDelay({ attempts, baseDelayMs: this.opts.retryDelayMs ?? timeouts.dmsUploadRetry.ms, maxDelayMs: 60_000 }, i, 'equal'));
       }
     }
-    throw last instanceof DeviceError ? last : new DeviceError('UPLOAD_FAILED', `upload of ${name} to the DMS failed: ${last instanceof Error ? last.message : String(last)}`, { reached: true, cause: last });
+    throw last instanceof DeviceError
+      ? last
+      : new DeviceError('UPLOAD_FAILED', `upload of ${name} to the DMS failed: ${last instanceof Error ? last.message : String(last)}`, { reached: true, cause: last });
   }
 
   private async once(path: string, name: string, size: number, contentType: string): Promise<UploadedFile> {

@@ -72,7 +72,10 @@ export class Heartbeat {
   }
 
   intervalMs(reg: Registration | undefined): number {
-    return Math.max(this.deps.tuning.heartbeatMinIntervalMs, reg?.heartbeatIntervalSeconds !== undefined ? reg.heartbeatIntervalSeconds * 1000 : timeouts.heartbeatDefaultInterval.ms);
+    return Math.max(
+      this.deps.tuning.heartbeatMinIntervalMs,
+      reg?.heartbeatIntervalSeconds !== undefined ? reg.heartbeatIntervalSeconds * 1000 : timeouts.heartbeatDefaultInterval.ms,
+    );
   }
 
   private beatSoon(): void {
@@ -118,7 +121,10 @@ export class Heartbeat {
     }
     const parsed = heartbeatAnswerSchema.safeParse(res.body);
     if (!parsed.success) {
-      this.deps.log.warn({ code: 'DMS_BAD_RESPONSE', seq: body.seq }, `the DMS heartbeat answer is invalid: ${parsed.error.issues[0]?.path.join('.') ?? ''} ${parsed.error.issues[0]?.message ?? ''}`);
+      this.deps.log.warn(
+        { code: 'DMS_BAD_RESPONSE', seq: body.seq },
+        `the DMS heartbeat answer is invalid: ${parsed.error.issues[0]?.path.join('.') ?? ''} ${parsed.error.issues[0]?.message ?? ''}`,
+      );
       return;
     }
     this.lastOkAt = this.deps.clock.now();

@@ -12,7 +12,9 @@ export type Reply = { type: 'ack'; ref: string } | { type: 'nack'; ref: string |
 /** A frame that failed validation; its code names the kind of fault (operators grep for them). */
 export class InvalidFrameError extends RelayError {
   constructor(
-    code: Catalogued<'FRAME_BINARY' | 'FRAME_TOO_LARGE' | 'FRAME_BAD_JSON' | 'FRAME_NOT_OBJECT' | 'FRAME_BAD_ID' | 'FRAME_BAD_VERSION' | 'FRAME_UNKNOWN_TYPE' | 'FRAME_INVALID_FIELD'>,
+    code: Catalogued<
+      'FRAME_BINARY' | 'FRAME_TOO_LARGE' | 'FRAME_BAD_JSON' | 'FRAME_NOT_OBJECT' | 'FRAME_BAD_ID' | 'FRAME_BAD_VERSION' | 'FRAME_UNKNOWN_TYPE' | 'FRAME_INVALID_FIELD'
+    >,
     message: string,
     readonly ref: string | null,
   ) {
@@ -107,7 +109,10 @@ export class InboundDispatcher {
         return { state: 'refused', reason: err.reason };
       }
       // Stored but not processed: acked (we have it) and run again at the next start.
-      log.error({ code: 'FRAME_HANDLER_FAILED', ref: frame.id, type: frame.type, err: errorMessage(err) }, 'frame handler failed; the frame stays stored and is retried at the next start');
+      log.error(
+        { code: 'FRAME_HANDLER_FAILED', ref: frame.id, type: frame.type, err: errorMessage(err) },
+        'frame handler failed; the frame stays stored and is retried at the next start',
+      );
       return { state: 'pending' };
     }
   }

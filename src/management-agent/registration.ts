@@ -28,7 +28,12 @@ export interface Credentials {
 /** Why one registration attempt failed, and how long to wait before the next. */
 export type AttemptOutcome =
   | { ok: true; registration: Registration }
-  | { ok: false; kind: 'invalid_credentials' | 'license_expired' | 'rate_limited' | 'server_error' | 'unreachable' | 'clock_skew' | 'bad_response'; error: RelayError; retryAfterMs?: number };
+  | {
+      ok: false;
+      kind: 'invalid_credentials' | 'license_expired' | 'rate_limited' | 'server_error' | 'unreachable' | 'clock_skew' | 'bad_response';
+      error: RelayError;
+      retryAfterMs?: number;
+    };
 
 export interface RegistrationDeps {
   readonly dmsUrl: string;
@@ -196,24 +201,39 @@ export class RegistrationClient implements RegistrationSource {
     }
     const errName = typeof res.body === 'object' && res.body !== null && 'error' in res.body ? String(res.body.error) : '';
     if (res.status === 401) return { ok: false, kind: 'invalid_credentials', error: new RelayError('REGISTRATION_REJECTED', 'tenant ID or PIN rejected by the DMS') };
-    if (res.status === 403 && errName === 'license_expired') return { ok: false, kind: 'license_expired', error: new RelayError('LICENSE_EXPIRED', 'the DMS says the tenant\'s license has expired; retrying hourly') };
+    if (res.status === 403 && errName === 'license_expired')
+      return { ok: false, kind: 'license_expired', error: new RelayError('LICENSE_EXPIRED', "the DMS says the tenant's license has expired; retrying hourly") };
     if (res.status === 429) {
       const retryAfterMs = parseRetryAfter(res.headers['retry-after'], this.deps.clock.now());
-      return { ok: false, kind: 'rate_limited', error: new RelayError('DMS_RATE_LIMITED', `the DMS asked to retry later (429${retryAfterMs !== undefined ? `, Retry-After ${Math.round(retryAfterMs / 1000)} s` : ''})`), ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+      return {
+        ok: false,
+        kind: 'rate_limited',
+        error: new RelayError('DMS_RATE_LIMITED', `the DMS asked to retry later (429${retryAfterMs !== undefined ? `, Retry-After ${Math.round(retryAfterMs / 1000)} s` : ''})`),
+        ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+      };
     }
-    if (res.status !== 200) return { ok: false, kind: 'server_error', error: new RelayError('DMS_ERROR', `the DMS answered registration with HTTP ${res.status}${errName ? ` (${errName})` : ''}`) };
+    if (res.status !== 200)
+      return { ok: false, kind: 'server_error', error: new RelayError('DMS_ERROR', `the DMS answered registration with HTTP ${res.status}${errName ? ` (${errName})` : ''}`) };
     const parsed = registerResponseSchema.safeParse(res.body);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      return { ok: false, kind: 'bad_response', error: new RelayError('DMS_BAD_RESPONSE', `the DMS registration answer is invalid: field ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? '?'}`) };
+      return {
+        ok: false,
+        kind: 'bad_response',
+        error: new RelayError('DMS_BAD_RESPONSE', `the DMS registration answer is invalid: field ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? '?'}`),
+      };
     }
     const previousId = this.relayId();
     const reg: StoredRegistration = { ...parsed.data, dmsUrl: this.deps.dmsUrl };
     this.deps.repo.save(reg);
     this.rejectedStreak = false;
     this.lastError = undefined;
-    if (previousId && previousId !== reg.relayId) this.deps.log.warn({ code: 'RELAY_ID_CHANGED', previousRelayId: previousId, relayId: reg.relayId }, 'the DMS did not know our relay id and assigned a new one');
-    this.deps.log.info({ relayId: reg.relayId, tenantId: creds.tenantId, heartbeatIntervalSeconds: reg.heartbeatIntervalSeconds, tokenExpiresAt: reg.tokenExpiresAt }, 'registered with the DMS');
+    if (previousId && previousId !== reg.relayId)
+      this.deps.log.warn({ code: 'RELAY_ID_CHANGED', previousRelayId: previousId, relayId: reg.relayId }, 'the DMS did not know our relay id and assigned a new one');
+    this.deps.log.info(
+      { relayId: reg.relayId, tenantId: creds.tenantId, heartbeatIntervalSeconds: reg.heartbeatIntervalSeconds, tokenExpiresAt: reg.tokenExpiresAt },
+      'registered with the DMS',
+    );
     const registration = toRegistration(reg);
     this.adopt(registration);
     return { ok: true, registration };
@@ -241,7 +261,15 @@ export class RegistrationClient implements RegistrationSource {
 }
 
 function toRegistration(s: StoredRegistration): Registration {
-  return { relayId: s.relayId, token: s.token, tokenExpiresAt: s.tokenExpiresAt, heartbeatIntervalSeconds: s.heartbeatIntervalSeconds, controlUrl: s.controlUrl, provisioningUrl: s.provisioningUrl, site: s.site };
+  return {
+    relayId: s.relayId,
+    token: s.token,
+    tokenExpiresAt: s.tokenExpiresAt,
+    heartbeatIntervalSeconds: s.heartbeatIntervalSeconds,
+    controlUrl: s.controlUrl,
+    provisioningUrl: s.provisioningUrl,
+    site: s.site,
+  };
 }
 
 export function parseRetryAfter(value: string | string[] | undefined, now: number): number | undefined {

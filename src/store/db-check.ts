@@ -15,7 +15,14 @@ export interface DbCheck {
   /** "ok", or SQLite's integrity_check findings (at most 20). */
   readonly integrity: string[];
   readonly migrations: { readonly applied: number[]; readonly known: number; readonly pending: number[]; readonly newer: boolean } | null;
-  readonly secrets: { readonly keyFile: string; readonly source: KeySource['kind']; readonly present: boolean; readonly sealedWith: string | null; readonly matches: boolean | null; readonly problem: string | null };
+  readonly secrets: {
+    readonly keyFile: string;
+    readonly source: KeySource['kind'];
+    readonly present: boolean;
+    readonly sealedWith: string | null;
+    readonly matches: boolean | null;
+    readonly problem: string | null;
+  };
   readonly problems: string[];
 }
 

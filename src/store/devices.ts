@@ -54,7 +54,9 @@ export class DeviceRepo {
     this.getStmt = db.prepare<[string], DeviceRow>('SELECT device_id AS deviceId, mac, ip, target, status, online FROM devices WHERE device_id = ?');
     this.byIpStmt = db.prepare<[string], DeviceRow>('SELECT device_id AS deviceId, mac, ip, target, status, online FROM devices WHERE ip = ? ORDER BY updated_at DESC LIMIT 1');
     this.byMacStmt = db.prepare<[string], DeviceRow>('SELECT device_id AS deviceId, mac, ip, target, status, online FROM devices WHERE mac = ? ORDER BY updated_at DESC LIMIT 1');
-    this.pageStmt = db.prepare<[string, number], DeviceRow>('SELECT device_id AS deviceId, mac, ip, target, status, online FROM devices WHERE device_id > ? ORDER BY device_id LIMIT ?');
+    this.pageStmt = db.prepare<[string, number], DeviceRow>(
+      'SELECT device_id AS deviceId, mac, ip, target, status, online FROM devices WHERE device_id > ? ORDER BY device_id LIMIT ?',
+    );
     this.countStmt = db.prepare<[], { known: number; online: number }>('SELECT COUNT(*) AS known, COALESCE(SUM(online), 0) AS online FROM devices');
     // online_changed_at moves only when online flips (SET sees the row's old values).
     this.setStatusStmt = db.prepare(

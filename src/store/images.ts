@@ -137,7 +137,17 @@ export class ImagesRepo {
         .filter((id) => !keep.has(id));
       for (const id of removed) this.del.run(id);
       for (const i of images) {
-        this.upsert.run({ imageId: i.imageId, vendor: i.vendor, models: JSON.stringify(i.models), version: i.version, path: i.path, size: i.size, sha256: i.sha256, url: i.url, now });
+        this.upsert.run({
+          imageId: i.imageId,
+          vendor: i.vendor,
+          models: JSON.stringify(i.models),
+          version: i.version,
+          path: i.path,
+          size: i.size,
+          sha256: i.sha256,
+          url: i.url,
+          now,
+        });
       }
       this.putCat.run(syncWindow === null || syncWindow === undefined ? null : JSON.stringify(syncWindow), now);
       return removed;

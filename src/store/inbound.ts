@@ -28,7 +28,9 @@ export class InboundRepository {
     this.insertStmt = db.prepare('INSERT INTO inbound_frames (id, type, frame, state, reason, received_at, sealed) VALUES (?, ?, ?, ?, ?, ?, ?)');
     // The sealed copy exists only for re-dispatch: a finished frame keeps only its redacted record.
     this.setStateStmt = db.prepare("UPDATE inbound_frames SET state = ?, reason = ?, sealed = CASE WHEN ? = 'pending' THEN sealed ELSE NULL END WHERE id = ?");
-    this.pendingStmt = db.prepare<[], InboundRow & { sealed: string | null }>("SELECT id, type, frame, state, reason, sealed FROM inbound_frames WHERE state = 'pending' ORDER BY received_at, rowid");
+    this.pendingStmt = db.prepare<[], InboundRow & { sealed: string | null }>(
+      "SELECT id, type, frame, state, reason, sealed FROM inbound_frames WHERE state = 'pending' ORDER BY received_at, rowid",
+    );
     this.pruneStmt = db.prepare("DELETE FROM inbound_frames WHERE received_at < ? AND state != 'pending'");
   }
 

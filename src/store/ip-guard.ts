@@ -55,12 +55,14 @@ export class IpGuardStore {
 
   /** Read-modify-write of one IP in a single transaction (safe against `cloud-relay ip` at the same time). */
   update(ip: string, change: (row: IpGuardRow) => IpGuardRow): IpGuardRow {
-    return this.db.transaction(() => {
-      const row = this.getStmt.get(ip) ?? emptyRow(ip);
-      const next = change(row);
-      this.upsertStmt.run(next);
-      return next;
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        const row = this.getStmt.get(ip) ?? emptyRow(ip);
+        const next = change(row);
+        this.upsertStmt.run(next);
+        return next;
+      })
+      .immediate();
   }
 
   list(): IpGuardRow[] {

@@ -45,7 +45,9 @@ export class RolloutRepo {
   constructor(private readonly db: Db) {
     this.s = {
       insert: db.prepare("INSERT INTO rollouts (rollout_id, name, image_id, policy, state, submitted_at) VALUES (?, ?, ?, ?, 'waiting', ?)"),
-      insertDevice: db.prepare("INSERT INTO rollout_devices (rollout_id, seq, device_id, target, phase) VALUES (?, ?, ?, ?, 'pending') ON CONFLICT (rollout_id, device_id) DO UPDATE SET target = excluded.target"),
+      insertDevice: db.prepare(
+        "INSERT INTO rollout_devices (rollout_id, seq, device_id, target, phase) VALUES (?, ?, ?, ?, 'pending') ON CONFLICT (rollout_id, device_id) DO UPDATE SET target = excluded.target",
+      ),
       maxSeq: db.prepare<[string], { n: number | null }>('SELECT MAX(seq) AS n FROM rollout_devices WHERE rollout_id = ?'),
       get: db.prepare<[string], RolloutRow>(`SELECT ${R_COLS} FROM rollouts WHERE rollout_id = ?`),
       active: db.prepare<[], RolloutRow>(`SELECT ${R_COLS} FROM rollouts WHERE finished_at IS NULL ORDER BY submitted_at, rollout_id`),
@@ -62,7 +64,9 @@ export class RolloutRepo {
       toStart: db.prepare<[string], { n: number }>("SELECT COUNT(*) AS n FROM rollout_devices WHERE rollout_id = ? AND phase IN ('pending', 'waiting_idle')"),
       earliestRetry: db.prepare<[string], { t: number | null }>("SELECT MIN(retry_at) AS t FROM rollout_devices WHERE rollout_id = ? AND phase = 'waiting_idle'"),
       inPhase: db.prepare<[string, string], RolloutDeviceRow>(`SELECT ${D_COLS} FROM rollout_devices WHERE rollout_id = ? AND phase = ? ORDER BY seq`),
-      markRunning: db.prepare("UPDATE rollout_devices SET phase = 'running', started_at = ?, retry_at = NULL WHERE rollout_id = ? AND seq = ? AND phase IN ('pending', 'waiting_idle')"),
+      markRunning: db.prepare(
+        "UPDATE rollout_devices SET phase = 'running', started_at = ?, retry_at = NULL WHERE rollout_id = ? AND seq = ? AND phase IN ('pending', 'waiting_idle')",
+      ),
       markWaiting: db.prepare("UPDATE rollout_devices SET phase = 'waiting_idle', retry_at = ? WHERE rollout_id = ? AND seq = ? AND phase IN ('pending', 'waiting_idle')"),
       finishDevice: db.prepare(
         "UPDATE rollout_devices SET phase = ?, from_version = ?, to_version = ?, reason = ?, finished_at = ? WHERE rollout_id = ? AND seq = ? AND phase NOT IN ('upgraded', 'already_current', 'failed', 'not_applicable', 'not_started')",

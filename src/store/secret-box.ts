@@ -92,7 +92,11 @@ export function loadKey(source: KeySource, record: KeyRecord, options: { create:
         closeSync(fd);
       }
     } catch (err) {
-      throw new SecretsError('SECRETS_KEY_UNUSABLE', `cannot create the secrets key file ${source.path}: ${errorMessage(err)}; set secretsKeyFile to a writable path outside the data directory`, { cause: err });
+      throw new SecretsError(
+        'SECRETS_KEY_UNUSABLE',
+        `cannot create the secrets key file ${source.path}: ${errorMessage(err)}; set secretsKeyFile to a writable path outside the data directory`,
+        { cause: err },
+      );
     }
   } else {
     try {

@@ -19,7 +19,10 @@ export function storeStats(db: Db, dataDir: string): StoreStats {
   const tables: Record<string, number> = {};
   for (const name of names) {
     // Table names come from sqlite_master itself; quoting keeps odd names intact.
-    tables[name] = db.prepare(`SELECT count(*) FROM "${name.replace(/"/g, '""')}"`).pluck().get() as number;
+    tables[name] = db
+      .prepare(`SELECT count(*) FROM "${name.replace(/"/g, '""')}"`)
+      .pluck()
+      .get() as number;
   }
   const schemaVersion = names.includes('schema_migrations') ? ((db.prepare('SELECT max(version) FROM schema_migrations').pluck().get() as number | null) ?? 0) : 0;
   const files: Record<string, number | null> = {};

@@ -38,7 +38,8 @@ export interface TaskCounts {
   inProgress: number;
 }
 
-const TASK_COLS = 'task_id AS taskId, name, command, state, execute_at AS executeAt, expires_at AS expiresAt, created_at AS createdAt, started_at AS startedAt, finished_at AS finishedAt';
+const TASK_COLS =
+  'task_id AS taskId, name, command, state, execute_at AS executeAt, expires_at AS expiresAt, created_at AS createdAt, started_at AS startedAt, finished_at AS finishedAt';
 export interface TaskOverview extends TaskCounts {
   taskId: string;
   name: string;
@@ -78,7 +79,9 @@ export class TaskRepo {
       totals: db.prepare<[string], TaskCounts>(
         "SELECT COUNT(*) AS total, COALESCE(SUM(outcome = 'success'), 0) AS success, COALESCE(SUM(outcome = 'failure'), 0) AS failure, COALESCE(SUM(outcome = 'not_applicable'), 0) AS notApplicable, COALESCE(SUM(state != 'done'), 0) AS inProgress FROM task_devices WHERE task_id = ?",
       ),
-      counts: db.prepare<[], { scheduled: number; running: number }>("SELECT COALESCE(SUM(state = 'scheduled'), 0) AS scheduled, COALESCE(SUM(state = 'executing'), 0) AS running FROM tasks"),
+      counts: db.prepare<[], { scheduled: number; running: number }>(
+        "SELECT COALESCE(SUM(state = 'scheduled'), 0) AS scheduled, COALESCE(SUM(state = 'executing'), 0) AS running FROM tasks",
+      ),
       // Unfinished tasks first, then the newest. The command may be sealed (its args may hold a
       // password), so SQL cannot read its kind: recent() opens it and keeps only the kind.
       recent: db.prepare<[number], Omit<TaskOverview, 'kind'> & { command: string }>(
@@ -89,11 +92,17 @@ export class TaskRepo {
          LEFT JOIN task_devices d ON d.task_id = t.task_id
          GROUP BY t.task_id ORDER BY t.state = 'done', t.created_at DESC`,
       ),
-      openDevices: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM task_devices d JOIN tasks t ON t.task_id = d.task_id WHERE t.state = 'executing' AND d.state != 'done'"),
+      openDevices: db.prepare<[], { n: number }>(
+        "SELECT COUNT(*) AS n FROM task_devices d JOIN tasks t ON t.task_id = d.task_id WHERE t.state = 'executing' AND d.state != 'done'",
+      ),
     };
   }
 
-  insert(t: { taskId: string; name: string; command: string; executeAt: number | null; expiresAt: number | null }, targets: readonly { deviceId: string; target: string }[], now: number): void {
+  insert(
+    t: { taskId: string; name: string; command: string; executeAt: number | null; expiresAt: number | null },
+    targets: readonly { deviceId: string; target: string }[],
+    now: number,
+  ): void {
     this.s.insertTask.run(t.taskId, t.name, sealCommand(this.db, t.command), 'scheduled', t.executeAt, t.expiresAt, now);
     this.insertTargets(t.taskId, targets);
   }

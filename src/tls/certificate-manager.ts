@@ -130,7 +130,14 @@ export class CertificateManager {
     const problems = r.problems.map((p) => `${p.code}: ${p.message}`);
     const warning = expiryWarning(r);
     if (warning) problems.push(warning);
-    return { subject: r.commonName || r.subject, sans: [...r.dnsNames, ...r.ipAddresses], notAfter: r.notAfter, valid: r.valid, selfSigned: this.current.source === 'self-signed', ...(problems.length > 0 ? { problems } : {}) };
+    return {
+      subject: r.commonName || r.subject,
+      sans: [...r.dnsNames, ...r.ipAddresses],
+      notAfter: r.notAfter,
+      valid: r.valid,
+      selfSigned: this.current.source === 'self-signed',
+      ...(problems.length > 0 ? { problems } : {}),
+    };
   }
 
   readiness(): { ok: boolean; detail?: string } {
@@ -206,9 +213,15 @@ export class CertificateManager {
     try {
       const checked = prepare(Buffer.from(entry.pfx, 'base64'), entry.passphrase, this.opts.fqdn, this.opts.clock.now());
       this.activate({ source: 'installed', report: checked.report, options: secureContextOptions(checked.keyPem, checked.chainPem) });
-      this.opts.log.info({ origin: entry.origin, subject: checked.report.subject, notAfter: checked.report.notAfter }, 'phone-facing certificate installed (by the CLI) and swapped in');
+      this.opts.log.info(
+        { origin: entry.origin, subject: checked.report.subject, notAfter: checked.report.notAfter },
+        'phone-facing certificate installed (by the CLI) and swapped in',
+      );
     } catch (err) {
-      this.opts.log.error({ code: err instanceof PfxLoadError || err instanceof CertificateRejected ? err.code : 'CERT_UNUSABLE', err: errorMessage(err) }, 'the newly installed PFX was refused; the previous certificate stays');
+      this.opts.log.error(
+        { code: err instanceof PfxLoadError || err instanceof CertificateRejected ? err.code : 'CERT_UNUSABLE', err: errorMessage(err) },
+        'the newly installed PFX was refused; the previous certificate stays',
+      );
     }
   }
 

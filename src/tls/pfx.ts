@@ -30,7 +30,10 @@ export const PEM_TO_PFX_COMMAND = 'openssl pkcs12 -export -in cert.pem -inkey ke
  * a PEM file is the most common wrong file, and DER parsing would only say "corrupt".
  */
 export function pemLabel(data: Buffer): string | undefined {
-  const head = data.subarray(0, 4096).toString('latin1').replace(/^\uFEFF/, '');
+  const head = data
+    .subarray(0, 4096)
+    .toString('latin1')
+    .replace(/^\uFEFF/, '');
   return /^\s*(?:[^\n]*\n)*?-----BEGIN ([A-Z0-9 ]+)-----/.exec(head)?.[1];
 }
 

@@ -55,9 +55,14 @@ function describeKey(key: KeyObject): { text: string; problem?: CertProblem } {
   if (type === 'ec') {
     const curve = d.namedCurve ?? 'unknown curve';
     const nice = STRONG_CURVES[curve];
-    return nice ? { text: `EC ${nice}` } : { text: `EC ${curve}`, problem: { code: 'KEY_TOO_WEAK', message: `the key is on elliptic curve ${curve}; P-256, P-384 or P-521 is required` } };
+    return nice
+      ? { text: `EC ${nice}` }
+      : { text: `EC ${curve}`, problem: { code: 'KEY_TOO_WEAK', message: `the key is on elliptic curve ${curve}; P-256, P-384 or P-521 is required` } };
   }
-  return { text: String(type), problem: { code: 'KEY_TYPE_UNSUPPORTED', message: `the key type ${String(type)} is not supported by phones; use RSA (2048 bits or more) or EC P-256/P-384` } };
+  return {
+    text: String(type),
+    problem: { code: 'KEY_TYPE_UNSUPPORTED', message: `the key type ${String(type)} is not supported by phones; use RSA (2048 bits or more) or EC P-256/P-384` },
+  };
 }
 
 function issuedBy(child: X509Certificate, parent: X509Certificate): 'yes' | 'name-only' | 'no' {
@@ -77,7 +82,10 @@ export function checkCertificate(pfx: PfxContents, fqdn: string, now: number): C
     leaf = certs[0]!;
     problems.push({ code: 'KEY_MISMATCH', message: `the private key does not belong to the certificate "${oneLineDn(leaf.subject)}" (nor to any other certificate in the file)` });
   } else if (leaf !== certs[0]) {
-    problems.push({ code: 'CHAIN_ORDER', message: `the relay's own certificate "${oneLineDn(leaf.subject)}" must come first in the PFX, but the file starts with "${oneLineDn(certs[0]!.subject)}"` });
+    problems.push({
+      code: 'CHAIN_ORDER',
+      message: `the relay's own certificate "${oneLineDn(leaf.subject)}" must come first in the PFX, but the file starts with "${oneLineDn(certs[0]!.subject)}"`,
+    });
   }
 
   // Walk issuer links from the leaf through the certificates in the file.
@@ -90,7 +98,10 @@ export function checkCertificate(pfx: PfxContents, fqdn: string, now: number): C
     if (idx < 0) {
       const impostor = rest.find((c) => issuedBy(cur, c) === 'name-only');
       if (impostor) {
-        problems.push({ code: 'CHAIN_BROKEN', message: `"${oneLineDn(impostor.subject)}" has the right name but did not sign "${oneLineDn(cur.subject)}" (a different key: probably a renewed CA certificate); include the matching issuer certificate` });
+        problems.push({
+          code: 'CHAIN_BROKEN',
+          message: `"${oneLineDn(impostor.subject)}" has the right name but did not sign "${oneLineDn(cur.subject)}" (a different key: probably a renewed CA certificate); include the matching issuer certificate`,
+        });
       }
       break;
     }
@@ -108,7 +119,10 @@ export function checkCertificate(pfx: PfxContents, fqdn: string, now: number): C
     });
   }
   if (!problems.some((p) => p.code === 'CHAIN_ORDER') && chain.some((c, i) => certs[i] !== c)) {
-    problems.push({ code: 'CHAIN_ORDER', message: `the certificates are not in order (the relay's certificate first, then each issuer up to the root): found ${certs.map((c) => `"${commonName(c.subject) || oneLineDn(c.subject)}"`).join(' → ')}` });
+    problems.push({
+      code: 'CHAIN_ORDER',
+      message: `the certificates are not in order (the relay's certificate first, then each issuer up to the root): found ${certs.map((c) => `"${commonName(c.subject) || oneLineDn(c.subject)}"`).join(' → ')}`,
+    });
   }
   for (const ca of chain.slice(1)) {
     if (dateOf(ca.validTo).getTime() < now) {
@@ -123,9 +137,10 @@ export function checkCertificate(pfx: PfxContents, fqdn: string, now: number): C
   if (!eku || !eku.includes(SERVER_AUTH)) {
     problems.push({
       code: 'EKU_NO_SERVER_AUTH',
-      message: eku && eku.length > 0
-        ? `the certificate has no Server Authentication EKU (1.3.6.1.5.5.7.3.1); it allows only ${eku.join(', ')}`
-        : 'the certificate has no Server Authentication EKU (1.3.6.1.5.5.7.3.1)',
+      message:
+        eku && eku.length > 0
+          ? `the certificate has no Server Authentication EKU (1.3.6.1.5.5.7.3.1); it allows only ${eku.join(', ')}`
+          : 'the certificate has no Server Authentication EKU (1.3.6.1.5.5.7.3.1)',
     });
   }
 
@@ -137,7 +152,10 @@ export function checkCertificate(pfx: PfxContents, fqdn: string, now: number): C
   }
   const identities = [cn, ...names.dns].filter((n) => n !== '' && !isIpLiteral(n));
   if (!identities.some((n) => identityMatches(n, fqdn))) {
-    problems.push({ code: 'FQDN_MISMATCH', message: `the certificate is not valid for the relay's name "${fqdn}": it names ${identities.length > 0 ? identities.map((n) => `"${n}"`).join(', ') : 'no DNS name at all'}` });
+    problems.push({
+      code: 'FQDN_MISMATCH',
+      message: `the certificate is not valid for the relay's name "${fqdn}": it names ${identities.length > 0 ? identities.map((n) => `"${n}"`).join(', ') : 'no DNS name at all'}`,
+    });
   }
 
   const notBefore = dateOf(leaf.validFrom);

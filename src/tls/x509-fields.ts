@@ -10,7 +10,10 @@ export function commonName(dn: string): string {
 
 /** A one-line distinguished name for reports: "CN=a, O=b". */
 export function oneLineDn(dn: string): string {
-  return dn.split('\n').filter((l) => l !== '').join(', ');
+  return dn
+    .split('\n')
+    .filter((l) => l !== '')
+    .join(', ');
 }
 
 export interface AltNames {

@@ -19,7 +19,19 @@ import { fuzzParams, fuzzTimeout } from './budget.js';
  * refused frame is nacked and logged with one of its catalogued codes, and a handler only
  * ever sees a frame that satisfies the schema.
  */
-const CODES = new Set(['FRAME_BINARY', 'FRAME_TOO_LARGE', 'FRAME_BAD_JSON', 'FRAME_NOT_OBJECT', 'FRAME_BAD_ID', 'FRAME_BAD_VERSION', 'FRAME_UNKNOWN_TYPE', 'FRAME_INVALID_FIELD', 'FRAME_UNSUPPORTED', 'FRAME_REFUSED', 'FRAME_DUPLICATE']);
+const CODES = new Set([
+  'FRAME_BINARY',
+  'FRAME_TOO_LARGE',
+  'FRAME_BAD_JSON',
+  'FRAME_NOT_OBJECT',
+  'FRAME_BAD_ID',
+  'FRAME_BAD_VERSION',
+  'FRAME_UNKNOWN_TYPE',
+  'FRAME_INVALID_FIELD',
+  'FRAME_UNSUPPORTED',
+  'FRAME_REFUSED',
+  'FRAME_DUPLICATE',
+]);
 const TYPES = ['task.submit', 'task.update', 'task.delete', 'images.sync', 'cert.install', 'ack', 'nack', 'device.status', 'x'];
 
 const target = { deviceId: 'd1', mac: '0004f2000001', ip: '127.20.0.1', vendor: 'polycom', credentials: { user: 'u', password: 'p' } };
@@ -50,9 +62,21 @@ const mutated = fc
   });
 
 const deepNest = fc.tuple(fc.integer({ min: 1, max: 200_000 }), fc.boolean()).map(([n, arr]) => (arr ? '['.repeat(n) + ']'.repeat(n) : '{"a":'.repeat(n) + '1' + '}'.repeat(n)));
-const hugeString = fc.tuple(fc.integer({ min: 1_000, max: MAX_FRAME_BYTES + 4_096 }), fc.constantFrom('name', 'taskId', 'id', 'reason', 'pfx')).map(([n, field]) => JSON.stringify({ ...validFrames('big')[0], [field]: 'x'.repeat(n) }));
+const hugeString = fc
+  .tuple(fc.integer({ min: 1_000, max: MAX_FRAME_BYTES + 4_096 }), fc.constantFrom('name', 'taskId', 'id', 'reason', 'pfx'))
+  .map(([n, field]) => JSON.stringify({ ...validFrames('big')[0], [field]: 'x'.repeat(n) }));
 const anyJson = fc.jsonValue({ maxDepth: 6 }).map((v) => JSON.stringify(v));
-const envelopeish = fc.record({ v: fc.oneof(fc.constant(1), fc.jsonValue({ maxDepth: 1 })), id: fc.oneof(fc.string({ maxLength: 140 }), fc.jsonValue({ maxDepth: 1 })), type: fc.oneof(fc.constantFrom(...TYPES), fc.string()), ts: fc.string() }, { requiredKeys: [] }).map((o) => JSON.stringify(o));
+const envelopeish = fc
+  .record(
+    {
+      v: fc.oneof(fc.constant(1), fc.jsonValue({ maxDepth: 1 })),
+      id: fc.oneof(fc.string({ maxLength: 140 }), fc.jsonValue({ maxDepth: 1 })),
+      type: fc.oneof(fc.constantFrom(...TYPES), fc.string()),
+      ts: fc.string(),
+    },
+    { requiredKeys: [] },
+  )
+  .map((o) => JSON.stringify(o));
 const frameText = fc.oneof(anyJson, envelopeish, mutated, fc.string({ maxLength: 512 }), fc.string({ unit: 'binary', maxLength: 256 }), deepNest, hugeString);
 
 describe('fuzz: inbound frames into the validator and dispatcher', () => {

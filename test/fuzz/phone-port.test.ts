@@ -41,7 +41,26 @@ function statusOf(answer: string): number | undefined {
 const token = fc.stringMatching(/^[A-Za-z!#$%&'*+.^_`|~-]{1,12}$/);
 const method = fc.oneof(fc.constantFrom('GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'TRACE', 'PATCH', 'CONNECT', 'PRI'), token, fc.string({ maxLength: 8 }));
 const segment = fc.oneof(
-  fc.constantFrom('..', '.', '%2e%2e', '%2E%2e', '%252e%252e', '%2f', '%5c', '%00', '%', '%zz', '', 'telnotify', 'firmware', 'swupdate', 'x.ld', 'phone-sip.zip', 'capture', 'upload'),
+  fc.constantFrom(
+    '..',
+    '.',
+    '%2e%2e',
+    '%2E%2e',
+    '%252e%252e',
+    '%2f',
+    '%5c',
+    '%00',
+    '%',
+    '%zz',
+    '',
+    'telnotify',
+    'firmware',
+    'swupdate',
+    'x.ld',
+    'phone-sip.zip',
+    'capture',
+    'upload',
+  ),
   fc.string({ maxLength: 12 }),
   fc.webSegment(),
 );
@@ -53,17 +72,57 @@ const target = fc.oneof(
   fc.integer({ min: 1_000, max: 70_000 }).map((n) => `/${'a'.repeat(n)}`),
 );
 const version = fc.constantFrom('HTTP/1.1', 'HTTP/1.0', 'HTTP/2.0', 'HTTP/9.9', '', 'http/1.1', 'HTTP/1.1 extra');
-const headerName = fc.oneof(fc.constantFrom('Host', 'Authorization', 'X-Forwarded-For', 'Forwarded', 'X-Real-IP', 'Range', 'If-Range', 'If-None-Match', 'If-Modified-Since', 'Expect', 'Upgrade', 'Content-Type', 'Cookie', 'Proxy-Connection', 'Accept-Encoding', 'Keep-Alive'), token, fc.string({ maxLength: 16 }));
-const headerValue = fc.oneof(fc.string({ maxLength: 64 }), fc.string({ unit: 'binary', maxLength: 64 }), fc.integer({ min: 1_000, max: 40_000 }).map((n) => 'v'.repeat(n)), fc.constantFrom('bytes=0-', 'bytes=-1', 'bytes=5-1', 'bytes=0-1,2-3,' + '4-5,'.repeat(500), 'Basic %%%', 'Basic ' + 'A'.repeat(5000), '100-continue', 'h2c', '127.0.0.1, 10.0.0.1'));
+const headerName = fc.oneof(
+  fc.constantFrom(
+    'Host',
+    'Authorization',
+    'X-Forwarded-For',
+    'Forwarded',
+    'X-Real-IP',
+    'Range',
+    'If-Range',
+    'If-None-Match',
+    'If-Modified-Since',
+    'Expect',
+    'Upgrade',
+    'Content-Type',
+    'Cookie',
+    'Proxy-Connection',
+    'Accept-Encoding',
+    'Keep-Alive',
+  ),
+  token,
+  fc.string({ maxLength: 16 }),
+);
+const headerValue = fc.oneof(
+  fc.string({ maxLength: 64 }),
+  fc.string({ unit: 'binary', maxLength: 64 }),
+  fc.integer({ min: 1_000, max: 40_000 }).map((n) => 'v'.repeat(n)),
+  fc.constantFrom(
+    'bytes=0-',
+    'bytes=-1',
+    'bytes=5-1',
+    'bytes=0-1,2-3,' + '4-5,'.repeat(500),
+    'Basic %%%',
+    'Basic ' + 'A'.repeat(5000),
+    '100-continue',
+    'h2c',
+    '127.0.0.1, 10.0.0.1',
+  ),
+);
 // Framing headers stay out: a declared body that never comes only tests the request timeout.
 const headers = fc.array(fc.tuple(headerName, headerValue), { maxLength: 12 }).map((hs) => hs.filter(([n]) => !/^(content-length|transfer-encoding|connection)$/i.test(n.trim())));
 
-const request = fc.tuple(method, target, version, headers).map(([m, t, v, hs]) => Buffer.from(`${m} ${t} ${v}\r\n${hs.map(([n, val]) => `${n}: ${val}\r\n`).join('')}Connection: close\r\n\r\n`, 'utf8'));
+const request = fc
+  .tuple(method, target, version, headers)
+  .map(([m, t, v, hs]) => Buffer.from(`${m} ${t} ${v}\r\n${hs.map(([n, val]) => `${n}: ${val}\r\n`).join('')}Connection: close\r\n\r\n`, 'utf8'));
 
 const event = (inner: string) => `<?xml version="1.0"?><PolycomIPPhone>${inner}</PolycomIPPhone>`;
 const escapeXml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 const xmlBody = fc.oneof(
-  fc.tuple(fc.constantFrom('IncomingCallEvent', 'CallStateChangeEvent', 'LineRegistrationEvent', 'OnHookEvent'), fc.string({ maxLength: 40 }), fc.string({ maxLength: 40 })).map(([e, a, b]) => event(`<${e}><PhoneIP>127.20.0.1</PhoneIP><MACAddress>${escapeXml(a)}</MACAddress><CallState>${escapeXml(b)}</CallState></${e}>`)),
+  fc
+    .tuple(fc.constantFrom('IncomingCallEvent', 'CallStateChangeEvent', 'LineRegistrationEvent', 'OnHookEvent'), fc.string({ maxLength: 40 }), fc.string({ maxLength: 40 }))
+    .map(([e, a, b]) => event(`<${e}><PhoneIP>127.20.0.1</PhoneIP><MACAddress>${escapeXml(a)}</MACAddress><CallState>${escapeXml(b)}</CallState></${e}>`)),
   fc.integer({ min: 1, max: 60_000 }).map((n) => event(`<E>${'<a>'.repeat(n)}x${'</a>'.repeat(n)}</E>`)),
   fc.integer({ min: 1, max: 8 }).map((n) => {
     // billion laughs, n levels deep
@@ -85,7 +144,13 @@ describe('fuzz: the phone-facing port', () => {
   let h: Harness;
   let port: number;
   const good = event('<OnHookEvent><PhoneIP>127.20.0.1</PhoneIP><MACAddress>0004f2000001</MACAddress></OnHookEvent>');
-  const notify = (body: string) => Buffer.concat([Buffer.from(`POST /telnotify HTTP/1.1\r\nHost: relay.test.example\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`), Buffer.from(body)]);
+  const notify = (body: string) =>
+    Buffer.concat([
+      Buffer.from(
+        `POST /telnotify HTTP/1.1\r\nHost: relay.test.example\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`,
+      ),
+      Buffer.from(body),
+    ]);
 
   beforeAll(async () => {
     // Refusals count as failures for the IP guard; the fuzzer must not ban itself.

@@ -51,7 +51,10 @@ export function spawnCli(configFile: string | undefined, opts: SpawnOptions = {}
       }
     };
   };
-  proc.stdout.on('data', collect(stdout, (l) => parsed.push(parseLine(l))));
+  proc.stdout.on(
+    'data',
+    collect(stdout, (l) => parsed.push(parseLine(l))),
+  );
   proc.stderr.on('data', collect(stderr));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
   const rp: RelayProcess = {

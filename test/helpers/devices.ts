@@ -68,7 +68,10 @@ export function resultsOf(sim: DmsSimulator, relayId: string, taskId: string): M
 }
 
 export function statesOf(sim: DmsSimulator, relayId: string, taskId: string): Record<string, unknown>[] {
-  return sim.received(relayId, 'task.state').filter((f) => f.frame.taskId === taskId).map((f) => f.frame);
+  return sim
+    .received(relayId, 'task.state')
+    .filter((f) => f.frame.taskId === taskId)
+    .map((f) => f.frame);
 }
 
 /** Submits a task and waits for its `done` state; returns the per-device results. */

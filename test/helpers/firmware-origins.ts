@@ -70,7 +70,11 @@ export async function startProvisioningOrigin(pki: { server: KeyedCert }, users:
     const path = decodeURIComponent((req.url ?? '/').split('?')[0] ?? '/').replace(/^\/provisioning/, '');
     hits.set(path, (hits.get(path) ?? 0) + 1);
     const m = /^Basic (.+)$/.exec(req.headers.authorization ?? '');
-    const [user, pass] = m ? Buffer.from(m[1] as string, 'base64').toString('utf8').split(':') : [];
+    const [user, pass] = m
+      ? Buffer.from(m[1] as string, 'base64')
+          .toString('utf8')
+          .split(':')
+      : [];
     if (user === undefined || users[user] !== pass) {
       res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="provisioning"' }).end();
       return;

@@ -127,7 +127,16 @@ async function rig(opts: { quotaBytes?: number; cacheDir?: string; attempts?: nu
 
 /** Puts simulator images into the desired set (what the download agent does). */
 function desire(r: Rig, ids: string[]): void {
-  const specs = ids.map((id) => ({ imageId: id, vendor: 'polycom', models: [], version: '1', path: `/swupdate/${id}/sip.ld`, size: dms.bytes(id).length, sha256: dms.sha256(id), url: `${dmsOrigin.url}/api/v1/image-files/${id}` }));
+  const specs = ids.map((id) => ({
+    imageId: id,
+    vendor: 'polycom',
+    models: [],
+    version: '1',
+    path: `/swupdate/${id}/sip.ld`,
+    size: dms.bytes(id).length,
+    sha256: dms.sha256(id),
+    url: `${dmsOrigin.url}/api/v1/image-files/${id}`,
+  }));
   r.images.replaceSet(specs, null, Date.now());
   for (const sp of specs) provFiles.set(sp.path, dms.bytes(sp.imageId));
 }

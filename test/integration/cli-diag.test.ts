@@ -121,7 +121,11 @@ describe('cloud-relay diag', () => {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     try {
       const started = await waitFor(
-        () => readFileSync(logFile, 'utf8').split('\n').map((l) => (l.startsWith('{') ? (JSON.parse(l) as { msg?: string; admin?: { port: number } }) : {})).find((l) => l.msg === 'cloud-relay started'),
+        () =>
+          readFileSync(logFile, 'utf8')
+            .split('\n')
+            .map((l) => (l.startsWith('{') ? (JSON.parse(l) as { msg?: string; admin?: { port: number } }) : {}))
+            .find((l) => l.msg === 'cloud-relay started'),
         { timeoutMs: 20_000, message: 'the relay to log "cloud-relay started" to its file' },
       );
       const out = join(dir, 'started.tar.gz');

@@ -6,7 +6,15 @@ import { waitFor, waitForEvent } from '../helpers/wait.js';
 type Answer = { relayId: string; ref: string | null; kind: 'ack' | 'nack'; reason?: string };
 
 const ts = () => new Date().toISOString();
-const target = { deviceId: 'd1', mac: '0004f2aabbcc', ip: '127.20.0.5', port: 8443, vendor: 'polycom', model: 'VVX 450', credentials: { user: 'Polycom', password: 'dev-secret-1' } };
+const target = {
+  deviceId: 'd1',
+  mac: '0004f2aabbcc',
+  ip: '127.20.0.5',
+  port: 8443,
+  vendor: 'polycom',
+  model: 'VVX 450',
+  credentials: { user: 'Polycom', password: 'dev-secret-1' },
+};
 
 describe('malformed DMS frames: each gets its specific error, the relay stays up', () => {
   let h: Harness;
@@ -57,13 +65,23 @@ describe('malformed DMS frames: each gets its specific error, the relay stays up
 
   it('missing field → nack naming the field', async () => {
     const id = randomUUID();
-    await expectNack(JSON.stringify({ v: 1, id, type: 'task.submit', ts: ts(), command: { kind: 'reboot', args: {} }, targets: [target] }), 'FRAME_INVALID_FIELD', /field taskId/, id);
+    await expectNack(
+      JSON.stringify({ v: 1, id, type: 'task.submit', ts: ts(), command: { kind: 'reboot', args: {} }, targets: [target] }),
+      'FRAME_INVALID_FIELD',
+      /field taskId/,
+      id,
+    );
   });
 
   it('wrong field → nack naming the nested field path', async () => {
     const id = randomUUID();
     const bad = { ...target, mac: 'not-a-mac' };
-    await expectNack(JSON.stringify({ v: 1, id, type: 'task.submit', ts: ts(), taskId: 't1', command: { kind: 'reboot', args: {} }, targets: [bad] }), 'FRAME_INVALID_FIELD', /field targets\.0\.mac: must be a MAC address/, id);
+    await expectNack(
+      JSON.stringify({ v: 1, id, type: 'task.submit', ts: ts(), taskId: 't1', command: { kind: 'reboot', args: {} }, targets: [bad] }),
+      'FRAME_INVALID_FIELD',
+      /field targets\.0\.mac: must be a MAC address/,
+      id,
+    );
   });
 
   it('binary frame → nack', async () => {

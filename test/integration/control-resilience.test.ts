@@ -32,7 +32,11 @@ describe('control channel survives the DMS (PROTOCOL §3)', () => {
   it('reconnect backoff keeps growing while connections fail fast and resets only after one has held for stableAfterMs', async () => {
     h = await startHarness({ tuning: { reconnectBaseMs: 1, reconnectCapMs: 20, stableAfterMs: 3_000 } });
     const relayId = await h.connected();
-    const attempts = () => h!.logs.lines().filter((l) => l.msg === 'control channel reconnecting').map((l) => Number(l.attempt));
+    const attempts = () =>
+      h!.logs
+        .lines()
+        .filter((l) => l.msg === 'control channel reconnecting')
+        .map((l) => Number(l.attempt));
     const before = attempts().length;
     const bounce = async (why: string) => {
       const back = waitForEvent<Conn>(h!.sim.events, 'connected', (e) => e.relayId === relayId);
@@ -41,7 +45,10 @@ describe('control channel survives the DMS (PROTOCOL §3)', () => {
     };
     for (let i = 0; i < 3; i++) await bounce('flapping');
     expect(attempts().slice(before)).toEqual([1, 2, 3]);
-    await waitFor(() => h!.logs.find((l) => l.msg === 'control channel stable: reconnect backoff reset'), { timeoutMs: 10_000, message: 'backoff reset after a stable connection' });
+    await waitFor(() => h!.logs.find((l) => l.msg === 'control channel stable: reconnect backoff reset'), {
+      timeoutMs: 10_000,
+      message: 'backoff reset after a stable connection',
+    });
     await bounce('once more');
     expect(attempts().at(-1)).toBe(1);
   });
@@ -101,7 +108,7 @@ describe('control channel survives the DMS (PROTOCOL §3)', () => {
     expect(h.sim.relay(relayId)?.registrations).toBe(4);
   });
 
-  it('4008 (a frame we sent was invalid) is logged with the DMS\'s reason and the relay reconnects', async () => {
+  it("4008 (a frame we sent was invalid) is logged with the DMS's reason and the relay reconnects", async () => {
     h = await startHarness();
     const relayId = await h.connected();
     const back = waitForEvent<Conn>(h.sim.events, 'connected', (e) => e.relayId === relayId);

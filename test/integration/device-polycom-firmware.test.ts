@@ -32,7 +32,13 @@ describe('Polycom driver: firmware update', () => {
       provisioning: { relayUrl: prov.url, servername: 'localhost', ca: prov.ca.certPem, account: DEFAULT_ACCOUNT },
     });
     farm.phone(2).faults.upgradeFails = true;
-    driver = new PolycomDriver({ tlsPolicy: 'insecure', requestTimeoutMs: 5_000, pins: { check: () => ({ ok: true as const }) }, firmwareServed: () => false, firmwareWait: { pollMs: 100, timeoutMs: 15_000 } });
+    driver = new PolycomDriver({
+      tlsPolicy: 'insecure',
+      requestTimeoutMs: 5_000,
+      pins: { check: () => ({ ok: true as const }) },
+      firmwareServed: () => false,
+      firmwareWait: { pollMs: 100, timeoutMs: 15_000 },
+    });
   });
 
   afterAll(async () => {

@@ -31,8 +31,11 @@ describe('DMS simulator admin API (used by the demo and by tests driving a relay
     expect(hb[0]!.body.seq).toBeGreaterThanOrEqual(1);
   });
 
-  it('submits a task over the control channel and reports the relay\'s answer and frames', async () => {
-    const r = await call(admin, 'POST', `/api/relays/${relayId}/tasks`, { command: { kind: 'status' }, targets: [{ deviceId: 'd1', mac: '0004f2000009', ip: '127.20.255.251', port: 9, vendor: 'polycom', model: 'VVX', credentials: { user: 'u', password: 'p' } }] });
+  it("submits a task over the control channel and reports the relay's answer and frames", async () => {
+    const r = await call(admin, 'POST', `/api/relays/${relayId}/tasks`, {
+      command: { kind: 'status' },
+      targets: [{ deviceId: 'd1', mac: '0004f2000009', ip: '127.20.255.251', port: 9, vendor: 'polycom', model: 'VVX', credentials: { user: 'u', password: 'p' } }],
+    });
     expect(r.status).toBe(201);
     const { frameId, taskId } = r.body as { frameId: string; taskId: string };
     await waitFor(async () => ((await call(admin, 'GET', `/api/relays/${relayId}/answers/${frameId}`)).body as { answer: string | null }).answer);

@@ -12,7 +12,11 @@ describe('DMS simulator control endpoint', () => {
   beforeAll(async () => {
     sim = await startDmsSimulator(sharedDmsPki());
     dispatcher = new Agent({ connect: { ca: sim.caPem } });
-    const res = await request(`${sim.url}/api/v1/relays/register`, { method: 'POST', dispatcher, body: JSON.stringify({ tenantId: 't-4711', pin: '493027', relayId: null, hostname: 'h', fqdn: 'f', version: '1' }) });
+    const res = await request(`${sim.url}/api/v1/relays/register`, {
+      method: 'POST',
+      dispatcher,
+      body: JSON.stringify({ tenantId: 't-4711', pin: '493027', relayId: null, hostname: 'h', fqdn: 'f', version: '1' }),
+    });
     reg = (await res.body.json()) as typeof reg;
   });
   afterAll(async () => {

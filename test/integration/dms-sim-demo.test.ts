@@ -9,7 +9,9 @@ describe('npm run demo', () => {
   it('shows registration, heartbeats and a task round trip, then stops cleanly (--once)', async () => {
     const dir = tempDir('cr-demo-');
     try {
-      const proc = spawn(process.execPath, [join(REPO_ROOT, 'dist-sim', 'demo.js'), '--once', '--admin', '127.0.0.1:0', '--dir', join(dir, 'd')], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const proc = spawn(process.execPath, [join(REPO_ROOT, 'dist-sim', 'demo.js'), '--once', '--admin', '127.0.0.1:0', '--dir', join(dir, 'd')], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
       proc.stderr.on('data', (c: Buffer) => (out += c.toString()));

@@ -41,7 +41,9 @@ describe('container image steps, without Docker', () => {
     expect(copied).toContain('src');
     expect(copied.filter((f) => /(^|\/)(sim|dist-sim)(\/|$)/.test(f))).toEqual([]);
     // The build context: .dockerignore keeps the simulators out even of a `COPY . .`.
-    const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
+    const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim());
     expect(ignored).toEqual(expect.arrayContaining(['sim', 'dist-sim']));
     // What the runtime stage copies from the build stage: the relay's dist/, which holds no simulator.
     expect(existsSync(join(ROOT, 'dist/cli.js')), 'dist/ is built by `npm run build` (pretest)').toBe(true);
@@ -145,4 +147,3 @@ describe('container image steps, without Docker', () => {
     expect(hcAfter.status).toBe(1);
   }, 180_000);
 });
-

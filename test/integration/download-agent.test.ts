@@ -31,7 +31,13 @@ function statuses(harness: Harness, relayId: string): { imageId: string; state: 
 
 describe('download agent against the DMS simulator', () => {
   it('syncs the desired set at start-up, verifies each object and reports image.status through the outbox', async () => {
-    const dms = new DmsImages({ images: [{ imageId: 'a', size: 2 * MB }, { imageId: 'b', size: 1 * MB + 3 }], bytesPerSecond: 8 * MB });
+    const dms = new DmsImages({
+      images: [
+        { imageId: 'a', size: 2 * MB },
+        { imageId: 'b', size: 1 * MB + 3 },
+      ],
+      bytesPerSecond: 8 * MB,
+    });
     const { h, relayId } = await relayWith(dms);
     await waitFor(() => h.daemon.statusDocument().images.synced === 2, { timeoutMs: 15_000, message: 'both images synced' });
     for (const id of ['a', 'b']) {
@@ -51,7 +57,10 @@ describe('download agent against the DMS simulator', () => {
     ]);
     // `cloud-relay images` prints it; --follow ends by itself once nothing is syncing.
     const admin = h.adminUrl().replace('http://', '');
-    for (const args of [['images', '--admin', admin], ['images', '--admin', admin, '--follow']]) {
+    for (const args of [
+      ['images', '--admin', admin],
+      ['images', '--admin', admin, '--follow'],
+    ]) {
       const cli = spawnCli(undefined, { args });
       const exit = await cli.exited;
       expect(exit.code).toBe(0);
@@ -62,7 +71,14 @@ describe('download agent against the DMS simulator', () => {
   });
 
   it('enforces the image limit with image.status failed and a reason; images.sync, resync-images and leaving the set', async () => {
-    const dms = new DmsImages({ images: [{ imageId: 'x', size: 64 * 1024 }, { imageId: 'y', size: 64 * 1024 }, { imageId: 'z', size: 64 * 1024 }], maxImages: 2 });
+    const dms = new DmsImages({
+      images: [
+        { imageId: 'x', size: 64 * 1024 },
+        { imageId: 'y', size: 64 * 1024 },
+        { imageId: 'z', size: 64 * 1024 },
+      ],
+      maxImages: 2,
+    });
     const { h, relayId } = await relayWith(dms, 1);
     await waitFor(() => statuses(h, relayId).find((s) => s.imageId === 'z' && s.state === 'failed'), { message: 'z rejected' });
     const z = statuses(h, relayId).find((s) => s.imageId === 'z');
@@ -72,7 +88,10 @@ describe('download agent against the DMS simulator', () => {
 
     // images.sync: the new set replaces the old; y leaves the set and is unpinned.
     const catalogueBefore = dms.requests.catalogue;
-    dms.setImages([{ imageId: 'x', size: 64 * 1024 }, { imageId: 'w', size: 128 * 1024 }]);
+    dms.setImages([
+      { imageId: 'x', size: 64 * 1024 },
+      { imageId: 'w', size: 128 * 1024 },
+    ]);
     h.sim.sendFrame(relayId, { type: 'images.sync' });
     await waitFor(() => statuses(h, relayId).find((s) => s.imageId === 'w' && s.state === 'synced'), { message: 'w synced after images.sync' });
     expect(dms.requests.catalogue).toBeGreaterThan(catalogueBefore);

@@ -97,7 +97,7 @@ describe('sync window with an injected clock', () => {
       await agent.idle();
       expect(dms.fileRequests('win')).toBe(1);
       expect(repo.get('win')?.state).toBe('synced');
-      const states = frames.map((f) => (f.body as { state: string; bytes: number }));
+      const states = frames.map((f) => f.body as { state: string; bytes: number });
       expect(frames.every((f) => f.type === 'image.status')).toBe(true);
       expect(states[0]?.state).toBe('syncing');
       expect(states.at(-1)).toMatchObject({ state: 'synced', bytes: 300 * 1024 });

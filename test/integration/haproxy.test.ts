@@ -52,14 +52,24 @@ function serverStatus(sock: string): Promise<Map<string, string>> {
       const head = (lines[0] ?? '').replace(/^# /, '').split(',');
       const name = head.indexOf('svname');
       const status = head.indexOf('status');
-      resolve(new Map(lines.slice(1).filter((l) => l.startsWith('relays,')).map((l) => [l.split(',')[name]!, l.split(',')[status]!])));
+      resolve(
+        new Map(
+          lines
+            .slice(1)
+            .filter((l) => l.startsWith('relays,'))
+            .map((l) => [l.split(',')[name]!, l.split(',')[status]!]),
+        ),
+      );
     });
   });
 }
 
 describe.skipIf(!haproxyBin)('two relays behind HAProxy (shipped deploy/haproxy/haproxy.cfg)', () => {
   const dir = tempDir('cr-haproxy-');
-  const images = new DmsImages({ images: [{ imageId: 'lb', size: 4 * MB, path: IMAGE }], syncWindow: { days: ['mon'], start: '02:00', end: '03:00', notBefore: '2099-01-01T00:00' } });
+  const images = new DmsImages({
+    images: [{ imageId: 'lb', size: 4 * MB, path: IMAGE }],
+    syncWindow: { days: ['mon'], start: '02:00', end: '03:00', notBefore: '2099-01-01T00:00' },
+  });
   let sim: DmsSimulator;
   let prov: ProvisioningSimulator;
   let haproxy: ChildProcess;
@@ -234,7 +244,12 @@ describe.skipIf(!haproxyBin)('two relays behind HAProxy (shipped deploy/haproxy/
     for (const r of [...(await Promise.all(wave1)), ...(await Promise.all(wave2)), ...wave3]) {
       expect(r).toEqual({ status: 200, sha: images.sha256('lb'), bytes: 4 * MB });
     }
-    expect(b.ips(IMAGE).filter((ip) => ip.startsWith('127.20.11.')).sort()).toEqual([...wave3Phones].sort());
+    expect(
+      b
+        .ips(IMAGE)
+        .filter((ip) => ip.startsWith('127.20.11.'))
+        .sort(),
+    ).toEqual([...wave3Phones].sort());
     expect(a.ips(IMAGE).filter((ip) => ip.startsWith('127.20.11.'))).toEqual([]);
     expect(await a.proc.exited).toEqual({ code: 0, signal: null });
   }, 90_000);

@@ -25,8 +25,18 @@ describe('secrets never reach the log', () => {
     const target = { deviceId: 'd1', mac: '0004f2000001', ip: '127.20.0.250', port: 9, vendor: 'polycom', model: 'VVX', credentials: { user: 'admin', password: DEVICE_PASSWORD } };
     const task = h.sim.submitTask(relayId, { command: { kind: 'adPassword', args: { password: DEVICE_PASSWORD } }, targets: [target] });
     const cert = h.sim.sendFrame(relayId, { type: 'cert.install', pfx: Buffer.from('not a pfx').toString('base64'), passphrase: PASSPHRASE });
-    h.sim.sendRaw(relayId, JSON.stringify({ v: 1, id: 'bad-1', type: 'task.submit', ts: new Date().toISOString(), taskId: 'x', command: { kind: 'reboot' }, targets: [{ ...target, mac: 'zz' }] }));
-    await waitFor(() => h.sim.answer(relayId, task.frameId) !== undefined && h.sim.answer(relayId, cert) !== undefined && h.sim.answer(relayId, 'bad-1')?.startsWith('nack') && h.logs.withCode('FRAME_INVALID_FIELD').length === 1, { timeoutMs: 10_000 });
+    h.sim.sendRaw(
+      relayId,
+      JSON.stringify({ v: 1, id: 'bad-1', type: 'task.submit', ts: new Date().toISOString(), taskId: 'x', command: { kind: 'reboot' }, targets: [{ ...target, mac: 'zz' }] }),
+    );
+    await waitFor(
+      () =>
+        h.sim.answer(relayId, task.frameId) !== undefined &&
+        h.sim.answer(relayId, cert) !== undefined &&
+        h.sim.answer(relayId, 'bad-1')?.startsWith('nack') &&
+        h.logs.withCode('FRAME_INVALID_FIELD').length === 1,
+      { timeoutMs: 10_000 },
+    );
     await waitFor(() => h.sim.heartbeats(relayId).length >= 4);
 
     const text = h.logs.text();

@@ -95,10 +95,13 @@ describe('/metrics on the admin port of a running relay', () => {
 
   it('serves every documented metric with its type in the Prometheus text format', async () => {
     // Registered, heartbeat accepted and control channel up: the gauges must say so.
-    await waitFor(async () => {
-      const t = await (await request(`${base}/metrics`)).body.text();
-      return sample(t, 'cloud_relay_control_connected') === 1 && (sample(t, 'cloud_relay_heartbeats_total') ?? 0) >= 1;
-    }, { timeoutMs: 20_000, message: 'registered, heartbeat sent, control channel up' });
+    await waitFor(
+      async () => {
+        const t = await (await request(`${base}/metrics`)).body.text();
+        return sample(t, 'cloud_relay_control_connected') === 1 && (sample(t, 'cloud_relay_heartbeats_total') ?? 0) >= 1;
+      },
+      { timeoutMs: 20_000, message: 'registered, heartbeat sent, control channel up' },
+    );
     relayMetrics.deviceCommand('reboot', 'success', 0.042);
     relayMetrics.bytesServed('cache', 1234);
     const res = await request(`${base}/metrics`);

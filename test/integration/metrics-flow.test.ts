@@ -20,7 +20,11 @@ describe('metrics follow device commands', () => {
   let relayId: string;
 
   beforeAll(async () => {
-    ({ h, relayId, farm } = await startRelayWithPhones({ count: 2, firstIndex: 40_000 + (process.pid % 50) * 10, onError: (p, what, err) => console.error('phone', p.mac, what, err) }));
+    ({ h, relayId, farm } = await startRelayWithPhones({
+      count: 2,
+      firstIndex: 40_000 + (process.pid % 50) * 10,
+      onError: (p, what, err) => console.error('phone', p.mac, what, err),
+    }));
   });
 
   afterAll(async () => {

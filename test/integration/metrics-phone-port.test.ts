@@ -66,10 +66,15 @@ describe('phone-port metrics', () => {
       }),
     );
     expect(bodies).toEqual([IMAGE_BYTES, IMAGE_BYTES, IMAGE_BYTES]);
-    const after = await waitFor(async () => {
-      const t = await scrape();
-      return sample(t, 'cloud_relay_upstream_fetches_total', '{kind="image",outcome="ok"}') > sample(before, 'cloud_relay_upstream_fetches_total', '{kind="image",outcome="ok"}') ? t : undefined;
-    }, { message: 'the fill is counted' });
+    const after = await waitFor(
+      async () => {
+        const t = await scrape();
+        return sample(t, 'cloud_relay_upstream_fetches_total', '{kind="image",outcome="ok"}') > sample(before, 'cloud_relay_upstream_fetches_total', '{kind="image",outcome="ok"}')
+          ? t
+          : undefined;
+      },
+      { message: 'the fill is counted' },
+    );
     const delta = (name: string, labels = '') => sample(after, name, labels) - sample(before, name, labels);
     expect(delta('cloud_relay_upstream_fetches_total', '{kind="image",outcome="ok"}')).toBe(1);
     expect(delta('cloud_relay_served_bytes_total', '{source="cache"}')).toBe(3 * IMAGE_BYTES);

@@ -12,7 +12,12 @@ describe('telephony notifications', () => {
   let relayId: string;
 
   beforeAll(async () => {
-    ({ h, relayId, farm } = await startRelayWithPhones({ count: 2, firstIndex: 3000 + (process.pid % 50) * 100, hosts: { 'relay.test.example': '127.0.0.1' }, timing: { callStepMs: 10, answerMs: 30 } }));
+    ({ h, relayId, farm } = await startRelayWithPhones({
+      count: 2,
+      firstIndex: 3000 + (process.pid % 50) * 100,
+      hosts: { 'relay.test.example': '127.0.0.1' },
+      timing: { callStepMs: 10, answerMs: 30 },
+    }));
     // The phones learn where to push through a setParams task, as an admin would configure them.
     const url = `https://relay.test.example:${h.daemon.addresses.https!.port}/telnotify`;
     const r = await runTask(h.sim, relayId, { command: { kind: 'setParams', args: { values: { 'apps.telNotification.URL': url } } }, targets: farm.targets() });
@@ -25,8 +30,16 @@ describe('telephony notifications', () => {
     await h?.close();
   });
 
-  const statuses = (deviceId: string) => h.sim.received(relayId, 'device.status').filter((f) => f.frame.deviceId === deviceId).map((f) => f.frame);
-  const events = (deviceId: string) => h.sim.received(relayId, 'device.event').filter((f) => f.frame.deviceId === deviceId).map((f) => f.frame);
+  const statuses = (deviceId: string) =>
+    h.sim
+      .received(relayId, 'device.status')
+      .filter((f) => f.frame.deviceId === deviceId)
+      .map((f) => f.frame);
+  const events = (deviceId: string) =>
+    h.sim
+      .received(relayId, 'device.event')
+      .filter((f) => f.frame.deviceId === deviceId)
+      .map((f) => f.frame);
 
   it('an incoming call becomes a device.event and a device.status with callState in_call', async () => {
     const id = farm.target(0).deviceId;
@@ -55,11 +68,17 @@ describe('telephony notifications', () => {
       const dtd = await request(url, { method: 'POST', body: '<!DOCTYPE x [<!ENTITY a "b">]><PolycomIPPhone/>', dispatcher: agent });
       expect(dtd.statusCode).toBe(400);
       await dtd.body.dump();
-      const ok = await request(url, { method: 'POST', body: '<PolycomIPPhone><OffHookEvent><PhoneIP>127.0.0.1</PhoneIP><MACAddress>0004f2ffffff</MACAddress></OffHookEvent></PolycomIPPhone>', dispatcher: agent });
+      const ok = await request(url, {
+        method: 'POST',
+        body: '<PolycomIPPhone><OffHookEvent><PhoneIP>127.0.0.1</PhoneIP><MACAddress>0004f2ffffff</MACAddress></OffHookEvent></PolycomIPPhone>',
+        dispatcher: agent,
+      });
       expect(ok.statusCode).toBe(204);
       await ok.body.dump();
       // unknown sender: the event still reaches the DMS, without a deviceId
-      await waitFor(() => h.sim.received(relayId, 'device.event').some((f) => f.frame.deviceId === undefined && (f.frame.event as { type: string }).type === 'OffHookEvent'), { message: 'anonymous event' });
+      await waitFor(() => h.sim.received(relayId, 'device.event').some((f) => f.frame.deviceId === undefined && (f.frame.event as { type: string }).type === 'OffHookEvent'), {
+        message: 'anonymous event',
+      });
       expect(h.logs.text()).toMatch(/telephony notification refused/);
     } finally {
       await agent.close();

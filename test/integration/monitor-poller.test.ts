@@ -38,7 +38,16 @@ describe('device poller', () => {
     farm.targets().forEach((t) => devices.upsert({ deviceId: t.deviceId, mac: t.mac, ip: t.ip, target: JSON.stringify(t) }, Date.now()));
     const driver = new PolycomDriver({ tlsPolicy: 'insecure', requestTimeoutMs: 2_000, pins: { check: () => ({ ok: true }) } });
     const clock = { now: () => Date.now() };
-    const poller = new DevicePoller({ devices, book: new StatusBook(devices, outbox, clock), driverFor: () => driver, queue: new PQueue({ concurrency: 64 }), lock: new PhoneLock(), clock, log: createLogger('silent'), intervalMs: 1_000 });
+    const poller = new DevicePoller({
+      devices,
+      book: new StatusBook(devices, outbox, clock),
+      driverFor: () => driver,
+      queue: new PQueue({ concurrency: 64 }),
+      lock: new PhoneLock(),
+      clock,
+      log: createLogger('silent'),
+      intervalMs: 1_000,
+    });
     const statusOf = (i: number) => sent.filter((s) => s.type === 'device.status' && s.body.deviceId === farm.target(i).deviceId);
     poller.start();
     try {

@@ -56,7 +56,11 @@ describe('task commands against simulated OpenStage phones', () => {
   it('a write refused busy during a call waits for the solicited contact and is written after the call', async () => {
     const p = farm.phone(2);
     p.startCall();
-    const { taskId } = h.sim.submitTask(relayId, { command: { kind: 'setParams', args: { values: { 'display-id': 'after call' } } }, targets: [farm.target(2)], expiresAt: expiresIn(60) });
+    const { taskId } = h.sim.submitTask(relayId, {
+      command: { kind: 'setParams', args: { values: { 'display-id': 'after call' } } },
+      targets: [farm.target(2)],
+      expiresAt: expiresIn(60),
+    });
     await waitFor(() => p.log.some((l) => l.includes('WriteItems CleanUp')) && p.sendSolicited, { timeoutMs: 15_000, message: 'write refused busy' });
     expect(p.items.get('display-id')).not.toBe('after call');
     p.endCall();
@@ -88,7 +92,10 @@ describe('task commands against simulated OpenStage phones', () => {
     const r = await runTask(h.sim, relayId, { command: { kind: 'reboot' }, targets: [farm.target(4)] });
     expect(r.get(farm.target(4).deviceId)).toMatchObject({ outcome: 'success', data: { deferred: false } });
     expect(farm.phone(4).restarts).toBe(1);
-    await waitFor(() => h.sim.received(relayId, 'device.event').some((f) => (f.frame.event as { reason?: string }).reason === 'start-up' && f.frame.ip === farm.phone(4).ip), { timeoutMs: 10_000, message: 'start-up event' });
+    await waitFor(() => h.sim.received(relayId, 'device.event').some((f) => (f.frame.event as { reason?: string }).reason === 'start-up' && f.frame.ip === farm.phone(4).ip), {
+      timeoutMs: 10_000,
+      message: 'start-up event',
+    });
   });
 
   it('never restarts a phone in a call: waits for the solicited contact first', async () => {

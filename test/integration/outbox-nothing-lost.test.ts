@@ -53,7 +53,12 @@ describe('nothing lost: 1,000 frames through drops and a SIGKILL', () => {
 
   it('the DMS ends with all 1,000 ids exactly once, in order', async () => {
     const pki = relayPki(dir, sim.ca);
-    const configFile = writeRelayConfig(dir, { dmsUrl: sim.url, caPem: sim.caPem, dataDir: join(dir, 'data'), extra: { logLevel: 'info', pfxFile: pki.pfxFile, pfxPassphrase: PFX_PASS } });
+    const configFile = writeRelayConfig(dir, {
+      dmsUrl: sim.url,
+      caPem: sim.caPem,
+      dataDir: join(dir, 'data'),
+      extra: { logLevel: 'info', pfxFile: pki.pfxFile, pfxPassphrase: PFX_PASS },
+    });
     sim.setFaults({ dropEveryNFrames: 150 });
 
     // The phone: one notification at a time, each answered (204) before the next, at RATE per
@@ -105,7 +110,10 @@ describe('nothing lost: 1,000 frames through drops and a SIGKILL', () => {
     // then check nothing extra appeared.
     sim.setFaults({ dropEveryNFrames: 0 });
     const admin = await second.adminUrl();
-    await waitFor(async () => ((await (await fetch(`${admin}/status`)).json()) as { managementAgent: { outboxDepth: number } }).managementAgent.outboxDepth === 0, { timeoutMs: 75_000, message: 'relay outbox drained' });
+    await waitFor(async () => ((await (await fetch(`${admin}/status`)).json()) as { managementAgent: { outboxDepth: number } }).managementAgent.outboxDepth === 0, {
+      timeoutMs: 75_000,
+      message: 'relay outbox drained',
+    });
 
     const frames = sim.received(relayId, 'device.event');
     expect(frames).toHaveLength(TOTAL);

@@ -32,7 +32,16 @@ describe('Polycom boot through the relay', () => {
     const boots = await Promise.all(
       [OWN_CFG_MAC, GENERIC_MAC].map((mac, i) =>
         // A VVX 410 takes the generic CONFIG_FILES; a VVX 500 its APPLICATION_VVX500 override.
-        bootPolycomPhone({ relayUrl, servername: RELAY_FQDN, ca: root.certPem, mac, model: i === 0 ? 'VVX_410' : 'VVX_500', localAddress: `127.20.3.${i + 1}`, account: DEFAULT_ACCOUNT, fetchFirmware: false }),
+        bootPolycomPhone({
+          relayUrl,
+          servername: RELAY_FQDN,
+          ca: root.certPem,
+          mac,
+          model: i === 0 ? 'VVX_410' : 'VVX_500',
+          localAddress: `127.20.3.${i + 1}`,
+          account: DEFAULT_ACCOUNT,
+          fetchFirmware: false,
+        }),
       ),
     );
     const [own, generic] = boots;

@@ -17,7 +17,12 @@ describe('phone simulator', () => {
     return { status: res.statusCode, text, json: text.startsWith('{') ? (JSON.parse(text) as Record<string, unknown>) : undefined };
   };
   const post = async (i: number, path: string, data?: unknown) => {
-    const res = await request(url(i, path), { method: 'POST', dispatcher: agent, headers: { ...auth(), 'content-type': 'application/json' }, body: JSON.stringify(data === undefined ? {} : { data }) });
+    const res = await request(url(i, path), {
+      method: 'POST',
+      dispatcher: agent,
+      headers: { ...auth(), 'content-type': 'application/json' },
+      body: JSON.stringify(data === undefined ? {} : { data }),
+    });
     return { status: res.statusCode, json: JSON.parse(await res.body.text()) as Record<string, unknown> };
   };
 
@@ -40,7 +45,15 @@ describe('phone simulator', () => {
   it('answers string status codes: 4007 when idle (v1), [] (v2), 4009 over 20 names, 4000 for a bad typed value', async () => {
     expect((await get(0, '/api/v1/webCallControl/callStatus')).json).toEqual({ Status: '4007' });
     expect((await get(0, '/api/v2/webCallControl/callStatus')).json).toEqual({ Status: '2000', data: [] });
-    expect((await post(0, '/api/v1/mgmt/config/get', Array.from({ length: 21 }, (_, i) => `reg.${i}.label`))).json).toEqual({ Status: '4009' });
+    expect(
+      (
+        await post(
+          0,
+          '/api/v1/mgmt/config/get',
+          Array.from({ length: 21 }, (_, i) => `reg.${i}.label`),
+        )
+      ).json,
+    ).toEqual({ Status: '4009' });
     expect((await post(0, '/api/v1/mgmt/config/set', { 'diags.pcap.background.duration': '9999' })).json).toEqual({ Status: '4000' });
   });
 

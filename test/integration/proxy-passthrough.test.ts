@@ -68,12 +68,14 @@ describe('provisioning pass-through', () => {
   it('streams a PUT upload to the provisioning server', async () => {
     const chunk = Buffer.alloc(64 * 1024, 'l');
     let sent = 0;
-    const body = Readable.from((function* () {
-      for (let i = 0; i < 12; i++) {
-        sent += chunk.length;
-        yield chunk;
-      }
-    })());
+    const body = Readable.from(
+      (function* () {
+        for (let i = 0; i < 12; i++) {
+          sent += chunk.length;
+          yield chunk;
+        }
+      })(),
+    );
     const res = await phone.request({ method: 'PUT', path: `/${MAC}-app.log`, headers: { authorization: basicAuth(), 'content-length': String(12 * chunk.length) }, body });
     await res.body.text();
     expect(res.statusCode).toBe(201);
@@ -83,7 +85,12 @@ describe('provisioning pass-through', () => {
   });
 
   it('forwards a body declared on a GET instead of leaving the upstream waiting for it', async () => {
-    const text = await rawExchange(port, root.certPem, `GET /site.cfg HTTP/1.1\r\nHost: r\r\nAuthorization: ${basicAuth()}\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello`, { localAddress: '127.20.0.5' });
+    const text = await rawExchange(
+      port,
+      root.certPem,
+      `GET /site.cfg HTTP/1.1\r\nHost: r\r\nAuthorization: ${basicAuth()}\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello`,
+      { localAddress: '127.20.0.5' },
+    );
     expect(text).toMatch(/^HTTP\/1\.1 200 /);
   });
 
@@ -178,9 +185,11 @@ describe('provisioning pass-through', () => {
     });
 
     it('refuses a chunked upload once it passes the limit', async () => {
-      const big = Readable.from((function* () {
-        for (let i = 0; i < 40; i++) yield Buffer.alloc(64 * 1024, 'x');
-      })());
+      const big = Readable.from(
+        (function* () {
+          for (let i = 0; i < 40; i++) yield Buffer.alloc(64 * 1024, 'x');
+        })(),
+      );
       const res = await phone.request({ method: 'PUT', path: `/${MAC}-phone.cfg`, headers: { authorization: basicAuth() }, body: big }).catch((err: unknown) => err);
       if (res instanceof Error) return; // the relay may cut the connection while the client still sends
       await (res as { body: { text(): Promise<string> } }).body.text();

@@ -26,7 +26,7 @@ function peakRssBytes(pid: number): number {
  * is its own) must not hold the body. A buffered 200 MB upload would lift its peak RSS by at
  * least 200 MB; streaming with backpressure keeps the rise to buffers and V8's young generation.
  */
-describe('an upload through the pass-through never sits in the relay\'s memory', () => {
+describe("an upload through the pass-through never sits in the relay's memory", () => {
   const root = createCa('upload memory root');
   let prov: ProvisioningSimulator;
   let sim: DmsSimulator;

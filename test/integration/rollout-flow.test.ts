@@ -29,7 +29,11 @@ let farm: PhoneFarm;
 let relayId: string;
 const dms = new DmsImages({ images: [IMAGE] });
 
-const frames = (type: string, rolloutId: string) => sim.received(relayId, type).filter((f) => f.frame.rolloutId === rolloutId).map((f) => f.frame);
+const frames = (type: string, rolloutId: string) =>
+  sim
+    .received(relayId, type)
+    .filter((f) => f.frame.rolloutId === rolloutId)
+    .map((f) => f.frame);
 const lastState = (rolloutId: string) => frames('rollout.state', rolloutId).at(-1) as { state: string; reason?: string; totals: Record<string, number> } | undefined;
 
 beforeAll(async () => {
@@ -44,10 +48,18 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'relay.pfx'), toPfx(leaf, [sim.ca], 'pfx-pass'));
   h = await startHarness({
     existingSim: sim,
-    relayConfig: { fqdn: FQDN, pfxFile: join(dir, 'relay.pfx'), pfxPassphrase: 'pfx-pass', devices: { tlsPolicy: 'insecure', concurrency: 512, upgradePollMs: 100, upgradeTimeoutSeconds: 60 } },
+    relayConfig: {
+      fqdn: FQDN,
+      pfxFile: join(dir, 'relay.pfx'),
+      pfxPassphrase: 'pfx-pass',
+      devices: { tlsPolicy: 'insecure', concurrency: 512, upgradePollMs: 100, upgradeTimeoutSeconds: 60 },
+    },
   });
   relayId = await h.connected();
-  await waitFor(() => sim.received(relayId, 'image.status').some((f) => f.frame.imageId === IMAGE.imageId && f.frame.state === 'synced'), { timeoutMs: 30_000, message: 'image synced' });
+  await waitFor(() => sim.received(relayId, 'image.status').some((f) => f.frame.imageId === IMAGE.imageId && f.frame.state === 'synced'), {
+    timeoutMs: 30_000,
+    message: 'image synced',
+  });
   const port = h.daemon.addresses.https?.port ?? 0;
   farm = await PhoneFarm.start({
     count: PHONES,
@@ -128,7 +140,10 @@ describe('firmware rollout', () => {
       targets: farm.targets().slice(0, 30),
       policy: { schedule: { kind: 'once' }, idleMinutes: 0, maxConcurrent: 5, abort: { failurePercent: 20, minDevices: 5 } },
     });
-    await waitFor(() => lastState(rolloutId)?.state === 'aborted' && frames('rollout.result', rolloutId).length === 30, { timeoutMs: 60_000, message: 'rollout aborted with every result' });
+    await waitFor(() => lastState(rolloutId)?.state === 'aborted' && frames('rollout.result', rolloutId).length === 30, {
+      timeoutMs: 60_000,
+      message: 'rollout aborted with every result',
+    });
     const results = frames('rollout.result', rolloutId);
     expect(new Set(results.map((r) => r.deviceId)).size).toBe(30);
     expect(results.filter((r) => String(r.reason).startsWith('not started')).length).toBeGreaterThan(0);

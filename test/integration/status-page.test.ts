@@ -127,7 +127,9 @@ describe('status page on the admin port', () => {
     expect(page).toMatch(/<section id="cert" class="ok"/);
     // firmware: one synced image, one with a progress bar
     expect(page).toContain('<code>/firmware/vvx-6.4.3.sip.ld</code>');
-    expect(page).toMatch(/<code>\/firmware\/vvx-6\.4\.5\.sip\.ld<\/code><\/td><td data-label="Version">6\.4\.5\.0001<\/td><td data-label="State"><span class="t-warn">syncing<\/span><\/td><td data-label="Progress"><svg class="bar"[^>]*aria-label="downloaded: \d+ of 67108864"/);
+    expect(page).toMatch(
+      /<code>\/firmware\/vvx-6\.4\.5\.sip\.ld<\/code><\/td><td data-label="Version">6\.4\.5\.0001<\/td><td data-label="State"><span class="t-warn">syncing<\/span><\/td><td data-label="Progress"><svg class="bar"[^>]*aria-label="downloaded: \d+ of 67108864"/,
+    );
     expect(page).toMatch(/of 40 GiB/);
     // phones: four online on two model/firmware groups, the unplugged one listed as offline (escaped)
     expect(page).toContain('4 / 5 online');

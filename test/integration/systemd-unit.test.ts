@@ -25,14 +25,23 @@ describe('systemd/cloud-relay.service', () => {
     expect(m, r.stdout + r.stderr).not.toBeNull();
     const score = Number(m![1]);
     // Recorded in the test output so CI logs carry the score.
-    console.log(`systemd-analyze security --offline=true: exposure ${score}\n${r.stdout.split('\n').filter((l) => l.startsWith('✗')).join('\n')}`);
+    console.log(
+      `systemd-analyze security --offline=true: exposure ${score}\n${r.stdout
+        .split('\n')
+        .filter((l) => l.startsWith('✗'))
+        .join('\n')}`,
+    );
     expect(score).toBeLessThanOrEqual(2.0);
   });
 
   it('keeps the properties the relay depends on', async () => {
     const { readFileSync } = await import('node:fs');
     const text = readFileSync(UNIT, 'utf8');
-    const set = (key: string) => text.split('\n').filter((l) => l.startsWith(`${key}=`)).map((l) => l.slice(key.length + 1));
+    const set = (key: string) =>
+      text
+        .split('\n')
+        .filter((l) => l.startsWith(`${key}=`))
+        .map((l) => l.slice(key.length + 1));
     expect(set('Type')).toEqual(['notify']);
     expect(set('StateDirectory')).toEqual(['cloud-relay cloud-relay-keys']);
     expect(set('ProtectSystem')).toEqual(['strict']);

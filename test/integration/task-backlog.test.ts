@@ -16,7 +16,10 @@ describe('task backlog', () => {
   // The outbox port only counts here; the durable outbox is issue 2's and tested there.
   const outbox: Outbox = { enqueue: () => 'x', depth: () => 0 };
   const work = new DeviceWork({
-    config: { devices: { tlsPolicy: 'insecure', concurrency: 2, backlog: 3, requestTimeoutMs: 1_000, pollIntervalSeconds: 7200, upgradePollMs: 5_000, upgradeTimeoutSeconds: 1_200 }, dataDir: join(dir, 'data') },
+    config: {
+      devices: { tlsPolicy: 'insecure', concurrency: 2, backlog: 3, requestTimeoutMs: 1_000, pollIntervalSeconds: 7200, upgradePollMs: 5_000, upgradeTimeoutSeconds: 1_200 },
+      dataDir: join(dir, 'data'),
+    },
     db,
     outbox,
     registration: { current: () => undefined, onChange: () => undefined },
@@ -34,8 +37,24 @@ describe('task backlog', () => {
   });
 
   const submit = (taskId: string, n: number, executeAt?: string): InboundOf<'task.submit'> => {
-    const targets = Array.from({ length: n }, (_, i) => ({ deviceId: `${taskId}-${i}`, mac: `0004f2${String(i).padStart(6, '0')}`, ip: '127.20.250.1', port: 9, vendor: 'polycom', credentials: { user: 'Polycom', password: '456' } }));
-    const f = inboundFrameSchema.parse({ v: 1, id: taskId, ts: new Date().toISOString(), type: 'task.submit', taskId, command: { kind: 'reboot' }, targets, ...(executeAt ? { executeAt } : {}) });
+    const targets = Array.from({ length: n }, (_, i) => ({
+      deviceId: `${taskId}-${i}`,
+      mac: `0004f2${String(i).padStart(6, '0')}`,
+      ip: '127.20.250.1',
+      port: 9,
+      vendor: 'polycom',
+      credentials: { user: 'Polycom', password: '456' },
+    }));
+    const f = inboundFrameSchema.parse({
+      v: 1,
+      id: taskId,
+      ts: new Date().toISOString(),
+      type: 'task.submit',
+      taskId,
+      command: { kind: 'reboot' },
+      targets,
+      ...(executeAt ? { executeAt } : {}),
+    });
     if (f.type !== 'task.submit') throw new Error('unexpected');
     return f;
   };

@@ -25,10 +25,24 @@ describe('task commands against simulated Polycom phones', () => {
     h.sim.addRoutes(files.routes());
     await h.startRelay();
     relayId = await h.connected();
-    farm = await PhoneFarm.start({ count: 7, firstIndex: 1000 + (process.pid % 50) * 100, hosts: { 'relay.test.example': '127.0.0.1' }, onError: (p, what, err) => console.error('phone', p.mac, what, err), timing: { rebootOfflineMs: 300, callStepMs: 10, answerMs: 50 } });
+    farm = await PhoneFarm.start({
+      count: 7,
+      firstIndex: 1000 + (process.pid % 50) * 100,
+      hosts: { 'relay.test.example': '127.0.0.1' },
+      onError: (p, what, err) => console.error('phone', p.mac, what, err),
+      timing: { rebootOfflineMs: 300, callStepMs: 10, answerMs: 50 },
+    });
     const old = farm.phone(1);
     old.firmware = '5.4.0.1000';
-    for (const p of ['/api/v1/mgmt/updateConfiguration', '/api/v1/callctrl/dial', '/api/v1/mgmt/config/export', '/captureScreen/mainScreen', '/captureScreen', '/form-submit/auth.htm']) old.missing.add(p);
+    for (const p of [
+      '/api/v1/mgmt/updateConfiguration',
+      '/api/v1/callctrl/dial',
+      '/api/v1/mgmt/config/export',
+      '/captureScreen/mainScreen',
+      '/captureScreen',
+      '/form-submit/auth.htm',
+    ])
+      old.missing.add(p);
     farm.phone(2).apiEnabled = false;
     farm.phone(3).password = 'changed';
     farm.phone(4).lines[0]!.registered = false;
@@ -159,7 +173,7 @@ describe('task commands against simulated Polycom phones', () => {
     expect(r.get(t(4).deviceId)).toMatchObject({ outcome: 'failure', reason: expect.stringMatching(/offline/) });
   });
 
-  it('a kind the vendor\'s driver does not support, or a vendor without a driver, is not_applicable naming the vendor and nothing reaches the phone', async () => {
+  it("a kind the vendor's driver does not support, or a vendor without a driver, is not_applicable naming the vendor and nothing reaches the phone", async () => {
     const phone = farm.phone(5);
     const before = [...phone.hits.values()].reduce((a, b) => a + b, 0);
     const file = await runTask(h.sim, relayId, { command: { kind: 'deployFile', args: { imageId: 'img-2', fileType: 'ringtone' } }, targets: [t(5)] });

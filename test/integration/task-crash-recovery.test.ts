@@ -39,12 +39,18 @@ describe('task crash recovery', () => {
     const dial = sim.submitTask(relayId, { command: { kind: 'dial', args: { to: '4711' } }, targets: [farm.target(0), farm.target(1)] });
     const read = sim.submitTask(relayId, { command: { kind: 'getParams', args: { names: ['device.sntp.serverName'] } }, targets: [farm.target(2), farm.target(3)] });
     // The dial request has arrived at both phones (they answer 1.5 s later) and the reads too.
-    await waitFor(() => [0, 1].every((i) => farm!.phone(i).hits.get('/api/v1/callctrl/dial') === 1) && [2, 3].every((i) => farm!.phone(i).hits.get('/api/v1/mgmt/config/get') === 1), { timeoutMs: 15_000, message: 'commands on the wire' });
+    await waitFor(
+      () => [0, 1].every((i) => farm!.phone(i).hits.get('/api/v1/callctrl/dial') === 1) && [2, 3].every((i) => farm!.phone(i).hits.get('/api/v1/mgmt/config/get') === 1),
+      { timeoutMs: 15_000, message: 'commands on the wire' },
+    );
     relay.kill('SIGKILL');
     await relay.exited;
     for (const p of farm.phones) p.phone.faults = {};
     relay = spawnRelay(configFile);
-    await waitFor(() => resultsOf(sim!, relayId, dial.taskId).size === 2 && resultsOf(sim!, relayId, read.taskId).size === 2, { timeoutMs: 20_000, message: 'results after the restart' });
+    await waitFor(() => resultsOf(sim!, relayId, dial.taskId).size === 2 && resultsOf(sim!, relayId, read.taskId).size === 2, {
+      timeoutMs: 20_000,
+      message: 'results after the restart',
+    });
     for (const r of resultsOf(sim, relayId, dial.taskId).values()) expect(r).toMatchObject({ outcome: 'failure', reason: expect.stringMatching(/^interrupted/) });
     for (const r of resultsOf(sim, relayId, read.taskId).values()) expect(r).toMatchObject({ outcome: 'success', data: { values: { 'device.sntp.serverName': 'pool.ntp.org' } } });
     expect(farm.phone(0).hits.get('/api/v1/callctrl/dial')).toBe(1);

@@ -23,7 +23,15 @@ describe('DMS file upload retries', () => {
   let url: string;
   let script: { status: number; body: string }[] = [];
   let hits = 0;
-  const reg: Registration = { relayId: 'r-1', token: 'tok', tokenExpiresAt: '', heartbeatIntervalSeconds: 120, controlUrl: '', provisioningUrl: '', site: { id: 's', name: 's', subnets: [], siteSpecific: false } };
+  const reg: Registration = {
+    relayId: 'r-1',
+    token: 'tok',
+    tokenExpiresAt: '',
+    heartbeatIntervalSeconds: 120,
+    controlUrl: '',
+    provisioningUrl: '',
+    site: { id: 's', name: 's', subnets: [], siteSpecific: false },
+  };
 
   beforeAll(async () => {
     const { ca, serverCert } = sharedDmsPki();

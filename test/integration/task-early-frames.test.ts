@@ -34,17 +34,36 @@ describe('tasks stored before the runner starts', () => {
     const { outbox, sent } = memoryOutbox();
     const registration: RegistrationSource = { current: () => undefined, onChange: () => undefined };
     work = new DeviceWork({
-      config: { devices: { tlsPolicy: 'pin-on-first-use', concurrency: 8, backlog: 100, requestTimeoutMs: 5_000, pollIntervalSeconds: 7200, upgradePollMs: 5_000, upgradeTimeoutSeconds: 1_200 }, dataDir: join(dir, 'data') },
+      config: {
+        devices: {
+          tlsPolicy: 'pin-on-first-use',
+          concurrency: 8,
+          backlog: 100,
+          requestTimeoutMs: 5_000,
+          pollIntervalSeconds: 7200,
+          upgradePollMs: 5_000,
+          upgradeTimeoutSeconds: 1_200,
+        },
+        dataDir: join(dir, 'data'),
+      },
       db,
       outbox,
       registration,
       clock: { now: () => Date.now() },
       log: createLogger('silent'),
       files: noUploads,
-    relayBaseUrl: () => undefined,
+      relayBaseUrl: () => undefined,
       poll: false,
     });
-    const frame = inboundFrameSchema.parse({ v: 1, id: 'f1', ts: new Date().toISOString(), type: 'task.submit', taskId: 't1', command: { kind: 'reboot', args: {} }, targets: farm.targets() });
+    const frame = inboundFrameSchema.parse({
+      v: 1,
+      id: 'f1',
+      ts: new Date().toISOString(),
+      type: 'task.submit',
+      taskId: 't1',
+      command: { kind: 'reboot', args: {} },
+      targets: farm.targets(),
+    });
     if (frame.type !== 'task.submit') throw new Error('unexpected frame');
     db.transaction(() => work!.handlers()['task.submit']!(frame))();
     await new Promise((r) => setImmediate(r));

@@ -38,7 +38,10 @@ describe('task lifecycle', () => {
     expect(h.sim.connected(relayId)).toBe(false);
     expect(resultsOf(h.sim, relayId, taskId).size).toBe(0);
     h.sim.setFaults({ refuseUpgradesForMs: 0 });
-    await waitFor(() => resultsOf(h.sim, relayId, taskId).size === 2 && statesOf(h.sim, relayId, taskId).some((s) => s.state === 'done'), { timeoutMs: 15_000, message: 'results after reconnect' });
+    await waitFor(() => resultsOf(h.sim, relayId, taskId).size === 2 && statesOf(h.sim, relayId, taskId).some((s) => s.state === 'done'), {
+      timeoutMs: 15_000,
+      message: 'results after reconnect',
+    });
     for (const r of resultsOf(h.sim, relayId, taskId).values()) expect(r.outcome).toBe('success');
     const done = statesOf(h.sim, relayId, taskId).find((s) => s.state === 'done')!;
     expect(done.totals).toEqual({ total: 2, success: 2, failure: 0, notApplicable: 0, inProgress: 0 });
@@ -52,7 +55,9 @@ describe('task lifecycle', () => {
     expect(await answered(h, relayId, frameId)).toBe('ack');
     const upd = h.sim.sendFrame(relayId, { type: 'task.update', taskId, name: 'renamed', targets: [farm.target(0), farm.target(1)] });
     expect(await answered(h, relayId, upd)).toBe('ack');
-    await waitFor(() => statesOf(h.sim, relayId, taskId).some((s) => s.state === 'scheduled' && (s.totals as { total: number }).total === 2), { message: 'scheduled state with 2 targets' });
+    await waitFor(() => statesOf(h.sim, relayId, taskId).some((s) => s.state === 'scheduled' && (s.totals as { total: number }).total === 2), {
+      message: 'scheduled state with 2 targets',
+    });
     const del = h.sim.sendFrame(relayId, { type: 'task.delete', taskId });
     expect(await answered(h, relayId, del)).toBe('ack');
     await waitFor(() => statesOf(h.sim, relayId, taskId).some((s) => s.state === 'deleted'), { message: 'deleted state' });
@@ -79,7 +84,12 @@ describe('task lifecycle', () => {
   it('a task not started before expiresAt is done with every device failed "expired"', async () => {
     const { h, farm, relayId } = await setup(2);
     const now = Date.now();
-    const r = await runTask(h.sim, relayId, { command: { kind: 'reboot' }, targets: farm.targets(), executeAt: new Date(now + 400).toISOString(), expiresAt: new Date(now + 100).toISOString() });
+    const r = await runTask(h.sim, relayId, {
+      command: { kind: 'reboot' },
+      targets: farm.targets(),
+      executeAt: new Date(now + 400).toISOString(),
+      expiresAt: new Date(now + 100).toISOString(),
+    });
     expect([...r.values()].map((x) => x.outcome)).toEqual(['failure', 'failure']);
     expect([...r.values()][0]?.reason).toMatch(/^expired/);
     expect(farm.phone(0).reboots + farm.phone(1).reboots).toBe(0);

@@ -67,7 +67,15 @@ describe('certificate hot swap', () => {
     const attempt = (opts: { maxVersion?: 'TLSv1.1' | 'TLSv1.2'; ciphers?: string; session?: Buffer }) =>
       new Promise<{ reused: boolean; session: Buffer | undefined; version: string | null }>((resolve, reject) => {
         let session: Buffer | undefined;
-        const tlsOpts: ConnectionOptions & { localAddress: string } = { host: '127.0.0.1', port, ca: root.certPem, servername: RELAY_FQDN, localAddress: '127.20.2.8', ...opts, ...(opts.maxVersion === 'TLSv1.1' ? { minVersion: 'TLSv1' as const } : {}) };
+        const tlsOpts: ConnectionOptions & { localAddress: string } = {
+          host: '127.0.0.1',
+          port,
+          ca: root.certPem,
+          servername: RELAY_FQDN,
+          localAddress: '127.20.2.8',
+          ...opts,
+          ...(opts.maxVersion === 'TLSv1.1' ? { minVersion: 'TLSv1' as const } : {}),
+        };
         const s = connect(tlsOpts);
         s.on('session', (sess: Buffer) => (session = sess));
         s.once('secureConnect', () => {
@@ -127,10 +135,13 @@ describe('certificate hot swap', () => {
     expect(statSync(stored).mode & 0o777).toBe(0o600);
     expect(h.daemon.statusDocument().cert).toMatchObject({ sans: [RELAY_FQDN, 'relay-b.test.example'], valid: true });
     // The DMS learns about the new certificate from the next heartbeat.
-    await waitFor(() => {
-      const cert = h.sim.heartbeats(relayId).at(-1)?.body.cert as { sans?: string[]; valid?: boolean } | undefined;
-      return cert?.valid === true && cert.sans?.includes('relay-b.test.example');
-    }, { message: 'heartbeat with the new certificate' });
+    await waitFor(
+      () => {
+        const cert = h.sim.heartbeats(relayId).at(-1)?.body.cert as { sans?: string[]; valid?: boolean } | undefined;
+        return cert?.valid === true && cert.sans?.includes('relay-b.test.example');
+      },
+      { message: 'heartbeat with the new certificate' },
+    );
   });
 
   it('refuses an invalid cert.install with every reason and keeps the current certificate', async () => {

@@ -54,7 +54,16 @@ describe('cache HTTP semantics', () => {
 });
 
 describe('image catalogue', () => {
-  const img = (id: string, size: number, path = `/swupdate/${id}.ld`) => ({ imageId: id, vendor: 'polycom', models: [], version: '1', path, size, sha256: 'a'.repeat(64), url: 'https://dms.example/f' });
+  const img = (id: string, size: number, path = `/swupdate/${id}.ld`) => ({
+    imageId: id,
+    vendor: 'polycom',
+    models: [],
+    version: '1',
+    path,
+    size,
+    sha256: 'a'.repeat(64),
+    url: 'https://dms.example/f',
+  });
 
   it('rejects images beyond 40 images or the byte limit, duplicates and invalid entries, with reasons', () => {
     const many = parseCatalogue({ images: Array.from({ length: 42 }, (_, i) => img(`i${i}`, 1)) });

@@ -66,7 +66,18 @@ describe('config precedence: command line > environment > file > defaults', () =
     expect(new Set(names).size).toBe(names.length);
     expect(envName('ipGuard.banSeconds')).toBe('CLOUD_RELAY_IP_GUARD_BAN_SECONDS');
     for (const s of allSettings()) expect(s.env).toMatch(/^CLOUD_RELAY_[A-Z0-9_]+$/);
-    for (const required of ['CLOUD_RELAY_DMS_URL', 'CLOUD_RELAY_DMS_CA_FILE', 'CLOUD_RELAY_TENANT_ID', 'CLOUD_RELAY_PIN', 'CLOUD_RELAY_PIN_FILE', 'CLOUD_RELAY_FQDN', 'CLOUD_RELAY_DATA_DIR', 'CLOUD_RELAY_HTTPS_LISTEN', 'CLOUD_RELAY_ADMIN_LISTEN', 'CLOUD_RELAY_LOG_LEVEL']) {
+    for (const required of [
+      'CLOUD_RELAY_DMS_URL',
+      'CLOUD_RELAY_DMS_CA_FILE',
+      'CLOUD_RELAY_TENANT_ID',
+      'CLOUD_RELAY_PIN',
+      'CLOUD_RELAY_PIN_FILE',
+      'CLOUD_RELAY_FQDN',
+      'CLOUD_RELAY_DATA_DIR',
+      'CLOUD_RELAY_HTTPS_LISTEN',
+      'CLOUD_RELAY_ADMIN_LISTEN',
+      'CLOUD_RELAY_LOG_LEVEL',
+    ]) {
       expect(names).toContain(required);
     }
   });
@@ -183,7 +194,14 @@ describe('cloud-relay config (built CLI)', () => {
   const NO_RELAY = { CLOUD_RELAY_ADMIN_LISTEN: '127.0.0.1:9' };
 
   it('prints the effective config with secrets redacted (--json)', () => {
-    const r = run(['config', '--json'], { ...NO_RELAY, CLOUD_RELAY_DMS_URL: REQUIRED.dmsUrl, CLOUD_RELAY_TENANT_ID: 't-9', CLOUD_RELAY_PIN: '918273', CLOUD_RELAY_FQDN: REQUIRED.fqdn, CLOUD_RELAY_PFX_PASSPHRASE: 'hunter2-pass' });
+    const r = run(['config', '--json'], {
+      ...NO_RELAY,
+      CLOUD_RELAY_DMS_URL: REQUIRED.dmsUrl,
+      CLOUD_RELAY_TENANT_ID: 't-9',
+      CLOUD_RELAY_PIN: '918273',
+      CLOUD_RELAY_FQDN: REQUIRED.fqdn,
+      CLOUD_RELAY_PFX_PASSPHRASE: 'hunter2-pass',
+    });
     expect(r.status, r.stderr).toBe(ExitCode.OK);
     expect(r.stdout).not.toContain('918273');
     expect(r.stdout).not.toContain('hunter2-pass');

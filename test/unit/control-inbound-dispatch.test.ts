@@ -47,7 +47,7 @@ describe('InboundDispatcher', () => {
     expect(repo.get('f1')?.state).toBe('done');
   });
 
-  it('a refusal becomes a nack with the reason, undoes the handler\'s writes, and is answered the same way again', () => {
+  it("a refusal becomes a nack with the reason, undoes the handler's writes, and is answered the same way again", () => {
     handlers['task.delete'] = () => {
       kv.set('half-done', 'yes');
       throw new FrameRefused('task t1 is executing');

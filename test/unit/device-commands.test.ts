@@ -5,7 +5,16 @@ import { DriverRegistry, VENDORS } from '../../src/devices/registry.js';
 import { inboundFrameSchema } from '../../src/management-agent/frames.js';
 import { createLogger } from '../../src/log.js';
 
-const submit = (command: unknown) => inboundFrameSchema.safeParse({ v: 1, id: 'f', ts: new Date().toISOString(), type: 'task.submit', taskId: 't', command, targets: [{ deviceId: 'd', mac: '0004f2000001', ip: '127.20.0.1', vendor: 'polycom', credentials: { user: 'u', password: 'p' } }] });
+const submit = (command: unknown) =>
+  inboundFrameSchema.safeParse({
+    v: 1,
+    id: 'f',
+    ts: new Date().toISOString(),
+    type: 'task.submit',
+    taskId: 't',
+    command,
+    targets: [{ deviceId: 'd', mac: '0004f2000001', ip: '127.20.0.1', vendor: 'polycom', credentials: { user: 'u', password: 'p' } }],
+  });
 
 describe('command table', () => {
   it('the frame schema takes every kind of the table, with its own argument schema', () => {
@@ -35,23 +44,45 @@ describe('updateFirmware through the table', () => {
     readStatus: () => Promise.resolve({ online: true }),
     updateFirmware: (_t, image, mode) => {
       asked.push(`${image.imageId}:${mode}`);
-      return Promise.resolve(image.version === '7.0.1' ? { outcome: 'success', fromVersion: '6.4.3', toVersion: '7.0.1', fetchedFromCache: true } : { outcome: 'success', alreadyCurrent: true, fromVersion: image.version, toVersion: image.version });
+      return Promise.resolve(
+        image.version === '7.0.1'
+          ? { outcome: 'success', fromVersion: '6.4.3', toVersion: '7.0.1', fetchedFromCache: true }
+          : { outcome: 'success', alreadyCurrent: true, fromVersion: image.version, toVersion: image.version },
+      );
     },
     close: () => Promise.resolve(),
   };
-  const ctx = (): CommandContext => ({ driver, target, fileStem: () => 'x', deliver: () => Promise.reject(new Error('unused')), collectCapture: () => Promise.reject(new Error('unused')), readStatus: () => Promise.resolve({ online: true }), image: (id) => images[id] });
+  const ctx = (): CommandContext => ({
+    driver,
+    target,
+    fileStem: () => 'x',
+    deliver: () => Promise.reject(new Error('unused')),
+    collectCapture: () => Promise.reject(new Error('unused')),
+    readStatus: () => Promise.resolve({ online: true }),
+    image: (id) => images[id],
+  });
 
   it('fails without asking the phone when the image is not in the set or not synced; otherwise names the versions', async () => {
-    expect(await runCommand(ctx(), { kind: 'updateFirmware', args: { imageId: 'nope' } })).toMatchObject({ outcome: 'failure', reason: expect.stringMatching(/not in the relay's desired image set/) });
+    expect(await runCommand(ctx(), { kind: 'updateFirmware', args: { imageId: 'nope' } })).toMatchObject({
+      outcome: 'failure',
+      reason: expect.stringMatching(/not in the relay's desired image set/),
+    });
     expect(await runCommand(ctx(), { kind: 'updateFirmware', args: { imageId: 'fw8' } })).toMatchObject({ outcome: 'failure', reason: expect.stringMatching(/^image not synced/) });
     expect(asked).toEqual([]);
-    expect(await runCommand(ctx(), { kind: 'updateFirmware', args: { imageId: 'fw7' } })).toEqual({ outcome: 'success', data: { imageId: 'fw7', version: '7.0.1', fromVersion: '6.4.3', toVersion: '7.0.1', alreadyCurrent: false, fetchedFromCache: true } });
+    expect(await runCommand(ctx(), { kind: 'updateFirmware', args: { imageId: 'fw7' } })).toEqual({
+      outcome: 'success',
+      data: { imageId: 'fw7', version: '7.0.1', fromVersion: '6.4.3', toVersion: '7.0.1', alreadyCurrent: false, fetchedFromCache: true },
+    });
     expect(asked).toEqual(['fw7:trigger']);
   });
 
   it('a phone already on the version is success "already current"', async () => {
     images.fw8 = { ...images.fw8!, synced: true };
-    expect(await runCommand(ctx(), { kind: 'updateFirmware', args: { imageId: 'fw8' } })).toMatchObject({ outcome: 'success', reason: 'already current', data: { alreadyCurrent: true } });
+    expect(await runCommand(ctx(), { kind: 'updateFirmware', args: { imageId: 'fw8' } })).toMatchObject({
+      outcome: 'success',
+      reason: 'already current',
+      data: { alreadyCurrent: true },
+    });
   });
 });
 
@@ -75,7 +106,13 @@ const METHOD: Record<CommandKind, keyof Driver> = {
 };
 
 describe('driver registry', () => {
-  const registry = new DriverRegistry({ tlsPolicy: 'insecure', requestTimeoutMs: 1_000, pins: { check: () => ({ ok: true }) }, log: createLogger('silent'), phoneEvents: { event: () => undefined, refused: () => undefined } });
+  const registry = new DriverRegistry({
+    tlsPolicy: 'insecure',
+    requestTimeoutMs: 1_000,
+    pins: { check: () => ({ ok: true }) },
+    log: createLogger('silent'),
+    phoneEvents: { event: () => undefined, refused: () => undefined },
+  });
 
   afterAll(() => registry.close());
 

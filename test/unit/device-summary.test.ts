@@ -22,7 +22,10 @@ describe('device store summary', () => {
 
   const add = (r: DeviceRepo, i: number, model: string, at = 1000) => {
     const mac = `0004f2${i.toString(16).padStart(6, '0')}`;
-    r.upsert({ deviceId: `dev-${i}`, mac, ip: `127.20.0.${i}`, target: JSON.stringify({ deviceId: `dev-${i}`, mac, model, credentials: { user: 'u', password: 'secret-pw' } }) }, at);
+    r.upsert(
+      { deviceId: `dev-${i}`, mac, ip: `127.20.0.${i}`, target: JSON.stringify({ deviceId: `dev-${i}`, mac, model, credentials: { user: 'u', password: 'secret-pw' } }) },
+      at,
+    );
   };
   const status = (firmware: string, online: boolean) => JSON.stringify(online ? { online, firmware } : { online, firmware });
 

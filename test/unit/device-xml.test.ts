@@ -13,8 +13,15 @@ describe('telephony notification parsing', () => {
   });
 
   it('keeps attributes and nested call info of a call state change', () => {
-    const ev = normaliseEvent('<PolycomIPPhone><CallStateChangeEvent CallReference="41aa9c00" CallState="Dialtone"><LineNumber>1</LineNumber><CallLineInfo><LineKeyNum>1</LineKeyNum><CallInfo><CallState>Dialtone</CallState><CallType>Outgoing</CallType></CallInfo></CallLineInfo></CallStateChangeEvent></PolycomIPPhone>');
-    expect(ev).toMatchObject({ type: 'CallStateChangeEvent', CallReference: '41aa9c00', CallState: 'Dialtone', CallLineInfo: { LineKeyNum: '1', CallInfo: { CallType: 'Outgoing' } } });
+    const ev = normaliseEvent(
+      '<PolycomIPPhone><CallStateChangeEvent CallReference="41aa9c00" CallState="Dialtone"><LineNumber>1</LineNumber><CallLineInfo><LineKeyNum>1</LineKeyNum><CallInfo><CallState>Dialtone</CallState><CallType>Outgoing</CallType></CallInfo></CallLineInfo></CallStateChangeEvent></PolycomIPPhone>',
+    );
+    expect(ev).toMatchObject({
+      type: 'CallStateChangeEvent',
+      CallReference: '41aa9c00',
+      CallState: 'Dialtone',
+      CallLineInfo: { LineKeyNum: '1', CallInfo: { CallType: 'Outgoing' } },
+    });
     expect(applyEvent({ online: true, callState: 'idle' }, ev).callState).toBe('in_call');
     expect(applyEvent({ online: true, callState: 'in_call' }, { type: 'CallStateChangeEvent', CallState: 'Free' }).callState).toBe('idle');
   });
@@ -81,7 +88,14 @@ describe('XML the relay reads from phones', () => {
 });
 
 describe('status change detection', () => {
-  const base = { online: true, uptimeSeconds: 100, lastRebootAt: '2026-01-01T00:00:00.000Z', lines: [{ line: 1, uri: 'a', registered: true }], callState: 'idle' as const, firmware: '6.4' };
+  const base = {
+    online: true,
+    uptimeSeconds: 100,
+    lastRebootAt: '2026-01-01T00:00:00.000Z',
+    lines: [{ line: 1, uri: 'a', registered: true }],
+    callState: 'idle' as const,
+    firmware: '6.4',
+  };
   it('uptime and a second of reboot-time jitter are not news; a reboot, a line or a call is', () => {
     expect(snapshotChanged(base, { ...base, uptimeSeconds: 7300, lastRebootAt: '2026-01-01T00:00:01.000Z' })).toBe(false);
     expect(snapshotChanged(base, { ...base, lastRebootAt: '2026-01-01T02:00:00.000Z' })).toBe(true);

@@ -60,9 +60,7 @@ describe('error catalogue', () => {
   const literals = codeShapedLiterals();
 
   it('catalogues every code used in src/', () => {
-    const missing = [...literals]
-      .filter(([s]) => !isErrorCode(s) && !NOT_CODES.some((n) => n.test(s)))
-      .map(([s, at]) => `${s} (${at.join(', ')})`);
+    const missing = [...literals].filter(([s]) => !isErrorCode(s) && !NOT_CODES.some((n) => n.test(s))).map(([s, at]) => `${s} (${at.join(', ')})`);
     expect(missing, 'add these to src/core/error-catalogue.ts (or to NOT_CODES here if they are not error codes)').toEqual([]);
   });
 

@@ -6,7 +6,12 @@ function capture() {
   const lines: string[] = [];
   const dest = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      lines.push(...chunk.toString().split('\n').filter((l) => l !== ''));
+      lines.push(
+        ...chunk
+          .toString()
+          .split('\n')
+          .filter((l) => l !== ''),
+      );
       cb();
     },
   });

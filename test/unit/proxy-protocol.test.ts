@@ -12,7 +12,11 @@ describe('PROXY protocol v1', () => {
   it('parses TCP4 and TCP6 lines and reports the header length', () => {
     const line = 'PROXY TCP4 127.20.1.2 127.0.0.1 51000 443\r\n';
     const r = parseProxyHeader(Buffer.concat([Buffer.from(line), TLS_HELLO]));
-    expect(r).toEqual({ kind: 'header', length: line.length, header: { version: 1, command: 'proxy', source: { address: '127.20.1.2', port: 51000 }, destination: { address: '127.0.0.1', port: 443 } } });
+    expect(r).toEqual({
+      kind: 'header',
+      length: line.length,
+      header: { version: 1, command: 'proxy', source: { address: '127.20.1.2', port: 51000 }, destination: { address: '127.0.0.1', port: 443 } },
+    });
     const six = parseProxyHeader(Buffer.from('PROXY TCP6 2001:db8::1 ::1 65535 0\r\n'));
     expect(six.kind === 'header' && six.header.source).toEqual({ address: '2001:db8::1', port: 65535 });
   });
@@ -60,14 +64,22 @@ describe('PROXY protocol v2', () => {
   it('parses PROXY TCP over IPv4 (0x21 0x11, 12-byte address block)', () => {
     const body = [127, 20, 1, 2, 127, 0, 0, 1, 0xc7, 0x38, 0x01, 0xbb];
     const buf = Buffer.concat([v2(0x21, 0x11, body), TLS_HELLO]);
-    expect(parseProxyHeader(buf)).toEqual({ kind: 'header', length: 28, header: { version: 2, command: 'proxy', source: { address: '127.20.1.2', port: 51000 }, destination: { address: '127.0.0.1', port: 443 } } });
+    expect(parseProxyHeader(buf)).toEqual({
+      kind: 'header',
+      length: 28,
+      header: { version: 2, command: 'proxy', source: { address: '127.20.1.2', port: 51000 }, destination: { address: '127.0.0.1', port: 443 } },
+    });
   });
 
   it('parses PROXY TCP over IPv6 (0x21 0x21, 36-byte block), IPv4-mapped sources shown as IPv4', () => {
     const src = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
     const dst = [...Array<number>(15).fill(0), 1];
     const r = parseProxyHeader(v2(0x21, 0x21, [...src, ...dst, 0, 80, 1, 187]));
-    expect(r).toEqual({ kind: 'header', length: 52, header: { version: 2, command: 'proxy', source: { address: '2001:db8::1', port: 80 }, destination: { address: '::1', port: 443 } } });
+    expect(r).toEqual({
+      kind: 'header',
+      length: 52,
+      header: { version: 2, command: 'proxy', source: { address: '2001:db8::1', port: 80 }, destination: { address: '::1', port: 443 } },
+    });
     const mapped = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 20, 9, 9];
     const m = parseProxyHeader(v2(0x21, 0x21, [...mapped, ...dst, 0, 1, 0, 2]));
     expect(m.kind === 'header' && m.header.source?.address).toBe('127.20.9.9');

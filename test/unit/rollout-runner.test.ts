@@ -62,7 +62,12 @@ class World {
   /** Answers every phone upgrading now (success unless `fail` says otherwise), then lets the runner decide again. */
   async answerAll(fail: (deviceId: string) => boolean = () => false): Promise<number> {
     const batch = this.pending.splice(0);
-    for (const p of batch) p.resolve(fail(p.deviceId) ? { outcome: 'failure', fromVersion: '6.3.0', toVersion: '6.3.0', reason: 'came back with 6.3.0' } : { outcome: 'success', fromVersion: '6.3.0', toVersion: '6.4.0' });
+    for (const p of batch)
+      p.resolve(
+        fail(p.deviceId)
+          ? { outcome: 'failure', fromVersion: '6.3.0', toVersion: '6.3.0', reason: 'came back with 6.3.0' }
+          : { outcome: 'success', fromVersion: '6.3.0', toVersion: '6.4.0' },
+      );
     await this.runner.idle();
     this.runner.tick();
     return batch.length;
@@ -166,7 +171,13 @@ describe('rollout runner', () => {
   });
 
   it('aborts at 20 % failures: nothing new starts, running devices finish, the rest end not started', async () => {
-    w.runner.submit({ rolloutId: 'r1', name: 'fw', imageId: 'img-1', targets: targets(100), policy: policy({ schedule: { kind: 'once' }, maxConcurrent: 10, abort: { failurePercent: 20, minDevices: 10 } }) });
+    w.runner.submit({
+      rolloutId: 'r1',
+      name: 'fw',
+      imageId: 'img-1',
+      targets: targets(100),
+      policy: policy({ schedule: { kind: 'once' }, maxConcurrent: 10, abort: { failurePercent: 20, minDevices: 10 } }),
+    });
     w.runner.start();
     w.runner.tick();
     // Of the first ten, three fail: 30 % ≥ 20 % after 10 finished.

@@ -8,7 +8,13 @@ const doc = {
   startedAt: '2026-11-22T11:00:00Z',
   uptimeSeconds: 3600,
   draining: false,
-  readiness: { ready: false, checks: [{ name: 'db-writable', ok: true }, { name: 'registered', ok: false, detail: 'tenant ID or PIN rejected by the DMS' }] },
+  readiness: {
+    ready: false,
+    checks: [
+      { name: 'db-writable', ok: true },
+      { name: 'registered', ok: false, detail: 'tenant ID or PIN rejected by the DMS' },
+    ],
+  },
   cert: { subject: 'relay.example.com', sans: ['relay.example.com'], notAfter: '2026-12-02T12:00:00Z', valid: true },
   cache: { bytes: 0, objects: 0, hits: 0, misses: 0 },
   images: { synced: 3, syncing: 1, failed: 0 },
@@ -21,7 +27,14 @@ const doc = {
     tokenExpiresAt: null,
     lastRegistrationError: { code: 'INVALID_CREDENTIALS', message: 'tenant ID or PIN rejected by the DMS', at: '2026-11-22T11:58:00Z' },
     heartbeat: { intervalSeconds: 120, sent: 5, lastOkAt: '2026-11-22T11:50:00Z' },
-    control: { connected: false, since: null, downSince: '2026-11-22T11:52:00Z', reconnects: 7, lastClose: { code: 1006, reason: '', at: '2026-11-22T11:52:00Z' }, lastError: null },
+    control: {
+      connected: false,
+      since: null,
+      downSince: '2026-11-22T11:52:00Z',
+      reconnects: 7,
+      lastClose: { code: 1006, reason: '', at: '2026-11-22T11:52:00Z' },
+      lastError: null,
+    },
     outboxDepth: 42,
   },
   firmwareCache: { bytes: 3 * 1024 ** 3, objects: 3, hits: 10, misses: 2, fills: 1, reservedBytes: 0, quotaBytes: 40 * 1024 ** 3, lastError: null },
@@ -46,7 +59,9 @@ describe('cloud-relay status table', () => {
     expect(text).toMatch(/^firmware cache +3 objects, 3\.0 GiB of 40\.0 GiB; 10 hits, 2 misses, 1 fills running$/m);
     expect(text).toMatch(/^devices +1200 known, 1187 online$/m);
     expect(text).toMatch(/^ip guard +900 whitelisted, 2 blocked$/m);
-    expect(text).toMatch(/^listening on\n {2}phone HTTPS {8}https:\/\/0\.0\.0\.0:443 {4}phones: provisioning, firmware, notifications\n {2}admin {14}http:\/\/127\.0\.0\.1:9090 {2}health/m);
+    expect(text).toMatch(
+      /^listening on\n {2}phone HTTPS {8}https:\/\/0\.0\.0\.0:443 {4}phones: provisioning, firmware, notifications\n {2}admin {14}http:\/\/127\.0\.0\.1:9090 {2}health/m,
+    );
     // A section this build does not know is shown raw, not dropped.
     expect(text).toContain('futurePart           {"shape":"unknown to this build"}');
     // The plain `cache` section is covered by the firmware cache line.

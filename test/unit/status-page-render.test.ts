@@ -18,7 +18,13 @@ function fullDocument(): PageDocument {
     startedAt: ago(7260),
     uptimeSeconds: 7260,
     draining: false,
-    readiness: { ready: true, checks: [{ name: 'db-writable', ok: true }, { name: 'registered', ok: true }] },
+    readiness: {
+      ready: true,
+      checks: [
+        { name: 'db-writable', ok: true },
+        { name: 'registered', ok: true },
+      ],
+    },
     listeners: [],
     cert: { subject: 'relay.example.com', sans: ['relay.example.com', '10.1.2.3'], notAfter: ahead(200), valid: true, selfSigned: false },
     cache: { bytes: 0, objects: 0, hits: 0, misses: 0 },
@@ -56,7 +62,9 @@ function fullDocument(): PageDocument {
       otherGroups: { groups: 0, known: 0, online: 0 },
       recentlyOffline: [{ deviceId: 'dev-3', mac: '0004f2000003', ip: '127.20.0.3', model: 'VVX 250', offlineSince: ago(300) }],
     },
-    recentTasks: [{ taskId: 'task-1', name: 'reboot floor 2', kind: 'reboot', state: 'executing', createdAt: ago(120), total: 10, success: 5, failure: 2, notApplicable: 1, inProgress: 2 }],
+    recentTasks: [
+      { taskId: 'task-1', name: 'reboot floor 2', kind: 'reboot', state: 'executing', createdAt: ago(120), total: 10, success: 5, failure: 2, notApplicable: 1, inProgress: 2 },
+    ],
     ipGuard: { whitelisted: 4, blocked: 1, addresses: [{ ip: '127.9.9.9', state: 'banned', until: ahead(0.01), bans: 1, lastFailure: '401 /cfg', lastFailureAt: ago(10) }] },
     deviceWork: { queued: 0, inFlight: 1, polls: 10, pollFailures: 0, notifications: 0, notificationsRefused: 0, captureSlots: 0 },
   };
@@ -75,7 +83,14 @@ describe('status page render', () => {
     const attr = '"><img src=x onerror=alert(2)>';
     doc.phones!.groups[0]!.model = evil;
     doc.phones!.recentlyOffline[0]!.deviceId = attr;
-    doc.managementAgent!.control = { connected: false, since: null, downSince: ago(90), reconnects: 3, lastClose: null, lastError: { code: 'CONTROL_ERROR', message: `boom ${attr} & more`, at: ago(5) } };
+    doc.managementAgent!.control = {
+      connected: false,
+      since: null,
+      downSince: ago(90),
+      reconnects: 3,
+      lastClose: null,
+      lastError: { code: 'CONTROL_ERROR', message: `boom ${attr} & more`, at: ago(5) },
+    };
     (doc.cert as LoadedCertStatus).subject = 'A & B <Corp>';
     doc.firmwareSync!.images[0]!.path = `/fw/${evil}`;
     doc.recentTasks![0]!.name = `'quoted' ${evil}`;
@@ -134,7 +149,14 @@ describe('status page render', () => {
 
   it('shows a control channel that is down: since when and the last error sentence; a stale heartbeat warns', () => {
     const doc = fullDocument();
-    doc.managementAgent!.control = { connected: false, since: null, downSince: ago(600), reconnects: 7, lastClose: null, lastError: { code: 'CONTROL_UPGRADE_REFUSED', message: 'the DMS refused the control-channel upgrade with HTTP 503', at: ago(20) } };
+    doc.managementAgent!.control = {
+      connected: false,
+      since: null,
+      downSince: ago(600),
+      reconnects: 7,
+      lastClose: null,
+      lastError: { code: 'CONTROL_UPGRADE_REFUSED', message: 'the DMS refused the control-channel upgrade with HTTP 503', at: ago(20) },
+    };
     doc.managementAgent!.heartbeat.lastOkAt = ago(400);
     doc.managementAgent!.outboxDepth = 250;
     const c = card(renderStatusPage(doc, NOW), 'dms')!;
@@ -148,7 +170,12 @@ describe('status page render', () => {
 
   it('says why the relay is not registered', () => {
     const doc = fullDocument();
-    doc.managementAgent = { ...doc.managementAgent!, relayId: null, registered: false, lastRegistrationError: { code: 'REGISTRATION_REJECTED', message: 'tenant ID or PIN rejected by the DMS', at: ago(3) } };
+    doc.managementAgent = {
+      ...doc.managementAgent!,
+      relayId: null,
+      registered: false,
+      lastRegistrationError: { code: 'REGISTRATION_REJECTED', message: 'tenant ID or PIN rejected by the DMS', at: ago(3) },
+    };
     doc.managementAgent.heartbeat.lastOkAt = null;
     const c = card(renderStatusPage(doc, NOW), 'dms')!;
     expect(c).toContain('not registered');
@@ -179,10 +206,14 @@ describe('status page render', () => {
     doc.phones!.otherGroups = { groups: 3, known: 40, online: 39 };
     const c = card(renderStatusPage(doc, NOW), 'phones')!;
     expect(c).toContain('2 / 3 online');
-    expect(c).toContain('<td data-label="Model">VVX 450</td><td data-label="Firmware">6.4.3.1234</td><td class="n" data-label="Known">2</td><td class="n" data-label="Online">2</td>');
+    expect(c).toContain(
+      '<td data-label="Model">VVX 450</td><td data-label="Firmware">6.4.3.1234</td><td class="n" data-label="Known">2</td><td class="n" data-label="Online">2</td>',
+    );
     expect(c).toContain('<code>dev-3</code>');
     expect(c).toContain('5 min 0 s ago');
-    expect(c).toContain('3 more model/firmware combinations</span></td><td data-label="Firmware"></td><td class="n" data-label="Known">40</td><td class="n" data-label="Online">39</td>');
+    expect(c).toContain(
+      '3 more model/firmware combinations</span></td><td data-label="Firmware"></td><td class="n" data-label="Known">40</td><td class="n" data-label="Online">39</td>',
+    );
   });
 
   it('shows blocked addresses and how many more there are', () => {

@@ -15,7 +15,8 @@ const memoryRecord = (): KeyRecord & { m: Map<string, string> } => {
   return { m, get: (k) => m.get(k), set: (k, v) => void m.set(k, v) };
 };
 
-const target = (password: string) => JSON.stringify({ deviceId: 'd1', mac: '0004f2000001', ip: '127.20.0.1', vendor: 'polycom', model: 'VVX', credentials: { user: 'Polycom', password } });
+const target = (password: string) =>
+  JSON.stringify({ deviceId: 'd1', mac: '0004f2000001', ip: '127.20.0.1', vendor: 'polycom', model: 'VVX', credentials: { user: 'Polycom', password } });
 
 describe('secret box and key file', () => {
   let dir: string;
@@ -106,7 +107,14 @@ describe('stored secrets', () => {
     repo.setState('c1', 'done', null);
     expect(raw().sealed).toBeNull();
     // setParams values are secrets too (reg.1.auth.password …)
-    const task = JSON.stringify({ v: 1, id: 't1', type: 'task.submit', taskId: 'x', command: { kind: 'setParams', args: { values: { 'reg.1.auth.password': 'sip-pw' } } }, targets: [JSON.parse(target('dev-pw')) as unknown] });
+    const task = JSON.stringify({
+      v: 1,
+      id: 't1',
+      type: 'task.submit',
+      taskId: 'x',
+      command: { kind: 'setParams', args: { values: { 'reg.1.auth.password': 'sip-pw' } } },
+      targets: [JSON.parse(target('dev-pw')) as unknown],
+    });
     repo.insert('t1', 'task.submit', task, 'refused', 'no', 1);
     expect(repo.get('t1')!.frame).not.toMatch(/sip-pw|dev-pw/);
     expect(repo.get('t1')!.frame).toContain('reg.1.auth.password');
@@ -114,7 +122,11 @@ describe('stored secrets', () => {
 
   it('task rows: passwords sealed, opened on read, dropped when the device is done; the command redacted when the task is done', () => {
     const tasks = new TaskRepo(db);
-    tasks.insert({ taskId: 't', name: 'n', command: JSON.stringify({ kind: 'adPassword', args: { password: 'ad-pw-1' } }), executeAt: null, expiresAt: null }, [{ deviceId: 'd1', target: target('dev-pw-1') }], 1);
+    tasks.insert(
+      { taskId: 't', name: 'n', command: JSON.stringify({ kind: 'adPassword', args: { password: 'ad-pw-1' } }), executeAt: null, expiresAt: null },
+      [{ deviceId: 'd1', target: target('dev-pw-1') }],
+      1,
+    );
     const rawCmd = () => db.prepare("SELECT command FROM tasks WHERE task_id = 't'").pluck().get() as string;
     const rawTarget = () => db.prepare("SELECT target FROM task_devices WHERE task_id = 't'").pluck().get() as string;
     expect(rawCmd()).not.toContain('ad-pw-1');
@@ -146,7 +158,9 @@ describe('stored secrets', () => {
 
   it('rows from an older relay are sealed (or dropped when done) once at start', () => {
     db.prepare("INSERT INTO devices (device_id, mac, ip, target, updated_at) VALUES ('d1', 'm', '127.20.0.1', ?, 1)").run(target('legacy-pw'));
-    db.prepare("INSERT INTO inbound_frames (id, type, frame, state, received_at) VALUES ('f', 'task.submit', ?, 'done', 1)").run(JSON.stringify({ targets: [JSON.parse(target('legacy-pw')) as unknown] }));
+    db.prepare("INSERT INTO inbound_frames (id, type, frame, state, received_at) VALUES ('f', 'task.submit', ?, 'done', 1)").run(
+      JSON.stringify({ targets: [JSON.parse(target('legacy-pw')) as unknown] }),
+    );
     expect(sealLegacySecrets(db).rows).toBe(2);
     const file = readFileSync(join(dir, 'data', 'relay.db')).toString('latin1') + readFileSync(join(dir, 'data', 'relay.db-wal')).toString('latin1');
     expect(db.prepare('SELECT target FROM devices').pluck().get()).not.toContain('legacy-pw');

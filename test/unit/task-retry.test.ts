@@ -4,7 +4,8 @@ import { DeviceError } from '../../src/devices/errors.js';
 import { SiteSubnets } from '../../src/device-work/site.js';
 import { fileStem } from '../../src/device-work/executor.js';
 
-const err = (code: ConstructorParameters<typeof DeviceError>[0], reached: boolean, retryAfterMs?: number) => new DeviceError(code, code, { reached, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
+const err = (code: ConstructorParameters<typeof DeviceError>[0], reached: boolean, retryAfterMs?: number) =>
+  new DeviceError(code, code, { reached, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
 
 describe('retry classification', () => {
   it('retries what never reached the phone, whatever the command', () => {

@@ -22,7 +22,14 @@ describe('certificate manager', () => {
     const dir = tempDir('certmgr-');
     dirs.push(dir);
     const logs = new LogCapture();
-    const m = new CertificateManager({ fqdn: FQDN, dataDir: dir, pfxFile: opts.pfxFile, pfxPassphrase: opts.pass, log: createLogger('debug', logs), clock: { now: () => Date.now() } });
+    const m = new CertificateManager({
+      fqdn: FQDN,
+      dataDir: dir,
+      pfxFile: opts.pfxFile,
+      pfxPassphrase: opts.pass,
+      log: createLogger('debug', logs),
+      clock: { now: () => Date.now() },
+    });
     managers.push(m);
     return { m, logs, dir };
   }

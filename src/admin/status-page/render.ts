@@ -16,7 +16,16 @@ import { readinessSection } from './sections/readiness.js';
 export const REFRESH_SECONDS = 5;
 
 /** The cards in page order; each renders only when the document has its part. */
-export const SECTIONS: readonly SectionRenderer[] = [dmsLinkSection, certificateSection, firmwareSection, readinessSection, ipGuardSection, phonesSection, tasksSection, rolloutsSection];
+export const SECTIONS: readonly SectionRenderer[] = [
+  dmsLinkSection,
+  certificateSection,
+  firmwareSection,
+  readinessSection,
+  ipGuardSection,
+  phonesSection,
+  tasksSection,
+  rolloutsSection,
+];
 
 function card(s: Section): Html {
   return html`<section id="${s.id}" class="${s.tone}${s.wide ? ' wide' : ''}" aria-labelledby="h-${s.id}"><h2 id="h-${s.id}">${s.title} ${s.verdict}</h2>${s.body}</section>`;

@@ -64,7 +64,9 @@ export function table(columns: readonly Column[], rows: readonly Row[]): Html {
   const name = (c: Column) => (typeof c === 'string' ? c : c[0]);
   const cls = (c: Column) => (typeof c === 'string' ? '' : ' class="n"');
   const th = columns.map((c) => html`<th${trusted(cls(c))}>${name(c)}</th>`);
-  const tr = rows.map((r) => (r instanceof Html ? r : html`<tr>${r.map((cell, i) => html`<td${trusted(cls(columns[i] ?? ''))} data-label="${name(columns[i] ?? '')}">${cell}</td>`)}</tr>`));
+  const tr = rows.map((r) =>
+    r instanceof Html ? r : html`<tr>${r.map((cell, i) => html`<td${trusted(cls(columns[i] ?? ''))} data-label="${name(columns[i] ?? '')}">${cell}</td>`)}</tr>`,
+  );
   return html`<div class="scroll"><table><thead><tr>${th}</tr></thead><tbody>${tr}</tbody></table></div>`;
 }
 

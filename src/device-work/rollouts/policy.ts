@@ -18,13 +18,12 @@ export const windowSchema = z.object({ start: hhmm, end: hhmm });
 export const scheduleSchema = z
   .object({
     kind: z.enum(['once', 'daily', 'weekly', 'monthly']),
-    days: z.array(z.union([z.enum(WEEKDAYS), z.number().int().min(1).max(31)])).max(31).optional(),
-    window: windowSchema.nullable().optional(),
-    timezone: z
-      .string()
-      .max(64)
-      .refine(isValidTimeZone, 'must be an IANA time zone name such as Europe/Berlin')
+    days: z
+      .array(z.union([z.enum(WEEKDAYS), z.number().int().min(1).max(31)]))
+      .max(31)
       .optional(),
+    window: windowSchema.nullable().optional(),
+    timezone: z.string().max(64).refine(isValidTimeZone, 'must be an IANA time zone name such as Europe/Berlin').optional(),
     notBefore: isoTime.nullable().optional(),
     notAfter: isoTime.nullable().optional(),
   })

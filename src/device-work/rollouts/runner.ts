@@ -121,7 +121,10 @@ export class RolloutRunner {
     if (changes.policy) this.p.repo.setPolicy(r.rolloutId, JSON.stringify(changes.policy));
     if (changes.targets) {
       this.p.repo.removeUnstarted(r.rolloutId, new Set(changes.targets.map((t) => t.deviceId)));
-      this.p.repo.addTargets(r.rolloutId, changes.targets.map((t) => ({ deviceId: t.deviceId, target: JSON.stringify(t) })));
+      this.p.repo.addTargets(
+        r.rolloutId,
+        changes.targets.map((t) => ({ deviceId: t.deviceId, target: JSON.stringify(t) })),
+      );
     }
     this.soon();
   }
@@ -178,7 +181,15 @@ export class RolloutRunner {
 
   /** The newest rollouts with their totals, for the status document and the CLI. */
   summaries(limit: number): { rolloutId: string; name: string; imageId: string; state: RolloutState; reason: string | null; submittedAt: string; totals: RolloutTotals }[] {
-    return this.p.repo.list(limit).map((r) => ({ rolloutId: r.rolloutId, name: r.name, imageId: r.imageId, state: r.state, reason: r.reason, submittedAt: new Date(r.submittedAt).toISOString(), totals: this.p.repo.totals(r.rolloutId) }));
+    return this.p.repo.list(limit).map((r) => ({
+      rolloutId: r.rolloutId,
+      name: r.name,
+      imageId: r.imageId,
+      state: r.state,
+      reason: r.reason,
+      submittedAt: new Date(r.submittedAt).toISOString(),
+      totals: this.p.repo.totals(r.rolloutId),
+    }));
   }
 
   counts(): { active: number; devicesUpgrading: number } {
@@ -310,7 +321,10 @@ export class RolloutRunner {
     const phase: RolloutPhase = res.outcome === 'success' ? (res.alreadyCurrent ? 'already_current' : 'upgraded') : res.outcome === 'failure' ? 'failed' : 'not_applicable';
     const reason = res.reason ?? (res.alreadyCurrent ? 'already current' : undefined);
     this.p.repo.transaction(() => {
-      if (!this.p.repo.finishDevice(rolloutId, d.seq, phase, { fromVersion: res.fromVersion ?? null, toVersion: res.toVersion ?? null, reason: reason ?? null }, this.p.clock.now())) return;
+      if (
+        !this.p.repo.finishDevice(rolloutId, d.seq, phase, { fromVersion: res.fromVersion ?? null, toVersion: res.toVersion ?? null, reason: reason ?? null }, this.p.clock.now())
+      )
+        return;
       this.p.report.result({
         rolloutId,
         deviceId: d.deviceId,

@@ -41,21 +41,37 @@ export function sendContactMe(r: ContactMeRequest): Promise<void> {
     }, r.timeoutMs);
     let connected = false;
     const sock: Socket = connect({ host: r.ip, port: r.port });
-    sock.once('error', (err: NodeJS.ErrnoException) => done(new DeviceError(connected ? 'CONNECTION_LOST' : 'CONNECT_FAILED', `contact-me to ${r.ip}:${r.port} failed: ${err.code ?? err.message}`, { reached: connected, cause: err })));
+    sock.once('error', (err: NodeJS.ErrnoException) =>
+      done(
+        new DeviceError(connected ? 'CONNECTION_LOST' : 'CONNECT_FAILED', `contact-me to ${r.ip}:${r.port} failed: ${err.code ?? err.message}`, { reached: connected, cause: err }),
+      ),
+    );
     sock.once('connect', () => {
       connected = true;
       const host = unspecified(r.dls.host) ? (sock.localAddress ?? '').replace(/^::ffff:/, '') : r.dls.host;
       const body = new URLSearchParams({ ContactMe: 'true', dls_ip_addr: host, dls_ip_port: String(r.dls.port) }).toString();
       const req = request(
-        { host: r.ip, port: r.port, method: 'POST', path: CONTACT_ME_PATH, createConnection: () => sock, headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' } },
+        {
+          host: r.ip,
+          port: r.port,
+          method: 'POST',
+          path: CONTACT_ME_PATH,
+          createConnection: () => sock,
+          headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' },
+        },
         (res) => {
           res.resume();
           res.once('end', () => sock.destroy());
           if (res.statusCode === 204 || res.statusCode === 200) done();
-          else done(new DeviceError('PHONE_ERROR', `contact-me to ${r.ip}:${r.port} answered HTTP ${res.statusCode ?? 0} (expected 204 from the phone's DlsClient)`, { reached: true }));
+          else
+            done(
+              new DeviceError('PHONE_ERROR', `contact-me to ${r.ip}:${r.port} answered HTTP ${res.statusCode ?? 0} (expected 204 from the phone's DlsClient)`, { reached: true }),
+            );
         },
       );
-      req.once('error', (err: NodeJS.ErrnoException) => done(new DeviceError('CONNECTION_LOST', `contact-me to ${r.ip}:${r.port} failed: ${err.code ?? err.message}`, { reached: true, cause: err })));
+      req.once('error', (err: NodeJS.ErrnoException) =>
+        done(new DeviceError('CONNECTION_LOST', `contact-me to ${r.ip}:${r.port} failed: ${err.code ?? err.message}`, { reached: true, cause: err })),
+      );
       req.end(body);
     });
   });

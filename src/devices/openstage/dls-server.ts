@@ -45,7 +45,10 @@ export class DlsServer {
 
   async listen(): Promise<AddressInfo> {
     const tls: SecureContextOptions = this.o.tls.current();
-    const server = createServer({ ...tls, requestTimeout: this.o.requestTimeoutMs, headersTimeout: this.o.requestTimeoutMs, keepAliveTimeout: timeouts.phoneIdle.ms, maxHeaderSize: 16 * 1024 }, (req, res) => this.onRequest(req, res));
+    const server = createServer(
+      { ...tls, requestTimeout: this.o.requestTimeoutMs, headersTimeout: this.o.requestTimeoutMs, keepAliveTimeout: timeouts.phoneIdle.ms, maxHeaderSize: 16 * 1024 },
+      (req, res) => this.onRequest(req, res),
+    );
     server.on('tlsClientError', () => undefined);
     server.on('clientError', (_err, socket: Socket) => socket.destroy());
     this.o.tls.onChange((opts) => server.setSecureContext({ ...opts, ticketKeys: server.getTicketKeys() }));

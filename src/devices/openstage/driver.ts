@@ -60,7 +60,11 @@ export class OpenStageDriver implements Driver {
 
   async readStatus(t: DeviceTarget): Promise<DeviceStatus> {
     return this.withInteraction(t, async (s) => {
-      const r = await this.ask(s, 'ReadItems', STATUS_ITEMS.map((name) => ({ name })));
+      const r = await this.ask(
+        s,
+        'ReadItems',
+        STATUS_ITEMS.map((name) => ({ name })),
+      );
       const firmware = itemValue(r.items, 'software-version');
       return { online: true, ...(firmware ? { firmware } : {}) };
     });
@@ -68,7 +72,11 @@ export class OpenStageDriver implements Driver {
 
   async getParams(t: DeviceTarget, names: readonly string[]): Promise<ParamsRead> {
     return this.withInteraction(t, async (s) => {
-      const r = await this.ask(s, 'ReadItems', names.map((name) => ({ name })));
+      const r = await this.ask(
+        s,
+        'ReadItems',
+        names.map((name) => ({ name })),
+      );
       const values: ParamsRead['values'] = {};
       const invalid: string[] = [];
       for (const it of r.items) {
@@ -101,7 +109,10 @@ export class OpenStageDriver implements Driver {
     return this.withInteraction(t, async (s) => {
       const cur = await this.ask(s, 'ReadItems', [{ name: PROBE_ITEM }]);
       const value = itemValue(cur.items, PROBE_ITEM);
-      if (value === undefined) throw new DeviceError('PHONE_ERROR', `the phone at ${t.ip} did not report ${PROBE_ITEM}, so the relay cannot tell whether it is in a call; not restarted`, { reached: true });
+      if (value === undefined)
+        throw new DeviceError('PHONE_ERROR', `the phone at ${t.ip} did not report ${PROBE_ITEM}, so the relay cannot tell whether it is in a call; not restarted`, {
+          reached: true,
+        });
       const { waited } = await this.write(t, s, [{ name: PROBE_ITEM, value }]);
       let r: WorkpointMessage | undefined;
       try {
@@ -160,7 +171,8 @@ export class OpenStageDriver implements Driver {
     if (last !== undefined && now - last < CONTACT_ME_INTERVAL_MS) {
       const waitMs = last + CONTACT_ME_INTERVAL_MS - now;
       const why = `the phone at ${t.ip} was sent a contact-me ${Math.round((now - last) / 1000)} s ago; OpenStage phones get at most one per minute`;
-      if (t.expiresAt !== undefined && now + waitMs > t.expiresAt) throw new DeviceError('RATE_LIMITED', `${why}, and the task expires before the next is allowed`, { reached: false });
+      if (t.expiresAt !== undefined && now + waitMs > t.expiresAt)
+        throw new DeviceError('RATE_LIMITED', `${why}, and the task expires before the next is allowed`, { reached: false });
       throw new DeviceError('BUSY', why, { reached: false, retryAfterMs: waitMs });
     }
     this.active.add(t.ip);
@@ -168,7 +180,12 @@ export class OpenStageDriver implements Driver {
       const waiting = this.o.interactions.expect(t.ip, t.mac, this.callbackWaitMs);
       try {
         this.remember(t.ip, now);
-        await sendContactMe({ ip: t.ip, port: t.port ?? OPENSTAGE_PORT, dls: { host: dls.address, port: dls.port }, timeoutMs: Math.min(timeouts.deviceConnect.ms, this.o.requestTimeoutMs) });
+        await sendContactMe({
+          ip: t.ip,
+          port: t.port ?? OPENSTAGE_PORT,
+          dls: { host: dls.address, port: dls.port },
+          timeoutMs: Math.min(timeouts.deviceConnect.ms, this.o.requestTimeoutMs),
+        });
       } catch (err) {
         waiting.cancel(err instanceof Error ? err : new Error(String(err)));
         await waiting.promise.catch(() => undefined);
@@ -197,7 +214,10 @@ export class OpenStageDriver implements Driver {
     const all: DlsItem[] = [];
     for (const chunk of chunks) {
       last = await s.ix.ask(action, chunk);
-      if (last.status === 'failed' && action !== 'ReadItems') throw new DeviceError('PHONE_ERROR', `the phone at ${s.ix.ip} refused ${action}${last.items.length ? ` (${last.items.map((i) => i.name).join(', ')})` : ''}`, { reached: true });
+      if (last.status === 'failed' && action !== 'ReadItems')
+        throw new DeviceError('PHONE_ERROR', `the phone at ${s.ix.ip} refused ${action}${last.items.length ? ` (${last.items.map((i) => i.name).join(', ')})` : ''}`, {
+          reached: true,
+        });
       if (last.status === 'busy') return last;
       all.push(...last.items);
     }
@@ -227,7 +247,8 @@ export class OpenStageDriver implements Driver {
       try {
         s.ix = await this.o.interactions.expect(t.ip, t.mac, remaining).promise;
       } catch (err) {
-        if (err instanceof DeviceError && err.code === 'TIMEOUT') throw new DeviceError('TIMEOUT', `the phone at ${t.ip} stayed in a call until the task expired; nothing was written`, { reached: true });
+        if (err instanceof DeviceError && err.code === 'TIMEOUT')
+          throw new DeviceError('TIMEOUT', `the phone at ${t.ip} stayed in a call until the task expired; nothing was written`, { reached: true });
         throw err;
       }
     }

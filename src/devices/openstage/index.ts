@@ -21,7 +21,15 @@ export const openstage: VendorModule = {
     const now = env.now ?? Date.now;
     const interactions = new Interactions({ stepTimeoutMs: env.requestTimeoutMs, sink: env.phoneEvents, log, now });
     const server = env.dls
-      ? new DlsServer({ listen: env.dls.listen, paths: env.dls.paths, tls: env.dls.tls, interactions, sink: env.phoneEvents, requestTimeoutMs: Math.max(env.requestTimeoutMs, timeouts.openstageDlsRequest.ms), log })
+      ? new DlsServer({
+          listen: env.dls.listen,
+          paths: env.dls.paths,
+          tls: env.dls.tls,
+          interactions,
+          sink: env.phoneEvents,
+          requestTimeoutMs: Math.max(env.requestTimeoutMs, timeouts.openstageDlsRequest.ms),
+          log,
+        })
       : undefined;
     return {
       driver: new OpenStageDriver({ interactions, server, requestTimeoutMs: env.requestTimeoutMs, sink: env.phoneEvents, log, now }),
@@ -34,7 +42,10 @@ export const openstage: VendorModule = {
               try {
                 return { dls: await server.listen() };
               } catch (err) {
-                log.error({ code: 'DLS_LISTEN_FAILED', listen: env.dls?.listen, err: errorMessage(err) }, 'OpenStage DLS port could not be opened; OpenStage commands will fail until the relay is restarted with a free openstage.dlsListen');
+                log.error(
+                  { code: 'DLS_LISTEN_FAILED', listen: env.dls?.listen, err: errorMessage(err) },
+                  'OpenStage DLS port could not be opened; OpenStage commands will fail until the relay is restarted with a free openstage.dlsListen',
+                );
                 return {};
               }
             },

@@ -90,8 +90,10 @@ export class Interaction {
    */
   async ask(action: DlsAction, items?: readonly OutItem[]): Promise<WorkpointMessage> {
     let msg = await this.exchange(action, items);
-    if (msg.reason !== 'reply-to') throw new DeviceError('BAD_RESPONSE', `the phone at ${this.ip} answered ${action} with a ${msg.reason} contact instead of reply-to`, { reached: true });
-    if (msg.action !== undefined && msg.action !== action) throw new DeviceError('BAD_RESPONSE', `the phone at ${this.ip} answered ${action} as if it were ${msg.action}`, { reached: true });
+    if (msg.reason !== 'reply-to')
+      throw new DeviceError('BAD_RESPONSE', `the phone at ${this.ip} answered ${action} with a ${msg.reason} contact instead of reply-to`, { reached: true });
+    if (msg.action !== undefined && msg.action !== action)
+      throw new DeviceError('BAD_RESPONSE', `the phone at ${this.ip} answered ${action} as if it were ${msg.action}`, { reached: true });
     const all = [...msg.items];
     for (let n = 0; msg.fragment === 'next'; n++) {
       if (n >= MAX_FRAGMENTS) throw new DeviceError('BAD_RESPONSE', `the phone at ${this.ip} sent more than ${MAX_FRAGMENTS} fragments`, { reached: true });
@@ -118,7 +120,10 @@ export class Interaction {
     const body = buildDlsMessage({ nonce: this.nonce, action, ...(items ? { items } : {}) });
     this.held = undefined;
     const p = new Promise<WorkpointMessage>((resolve, reject) => {
-      const timer = setTimeout(() => this.fail(new DeviceError('TIMEOUT', `the phone at ${this.ip} did not answer ${action} within ${this.stepTimeoutMs} ms`, { reached: true })), this.stepTimeoutMs);
+      const timer = setTimeout(
+        () => this.fail(new DeviceError('TIMEOUT', `the phone at ${this.ip} did not answer ${action} within ${this.stepTimeoutMs} ms`, { reached: true })),
+        this.stepTimeoutMs,
+      );
       timer.unref();
       this.waiter = { resolve, reject, timer };
     });
@@ -162,7 +167,10 @@ export class Interactions {
   expect(ip: string, mac: string | undefined, timeoutMs: number): { promise: Promise<Interaction>; cancel(err: Error): void } {
     let settle!: { resolve: (ix: Interaction) => void; reject: (e: Error) => void };
     const promise = new Promise<Interaction>((resolve, reject) => (settle = { resolve, reject }));
-    const timer = setTimeout(() => cancel(new DeviceError('TIMEOUT', `the phone at ${ip} did not call the DLS back within ${Math.round(timeoutMs / 1000)} s`, { reached: true })), timeoutMs);
+    const timer = setTimeout(
+      () => cancel(new DeviceError('TIMEOUT', `the phone at ${ip} did not call the DLS back within ${Math.round(timeoutMs / 1000)} s`, { reached: true })),
+      timeoutMs,
+    );
     timer.unref();
     const entry: Expected = {
       mac: normaliseMac(mac),
@@ -189,7 +197,11 @@ export class Interactions {
         this.o.log.warn({ ip: inb.ip, code: 'DLS_SESSION_FOREIGN' }, 'DLS session cookie presented from another address; refused');
         return;
       }
-      if (inb.msg.nonce !== session.nonce) this.o.log.warn({ ip: inb.ip, code: 'DLS_NONCE_MISMATCH' }, 'OpenStage phone answered with another nonce than its interaction began with; refused and the interaction ended');
+      if (inb.msg.nonce !== session.nonce)
+        this.o.log.warn(
+          { ip: inb.ip, code: 'DLS_NONCE_MISMATCH' },
+          'OpenStage phone answered with another nonce than its interaction began with; refused and the interaction ended',
+        );
       session.deliver(inb);
       return;
     }

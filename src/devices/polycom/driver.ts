@@ -1,6 +1,20 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeviceError } from '../errors.js';
-import type { CallInfo, CallStateInfo, CachedImage, ConfigSource, DeviceInfo, DeviceStatus, DeviceTarget, Driver, FirmwareResult, LineStatus, ParamsRead, ResetScope, ScreenImage } from '../driver.js';
+import type {
+  CallInfo,
+  CallStateInfo,
+  CachedImage,
+  ConfigSource,
+  DeviceInfo,
+  DeviceStatus,
+  DeviceTarget,
+  Driver,
+  FirmwareResult,
+  LineStatus,
+  ParamsRead,
+  ResetScope,
+  ScreenImage,
+} from '../driver.js';
 import { PolycomTransport, PhoneStatusError, type TransportOptions } from './transport.js';
 import * as I from './inferred.js';
 import type { FirmwareServed, FirmwareWait } from '../firmware.js';
@@ -72,7 +86,11 @@ export class PolycomDriver implements Driver {
         now = await this.callState(t);
       } catch (err) {
         // The dial was accepted: whatever goes wrong now must never lead to dialling again.
-        throw new DeviceError('PHONE_ERROR', `the phone accepted the dial to ${to} but its call status could not be read to confirm it: ${err instanceof Error ? err.message : String(err)}`, { reached: true, cause: err });
+        throw new DeviceError(
+          'PHONE_ERROR',
+          `the phone accepted the dial to ${to} but its call status could not be read to confirm it: ${err instanceof Error ? err.message : String(err)}`,
+          { reached: true, cause: err },
+        );
       }
       const fresh = now.calls.find((c) => !before.has(c.handle) && I.LIVE_CALL_STATES.has(c.state));
       if (fresh) return { callHandle: fresh.handle, callState: fresh.state };
@@ -112,7 +130,8 @@ export class PolycomDriver implements Driver {
       try {
         await this.http.call(t, 'POST', '/api/v1/mgmt/config/set', Object.fromEntries(part));
       } catch (err) {
-        if (err instanceof DeviceError && done > 0) throw new DeviceError(err.code, `${err.message} (after ${done} of ${parts.length} chunks of 20 were applied)`, { reached: true, cause: err });
+        if (err instanceof DeviceError && done > 0)
+          throw new DeviceError(err.code, `${err.message} (after ${done} of ${parts.length} chunks of 20 were applied)`, { reached: true, cause: err });
         throw err;
       }
       done++;
@@ -128,7 +147,8 @@ export class PolycomDriver implements Driver {
   async screenCapture(t: DeviceTarget): Promise<ScreenImage> {
     const login = await this.http.raw(t, 'POST', I.SCREEN_LOGIN_PATH);
     await login.body.dump();
-    if (login.statusCode === 401 || login.statusCode === 403) throw new DeviceError('AUTH_FAILED', `web login on ${t.ip} refused the credentials (HTTP ${login.statusCode})`, { reached: true });
+    if (login.statusCode === 401 || login.statusCode === 403)
+      throw new DeviceError('AUTH_FAILED', `web login on ${t.ip} refused the credentials (HTTP ${login.statusCode})`, { reached: true });
     if (login.statusCode === 404) throw new DeviceError('NOT_SUPPORTED', `${t.ip} has no web login (${I.SCREEN_LOGIN_PATH}): no screen capture on this model`, { reached: true });
     if (login.statusCode >= 300) throw new DeviceError('HTTP_ERROR', `web login on ${t.ip}: HTTP ${login.statusCode}`, { reached: true });
     const setCookie = login.headers['set-cookie'];
@@ -146,7 +166,11 @@ export class PolycomDriver implements Driver {
       const type = str(res.headers['content-type']).split(';')[0]?.trim().toLowerCase() ?? '';
       return { body: res.body, contentType: type || 'application/octet-stream', ext: I.SCREEN_TYPES[type] ?? 'img' };
     }
-    throw new DeviceError('PHONE_ERROR', `screen capture is off on ${t.ip}: set up.screenCapture.enabled=1 and enable it on the handset (Settings > Basic > Preferences > Screen Capture; it resets on reboot)`, { reached: true });
+    throw new DeviceError(
+      'PHONE_ERROR',
+      `screen capture is off on ${t.ip}: set up.screenCapture.enabled=1 and enable it on the handset (Settings > Basic > Preferences > Screen Capture; it resets on reboot)`,
+      { reached: true },
+    );
   }
 
   async pcapStart(t: DeviceTarget, opts: { filter?: string | undefined; maxMb: number; maxMinutes: number }): Promise<void> {

@@ -61,12 +61,20 @@ export async function updatePolycomFirmware(ops: PolycomFirmwareOps, env: Firmwa
   const info = await backAfter(ops, env, t, requestedAt);
   if (!info) {
     const s = Math.round(env.wait.timeoutMs / 1000);
-    return { outcome: 'failure', fromVersion: before.firmware, reason: deferred ? `the phone was in a call and had not rebooted after ${s} s` : `the phone did not come back within ${s} s of its reboot` };
+    return {
+      outcome: 'failure',
+      fromVersion: before.firmware,
+      reason: deferred ? `the phone was in a call and had not rebooted after ${s} s` : `the phone did not come back within ${s} s of its reboot`,
+    };
   }
   const fetched = env.served?.(t.ip, image.path, requestedAt) ?? false;
   const base = { fromVersion: before.firmware, toVersion: info.firmware, fetchedFromCache: fetched };
   if (sameVersion(info.firmware, image.version)) {
-    return { outcome: 'success', ...base, reason: `${deferred ? 'rebooted after its call ended; ' : ''}${fetched ? 'upgraded from the relay cache' : 'upgraded (the image was not fetched through this relay)'}` };
+    return {
+      outcome: 'success',
+      ...base,
+      reason: `${deferred ? 'rebooted after its call ended; ' : ''}${fetched ? 'upgraded from the relay cache' : 'upgraded (the image was not fetched through this relay)'}`,
+    };
   }
   return {
     outcome: 'failure',

@@ -38,7 +38,21 @@ export const CONFIG_EXPORT_SOURCE = { config: 'config', local: 'local', web: 'we
 /** dial: how long and how often to look for the new call in callStatus (§1.5 "poll every 1–2 s", I). */
 export const DIAL_CONFIRM = { attempts: 5, intervalMs: 1_000 } as const;
 /** Call states that prove an outgoing call exists (§2.1 call states). */
-export const LIVE_CALL_STATES: ReadonlySet<string> = new Set(['Dialtone', 'Setup', 'Ringback', 'Connected', 'Offering', 'CallConference', 'CallHold', 'CallHeld', 'Hold', 'Held', 'CallConfHold', 'CallConfHeld', 'CallRemoteActive']);
+export const LIVE_CALL_STATES: ReadonlySet<string> = new Set([
+  'Dialtone',
+  'Setup',
+  'Ringback',
+  'Connected',
+  'Offering',
+  'CallConference',
+  'CallHold',
+  'CallHeld',
+  'Hold',
+  'Held',
+  'CallConfHold',
+  'CallConfHeld',
+  'CallRemoteActive',
+]);
 
 /** pcap: parameter names of the background capture (§1.3 names the switches; size/duration/filter are I). */
 export const PCAP_PARAMS = {

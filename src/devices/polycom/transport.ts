@@ -55,13 +55,15 @@ export class PolycomTransport {
     } catch (err) {
       throw classifyTransportError(err, where);
     }
-    if (res.statusCode === 401 || res.statusCode === 403) throw new DeviceError('AUTH_FAILED', `${where}: the phone refused the credentials (HTTP ${res.statusCode})`, { reached: true });
+    if (res.statusCode === 401 || res.statusCode === 403)
+      throw new DeviceError('AUTH_FAILED', `${where}: the phone refused the credentials (HTTP ${res.statusCode})`, { reached: true });
     if (res.statusCode === 404) throw await this.explain404(t, path, where);
     const retryAfter = retryAfterMs(res.headers['retry-after']);
     if (res.statusCode === 503 || res.statusCode === 429) {
       throw new DeviceError('BUSY', `${where}: phone busy (HTTP ${res.statusCode})`, { reached: true, retryAfterMs: retryAfter ?? BUSY_BACKOFF_MS });
     }
-    if (res.statusCode < 200 || res.statusCode > 299) throw new DeviceError('HTTP_ERROR', `${where}: HTTP ${res.statusCode}`, { reached: true, ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {}) });
+    if (res.statusCode < 200 || res.statusCode > 299)
+      throw new DeviceError('HTTP_ERROR', `${where}: HTTP ${res.statusCode}`, { reached: true, ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {}) });
     const obj = parseJsonObject(text, where);
     const status = typeof obj.Status === 'string' ? obj.Status : typeof obj.Status === 'number' ? String(obj.Status) : undefined;
     if (status === undefined) throw new DeviceError('BAD_RESPONSE', `${where}: answer has no Status`, { reached: true });

@@ -18,13 +18,25 @@ export const certificateSection: SectionRenderer = (doc, now) => {
   const cert = doc.cert;
   if (cert === undefined) return undefined;
   if ('reason' in cert) {
-    return { id: 'cert', title: 'Phone-facing certificate', tone: 'warn', verdict: badge('warn', 'not loaded'), body: html`${empty('No certificate loaded yet.')}<p class="muted">${cert.reason}</p>` };
+    return {
+      id: 'cert',
+      title: 'Phone-facing certificate',
+      tone: 'warn',
+      verdict: badge('warn', 'not loaded'),
+      body: html`${empty('No certificate loaded yet.')}<p class="muted">${cert.reason}</p>`,
+    };
   }
   const expTone = expiryTone(cert.notAfter, now);
   const problems = cert.problems ?? [];
   const tone: Tone = !cert.valid || expTone === 'bad' ? 'bad' : expTone === 'warn' || problems.length > 0 || cert.selfSigned ? 'warn' : 'ok';
   const expired = (secondsSince(cert.notAfter, now) ?? 0) >= 0;
-  const verdict = !cert.valid ? badge('bad', 'invalid') : expired ? badge('bad', 'expired') : cert.selfSigned ? badge('warn', 'self-signed') : badge(tone, expTone === 'ok' ? 'valid' : 'expiring');
+  const verdict = !cert.valid
+    ? badge('bad', 'invalid')
+    : expired
+      ? badge('bad', 'expired')
+      : cert.selfSigned
+        ? badge('warn', 'self-signed')
+        : badge(tone, expTone === 'ok' ? 'valid' : 'expiring');
   const body = html`${facts([
     ['Subject', html`<code>${cert.subject}</code>`],
     ['Names (SAN)', cert.sans.length ? cert.sans.map((s, i) => html`${i ? ', ' : ''}<code>${s}</code>`) : html`<span class="muted">none</span>`],

@@ -39,7 +39,9 @@ export const dmsLinkSection: SectionRenderer = (doc, now) => {
     control = toned(c.connected ? 'ok' : 'bad', c.connected ? 'up' : 'down');
   }
   // Red only while it explains an outage; once the channel is back it is history.
-  const lastError = c.lastError ? html`<span class="${c.connected ? 'muted' : 'err'}">${c.lastError.message}</span> <span class="muted">(${c.lastError.code}, ${relative(c.lastError.at, now)})</span>` : undefined;
+  const lastError = c.lastError
+    ? html`<span class="${c.connected ? 'muted' : 'err'}">${c.lastError.message}</span> <span class="muted">(${c.lastError.code}, ${relative(c.lastError.at, now)})</span>`
+    : undefined;
   const regError = a.lastRegistrationError
     ? html`<span class="err">${a.lastRegistrationError.message}</span> <span class="muted">(${a.lastRegistrationError.code}, ${relative(a.lastRegistrationError.at, now)})</span>`
     : undefined;

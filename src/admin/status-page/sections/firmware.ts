@@ -27,9 +27,14 @@ export const firmwareSection: SectionRenderer = (doc, now) => {
     tones.push(useTone, cache.lastError ? 'warn' : 'ok');
     parts.push(html`${bar([{ value: cache.bytes, tone: useTone, label: 'used' }], cache.quotaBytes)}
 ${facts([
-  ['Cache use', html`${formatBytes(cache.bytes)} of ${formatBytes(cache.quotaBytes)} (${used.toFixed(1)} %) in ${formatCount(cache.objects)} file${cache.objects === 1 ? '' : 's'}`],
+  [
+    'Cache use',
+    html`${formatBytes(cache.bytes)} of ${formatBytes(cache.quotaBytes)} (${used.toFixed(1)} %) in ${formatCount(cache.objects)} file${cache.objects === 1 ? '' : 's'}`,
+  ],
   ['Served', html`${formatCount(cache.hits)} hits, ${formatCount(cache.misses)} misses${cache.fills ? html`, ${toned('warn', `${cache.fills} filling now`)}` : ''}`],
-  cache.lastError ? ['Last cache error', html`<span class="err">${cache.lastError.message}</span> <span class="muted">(${cache.lastError.code}, ${relative(cache.lastError.at, now)})</span>`] : undefined,
+  cache.lastError
+    ? ['Last cache error', html`<span class="err">${cache.lastError.message}</span> <span class="muted">(${cache.lastError.code}, ${relative(cache.lastError.at, now)})</span>`]
+    : undefined,
 ])}`);
   }
   if (sync) {

@@ -13,7 +13,9 @@ export const readinessSection: SectionRenderer = (doc) => {
     tone,
     verdict: badge(tone, r.ready ? 'ready' : 'not ready'),
     body: html`${rows.length ? table(['Check', 'Result', 'Detail'], rows) : empty('No readiness checks registered.')}${
-      doc.listeners?.length ? html`<h3>Listening on</h3>${facts(doc.listeners.map((l) => [l.name, html`<code class="nw">${l.url}</code> <span class="muted">${l.purpose}</span>`] as const))}` : ''
+      doc.listeners?.length
+        ? html`<h3>Listening on</h3>${facts(doc.listeners.map((l) => [l.name, html`<code class="nw">${l.url}</code> <span class="muted">${l.purpose}</span>`] as const))}`
+        : ''
     }`,
   };
 };

@@ -23,7 +23,13 @@ export const tasksSection: SectionRenderer = (doc, now) => {
   const summary = counts ? `${formatCount(counts.running)} running, ${formatCount(counts.scheduled)} scheduled` : `${tasks.length} recent`;
   const rows = tasks.map((t) => {
     const seg = outcomeSegments(t);
-    return [html`${t.name || html`<span class="muted">(unnamed)</span>`}<div class="muted"><code>${t.taskId}</code> · ${relative(t.createdAt, now)}</div>`, t.kind, t.state, formatCount(t.total), html`${bar(seg, t.total)}${legend(seg)}`] as const;
+    return [
+      html`${t.name || html`<span class="muted">(unnamed)</span>`}<div class="muted"><code>${t.taskId}</code> · ${relative(t.createdAt, now)}</div>`,
+      t.kind,
+      t.state,
+      formatCount(t.total),
+      html`${bar(seg, t.total)}${legend(seg)}`,
+    ] as const;
   });
   const body = rows.length ? table(['Task', 'Command', 'State', ['Phones', 'n'], 'Outcomes'], rows) : empty('No tasks from the DMS on this relay.');
   return { id: 'tasks', title: 'Tasks', tone, verdict: badge(tone, summary), body, wide: true };
