@@ -17,7 +17,7 @@ const SPEC_EXAMPLE = `<WorkpointMessage xmlns="http://www.siemens.com/DLS" xmlns
  <Message nonce="71E7F7FF699CE4467956071307E7478F" maxItems="-1">
   <ReasonForContact>solicited</ReasonForContact>
   <ItemList><Item name="device-type">OpenStage 80</Item><Item name="mac-addr">00:01:E3:25:E1:CB</Item>
-   <Item name="contact-me-uri">http://192.168.233.195:8085/contact_dls.html/ContactDLS</Item>
+   <Item name="contact-me-uri">http://127.20.200.9:8085/contact_dls.html/ContactDLS</Item>
    <Item name="e164">5419431261</Item><Item name="configuration-changed-flag">false</Item>
    <Item status="failed" name="gigabit-ethernet"/><Item index="1" name="ldap-server-address">ldap.ex</Item>
  </ItemList></Message></WorkpointMessage>`;

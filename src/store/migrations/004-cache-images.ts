@@ -1,4 +1,4 @@
-// Firmware cache index and the desired image set (issue 4).
+// Firmware cache index and the desired image set.
 export const version = 4;
 export const name = 'cache-images';
 export const sql = `
