@@ -1,4 +1,5 @@
 import type { Db } from './db.js';
+import { openTarget, sealTarget } from './secrets.js';
 
 import type { RolloutState, RolloutTotals } from '../core/outbound-frames.js';
 
@@ -68,8 +69,9 @@ export class RolloutRepo {
         "UPDATE rollout_devices SET phase = 'running', started_at = ?, retry_at = NULL WHERE rollout_id = ? AND seq = ? AND phase IN ('pending', 'waiting_idle')",
       ),
       markWaiting: db.prepare("UPDATE rollout_devices SET phase = 'waiting_idle', retry_at = ? WHERE rollout_id = ? AND seq = ? AND phase IN ('pending', 'waiting_idle')"),
+      // The password has no further use once the device has its result: blanked in the same write.
       finishDevice: db.prepare(
-        "UPDATE rollout_devices SET phase = ?, from_version = ?, to_version = ?, reason = ?, finished_at = ? WHERE rollout_id = ? AND seq = ? AND phase NOT IN ('upgraded', 'already_current', 'failed', 'not_applicable', 'not_started')",
+        "UPDATE rollout_devices SET phase = ?, from_version = ?, to_version = ?, reason = ?, finished_at = ?, target = CASE WHEN json_valid(target) AND json_extract(target, '$.credentials.password') IS NOT NULL THEN json_set(target, '$.credentials.password', '') ELSE target END WHERE rollout_id = ? AND seq = ? AND phase NOT IN ('upgraded', 'already_current', 'failed', 'not_applicable', 'not_started')",
       ),
       unstarted: db.prepare<[string], RolloutDeviceRow>(`SELECT ${D_COLS} FROM rollout_devices WHERE rollout_id = ? AND phase IN ('pending', 'waiting_idle') ORDER BY seq`),
       totals: db.prepare<[string], RolloutTotals>(
@@ -97,7 +99,7 @@ export class RolloutRepo {
   /** Adds devices not in the rollout yet; a device already in it keeps its phase (an upgraded one stays upgraded). */
   addTargets(rolloutId: string, targets: readonly { deviceId: string; target: string }[]): void {
     let seq = this.s.maxSeq.get(rolloutId)?.n ?? 0;
-    for (const t of targets) this.s.insertDevice.run(rolloutId, ++seq, t.deviceId, t.target);
+    for (const t of targets) this.s.insertDevice.run(rolloutId, ++seq, t.deviceId, sealTarget(this.db, t.target));
   }
 
   /** Drops devices no longer targeted, unless they have started (those finish and report). */
@@ -137,7 +139,7 @@ export class RolloutRepo {
 
   /** Devices that may be started now (pending, or waiting for idle with their retry time passed), in order. */
   next(rolloutId: string, now: number, limit: number): RolloutDeviceRow[] {
-    return this.s.next.all(rolloutId, now, limit);
+    return this.opened(this.s.next.all(rolloutId, now, limit));
   }
 
   /** Devices that have not started and still may. */
@@ -150,7 +152,7 @@ export class RolloutRepo {
   }
 
   running(rolloutId: string): RolloutDeviceRow[] {
-    return this.s.inPhase.all(rolloutId, 'running');
+    return this.opened(this.s.inPhase.all(rolloutId, 'running'));
   }
 
   /** Written before the phone is told anything: after a crash this row means "verify, don't trigger". */
@@ -168,7 +170,7 @@ export class RolloutRepo {
   }
 
   unstarted(rolloutId: string): RolloutDeviceRow[] {
-    return this.s.unstarted.all(rolloutId);
+    return this.opened(this.s.unstarted.all(rolloutId));
   }
 
   totals(rolloutId: string): RolloutTotals {
@@ -177,6 +179,11 @@ export class RolloutRepo {
 
   counts(): { active: number; devicesRunning: number } {
     return this.s.counts.get() ?? { active: 0, devicesRunning: 0 };
+  }
+
+  /** Rows as the runner uses them: each target's password opened (it is sealed at rest). */
+  private opened(rows: RolloutDeviceRow[]): RolloutDeviceRow[] {
+    return rows.map((r) => ({ ...r, target: openTarget(this.db, r.target) }));
   }
 
   transaction<T>(fn: () => T): T {

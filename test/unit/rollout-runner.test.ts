@@ -32,6 +32,8 @@ class World {
   readonly calls = new Map<string, CallHistory>();
   readonly pending: Pending[] = [];
   readonly triggered: string[] = [];
+  /** Targets exactly as the runner handed them to the driver port. */
+  readonly targetsSeen: string[] = [];
   synced = true;
   maxInFlight = 0;
   runner!: RolloutRunner;
@@ -50,7 +52,8 @@ class World {
       callState: (id) => this.calls.get(id) ?? { inCall: false, lastCallAt: null },
       upgrade: (target, _image, mode) =>
         new Promise<UpgradeResult>((resolve) => {
-          const deviceId = (target as { deviceId: string }).deviceId;
+          this.targetsSeen.push(target);
+          const deviceId = (JSON.parse(target) as { deviceId: string }).deviceId;
           if (mode === 'trigger') this.triggered.push(deviceId);
           this.pending.push({ deviceId, mode, resolve });
           this.maxInFlight = Math.max(this.maxInFlight, this.pending.length);
@@ -244,5 +247,17 @@ describe('rollout runner', () => {
     for (let i = 0; i < 10 && w.pending.length > 0; i++) await w.answerAll();
     expect(w.results.map((r) => r.deviceId)).toEqual(['d0001', 'd0002', 'd0005']);
     expect(w.lastState()).toMatchObject({ state: 'done', totals: { total: 3, upgraded: 3 } });
+  });
+  it('keeps a target password sealed in the store, hands it to the driver opened, and blanks it once the device has its result', async () => {
+    const secret = 'Rollout-Secret-4417';
+    const target = { ...targets(1)[0], credentials: { user: 'Polycom', password: secret } };
+    w.runner.submit({ rolloutId: 'r1', name: 'fw', imageId: 'img-1', targets: [target], policy: policy({ schedule: { kind: 'once' } }) });
+    const raw = () => String((db.prepare('SELECT target FROM rollout_devices').get() as { target: string }).target);
+    expect(raw()).not.toContain(secret);
+    w.runner.start();
+    w.runner.tick();
+    await w.answerAll();
+    expect(JSON.parse(w.targetsSeen[0] ?? '{}')).toMatchObject({ credentials: { password: secret } });
+    expect(JSON.parse(raw())).toMatchObject({ credentials: { user: 'Polycom', password: '' } });
   });
 });

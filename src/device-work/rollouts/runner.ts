@@ -45,7 +45,7 @@ export interface RolloutPorts {
   /** What the monitor and the phones' notifications say of the device's calls. */
   callState(deviceId: string): CallHistory;
   /** trigger: bring the phone to the image; verify: only read what it runs now (after a crash mid-upgrade). */
-  upgrade(target: unknown, image: UpgradeImage, mode: 'trigger' | 'verify'): Promise<UpgradeResult>;
+  upgrade(target: string, image: UpgradeImage, mode: 'trigger' | 'verify'): Promise<UpgradeResult>;
   /** Durable reports to the DMS; called inside the store transaction that records what they say. */
   readonly report: { state(body: RolloutStateBody): void; result(body: RolloutResultBody): void };
   readonly timers?: Timers;
@@ -305,7 +305,7 @@ export class RolloutRunner {
     const job = (async () => {
       let res: UpgradeResult;
       try {
-        res = await this.p.upgrade(JSON.parse(d.target) as unknown, { imageId: r.imageId, version: imageVersion }, mode);
+        res = await this.p.upgrade(d.target, { imageId: r.imageId, version: imageVersion }, mode);
       } catch (err) {
         res = { outcome: 'failure', reason: err instanceof Error ? err.message : String(err) };
       }

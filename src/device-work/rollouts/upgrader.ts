@@ -15,9 +15,9 @@ export interface UpgraderDeps {
  * The rollout runner's `upgrade` port: the vendor's driver under the per-phone lock shared
  * with tasks and polls, so a phone never sees two firmware operations, or a poll in between.
  */
-export function deviceUpgrader(d: UpgraderDeps): (target: unknown, image: UpgradeImage, mode: 'trigger' | 'verify') => Promise<UpgradeResult> {
+export function deviceUpgrader(d: UpgraderDeps): (target: string, image: UpgradeImage, mode: 'trigger' | 'verify') => Promise<UpgradeResult> {
   return async (raw, image, mode) => {
-    const parsed = parseStoredTarget(JSON.stringify(raw));
+    const parsed = parseStoredTarget(raw);
     if (!parsed.ok) return { outcome: 'failure', reason: parsed.reason };
     const target = parsed.target;
     const choice = d.drivers.choose(target.vendor, 'updateFirmware');
