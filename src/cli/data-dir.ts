@@ -1,3 +1,4 @@
+import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { adminBaseFromArgs, configOrExit, fetchRelayConfig } from './common.js';
@@ -58,4 +59,36 @@ export async function existingDbDir(values: DataDirOptions): Promise<string | nu
     return ExitCode.NO_INPUT;
   }
   return choice.dir;
+}
+
+/** The options every command that works on the relay's database takes. */
+export const STORE_COMMAND_OPTIONS = { config: { type: 'string' }, 'data-dir': { type: 'string' }, admin: { type: 'string' }, json: { type: 'boolean' } } as const;
+
+/**
+ * Parses a database command's arguments and checks its subcommand against `subs`; a usage
+ * error is printed here and returned as EX_USAGE, so each command reads only its own logic.
+ */
+export function parseStoreCommand<S extends string>(
+  name: string,
+  args: readonly string[],
+  subs: readonly S[],
+  usage: string,
+): { values: DataDirOptions & { json?: boolean | undefined }; sub: S; rest: string[] } | number {
+  const { values, positionals } = parseArgs({ args: [...args], allowPositionals: true, options: STORE_COMMAND_OPTIONS });
+  const [sub, ...rest] = positionals;
+  if (!subs.includes(sub as S)) {
+    console.error(`cloud-relay ${name}: expected ${subs.slice(0, -1).join(', ')}${subs.length > 1 ? ' or ' : ''}${subs.at(-1) ?? ''}\nUsage: ${usage}`);
+    return ExitCode.USAGE;
+  }
+  return { values, sub: sub as S, rest };
+}
+
+/**
+ * The secrets key file the relay uses, when a config names one; otherwise the default next to
+ * the data directory applies. Every command that opens the database must use the same key.
+ */
+export function secretsKeyFileOf(values: DataDirOptions): string | undefined | number {
+  if (!values.config && !process.env.CLOUD_RELAY_CONFIG) return undefined;
+  const cfg = configOrExit(values.config);
+  return typeof cfg === 'number' ? cfg : cfg.secretsKeyFile;
 }

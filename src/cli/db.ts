@@ -1,8 +1,6 @@
-import { parseArgs } from 'node:util';
 import type { CliCommand } from './command.js';
 import { CONFIG_OPTION_HELP } from './command.js';
-import { configOrExit } from './common.js';
-import { DATA_DIR_OPTION_HELP, existingDbDir } from './data-dir.js';
+import { DATA_DIR_OPTION_HELP, existingDbDir, parseStoreCommand, secretsKeyFileOf } from './data-dir.js';
 import { ExitCode, errorMessage } from '../errors.js';
 import { checkDb, type DbCheck } from '../store/db-check.js';
 import { openDb } from '../store/db.js';
@@ -51,24 +49,13 @@ export const command: CliCommand = {
   summary: 'check the relay database, or forget a lost secrets key',
   usage: USAGE,
   async run(args) {
-    const { values, positionals } = parseArgs({
-      args,
-      allowPositionals: true,
-      options: { config: { type: 'string' }, 'data-dir': { type: 'string' }, admin: { type: 'string' }, json: { type: 'boolean' } },
-    });
-    const [sub] = positionals;
-    if (sub !== 'check' && sub !== 'forget-secrets') {
-      console.error(`cloud-relay db: expected check or forget-secrets\nUsage: ${USAGE}`);
-      return ExitCode.USAGE;
-    }
+    const parsed = parseStoreCommand('db', args, ['check', 'forget-secrets'] as const, USAGE);
+    if (typeof parsed === 'number') return parsed;
+    const { values, sub } = parsed;
     const dir = await existingDbDir(values);
     if (typeof dir === 'number') return dir;
-    let keyFile: string | undefined;
-    if (values.config || process.env.CLOUD_RELAY_CONFIG) {
-      const cfg = configOrExit(values.config);
-      if (typeof cfg === 'number') return cfg;
-      keyFile = cfg.secretsKeyFile;
-    }
+    const keyFile = secretsKeyFileOf(values);
+    if (typeof keyFile === 'number') return keyFile;
     if (sub === 'check') {
       const c = checkDb(dir, keySource(dir, keyFile));
       if (values.json) console.log(JSON.stringify(c));

@@ -1,7 +1,6 @@
-import { parseArgs } from 'node:util';
 import type { CliCommand } from './command.js';
 import { CONFIG_OPTION_HELP } from './command.js';
-import { DATA_DIR_OPTION_HELP, existingDbDir } from './data-dir.js';
+import { DATA_DIR_OPTION_HELP, existingDbDir, parseStoreCommand, secretsKeyFileOf } from './data-dir.js';
 import { ExitCode } from '../errors.js';
 import { openDb } from '../store/db.js';
 import { DeviceRepo } from '../store/devices.js';
@@ -22,23 +21,19 @@ export const command: CliCommand = {
   summary: 'list known phones, show and clear pinned phone certificates',
   usage: USAGE,
   async run(args) {
-    const { values, positionals } = parseArgs({
-      args,
-      allowPositionals: true,
-      options: { config: { type: 'string' }, 'data-dir': { type: 'string' }, admin: { type: 'string' }, json: { type: 'boolean' } },
-    });
-    const [sub, arg] = positionals;
-    if (sub !== 'list' && sub !== 'pins' && sub !== 'clear-pin') {
-      console.error(`cloud-relay devices: expected list, pins or clear-pin\nUsage: ${USAGE}`);
-      return ExitCode.USAGE;
-    }
+    const parsed = parseStoreCommand('devices', args, ['list', 'pins', 'clear-pin'] as const, USAGE);
+    if (typeof parsed === 'number') return parsed;
+    const { values, sub } = parsed;
+    const [arg] = parsed.rest;
     if (sub === 'clear-pin' && !/^[^\s]+:\d{1,5}$/.test(arg ?? '')) {
       console.error(`cloud-relay devices clear-pin: "${arg ?? ''}" is not IP:PORT (e.g. 10.1.2.3:443)`);
       return ExitCode.USAGE;
     }
     const dir = await existingDbDir(values);
     if (typeof dir === 'number') return dir;
-    const db = openDb(dir);
+    const keyFile = secretsKeyFileOf(values);
+    if (typeof keyFile === 'number') return keyFile;
+    const db = openDb(dir, { secretsKeyFile: keyFile });
     try {
       const repo = new DeviceRepo(db);
       if (sub === 'clear-pin') {

@@ -1,8 +1,7 @@
 import { isIP } from 'node:net';
-import { parseArgs } from 'node:util';
 import type { CliCommand } from './command.js';
 import { CONFIG_OPTION_HELP } from './command.js';
-import { DATA_DIR_OPTION_HELP, existingDbDir } from './data-dir.js';
+import { DATA_DIR_OPTION_HELP, existingDbDir, parseStoreCommand, secretsKeyFileOf } from './data-dir.js';
 import { ExitCode } from '../errors.js';
 import { openDb } from '../store/db.js';
 import { IpGuardStore, type IpGuardRow } from '../store/ip-guard.js';
@@ -46,16 +45,10 @@ export const command: CliCommand = {
   summary: 'list, check and unban phone source IPs (IP guard)',
   usage: USAGE,
   async run(args) {
-    const { values, positionals } = parseArgs({
-      args,
-      allowPositionals: true,
-      options: { config: { type: 'string' }, 'data-dir': { type: 'string' }, admin: { type: 'string' }, json: { type: 'boolean' } },
-    });
-    const [sub, arg] = positionals;
-    if (sub !== 'list' && sub !== 'check' && sub !== 'unban') {
-      console.error(`cloud-relay ip: expected list, check or unban\nUsage: ${USAGE}`);
-      return ExitCode.USAGE;
-    }
+    const parsed = parseStoreCommand('ip', args, ['list', 'check', 'unban'] as const, USAGE);
+    if (typeof parsed === 'number') return parsed;
+    const { values, sub } = parsed;
+    const [arg] = parsed.rest;
     const ip = normaliseIp(arg);
     if (sub !== 'list' && !ip) {
       console.error(`cloud-relay ip ${sub}: "${arg ?? ''}" is not an IP address`);
@@ -63,7 +56,9 @@ export const command: CliCommand = {
     }
     const dir = await existingDbDir(values);
     if (typeof dir === 'number') return dir;
-    const db = openDb(dir);
+    const keyFile = secretsKeyFileOf(values);
+    if (typeof keyFile === 'number') return keyFile;
+    const db = openDb(dir, { secretsKeyFile: keyFile });
     try {
       const store = new IpGuardStore(db);
       const now = Date.now();

@@ -250,7 +250,7 @@ describe('rollout runner', () => {
   });
   it('keeps a target password sealed in the store, hands it to the driver opened, and blanks it once the device has its result', async () => {
     const secret = 'Rollout-Secret-4417';
-    const target = { ...targets(1)[0], credentials: { user: 'Polycom', password: secret } };
+    const target = { ...targets(1)[0]!, credentials: { user: 'Polycom', password: secret } };
     w.runner.submit({ rolloutId: 'r1', name: 'fw', imageId: 'img-1', targets: [target], policy: policy({ schedule: { kind: 'once' } }) });
     const raw = () => String((db.prepare('SELECT target FROM rollout_devices').get() as { target: string }).target);
     expect(raw()).not.toContain(secret);
