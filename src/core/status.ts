@@ -205,9 +205,17 @@ export const BLOCKED_ADDRESSES_SHOWN = 20;
 /** The order sections appear in the document (and in `/status`). */
 export const SECTION_ORDER: readonly SectionName[] = Object.keys(statusSectionSchemas) as SectionName[];
 
+/** The header and the named sections only: a reader that needs a few (a metrics scrape) does not pay for the rest. */
+export type StatusPart<K extends SectionName> = StatusHeader & Pick<StatusSections, K>;
+
+/** Reads each named section once, in the order given. */
+export function buildStatusSections<K extends SectionName>(header: StatusHeader, sources: StatusSources, names: readonly K[]): StatusPart<K> {
+  const doc: Record<string, unknown> = { ...header };
+  for (const name of names) doc[name] = sources[name]();
+  return doc as StatusPart<K>;
+}
+
 /** Reads every section once, in document order. */
 export function buildStatusDocument(header: StatusHeader, sources: StatusSources): StatusDocument {
-  const doc: Record<string, unknown> = { ...header };
-  for (const name of SECTION_ORDER) doc[name] = sources[name]();
-  return doc as StatusDocument;
+  return buildStatusSections(header, sources, SECTION_ORDER);
 }

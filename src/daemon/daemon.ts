@@ -3,7 +3,8 @@ import { createLogger, type Logger } from '../log.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { Draining, type Component } from '../core/lifecycle.js';
 import type { Outbox, RegistrationSource } from '../core/ports.js';
-import { buildStatusDocument, type StatusDocument, type StatusSources } from '../core/status.js';
+import { buildStatusDocument, buildStatusSections, type StatusDocument, type StatusHeader, type StatusSources } from '../core/status.js';
+import { METRIC_SECTIONS } from '../metrics/status-gauges.js';
 import type { RelayConfig } from '../config/schema.js';
 import { openDb, type Db } from '../store/db.js';
 import { KvStore } from '../store/kv.js';
@@ -131,7 +132,7 @@ export class Daemon {
     const stored = new RegistrationRepository(kv);
     admin.route('/config', (_req, res) => sendJson(res, 200, configDocument({ config: cfg, storedTenantId: () => stored.credentials()?.tenantId })));
     for (const [path, view] of Object.entries(parts.adminViews)) admin.route(path, (_req, res) => sendJson(res, 200, view()));
-    installMetrics(admin, () => this.statusDocument(), this.clock);
+    installMetrics(admin, () => buildStatusSections(this.statusHeader(), this.started().sources, METRIC_SECTIONS), this.clock);
 
     this.addresses.admin = await admin.listen(cfg.adminListen);
     for (const c of this.components) {
@@ -143,17 +144,22 @@ export class Daemon {
 
   /** The status document, read fresh from every part (one build per caller). */
   statusDocument(): StatusDocument {
+    return buildStatusDocument(this.statusHeader(), this.started().sources);
+  }
+
+  private statusHeader(): StatusHeader {
+    return {
+      version: VERSION,
+      startedAt: new Date(this.startedAt).toISOString(),
+      uptimeSeconds: Math.round((this.clock.now() - this.startedAt) / 1000),
+      draining: this.draining.active,
+      readiness: this.started().admin.readiness(),
+    };
+  }
+
+  private started(): { sources: StatusSources; admin: AdminServer } {
     if (!this.sources || !this.admin) throw new Error('daemon not started');
-    return buildStatusDocument(
-      {
-        version: VERSION,
-        startedAt: new Date(this.startedAt).toISOString(),
-        uptimeSeconds: Math.round((this.clock.now() - this.startedAt) / 1000),
-        draining: this.draining.active,
-        readiness: this.admin.readiness(),
-      },
-      this.sources,
-    );
+    return { sources: this.sources, admin: this.admin };
   }
 
   /**

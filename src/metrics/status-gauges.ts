@@ -1,10 +1,27 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { StatusDocument } from '../core/status.js';
+import type { SectionName, StatusPart } from '../core/status.js';
+
+/**
+ * The sections the gauges read. A scrape builds only these: the phone summary and recent-task
+ * lists query the store and belong to the status page, not to a 15-second scrape.
+ */
+export const METRIC_SECTIONS = [
+  'managementAgent',
+  'tasks',
+  'devices',
+  'cache',
+  'images',
+  'cert',
+  'firmwareCache',
+  'ipGuard',
+  'deviceWork',
+] as const satisfies readonly SectionName[];
+export type MetricsDocument = StatusPart<(typeof METRIC_SECTIONS)[number]>;
 
 /** What one daemon exposes at scrape time; every field is read, never pushed. */
 export interface StatusMetricSources {
   /** Builds the status document; called once per scrape. */
-  readonly document: () => StatusDocument;
+  readonly document: () => MetricsDocument;
   readonly now: () => number;
 }
 
