@@ -16,6 +16,7 @@ import { PathMatcher } from './patterns.js';
 import { firmwareRoute } from './phone-route.js';
 import { FirmwareServeLog } from './serve-log.js';
 import { DownloadGrants } from './download-grants.js';
+import type { StoreSpace } from '../store/space.js';
 import type { CachedImage } from '../devices/driver.js';
 
 export interface FirmwareCacheWiring extends PartWiring<'cache' | 'firmwareCache'> {
@@ -31,13 +32,30 @@ export interface FirmwareCacheWiring extends PartWiring<'cache' | 'firmwareCache
   image(imageId: string): (CachedImage & { synced: boolean }) | undefined;
 }
 
-export function wireFirmwareCache(o: { config: RelayConfig; db: Db; log: Logger; clock: Clock; registration: RegistrationSource; dms: DmsClient }): FirmwareCacheWiring {
+export function wireFirmwareCache(o: {
+  config: RelayConfig;
+  db: Db;
+  log: Logger;
+  clock: Clock;
+  registration: RegistrationSource;
+  dms: DmsClient;
+  space?: StoreSpace;
+}): FirmwareCacheWiring {
   const log = o.log.child({ part: 'cache' });
   // Fills and access checks talk to DMS hosts (images, provisioning): the DMS client's bulk lane.
   const dispatcher = o.dms.bulk;
   const cacheRepo = new CacheRepo(o.db);
   const images = new ImagesRepo(o.db);
-  const cache = new FirmwareCache({ dir: o.config.cacheDir, quotaBytes: o.config.cache.quotaBytes, cacheRepo, imagesRepo: images, dispatcher, log, clock: o.clock });
+  const cache = new FirmwareCache({
+    dir: o.config.cacheDir,
+    quotaBytes: o.config.cache.quotaBytes,
+    cacheRepo,
+    imagesRepo: images,
+    dispatcher,
+    log,
+    clock: o.clock,
+    space: o.space,
+  });
   cache.store.init();
   const imageSource = (url: string): FillSource => ({ url, headers: o.dms.authHeaders(url) });
   const access = new AccessChecker({ dispatcher, ttlMs: o.config.cache.authTtlSeconds * 1000, clock: o.clock, log });

@@ -90,6 +90,12 @@ export const errorCatalogue = {
     retry: 'no',
     exit: EX_CONFIG,
   },
+  STORE_FULL: {
+    area: 'store',
+    sentence:
+      'The data directory is full (SQLite SQLITE_FULL): new DMS frames are nacked, /readyz answers 503, phones are still served from the cache. Free space there; the relay notices within seconds, no restart needed. Logged once per episode.',
+    retry: 'yes',
+  },
   SECRETS_KEY_MISSING: {
     area: 'store',
     sentence:
