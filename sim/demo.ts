@@ -8,6 +8,7 @@ import type { ReceivedFrame } from './dms/relays.js';
 import { phonesDemoPart } from './phone/demo-part.js';
 import { provisioningDemoPart } from './provisioning/demo-part.js';
 import { imagesDemoPart } from './dms/images-demo.js';
+import { openStageDemoPart } from './openstage/demo-part.js';
 
 /**
  * `npm run demo`: a DMS simulator and a relay on loopback, showing registration,
@@ -96,7 +97,7 @@ const taskRoundTrip: DemoPart = {
 };
 
 /** The demo, in order. Later capabilities add their parts here. */
-export const PARTS: DemoPart[] = [heartbeats, taskRoundTrip, phonesDemoPart, provisioningDemoPart, imagesDemoPart];
+export const PARTS: DemoPart[] = [heartbeats, taskRoundTrip, phonesDemoPart, provisioningDemoPart, imagesDemoPart, openStageDemoPart];
 
 const FQDN = 'relay.demo.example';
 const HERE = dirname(fileURLToPath(import.meta.url));
