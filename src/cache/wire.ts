@@ -15,6 +15,7 @@ import { FirmwareCache } from './firmware-cache.js';
 import { PathMatcher } from './patterns.js';
 import { firmwareRoute } from './phone-route.js';
 import { FirmwareServeLog } from './serve-log.js';
+import { DownloadGrants } from './download-grants.js';
 import type { StoreSpace } from '../store/space.js';
 import type { CachedImage } from '../devices/driver.js';
 
@@ -25,6 +26,8 @@ export interface FirmwareCacheWiring extends PartWiring<'cache' | 'firmwareCache
   imageSource(url: string): FillSource;
   /** Which phone the cache served which image, for firmware results. */
   readonly served: FirmwareServeLog;
+  /** Per-phone, expiring download paths of cached images (OpenStage deployments). */
+  readonly grants: DownloadGrants;
   /** An image of the desired set, and whether the cache holds it verified (firmware updates need it synced). */
   image(imageId: string): (CachedImage & { synced: boolean }) | undefined;
 }
@@ -68,6 +71,7 @@ export function wireFirmwareCache(o: {
     log,
     served,
   });
+  const grants = new DownloadGrants({ cache, images, log, now: () => o.clock.now() });
   const image = (imageId: string) => {
     const row = images.get(imageId);
     if (!row) return undefined;
@@ -84,9 +88,11 @@ export function wireFirmwareCache(o: {
     dispatcher,
     imageSource,
     served,
+    grants,
     image,
     components: [component],
-    phoneRoutes: [route],
+    // Grants first: a granted file name may match the firmware patterns too.
+    phoneRoutes: [grants.route(), route],
     handlers: {},
     status: {
       cache: () => {

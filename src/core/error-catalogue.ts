@@ -559,6 +559,28 @@ export const errorCatalogue = {
   },
 
   // firmware cache
+  DOWNLOAD_GRANT_UNKNOWN: {
+    area: 'cache',
+    sentence:
+      'A phone asked for a per-phone download URL (/relay/dl/…) that was never granted, was revoked, or whose update is over; refused with 404. OpenStage phones get such a URL with each SoftwareDeployment or FileDeployment.',
+    retry: 'no',
+  },
+  DOWNLOAD_GRANT_EXPIRED: {
+    area: 'cache',
+    sentence: 'A phone used a per-phone download URL after it expired; refused with 410. Run the update again to grant a fresh one.',
+    retry: 'no',
+  },
+  DOWNLOAD_GRANT_FOREIGN: {
+    area: 'cache',
+    sentence: 'A per-phone download URL was used from another address than the phone it was granted to; refused with 403 (the URL is single-purpose: one image, one phone).',
+    retry: 'no',
+  },
+  DOWNLOAD_GRANT_NOT_CACHED: {
+    area: 'cache',
+    sentence:
+      'The image behind a per-phone download URL is no longer held verified in the cache (evicted or dropped from the desired set); refused with 503. A grant never starts an upstream fetch.',
+    retry: 'depends',
+  },
   ACCESS_CHECK_FAILED: {
     area: 'cache',
     sentence: "The provisioning server could not be asked whether a phone's credentials may fetch a cached file (unreachable, timeout); the phone gets 502, nothing is served.",
@@ -717,6 +739,12 @@ export const errorCatalogue = {
   XML_MALFORMED: {
     area: 'devices',
     sentence: "An XML document a phone sent is not well-formed, or not the expected event; refused with 400 and the parser's reason.",
+    retry: 'no',
+  },
+  NO_CREDENTIALS: {
+    area: 'devices',
+    sentence:
+      'A command needs a login on the phone, but its target carries no credentials and the relay has no default for that vendor (accounts.polycom.password); the device fails "no credentials" and nothing is sent. Set the default or have the DMS send credentials.',
     retry: 'no',
   },
   RATE_LIMITED: {

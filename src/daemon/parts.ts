@@ -103,7 +103,7 @@ export function wireParts(o: {
     dms: dmsClient,
     clock,
     log,
-    firmware: { image: (id) => firmware.image(id), served: firmware.served },
+    firmware: { image: (id) => firmware.image(id), served: firmware.served, grants: firmware.grants },
     certs: tls.certs,
     relayBaseUrl: () => relayBaseUrl(config.fqdn, o.addresses.https),
   });
