@@ -104,6 +104,12 @@ export const errorCatalogue = {
     retry: 'no',
     exit: EX_CONFIG,
   },
+  STORE_FULL: {
+    area: 'store',
+    sentence:
+      'The data directory is full (SQLite SQLITE_FULL): new DMS frames are nacked, /readyz answers 503, phones are still served from the cache. Free space there; the relay notices within seconds, no restart needed. Logged once per episode.',
+    retry: 'yes',
+  },
   SECRETS_KEY_MISSING: {
     area: 'store',
     sentence:
@@ -598,6 +604,28 @@ export const errorCatalogue = {
   },
 
   // firmware cache
+  DOWNLOAD_GRANT_UNKNOWN: {
+    area: 'cache',
+    sentence:
+      'A phone asked for a per-phone download URL (/relay/dl/…) that was never granted, was revoked, or whose update is over; refused with 404. OpenStage phones get such a URL with each SoftwareDeployment or FileDeployment.',
+    retry: 'no',
+  },
+  DOWNLOAD_GRANT_EXPIRED: {
+    area: 'cache',
+    sentence: 'A phone used a per-phone download URL after it expired; refused with 410. Run the update again to grant a fresh one.',
+    retry: 'no',
+  },
+  DOWNLOAD_GRANT_FOREIGN: {
+    area: 'cache',
+    sentence: 'A per-phone download URL was used from another address than the phone it was granted to; refused with 403 (the URL is single-purpose: one image, one phone).',
+    retry: 'no',
+  },
+  DOWNLOAD_GRANT_NOT_CACHED: {
+    area: 'cache',
+    sentence:
+      'The image behind a per-phone download URL is no longer held verified in the cache (evicted or dropped from the desired set); refused with 503. A grant never starts an upstream fetch.',
+    retry: 'depends',
+  },
   ACCESS_CHECK_FAILED: {
     area: 'cache',
     sentence: "The provisioning server could not be asked whether a phone's credentials may fetch a cached file (unreachable, timeout); the phone gets 502, nothing is served.",

@@ -265,6 +265,12 @@ export const timeouts = {
     ms: 5_000,
     bounds: 'An idle keep-alive connection to the admin port (health, metrics, status) is closed after this.',
   },
+  storeFullProbe: {
+    area: 'local',
+    kind: 'interval',
+    ms: 5_000,
+    bounds: 'While the data directory is full (STORE_FULL), how often the relay tries a small write to notice that space is back (each /readyz call tries too).',
+  },
   certWatch: {
     area: 'local',
     kind: 'interval',

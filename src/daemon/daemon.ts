@@ -8,6 +8,7 @@ import { METRIC_SECTIONS } from '../metrics/status-gauges.js';
 import type { RelayConfig } from '../config/schema.js';
 import { openDb, type Db } from '../store/db.js';
 import { KvStore } from '../store/kv.js';
+import { StoreSpace } from '../store/space.js';
 import { sealLegacySecrets, secretsOf } from '../store/secrets.js';
 import { AdminServer, sendJson } from '../admin/server.js';
 import { configDocument } from '../admin/config-document.js';
@@ -51,6 +52,8 @@ export class Daemon {
   readonly inbound: InboundHandlers = {};
   private readonly components: Component[] = [];
   private db: Db | undefined;
+  /** Whether the data disk takes writes (tests look at it). */
+  space: StoreSpace | undefined;
   private admin: AdminServer | undefined;
   private sources: StatusSources | undefined;
   private stopping: Promise<void> | undefined;
@@ -90,10 +93,20 @@ export class Daemon {
     const kv = new KvStore(db);
     const admin = new AdminServer(this.log);
     this.admin = admin;
+    const space = new StoreSpace(db, this.log, this.clock, cfg.dataDir);
+    this.space = space;
+    this.components.push({ name: 'store-space', stop: () => space.stop() });
+    admin.addCheck(space.readinessCheck());
     admin.addCheck({
       name: 'db-writable',
       check: () => {
-        kv.probeWritable();
+        try {
+          kv.probeWritable();
+        } catch (err) {
+          // Counted as an episode of the full disk (logged once), not a new error per probe.
+          if (space.noteFailure(err, 'readiness probe')) return { ok: false, detail: space.reason() ?? 'data directory full' };
+          throw err;
+        }
         return { ok: true };
       },
     });
@@ -113,6 +126,7 @@ export class Daemon {
       agentTuning: this.agentTuning,
       inbound: this.inbound,
       status: () => this.statusDocument(),
+      space,
     });
     this.sources = parts.status;
     this.outbox = parts.outbox;

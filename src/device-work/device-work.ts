@@ -30,7 +30,7 @@ import { RolloutRepo } from '../store/rollouts.js';
 import { RolloutRunner } from './rollouts/runner.js';
 import { deviceUpgrader } from './rollouts/upgrader.js';
 import { rolloutHandlers, type RolloutFrameType } from './rollouts/handlers.js';
-import type { FirmwareServed, FirmwareWait } from '../devices/firmware.js';
+import type { FirmwareServed, FirmwareWait, GrantDownload } from '../devices/firmware.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Waits for `p`, but no longer than `ms`: upgrades still running then are verified after the next start. */
@@ -62,6 +62,8 @@ export interface DeviceWorkOptions {
   readonly firmwareServed?: FirmwareServed;
   /** Test and bench knob: how long and how often an upgrading phone is waited for. */
   readonly firmwareWait?: FirmwareWait;
+  /** Per-phone download URLs of cached images (OpenStage deployments). */
+  readonly grantDownload?: GrantDownload;
   /** Run the background poll loop (on by default). */
   readonly poll?: boolean;
 }
@@ -107,6 +109,7 @@ export class DeviceWork implements Component {
       ...(o.tls && o.config.openstage ? { dls: { listen: o.config.openstage.dlsListen, paths: o.config.openstage.dlsPaths, tls: o.tls } } : {}),
       ...(o.dialConfirm ? { dialConfirm: o.dialConfirm } : {}),
       ...(o.firmwareServed ? { firmwareServed: o.firmwareServed } : {}),
+      ...(o.grantDownload ? { grantDownload: o.grantDownload } : {}),
       firmwareWait: o.firmwareWait ?? { pollMs: cfg.upgradePollMs, timeoutMs: cfg.upgradeTimeoutSeconds * 1000 },
     });
     this.workDir = join(o.config.dataDir, 'device-files');

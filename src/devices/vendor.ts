@@ -6,7 +6,7 @@ import type { PhoneRoute } from '../core/phone-route.js';
 import type { CommandKind } from './commands.js';
 import type { DeviceStatus, Driver } from './driver.js';
 import type { PinStore, TlsPolicy } from './tls-policy.js';
-import type { FirmwareServed, FirmwareWait } from './firmware.js';
+import type { FirmwareServed, FirmwareWait, GrantDownload } from './firmware.js';
 
 /**
  * The contract between the relay and one vendor's driver: what the relay lends every driver
@@ -60,6 +60,8 @@ export interface DriverEnv {
   readonly firmwareServed?: FirmwareServed | undefined;
   /** How long an upgrading phone is waited for (tests and benches shorten it). */
   readonly firmwareWait?: FirmwareWait | undefined;
+  /** Per-phone download URLs of cached images (OpenStage deployments: the phone sends no credentials). */
+  readonly grantDownload?: GrantDownload | undefined;
   /** Test knob: how a dial is confirmed (tests use a short interval). */
   readonly dialConfirm?: { attempts: number; intervalMs: number };
 }

@@ -16,6 +16,7 @@ import { RegistrationClient, type Credentials } from './registration.js';
 import { Heartbeat, heartbeatFields, type HeartbeatAction } from './heartbeat.js';
 import { DurableOutbox } from './outbox.js';
 import { InboundDispatcher } from './inbound.js';
+import type { StoreSpace } from '../store/space.js';
 import { ControlChannel } from './control-channel.js';
 import { tuningWith, type AgentTuning } from './tuning.js';
 
@@ -33,6 +34,8 @@ export interface ManagementAgentOptions {
   readonly tuning?: Partial<AgentTuning> | undefined;
   /** The first heartbeat waits for this (PROTOCOL §2 documents `cert` as an object, so not before the certificate is loaded). */
   readonly heartbeatAfter?: Promise<unknown> | undefined;
+  /** Whether the data disk takes writes; a full one refuses frames with a nack. */
+  readonly space?: StoreSpace | undefined;
 }
 
 const INBOUND_RETENTION_MS = 7 * 24 * 3600 * 1000;
@@ -77,7 +80,7 @@ export class ManagementAgent implements Component {
       http: opts.dms,
       registration: this.registration,
       body: () => heartbeatFields(opts.status()),
-      nextSeq: () => this.regRepo.nextHeartbeatSeq(),
+      nextSeq: () => this.nextHeartbeatSeq(),
       onAction: (a) => this.onAction(a),
       holdUntil: opts.heartbeatAfter,
       log,
@@ -91,10 +94,27 @@ export class ManagementAgent implements Component {
       onAnswer: (ref, kind, reason) => this.outbox.answered(ref, kind, reason),
       log,
       clock,
+      space: opts.space,
     });
     this.control = new ControlChannel({ registration: this.registration, outbox: this.outbox, inbound: this.dispatcher, dms: opts.dms, runId: this.runId, log, clock, tuning });
     const r = opts.dms.route();
     this.route = { via: r.proxy ? 'proxy' : 'direct', proxy: r.proxy?.shown ?? null, why: r.why };
+  }
+
+  private lastSeq = 0;
+
+  /**
+   * Sequence numbers rise even while the data disk is full: the number is then counted in
+   * memory (the beat itself, which reports the full disk, matters more than storing it).
+   */
+  private nextHeartbeatSeq(): number {
+    try {
+      this.lastSeq = Math.max(this.regRepo.nextHeartbeatSeq(), this.lastSeq + 1);
+    } catch (err) {
+      if (!this.opts.space?.noteFailure(err, 'heartbeat sequence')) throw err;
+      this.lastSeq++;
+    }
+    return this.lastSeq;
   }
 
   /** Credentials stored by `cloud-relay register` win over the config's: that command is the admin's latest word. */
