@@ -183,6 +183,24 @@ export const configSchema = z.object({
     })
     .prefault({}),
 
+  // Relay-wide accounts a target without credentials inherits (PROTOCOL §3); a target's own win.
+  // OpenStage phones are driven through the DLS interface, which needs no login on the phone.
+  accounts: z
+    .object({
+      polycom: z
+        .object({
+          user: z.string().min(1).max(256).optional().describe('Default login of Polycom phones for targets without credentials (default user Polycom)'),
+          password: z.string().min(1).max(1024).optional().describe('Default password of Polycom phones for targets without credentials (secret)'),
+          passwordFile: z.string().optional().describe('File holding accounts.polycom.password'),
+        })
+        .superRefine((a, ctx) => {
+          if (a.user !== undefined && a.password === undefined)
+            ctx.addIssue({ code: 'custom', path: ['password'], message: 'required when accounts.polycom.user is set (or set accounts.polycom.passwordFile)' });
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+
   openstage: z
     .object({
       dlsListen: listen
@@ -210,7 +228,7 @@ export interface RelayConfig extends Omit<ParsedConfig, 'pinFile' | 'pfxPassphra
 }
 
 /** Setting paths whose values never leave the process. */
-export const SECRET_KEYS: ReadonlySet<string> = new Set(['pin', 'pfxPassphrase', 'outboundProxy.credentials']);
+export const SECRET_KEYS: ReadonlySet<string> = new Set(['pin', 'pfxPassphrase', 'accounts.polycom.password', 'outboundProxy.credentials']);
 
 /** Settings holding a URL whose password (user:password@) never leaves the process. */
 export const SECRET_URL_KEYS: ReadonlySet<string> = new Set(['outboundProxy.url']);
@@ -219,5 +237,6 @@ export const SECRET_URL_KEYS: ReadonlySet<string> = new Set(['outboundProxy.url'
 export const SECRET_FILE_KEYS: Readonly<Record<string, string>> = {
   pinFile: 'pin',
   pfxPassphraseFile: 'pfxPassphrase',
+  'accounts.polycom.passwordFile': 'accounts.polycom.password',
   'outboundProxy.credentialsFile': 'outboundProxy.credentials',
 };

@@ -786,6 +786,12 @@ export const errorCatalogue = {
     sentence: "An XML document a phone sent is not well-formed, or not the expected event; refused with 400 and the parser's reason.",
     retry: 'no',
   },
+  NO_CREDENTIALS: {
+    area: 'devices',
+    sentence:
+      'A command needs a login on the phone, but its target carries no credentials and the relay has no default for that vendor (accounts.polycom.password); the device fails "no credentials" and nothing is sent. Set the default or have the DMS send credentials.',
+    retry: 'no',
+  },
   RATE_LIMITED: {
     area: 'devices',
     sentence:
