@@ -27,6 +27,8 @@ export interface HarnessOptions {
   clockStepCheckMs?: number;
   /** Use this data dir (e.g. another harness's, after closing it) instead of a fresh one. */
   dataDir?: string;
+  /** The environment the config is loaded from (default: none, so the test's own variables never leak in). */
+  env?: NodeJS.ProcessEnv;
   /** Start the relay (default true); false to start it later with startRelay(). */
   startRelay?: boolean;
 }
@@ -69,7 +71,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     dataDir,
     extra: opts.relayConfig ?? {},
   });
-  const config = loadConfig({ file: configFile, env: {} });
+  const config = loadConfig({ file: configFile, env: opts.env ?? {} });
   const logs = new LogCapture();
   const makeDaemon = () =>
     new Daemon({
