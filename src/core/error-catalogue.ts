@@ -11,7 +11,21 @@
 
 /** Which part of the relay raises the code; docs/errors.md groups by it. */
 export type ErrorArea =
-  'startup' | 'config' | 'store' | 'registration' | 'heartbeat' | 'control' | 'frames' | 'certificate' | 'phone-https' | 'ip-guard' | 'cache' | 'images' | 'devices' | 'rollouts';
+  | 'startup'
+  | 'config'
+  | 'store'
+  | 'registration'
+  | 'outbound-proxy'
+  | 'heartbeat'
+  | 'control'
+  | 'frames'
+  | 'certificate'
+  | 'phone-https'
+  | 'ip-guard'
+  | 'cache'
+  | 'images'
+  | 'devices'
+  | 'rollouts';
 
 /**
  * Whether trying the same thing again, unchanged, can succeed: `yes` (transient; the relay
@@ -89,6 +103,12 @@ export const errorCatalogue = {
       'The database file is damaged: run `cloud-relay db check`, stop the relay, move relay.db and its -wal/-shm aside for support, then restore a backup or start without them (the DMS resends its work after the relay registers again).',
     retry: 'no',
     exit: EX_CONFIG,
+  },
+  CLOCK_STEPPED: {
+    area: 'devices',
+    sentence:
+      'The system clock jumped (NTP, an admin, a VM resume). Scheduled tasks and rollouts are re-armed for their wall-clock times: none runs twice and none is dropped; heartbeats go on. Check NTP if it recurs.',
+    retry: 'no',
   },
   STORE_FULL: {
     area: 'store',
@@ -188,6 +208,43 @@ export const errorCatalogue = {
     area: 'registration',
     sentence: 'This machine\'s clock disagrees with the DMS (its certificate looks "not yet valid", or serverTime is far off); fix the time source (NTP).',
     retry: 'no',
+  },
+
+  // outbound proxy (every DMS connection may go through an HTTP proxy; phones never do)
+  PROXY_UNREACHABLE: {
+    area: 'outbound-proxy',
+    sentence:
+      'The outbound proxy cannot be reached (connection refused, no route, unknown name or no answer): check outboundProxy.url or HTTPS_PROXY and that the proxy runs. The relay retries with backoff.',
+    retry: 'yes',
+  },
+  PROXY_AUTH_FAILED: {
+    area: 'outbound-proxy',
+    sentence:
+      'The outbound proxy refused our credentials (HTTP 407, or 401 from some proxies): wrong or missing user:password; set outboundProxy.credentialsFile, outboundProxy.credentials or user:password in the proxy URL.',
+    retry: 'no',
+  },
+  PROXY_CONNECT_REFUSED: {
+    area: 'outbound-proxy',
+    sentence: "The outbound proxy refused to open a tunnel (HTTP CONNECT) to the DMS host by its policy (e.g. 403): ask the proxy's admins to allow HTTPS to that host and port.",
+    retry: 'no',
+  },
+  DMS_UNREACHABLE_BEYOND_PROXY: {
+    area: 'outbound-proxy',
+    sentence:
+      'The outbound proxy answered but could not reach the DMS host itself (HTTP 502/503/504 to CONNECT): the DMS or the path from the proxy to it is down. The relay retries with backoff.',
+    retry: 'yes',
+  },
+  DMS_TLS_UNTRUSTED_BEHIND_PROXY: {
+    area: 'outbound-proxy',
+    sentence:
+      'The DMS certificate seen through the outbound proxy is not trusted: the proxy probably re-signs TLS with a corporate CA; put that CA (PEM) in dmsCaFile (`cloud-relay doctor` names the issuer).',
+    retry: 'no',
+  },
+  PROXY_WEBSOCKET_REFUSED: {
+    area: 'outbound-proxy',
+    sentence:
+      'The control-channel WebSocket upgrade through the outbound proxy failed while the tunnel opened: the proxy probably strips or refuses WebSocket upgrades; allow WebSocket (wss) to the DMS host on the proxy, or add the host to NO_PROXY where a direct route exists.',
+    retry: 'depends',
   },
 
   // heartbeat

@@ -55,6 +55,8 @@ export class ManagementAgent implements Component {
   private readonly dispatcher: InboundDispatcher;
   private readonly regRepo: RegistrationRepository;
   private pruneTimer: NodeJS.Timeout | undefined;
+  /** How the DMS API is reached (decided once at start from the settings and the environment). */
+  private readonly route: NonNullable<StatusSections['managementAgent']['route']>;
 
   constructor(private readonly opts: ManagementAgentOptions) {
     const tuning = tuningWith(opts.tuning);
@@ -95,6 +97,8 @@ export class ManagementAgent implements Component {
       space: opts.space,
     });
     this.control = new ControlChannel({ registration: this.registration, outbox: this.outbox, inbound: this.dispatcher, dms: opts.dms, runId: this.runId, log, clock, tuning });
+    const r = opts.dms.route();
+    this.route = { via: r.proxy ? 'proxy' : 'direct', proxy: r.proxy?.shown ?? null, why: r.why };
   }
 
   private lastSeq = 0;
@@ -136,6 +140,8 @@ export class ManagementAgent implements Component {
     const stored = this.regRepo.credentials();
     if (stored)
       this.opts.log.info({ tenantId: stored.tenantId, storedAt: stored.storedAt }, 'using the tenant ID and PIN stored by `cloud-relay register` (they win over the config file)');
+    this.opts.log.info({ via: this.route.via, proxy: this.route.proxy ?? undefined }, `DMS connections: ${this.route.why}`);
+    for (const p of this.opts.dms.proxy.noProxy.problems) this.opts.log.warn({ code: 'CONFIG_INVALID', source: this.opts.dms.proxy.noProxySource }, `NO_PROXY entry ignored: ${p}`);
     this.registration.start();
     this.heartbeat.start();
     this.control.start();
@@ -176,6 +182,7 @@ export class ManagementAgent implements Component {
       },
       control: this.control.status(),
       outboxDepth: this.outbox.depth(),
+      route: this.route,
     };
   }
 
