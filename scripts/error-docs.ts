@@ -15,6 +15,7 @@ const AREA_TITLES: Record<ErrorArea, string> = {
   config: 'Configuration',
   store: 'Data directory and database',
   registration: 'Registration and the DMS API',
+  'outbound-proxy': 'Outbound proxy (the path to the DMS)',
   heartbeat: 'Heartbeat',
   control: 'Control channel',
   frames: 'Frames to and from the DMS',

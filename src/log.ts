@@ -21,6 +21,7 @@ export const REDACT_PATHS: readonly string[] = [
   'password',
   '*.password',
   '*.*.password',
+  '*.*.*.password',
   'credentials',
   '*.credentials',
   '*.*.credentials',

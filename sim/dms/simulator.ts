@@ -91,6 +91,16 @@ const CONTROL_RE = /^\/api\/v1\/relays\/([^/]+)\/control$/;
  * A simulated DMS on loopback: real HTTPS and WSS under its own CA, tenants with PINs,
  * registration, heartbeats, the control channel, and an admin API for tests and the demo.
  */
+/** One request or upgrade as the simulator saw it arrive. */
+export interface SeenRequest {
+  readonly method: string;
+  readonly path: string;
+  /** The peer's address: the relay's own, or a forward proxy's (tinyproxy's `Bind` address). */
+  readonly from: string;
+  readonly upgrade: boolean;
+}
+const PEER_LOG_MAX = 10_000;
+
 export class DmsSimulator {
   readonly ca: KeyedCert;
   readonly caPem: string;
@@ -109,6 +119,7 @@ export class DmsSimulator {
   private readonly log: (line: string) => void;
   private admin: AdminApi | undefined;
   private address: AddressInfo | undefined;
+  private readonly peerLog: SeenRequest[] = [];
 
   constructor(private readonly opts: DmsSimulatorOptions = {}) {
     this.clock = opts.clock ?? { now: () => Date.now() };
@@ -144,6 +155,7 @@ export class DmsSimulator {
     });
     this.server = createServer({ key: leaf.keyPem, cert: leaf.certPem }, (req, res) => void this.handle(req, res));
     this.server.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {
+      this.notePeer(req);
       const m = CONTROL_RE.exec((req.url ?? '').split('?')[0]!);
       if (!m) {
         socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
@@ -332,8 +344,19 @@ export class DmsSimulator {
     };
   }
 
+  /** Who sent each request and upgrade (the newest PEER_LOG_MAX): tests tell a relay's own address from a forward proxy's. */
+  peers(): readonly SeenRequest[] {
+    return this.peerLog;
+  }
+
+  private notePeer(req: IncomingMessage): void {
+    if (this.peerLog.length >= PEER_LOG_MAX) this.peerLog.shift();
+    this.peerLog.push({ method: req.method ?? '?', path: (req.url ?? '/').split('?')[0]!, from: req.socket.remoteAddress ?? '?', upgrade: req.headers.upgrade !== undefined });
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0]!;
+    this.notePeer(req);
     try {
       if (path === REGISTER_PATH && req.method === 'POST') return await this.register(req, res);
       const hb = HEARTBEAT_RE.exec(path);

@@ -31,6 +31,8 @@ export interface OpenStageFarmOptions {
   /** Path the phones post to (default /DeploymentService/LoginService). */
   dlsPath?: string;
   faults?: OpenStageFaults;
+  /** Host names the phones resolve without DNS, e.g. { [relay FQDN]: '127.0.0.1' }. */
+  hosts?: Record<string, string>;
 }
 
 export class OpenStageFarm {
@@ -54,6 +56,7 @@ export class OpenStageFarm {
       ca: this.opts.ca,
       dlsPath: this.opts.dlsPath ?? '/DeploymentService/LoginService',
       extraItems: this.opts.extraItems ?? 0,
+      hosts: this.opts.hosts,
     });
     if (this.opts.faults) phone.faults = { ...this.opts.faults };
     const srv = createServer((req, res) => this.onContactMe(phone, req, res));

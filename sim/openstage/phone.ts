@@ -1,4 +1,4 @@
-import { request, Agent } from 'node:https';
+import { request, get, Agent } from 'node:https';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { readDlsMessage, workpointMessage, type SimItem } from './wpi.js';
@@ -14,7 +14,18 @@ export interface OpenStageFaults {
   wrongNonce?: boolean;
   /** Answers contact-mes with 204 but never calls back. */
   ignoreContactMe?: boolean;
+  /** A software deployment downloads the image, then its flash fails: reported failed, version unchanged. */
+  deploymentFails?: boolean;
 }
+
+/** A deployment the DLS asked for, carried out once the interaction has ended. */
+interface Deployment {
+  readonly kind: 'software' | 'file';
+  readonly url: string;
+  readonly fileType: string;
+}
+
+const VERSION_LINE = /^#SIM-FIRMWARE version=([^\s]+)\n/;
 
 export interface DlsAddress {
   host: string;
@@ -32,6 +43,8 @@ export interface PhoneOptions {
   dlsPath: string;
   /** Extra filler items, so ReadAllItems has something to fragment. */
   extraItems: number;
+  /** Host names the phone resolves without DNS (the relay's FQDN → 127.0.0.1). */
+  hosts?: Readonly<Record<string, string>> | undefined;
 }
 
 export class OpenStagePhone extends EventEmitter {
@@ -42,6 +55,13 @@ export class OpenStagePhone extends EventEmitter {
   inCall = false;
   contactMes = 0;
   restarts = 0;
+  /** Deployments carried out, and the files deployed by type (bytes received). */
+  deployments = 0;
+  readonly files = new Map<string, number>();
+  /** The HTTP status of every download, for tests. */
+  readonly downloads: number[] = [];
+  /** The URLs deployments named. */
+  readonly deployUrls: string[] = [];
   /** Whether a CleanUp asked for a solicited contact once the phone is idle. */
   sendSolicited = false;
   /** Where the last contact-me told the phone to call (unsolicited contacts go there too). */
@@ -111,6 +131,7 @@ export class OpenStagePhone extends EventEmitter {
     this.busyInteraction = true;
     const actions: string[] = [];
     let restarted = false;
+    let deploy: Deployment | undefined;
     const agent = new Agent({ keepAlive: true, maxSockets: 1, localAddress: this.ip, ...(this.o.ca ? { ca: this.o.ca } : { rejectUnauthorized: false }) } as ConstructorParameters<
       typeof Agent
     >[0]);
@@ -176,6 +197,14 @@ export class OpenStagePhone extends EventEmitter {
         } else if (reply.action === 'Restart') {
           out = answer('Restart', 'accepted', []);
           restarted = true;
+        } else if (reply.action === 'SoftwareDeployment' || reply.action === 'FileDeployment') {
+          const url = reply.items.find((i) => i.name === 'file-https-base-url')?.value;
+          if (this.inCall) out = answer(reply.action, 'busy', []);
+          else if (!url) out = answer(reply.action, 'failed', []);
+          else {
+            deploy = { kind: reply.action === 'SoftwareDeployment' ? 'software' : 'file', url, fileType: reply.items.find((i) => i.name === 'file-type')?.value ?? '' };
+            out = answer(reply.action, 'accepted', []);
+          }
         } else {
           out = answer(reply.action, 'failed', []);
         }
@@ -188,6 +217,8 @@ export class OpenStagePhone extends EventEmitter {
       this.log.push(`${reason}: ${actions.join(' ')}`);
       this.emit('interaction', reason, actions);
     }
+    // A deployment starts once the DLS ends the interaction, like a restart.
+    if (deploy) setImmediate(() => void this.deploy(deploy));
     // A restart takes effect once the DLS ends the interaction; the phone then reports start-up.
     if (restarted) {
       this.restarts++;
@@ -195,6 +226,60 @@ export class OpenStagePhone extends EventEmitter {
       setImmediate(() => void this.interact('start-up'));
     }
     return actions;
+  }
+
+  /** Downloads the file, reports the deployment status; software is installed and the phone restarts. */
+  private async deploy(d: Deployment): Promise<void> {
+    this.deployments++;
+    this.deployUrls.push(d.url);
+    const got = await this.download(d.url).catch((err: Error) => ({ status: 0, bytes: 0, head: '', error: err.message }));
+    this.downloads.push(got.status);
+    const version = d.kind === 'software' ? VERSION_LINE.exec(got.head)?.[1] : undefined;
+    const ok = got.status === 200 && (d.kind === 'file' || (version !== undefined && !this.faults.deploymentFails));
+    if (ok && d.kind === 'file') this.files.set(d.fileType, got.bytes);
+    const name = new URL(d.url).pathname.split('/').pop() ?? '';
+    await this.interact('status', [
+      { name: 'file-deployment-status', index: 1, value: ok ? 'ok' : 'failed' },
+      { name: 'file-deployment-name', index: 1, value: name },
+      { name: 'file-deployment-type', index: 1, value: d.kind === 'software' ? 'APP' : d.fileType },
+    ]);
+    if (ok && version !== undefined) {
+      this.items.set('software-version', version);
+      this.restarts++;
+      this.emit('restart');
+      await this.interact('start-up');
+    }
+    this.emit('deployed', ok);
+  }
+
+  /** GET over HTTPS from the phone's own address; keeps the first line (the image's version header) and counts bytes. */
+  private download(url: string): Promise<{ status: number; bytes: number; head: string }> {
+    const u = new URL(url);
+    return new Promise((resolve, reject) => {
+      const req = get(
+        {
+          host: this.o.hosts?.[u.hostname] ?? u.hostname,
+          servername: u.hostname,
+          port: u.port || 443,
+          path: u.pathname + u.search,
+          localAddress: this.ip,
+          timeout: 30_000,
+          ...(this.o.ca ? { ca: this.o.ca } : { rejectUnauthorized: false }),
+        },
+        (res) => {
+          let bytes = 0;
+          let head = '';
+          res.on('data', (c: Buffer) => {
+            if (head.length < 128) head += c.subarray(0, 128).toString('latin1');
+            bytes += c.length;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, head }));
+          res.on('error', reject);
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', reject);
+    });
   }
 
   private post(agent: Agent, body: string, cookie: string | undefined): Promise<{ status: number; body: string; cookie: string | undefined }> {

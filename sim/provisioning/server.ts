@@ -27,6 +27,8 @@ export interface ProvRequest {
   readonly status: number;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   readonly bytesIn: number;
+  /** The connecting peer's address (a forward proxy's, when the relay tunnels through one). */
+  readonly from: string;
 }
 
 /** Fault injection per path (below the prefix). */
@@ -111,7 +113,7 @@ export class ProvisioningSimulator {
 
   private record(req: IncomingMessage, path: string, status: number, bytesIn: number): void {
     if (this.requests.length >= this.maxLog) this.requests.shift();
-    const entry: ProvRequest = { method: req.method ?? '?', path, status, headers: req.headers, bytesIn };
+    const entry: ProvRequest = { method: req.method ?? '?', path, status, headers: req.headers, bytesIn, from: req.socket.remoteAddress ?? '?' };
     this.requests.push(entry);
     this.events.emit('request', entry);
   }

@@ -22,6 +22,8 @@ export interface FirmwareCacheOptions {
   readonly retry?: RetryPolicy;
   readonly headersTimeoutMs?: number;
   readonly bodyTimeoutMs?: number;
+  /** Told when a store write fails; true when it failed for lack of space (then the serve goes on). */
+  readonly space?: { noteFailure(err: unknown, what: string): boolean } | undefined;
 }
 
 export interface CompleteObject {
@@ -108,7 +110,12 @@ export class FirmwareCache {
   /** Counts a hit and refreshes the object's LRU position. */
   noteHit(sha256: string): void {
     this.hits++;
-    this.opts.cacheRepo.touch(sha256, this.opts.clock.now());
+    try {
+      this.opts.cacheRepo.touch(sha256, this.opts.clock.now());
+    } catch (err) {
+      // The LRU position is a hint for eviction; a full data disk must not stop phones from getting firmware already on disk.
+      if (!this.opts.space?.noteFailure(err, 'cache LRU update')) throw err;
+    }
   }
 
   noteMiss(): void {

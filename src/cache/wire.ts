@@ -15,6 +15,8 @@ import { FirmwareCache } from './firmware-cache.js';
 import { PathMatcher } from './patterns.js';
 import { firmwareRoute } from './phone-route.js';
 import { FirmwareServeLog } from './serve-log.js';
+import { DownloadGrants } from './download-grants.js';
+import type { StoreSpace } from '../store/space.js';
 import type { CachedImage } from '../devices/driver.js';
 
 export interface FirmwareCacheWiring extends PartWiring<'cache' | 'firmwareCache'> {
@@ -24,17 +26,36 @@ export interface FirmwareCacheWiring extends PartWiring<'cache' | 'firmwareCache
   imageSource(url: string): FillSource;
   /** Which phone the cache served which image, for firmware results. */
   readonly served: FirmwareServeLog;
+  /** Per-phone, expiring download paths of cached images (OpenStage deployments). */
+  readonly grants: DownloadGrants;
   /** An image of the desired set, and whether the cache holds it verified (firmware updates need it synced). */
   image(imageId: string): (CachedImage & { synced: boolean }) | undefined;
 }
 
-export function wireFirmwareCache(o: { config: RelayConfig; db: Db; log: Logger; clock: Clock; registration: RegistrationSource; dms: DmsClient }): FirmwareCacheWiring {
+export function wireFirmwareCache(o: {
+  config: RelayConfig;
+  db: Db;
+  log: Logger;
+  clock: Clock;
+  registration: RegistrationSource;
+  dms: DmsClient;
+  space?: StoreSpace;
+}): FirmwareCacheWiring {
   const log = o.log.child({ part: 'cache' });
   // Fills and access checks talk to DMS hosts (images, provisioning): the DMS client's bulk lane.
   const dispatcher = o.dms.bulk;
   const cacheRepo = new CacheRepo(o.db);
   const images = new ImagesRepo(o.db);
-  const cache = new FirmwareCache({ dir: o.config.cacheDir, quotaBytes: o.config.cache.quotaBytes, cacheRepo, imagesRepo: images, dispatcher, log, clock: o.clock });
+  const cache = new FirmwareCache({
+    dir: o.config.cacheDir,
+    quotaBytes: o.config.cache.quotaBytes,
+    cacheRepo,
+    imagesRepo: images,
+    dispatcher,
+    log,
+    clock: o.clock,
+    space: o.space,
+  });
   cache.store.init();
   const imageSource = (url: string): FillSource => ({ url, headers: o.dms.authHeaders(url) });
   const access = new AccessChecker({ dispatcher, ttlMs: o.config.cache.authTtlSeconds * 1000, clock: o.clock, log });
@@ -50,6 +71,7 @@ export function wireFirmwareCache(o: { config: RelayConfig; db: Db; log: Logger;
     log,
     served,
   });
+  const grants = new DownloadGrants({ cache, images, log, now: () => o.clock.now() });
   const image = (imageId: string) => {
     const row = images.get(imageId);
     if (!row) return undefined;
@@ -66,9 +88,11 @@ export function wireFirmwareCache(o: { config: RelayConfig; db: Db; log: Logger;
     dispatcher,
     imageSource,
     served,
+    grants,
     image,
     components: [component],
-    phoneRoutes: [route],
+    // Grants first: a granted file name may match the firmware patterns too.
+    phoneRoutes: [grants.route(), route],
     handlers: {},
     status: {
       cache: () => {

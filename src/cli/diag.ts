@@ -14,6 +14,7 @@ import { DB_FILE, openDb } from '../store/db.js';
 import { KvStore } from '../store/kv.js';
 import { RegistrationRepository } from '../store/registration.js';
 import { certificateSection, configSection, daemonSections, logsSection, scrubSecrets, storeSection, versionsSection, type DiagFile } from './diag-sections.js';
+import { proxySecrets } from '../dms/outbound-proxy.js';
 
 function stamp(d: Date): string {
   return d
@@ -103,7 +104,7 @@ export const command: CliCommand = {
       await logsSection(logLines, relayDoc),
     ];
     const secrets: (string | undefined)[] = [];
-    if (local) secrets.push(local.pin, local.pfxPassphrase);
+    if (local) secrets.push(local.pin, local.pfxPassphrase, ...proxySecrets(local.outboundProxy, local.proxyEnvironment ?? {}));
     if (dataDir) {
       files.push(storeSection(dataDir));
       files.push(
@@ -129,7 +130,7 @@ export const command: CliCommand = {
         { name: 'certificate.unavailable.txt', text: `${why}\n`, state: 'unavailable', note: why },
       );
     }
-    secrets.push(process.env.CLOUD_RELAY_PFX_PASSPHRASE, process.env.CLOUD_RELAY_PIN);
+    secrets.push(process.env.CLOUD_RELAY_PFX_PASSPHRASE, process.env.CLOUD_RELAY_PIN, ...proxySecrets({}, process.env));
     const now = new Date();
     const index = ['cloud-relay support bundle', `created ${now.toISOString()} on ${hostname()}`, '', ...files.map(indexLine), ''].join('\n');
     const all = scrubSecrets([{ name: 'INDEX.txt', text: index, state: 'ok' }, ...files], secrets);

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { ConfigError, type ConfigProblem, errorMessage } from '../errors.js';
-import { configSchema, SECRET_FILE_KEYS, SECRET_KEYS, type RelayConfig } from './schema.js';
+import { configSchema, SECRET_FILE_KEYS, SECRET_KEYS, SECRET_URL_KEYS, type RelayConfig } from './schema.js';
+import { PROXY_ENV_NAMES, redactProxyUrl, type ProxyEnvironment } from '../dms/outbound-proxy.js';
 import { allSettings } from './settings.js';
 import { formatListen, type ListenAddress } from './listen.js';
 
@@ -177,7 +178,14 @@ export function loadConfig(opts: LoadOptions = {}): RelayConfig {
 
   const { pinFile: _pinFile, pfxPassphraseFile: _pfxPassphraseFile, cacheDir, ...rest } = result.data;
   const dataDir = resolve(rest.dataDir);
-  const cfg: RelayConfig = { ...rest, dataDir, cacheDir: cacheDir ? (isAbsolute(cacheDir) ? cacheDir : resolve(cacheDir)) : join(dataDir, 'cache') };
+  const proxyEnvironment: ProxyEnvironment = {};
+  for (const name of PROXY_ENV_NAMES) if (env[name] !== undefined && env[name] !== '') proxyEnvironment[name] = env[name];
+  const cfg: RelayConfig = {
+    ...rest,
+    dataDir,
+    cacheDir: cacheDir ? (isAbsolute(cacheDir) ? cacheDir : resolve(cacheDir)) : join(dataDir, 'cache'),
+    proxyEnvironment,
+  };
   for (const fileKey of Object.keys(SECRET_FILE_KEYS)) delete sources[fileKey];
   SOURCES.set(cfg, sources);
   return cfg;
@@ -222,6 +230,7 @@ export function redactedConfig(cfg: RelayConfig): Record<string, unknown> {
     if (s.path in SECRET_FILE_KEYS) continue;
     let v = s.path === 'cacheDir' ? cfg.cacheDir : getPath(cfg as unknown as Tree, s.path);
     if (SECRET_KEYS.has(s.path) && v !== undefined) v = '[redacted]';
+    if (SECRET_URL_KEYS.has(s.path) && typeof v === 'string') v = redactProxyUrl(v);
     if (typeof v === 'object' && v !== null && 'port' in v && 'host' in v) v = formatListen(v as ListenAddress);
     if (v !== undefined) setPath(out, s.path, v);
   }

@@ -3,6 +3,8 @@ import { LOG_LEVELS } from '../log.js';
 import { parseListen, type ListenAddress } from './listen.js';
 import { parseCidr } from './cidr.js';
 import { timeouts } from '../core/timeouts.js';
+import { parseNoProxy } from '../dms/no-proxy.js';
+import type { ProxyEnvironment } from '../dms/outbound-proxy.js';
 
 /**
  * The one description of every setting. The file, the environment (`CLOUD_RELAY_` + the
@@ -103,6 +105,33 @@ export const configSchema = z.object({
     .transform((lb) => ({ ...lb, drainDelaySeconds: lb.drainDelaySeconds ?? (lb.proxyProtocol ? BALANCED_DRAIN_DELAY_SECONDS : 0) }))
     .prefault({}),
 
+  outboundProxy: z
+    .object({
+      url: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          'HTTP proxy for every DMS connection (API, control channel, pass-through, images, uploads), e.g. http://proxy.corp:3128 (user:password@ allowed, shown redacted); wins over HTTPS_PROXY/HTTP_PROXY. Phones never use it',
+        ),
+      credentials: z
+        .string()
+        .regex(/^[^:]+:/, 'must be user:password')
+        .optional()
+        .describe('Proxy Basic credentials as user:password (secret; or outboundProxy.credentialsFile); wins over user:password in the URL'),
+      credentialsFile: z.string().optional().describe('File holding the proxy credentials (user:password), read at start-up'),
+      noProxy: z
+        .preprocess(
+          (v) => (typeof v === 'string' ? v.split(/[\s,]+/).filter((s) => s !== '') : v),
+          z.array(z.string()).superRefine((entries, ctx) => {
+            for (const p of parseNoProxy(entries).problems) ctx.addIssue({ code: 'custom', message: p });
+          }),
+        )
+        .optional()
+        .describe('Hosts reached directly, as NO_PROXY: host suffixes, *, host:port, IP addresses and CIDR ranges (IPv4, IPv6); wins over NO_PROXY/no_proxy'),
+    })
+    .prefault({}),
+
   proxy: z
     .object({
       maxUploadBytes: int(1, 1024 ** 4)
@@ -154,6 +183,24 @@ export const configSchema = z.object({
     })
     .prefault({}),
 
+  // Relay-wide accounts a target without credentials inherits (PROTOCOL §3); a target's own win.
+  // OpenStage phones are driven through the DLS interface, which needs no login on the phone.
+  accounts: z
+    .object({
+      polycom: z
+        .object({
+          user: z.string().min(1).max(256).optional().describe('Default login of Polycom phones for targets without credentials (default user Polycom)'),
+          password: z.string().min(1).max(1024).optional().describe('Default password of Polycom phones for targets without credentials (secret)'),
+          passwordFile: z.string().optional().describe('File holding accounts.polycom.password'),
+        })
+        .superRefine((a, ctx) => {
+          if (a.user !== undefined && a.password === undefined)
+            ctx.addIssue({ code: 'custom', path: ['password'], message: 'required when accounts.polycom.user is set (or set accounts.polycom.passwordFile)' });
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+
   openstage: z
     .object({
       dlsListen: listen
@@ -173,10 +220,23 @@ export type ParsedConfig = z.output<typeof configSchema>;
 /** What the daemon runs with: secrets resolved, derived paths filled in. */
 export interface RelayConfig extends Omit<ParsedConfig, 'pinFile' | 'pfxPassphraseFile' | 'cacheDir'> {
   readonly cacheDir: string;
+  /**
+   * The standard proxy variables (https_proxy, NO_PROXY, …) of the environment the config was
+   * loaded from; `outboundProxy` settings win over them. Absent: none (a config built in code).
+   */
+  readonly proxyEnvironment?: ProxyEnvironment;
 }
 
 /** Setting paths whose values never leave the process. */
-export const SECRET_KEYS: ReadonlySet<string> = new Set(['pin', 'pfxPassphrase']);
+export const SECRET_KEYS: ReadonlySet<string> = new Set(['pin', 'pfxPassphrase', 'accounts.polycom.password', 'outboundProxy.credentials']);
+
+/** Settings holding a URL whose password (user:password@) never leaves the process. */
+export const SECRET_URL_KEYS: ReadonlySet<string> = new Set(['outboundProxy.url']);
 
 /** Settings whose value may come from a file instead (`pin` ← `pinFile`). */
-export const SECRET_FILE_KEYS: Readonly<Record<string, string>> = { pinFile: 'pin', pfxPassphraseFile: 'pfxPassphrase' };
+export const SECRET_FILE_KEYS: Readonly<Record<string, string>> = {
+  pinFile: 'pin',
+  pfxPassphraseFile: 'pfxPassphrase',
+  'accounts.polycom.passwordFile': 'accounts.polycom.password',
+  'outboundProxy.credentialsFile': 'outboundProxy.credentials',
+};

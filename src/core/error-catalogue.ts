@@ -11,7 +11,21 @@
 
 /** Which part of the relay raises the code; docs/errors.md groups by it. */
 export type ErrorArea =
-  'startup' | 'config' | 'store' | 'registration' | 'heartbeat' | 'control' | 'frames' | 'certificate' | 'phone-https' | 'ip-guard' | 'cache' | 'images' | 'devices' | 'rollouts';
+  | 'startup'
+  | 'config'
+  | 'store'
+  | 'registration'
+  | 'outbound-proxy'
+  | 'heartbeat'
+  | 'control'
+  | 'frames'
+  | 'certificate'
+  | 'phone-https'
+  | 'ip-guard'
+  | 'cache'
+  | 'images'
+  | 'devices'
+  | 'rollouts';
 
 /**
  * Whether trying the same thing again, unchanged, can succeed: `yes` (transient; the relay
@@ -89,6 +103,18 @@ export const errorCatalogue = {
       'The database file is damaged: run `cloud-relay db check`, stop the relay, move relay.db and its -wal/-shm aside for support, then restore a backup or start without them (the DMS resends its work after the relay registers again).',
     retry: 'no',
     exit: EX_CONFIG,
+  },
+  CLOCK_STEPPED: {
+    area: 'devices',
+    sentence:
+      'The system clock jumped (NTP, an admin, a VM resume). Scheduled tasks and rollouts are re-armed for their wall-clock times: none runs twice and none is dropped; heartbeats go on. Check NTP if it recurs.',
+    retry: 'no',
+  },
+  STORE_FULL: {
+    area: 'store',
+    sentence:
+      'The data directory is full (SQLite SQLITE_FULL): new DMS frames are nacked, /readyz answers 503, phones are still served from the cache. Free space there; the relay notices within seconds, no restart needed. Logged once per episode.',
+    retry: 'yes',
   },
   SECRETS_KEY_MISSING: {
     area: 'store',
@@ -182,6 +208,43 @@ export const errorCatalogue = {
     area: 'registration',
     sentence: 'This machine\'s clock disagrees with the DMS (its certificate looks "not yet valid", or serverTime is far off); fix the time source (NTP).',
     retry: 'no',
+  },
+
+  // outbound proxy (every DMS connection may go through an HTTP proxy; phones never do)
+  PROXY_UNREACHABLE: {
+    area: 'outbound-proxy',
+    sentence:
+      'The outbound proxy cannot be reached (connection refused, no route, unknown name or no answer): check outboundProxy.url or HTTPS_PROXY and that the proxy runs. The relay retries with backoff.',
+    retry: 'yes',
+  },
+  PROXY_AUTH_FAILED: {
+    area: 'outbound-proxy',
+    sentence:
+      'The outbound proxy refused our credentials (HTTP 407, or 401 from some proxies): wrong or missing user:password; set outboundProxy.credentialsFile, outboundProxy.credentials or user:password in the proxy URL.',
+    retry: 'no',
+  },
+  PROXY_CONNECT_REFUSED: {
+    area: 'outbound-proxy',
+    sentence: "The outbound proxy refused to open a tunnel (HTTP CONNECT) to the DMS host by its policy (e.g. 403): ask the proxy's admins to allow HTTPS to that host and port.",
+    retry: 'no',
+  },
+  DMS_UNREACHABLE_BEYOND_PROXY: {
+    area: 'outbound-proxy',
+    sentence:
+      'The outbound proxy answered but could not reach the DMS host itself (HTTP 502/503/504 to CONNECT): the DMS or the path from the proxy to it is down. The relay retries with backoff.',
+    retry: 'yes',
+  },
+  DMS_TLS_UNTRUSTED_BEHIND_PROXY: {
+    area: 'outbound-proxy',
+    sentence:
+      'The DMS certificate seen through the outbound proxy is not trusted: the proxy probably re-signs TLS with a corporate CA; put that CA (PEM) in dmsCaFile (`cloud-relay doctor` names the issuer).',
+    retry: 'no',
+  },
+  PROXY_WEBSOCKET_REFUSED: {
+    area: 'outbound-proxy',
+    sentence:
+      'The control-channel WebSocket upgrade through the outbound proxy failed while the tunnel opened: the proxy probably strips or refuses WebSocket upgrades; allow WebSocket (wss) to the DMS host on the proxy, or add the host to NO_PROXY where a direct route exists.',
+    retry: 'depends',
   },
 
   // heartbeat
@@ -547,6 +610,28 @@ export const errorCatalogue = {
   },
 
   // firmware cache
+  DOWNLOAD_GRANT_UNKNOWN: {
+    area: 'cache',
+    sentence:
+      'A phone asked for a per-phone download URL (/relay/dl/…) that was never granted, was revoked, or whose update is over; refused with 404. OpenStage phones get such a URL with each SoftwareDeployment or FileDeployment.',
+    retry: 'no',
+  },
+  DOWNLOAD_GRANT_EXPIRED: {
+    area: 'cache',
+    sentence: 'A phone used a per-phone download URL after it expired; refused with 410. Run the update again to grant a fresh one.',
+    retry: 'no',
+  },
+  DOWNLOAD_GRANT_FOREIGN: {
+    area: 'cache',
+    sentence: 'A per-phone download URL was used from another address than the phone it was granted to; refused with 403 (the URL is single-purpose: one image, one phone).',
+    retry: 'no',
+  },
+  DOWNLOAD_GRANT_NOT_CACHED: {
+    area: 'cache',
+    sentence:
+      'The image behind a per-phone download URL is no longer held verified in the cache (evicted or dropped from the desired set); refused with 503. A grant never starts an upstream fetch.',
+    retry: 'depends',
+  },
   ACCESS_CHECK_FAILED: {
     area: 'cache',
     sentence: "The provisioning server could not be asked whether a phone's credentials may fetch a cached file (unreachable, timeout); the phone gets 502, nothing is served.",
@@ -705,6 +790,12 @@ export const errorCatalogue = {
   XML_MALFORMED: {
     area: 'devices',
     sentence: "An XML document a phone sent is not well-formed, or not the expected event; refused with 400 and the parser's reason.",
+    retry: 'no',
+  },
+  NO_CREDENTIALS: {
+    area: 'devices',
+    sentence:
+      'A command needs a login on the phone, but its target carries no credentials and the relay has no default for that vendor (accounts.polycom.password); the device fails "no credentials" and nothing is sent. Set the default or have the DMS send credentials.',
     retry: 'no',
   },
   RATE_LIMITED: {

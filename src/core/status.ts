@@ -65,6 +65,8 @@ export const statusSectionSchemas = {
       lastError: lastError.nullable(),
     }),
     outboxDepth: count,
+    /** How the relay reaches the DMS API: direct or through the outbound proxy (password redacted), and why. Absent from older relays. */
+    route: z.object({ via: z.enum(['direct', 'proxy']), proxy: z.string().nullable(), why: z.string() }).optional(),
   }),
   ipGuard: z.object({
     whitelisted: count,

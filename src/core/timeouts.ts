@@ -265,6 +265,25 @@ export const timeouts = {
     ms: 5_000,
     bounds: 'An idle keep-alive connection to the admin port (health, metrics, status) is closed after this.',
   },
+  clockStepCheck: {
+    area: 'local',
+    kind: 'interval',
+    ms: 10_000,
+    bounds:
+      'How often the relay compares the wall clock with the monotonic clock; a step of more than clockStepThreshold re-arms tasks and rollouts due at wall-clock times (CLOCK_STEPPED).',
+  },
+  clockStepThreshold: {
+    area: 'local',
+    kind: 'threshold',
+    ms: 5_000,
+    bounds: 'A wall-clock jump larger than this between two checks counts as a clock step (smaller ones are NTP slewing or a busy event loop).',
+  },
+  storeFullProbe: {
+    area: 'local',
+    kind: 'interval',
+    ms: 5_000,
+    bounds: 'While the data directory is full (STORE_FULL), how often the relay tries a small write to notice that space is back (each /readyz call tries too).',
+  },
   certWatch: {
     area: 'local',
     kind: 'interval',

@@ -2,12 +2,15 @@ import { hostname } from 'node:os';
 import { createLogger, type Logger } from '../log.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { Draining, type Component } from '../core/lifecycle.js';
+import { ClockStepWatcher } from '../core/clock-step.js';
+import { timeouts } from '../core/timeouts.js';
 import type { Outbox, RegistrationSource } from '../core/ports.js';
 import { buildStatusDocument, buildStatusSections, type StatusDocument, type StatusHeader, type StatusSources } from '../core/status.js';
 import { METRIC_SECTIONS } from '../metrics/status-gauges.js';
 import type { RelayConfig } from '../config/schema.js';
 import { openDb, type Db } from '../store/db.js';
 import { KvStore } from '../store/kv.js';
+import { StoreSpace } from '../store/space.js';
 import { sealLegacySecrets, secretsOf } from '../store/secrets.js';
 import { AdminServer, sendJson } from '../admin/server.js';
 import { configDocument } from '../admin/config-document.js';
@@ -30,6 +33,8 @@ export interface DaemonOptions {
   readonly clock?: Clock;
   /** Management-agent timings (tests and the demo shorten them; not admin settings). */
   readonly agentTuning?: Partial<AgentTuning>;
+  /** How often the wall clock is checked for steps (tests shorten it). */
+  readonly clockStepCheckMs?: number;
 }
 
 /**
@@ -51,10 +56,13 @@ export class Daemon {
   readonly inbound: InboundHandlers = {};
   private readonly components: Component[] = [];
   private db: Db | undefined;
+  /** Whether the data disk takes writes (tests look at it). */
+  space: StoreSpace | undefined;
   private admin: AdminServer | undefined;
   private sources: StatusSources | undefined;
   private stopping: Promise<void> | undefined;
   private readonly agentTuning: Partial<AgentTuning> | undefined;
+  private readonly clockWatch: ClockStepWatcher;
   /** Set in start(): what parts use to reach the DMS, and the parts tests look into. */
   outbox!: Outbox;
   registration!: RegistrationSource;
@@ -67,6 +75,14 @@ export class Daemon {
     this.clock = opts.clock ?? systemClock;
     this.log = opts.logger ?? createLogger(opts.config.logLevel);
     this.startedAt = this.clock.now();
+    this.clockWatch = new ClockStepWatcher(() => this.clock.now(), opts.clockStepCheckMs ?? timeouts.clockStepCheck.ms, timeouts.clockStepThreshold.ms);
+    this.clockWatch.onStep((step) => {
+      const tasks = this.deviceWork?.clockStepped() ?? 0;
+      this.log.warn(
+        { code: 'CLOCK_STEPPED', offsetSeconds: Math.round(step.offsetMs / 1000), now: new Date(step.now).toISOString(), scheduledTasks: tasks },
+        `the system clock jumped ${step.offsetMs > 0 ? 'forward' : 'back'} by ${Math.round(Math.abs(step.offsetMs) / 1000)} s: scheduled tasks and rollouts re-armed for their wall-clock times`,
+      );
+    });
   }
 
   get store(): Db {
@@ -90,10 +106,20 @@ export class Daemon {
     const kv = new KvStore(db);
     const admin = new AdminServer(this.log);
     this.admin = admin;
+    const space = new StoreSpace(db, this.log, this.clock, cfg.dataDir);
+    this.space = space;
+    this.components.push({ name: 'store-space', stop: () => space.stop() });
+    admin.addCheck(space.readinessCheck());
     admin.addCheck({
       name: 'db-writable',
       check: () => {
-        kv.probeWritable();
+        try {
+          kv.probeWritable();
+        } catch (err) {
+          // Counted as an episode of the full disk (logged once), not a new error per probe.
+          if (space.noteFailure(err, 'readiness probe')) return { ok: false, detail: space.reason() ?? 'data directory full' };
+          throw err;
+        }
         return { ok: true };
       },
     });
@@ -113,6 +139,7 @@ export class Daemon {
       agentTuning: this.agentTuning,
       inbound: this.inbound,
       status: () => this.statusDocument(),
+      space,
     });
     this.sources = parts.status;
     this.outbox = parts.outbox;
@@ -139,6 +166,7 @@ export class Daemon {
       await c.start?.();
     }
     if (this.deviceWork?.listening.dls) this.addresses.dls = this.deviceWork.listening.dls;
+    this.clockWatch.start();
     this.log.info({ version: VERSION, admin: this.addresses.admin, https: this.addresses.https, host: hostname() }, 'cloud-relay started');
   }
 
@@ -175,6 +203,7 @@ export class Daemon {
     // No delay when the phone port never opened (a failed start): nobody needs to notice.
     const delaySeconds = this.addresses.https ? this.config.lb.drainDelaySeconds : 0;
     this.draining.begin();
+    this.clockWatch.stop();
     if (delaySeconds > 0) {
       this.log.info({ reason, drainDelaySeconds: delaySeconds }, 'shutting down: readiness now fails; phone ports keep serving for the drain delay');
       await new Promise((r) => setTimeout(r, delaySeconds * 1000));

@@ -8,6 +8,7 @@ import type { RelayConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Db } from '../store/db.js';
 import type { KvStore } from '../store/kv.js';
+import type { StoreSpace } from '../store/space.js';
 import type { ManagementAgent } from '../management-agent/agent.js';
 import type { InboundHandlers } from '../management-agent/ports.js';
 import { tuningWith, type AgentTuning } from '../management-agent/tuning.js';
@@ -53,6 +54,8 @@ export function wireParts(o: {
   /** Filled here from the parts' handlers; the same object the control channel reads. */
   inbound: InboundHandlers;
   status: () => StatusDocument;
+  /** Whether the data disk takes writes. */
+  space: StoreSpace;
 }): WiredParts {
   const { config, db, log, clock } = o;
   // The DMS client first: it reads dmsCaFile once, every part talks to the DMS through it,
@@ -63,10 +66,22 @@ export function wireParts(o: {
   // The DMS link starts first: the others report through its outbox and read its registration.
   // Its heartbeats wait for the phone certificate, so the first one already carries `cert`
   // (PROTOCOL §2) while registration and the control channel need not wait for it.
-  const dms = wireManagementAgent({ config, db, kv: o.kv, log, clock, tuning: o.agentTuning, inbound: o.inbound, status: o.status, heartbeatAfter: tls.loaded, dms: dmsClient });
+  const dms = wireManagementAgent({
+    config,
+    db,
+    kv: o.kv,
+    log,
+    clock,
+    tuning: o.agentTuning,
+    inbound: o.inbound,
+    status: o.status,
+    heartbeatAfter: tls.loaded,
+    dms: dmsClient,
+    space: o.space,
+  });
   const { outbox, registration } = dms;
 
-  const firmware = wireFirmwareCache({ config, db, log, clock, registration, dms: dmsClient });
+  const firmware = wireFirmwareCache({ config, db, log, clock, registration, dms: dmsClient, space: o.space });
   const images = wireDownloadAgent({
     config,
     db,
@@ -88,7 +103,7 @@ export function wireParts(o: {
     dms: dmsClient,
     clock,
     log,
-    firmware: { image: (id) => firmware.image(id), served: firmware.served },
+    firmware: { image: (id) => firmware.image(id), served: firmware.served, grants: firmware.grants },
     certs: tls.certs,
     relayBaseUrl: () => relayBaseUrl(config.fqdn, o.addresses.https),
   });

@@ -30,7 +30,8 @@ import { RolloutRepo } from '../store/rollouts.js';
 import { RolloutRunner } from './rollouts/runner.js';
 import { deviceUpgrader } from './rollouts/upgrader.js';
 import { rolloutHandlers, type RolloutFrameType } from './rollouts/handlers.js';
-import type { FirmwareServed, FirmwareWait } from '../devices/firmware.js';
+import type { FirmwareServed, FirmwareWait, GrantDownload } from '../devices/firmware.js';
+import type { DeviceAccount } from '../devices/driver.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Waits for `p`, but no longer than `ms`: upgrades still running then are verified after the next start. */
@@ -38,8 +39,14 @@ async function bounded(p: Promise<void>, ms: number): Promise<void> {
   await Promise.race([p, sleep(Math.max(0, ms), undefined, { ref: false })]);
 }
 
+/** The relay-wide accounts a target without credentials inherits, by vendor; a vendor without a password has none. */
+function accountDefaults(accounts: RelayConfig['accounts'] | undefined): Partial<Record<string, DeviceAccount>> {
+  const polycom = accounts?.polycom;
+  return polycom?.password !== undefined ? { polycom: { user: polycom.user ?? '', password: polycom.password } } : {};
+}
+
 export interface DeviceWorkOptions {
-  readonly config: Pick<RelayConfig, 'devices' | 'dataDir'> & Partial<Pick<RelayConfig, 'openstage'>>;
+  readonly config: Pick<RelayConfig, 'devices' | 'dataDir'> & Partial<Pick<RelayConfig, 'openstage' | 'accounts'>>;
   /** The phone port's certificate, for vendors with a port of their own (OpenStage DLS). */
   readonly tls?: TlsSource;
   readonly db: Db;
@@ -62,6 +69,8 @@ export interface DeviceWorkOptions {
   readonly firmwareServed?: FirmwareServed;
   /** Test and bench knob: how long and how often an upgrading phone is waited for. */
   readonly firmwareWait?: FirmwareWait;
+  /** Per-phone download URLs of cached images (OpenStage deployments). */
+  readonly grantDownload?: GrantDownload;
   /** Run the background poll loop (on by default). */
   readonly poll?: boolean;
 }
@@ -107,6 +116,8 @@ export class DeviceWork implements Component {
       ...(o.tls && o.config.openstage ? { dls: { listen: o.config.openstage.dlsListen, paths: o.config.openstage.dlsPaths, tls: o.tls } } : {}),
       ...(o.dialConfirm ? { dialConfirm: o.dialConfirm } : {}),
       ...(o.firmwareServed ? { firmwareServed: o.firmwareServed } : {}),
+      ...(o.grantDownload ? { grantDownload: o.grantDownload } : {}),
+      accounts: accountDefaults(o.config.accounts),
       firmwareWait: o.firmwareWait ?? { pollMs: cfg.upgradePollMs, timeoutMs: cfg.upgradeTimeoutSeconds * 1000 },
     });
     this.workDir = join(o.config.dataDir, 'device-files');
@@ -181,6 +192,12 @@ export class DeviceWork implements Component {
       notificationsRefused: this.phoneEvents.rejected,
       captureSlots: this.inbox.pending,
     };
+  }
+
+  /** The wall clock stepped: tasks and rollouts due at wall-clock times are re-armed. Returns the tasks re-armed. */
+  clockStepped(): number {
+    this.rollouts.clockStepped();
+    return this.runner.clockStepped();
   }
 
   async start(): Promise<void> {

@@ -13,7 +13,9 @@ import { DmsFiles } from '../management-agent/dms-files.js';
 import type { SecureContextOptions } from 'node:tls';
 import type { CertificateManager } from '../tls/certificate-manager.js';
 import { DeviceWork, type DeviceWorkOptions } from './device-work.js';
+import type { GrantDownload } from '../devices/firmware.js';
 import type { FirmwareServeLog } from '../cache/serve-log.js';
+import type { DownloadGrants } from '../cache/download-grants.js';
 import { PHONE_GROUPS_SHOWN, RECENT_TASKS_SHOWN, RECENTLY_OFFLINE_SHOWN } from '../core/status.js';
 
 /** Rollouts listed in the status document: the newest, active ones first in practice. */
@@ -23,6 +25,16 @@ const ROLLOUTS_SHOWN = 10;
 export function relayBaseUrl(fqdn: string, https: AddressInfo | undefined): string | undefined {
   if (!https) return undefined;
   return `https://${fqdn}${https.port === 443 ? '' : `:${https.port}`}`;
+}
+
+/** Download grants as drivers see them: full URLs on the phone port, none while it is not bound. */
+function grantDownloads(grants: Pick<DownloadGrants, 'grant'>, base: () => string | undefined): GrantDownload {
+  return (ip, image, ttlMs) => {
+    const b = base();
+    if (!b) return undefined;
+    const g = grants.grant(ip, image.path, ttlMs);
+    return { url: `${b}${g.path}`, fetched: () => g.fetched(), revoke: () => g.revoke() };
+  };
 }
 
 export interface DeviceWorkWiring extends PartWiring<'devices' | 'tasks' | 'deviceWork' | 'phones' | 'recentTasks' | 'rollouts', ReturnType<DeviceWork['handlers']>> {
@@ -41,7 +53,7 @@ export function wireDeviceWork(o: {
   log: Logger;
   relayBaseUrl: () => string | undefined;
   /** From the firmware cache: an image of the desired set, and which phone it served what (firmware results). */
-  firmware: { image: DeviceWorkOptions['images']; served: FirmwareServeLog };
+  firmware: { image: DeviceWorkOptions['images']; served: FirmwareServeLog; grants?: Pick<DownloadGrants, 'grant'> };
   /** The phone-facing certificate, for vendor listeners that serve phones over TLS (OpenStage DLS). */
   certs?: CertificateManager;
 }): DeviceWorkWiring {
@@ -77,6 +89,7 @@ export function wireDeviceWork(o: {
     ...(certs ? { tls: { current: () => certs.current.options, onChange: (fn: (c: SecureContextOptions) => void) => certs.onChange((c) => fn(c.options)) } } : {}),
     ...(o.firmware.image ? { images: o.firmware.image } : {}),
     firmwareServed: (ip, path, since) => o.firmware.served.servedSince(ip, path, since),
+    ...(o.firmware.grants ? { grantDownload: grantDownloads(o.firmware.grants, o.relayBaseUrl) } : {}),
   });
   return {
     work,

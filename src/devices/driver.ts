@@ -11,9 +11,16 @@ export interface DeviceTarget {
   readonly ip: string;
   readonly port?: number | undefined;
   readonly model: string;
-  readonly credentials: { readonly user: string; readonly password: string };
+  /** The target's own account; without it the vendor's relay-wide default (setting accounts.<vendor>) applies. */
+  readonly credentials?: DeviceAccount | undefined;
   /** When the task expires (epoch ms): a driver that waits for the phone (OpenStage busy) waits no longer. */
   readonly expiresAt?: number | undefined;
+}
+
+/** A login on a phone: a target's own, or the relay-wide default of its vendor. */
+export interface DeviceAccount {
+  readonly user: string;
+  readonly password: string;
 }
 
 export interface DeviceInfo {

@@ -12,6 +12,7 @@ export type DeviceErrorCode = Catalogued<
   | 'TIMEOUT' // sent, no answer in time
   | 'CONNECTION_LOST' // sent, the connection broke before the answer
   | 'AUTH_FAILED' // 401/403: wrong credentials, final
+  | 'NO_CREDENTIALS' // the target carries none and the vendor has no relay-wide default: nothing sent, final
   | 'API_DISABLED' // the REST API is switched off on the phone
   | 'NOT_SUPPORTED' // this model/firmware has no such endpoint or feature
   | 'BUSY' // the phone said 4001 (device busy) or 503

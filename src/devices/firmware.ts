@@ -1,3 +1,5 @@
+import type { CachedImage } from './driver.js';
+
 /**
  * What a driver needs besides the image to bring a phone to it: how long to wait for the
  * phone, whether the relay served it the image, and when a reported version is the image's.
@@ -21,3 +23,15 @@ export function sameVersion(reported: string | undefined, version: string): bool
   const r = reported.trim();
   return r === version || r.startsWith(`${version}.`) || r.startsWith(`${version} `);
 }
+
+/** A per-phone, expiring download URL of one cached image, as a phone is told to fetch it. */
+export interface DownloadGrant {
+  /** https://{fqdn}[:port]/relay/dl/<token>/<file name> */
+  readonly url: string;
+  /** Whether the phone fetched the image through this URL. */
+  fetched(): boolean;
+  revoke(): void;
+}
+
+/** Grants the phone at `ip` a download of `image` for `ttlMs`; undefined while the phone port is not bound. */
+export type GrantDownload = (ip: string, image: CachedImage, ttlMs: number) => DownloadGrant | undefined;

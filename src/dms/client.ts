@@ -5,8 +5,10 @@ import type { Clock } from '../core/clock.js';
 import { RelayError, errorMessage } from '../errors.js';
 import { timeouts } from '../core/timeouts.js';
 import { clockSkewFromTlsError } from '../management-agent/clock-skew.js';
-import { dmsDispatcher, dmsWebSocketAgent, type LaneOptions } from './transport.js';
+import { dmsDispatcher, dmsWebSocketAgent, tunnelAnswer, type LaneOptions } from './transport.js';
+import { diagnoseProxyFailure, diagnoseUpgradeAnswer, diagnoseUpgradeError } from './proxy-diagnosis.js';
 import { loadDmsTrust, type DmsTrust } from './trust.js';
+import { OutboundProxy, type OutboundProxySettings, type ProxyEnvironment, type Route } from './outbound-proxy.js';
 
 export interface DmsResponse {
   readonly status: number;
@@ -25,6 +27,8 @@ export interface DmsClientOptions {
   readonly dmsUrl: string;
   /** The trust store (loadDmsTrust), read once per process. */
   readonly trust: DmsTrust;
+  /** The outbound proxy choice (default: every connection direct). */
+  readonly proxy?: OutboundProxy;
   readonly clock: Clock;
   /** Headers/body timeout of API calls (register, heartbeat, catalogue). */
   readonly apiTimeoutMs: number;
@@ -52,30 +56,41 @@ export class DmsClient {
   readonly baseUrl: string;
   readonly origin: string;
   readonly trust: DmsTrust;
+  readonly proxy: OutboundProxy;
   /** Small JSON calls. */
   readonly api: Dispatcher;
   private bulkLane: Dispatcher | undefined;
   private authority: DmsAuthority | undefined;
   private readonly pools = new Set<Dispatcher>();
-  private readonly wsOptions: { secureContext: SecureContext; agent?: HttpAgent };
 
   constructor(private readonly o: DmsClientOptions) {
     this.baseUrl = o.dmsUrl.endsWith('/') ? o.dmsUrl : `${o.dmsUrl}/`;
     this.origin = new URL(this.baseUrl).origin;
     this.trust = o.trust;
-    this.api = dmsDispatcher(o.trust, { connections: 4, keepAliveTimeoutMs: KEEP_ALIVE_MS, headersTimeoutMs: o.apiTimeoutMs, bodyTimeoutMs: o.apiTimeoutMs });
-    const agent = dmsWebSocketAgent(o.trust, this.baseUrl);
-    this.wsOptions = { secureContext: o.trust.secureContext, ...(agent ? { agent } : {}) };
+    this.proxy = o.proxy ?? OutboundProxy.none();
+    this.api = dmsDispatcher(o.trust, this.proxy, { connections: 4, keepAliveTimeoutMs: KEEP_ALIVE_MS, headersTimeoutMs: o.apiTimeoutMs, bodyTimeoutMs: o.apiTimeoutMs });
   }
 
-  /** Reads `dmsCaFile` (the only place the relay does) and builds the client. */
-  static open(config: { dmsUrl: string; dmsCaFile?: string | undefined }, o: { clock: Clock; apiTimeoutMs: number; bulkConnections: number }): DmsClient {
-    return new DmsClient({ dmsUrl: config.dmsUrl, trust: loadDmsTrust(config.dmsCaFile), ...o });
+  /**
+   * Reads `dmsCaFile` (the only place the relay does), decides the outbound proxy from the
+   * `outboundProxy` settings and the standard variables loadConfig captured, and builds the client.
+   */
+  static open(
+    config: { dmsUrl: string; dmsCaFile?: string | undefined; outboundProxy?: OutboundProxySettings; proxyEnvironment?: ProxyEnvironment | undefined },
+    o: { clock: Clock; apiTimeoutMs: number; bulkConnections: number },
+  ): DmsClient {
+    const proxy = OutboundProxy.from(config.outboundProxy ?? {}, config.proxyEnvironment ?? {});
+    return new DmsClient({ dmsUrl: config.dmsUrl, trust: loadDmsTrust(config.dmsCaFile), proxy, ...o });
   }
 
   /** Image downloads, access checks against the provisioning server, file uploads. */
   get bulk(): Dispatcher {
-    return (this.bulkLane ??= dmsDispatcher(this.trust, { connections: this.o.bulkConnections, keepAliveTimeoutMs: KEEP_ALIVE_MS }));
+    return (this.bulkLane ??= dmsDispatcher(this.trust, this.proxy, { connections: this.o.bulkConnections, keepAliveTimeoutMs: KEEP_ALIVE_MS }));
+  }
+
+  /** How a connection to `url` (default: the DMS base URL) is made, and why. */
+  route(url: string = this.baseUrl): Route {
+    return this.proxy.routeFor(url);
   }
 
   /** `path` resolved against the DMS base URL (a leading `/` does not drop the base's path). */
@@ -108,14 +123,34 @@ export class DmsClient {
     return reg && new URL(url).origin === this.origin ? { authorization: `Bearer ${reg.token}` } : {};
   }
 
-  /** Options for the control channel's WebSocket (`ws`): the shared TLS context and, when one applies, the proxy agent. */
-  webSocketOptions(): { readonly secureContext: SecureContext; readonly agent?: HttpAgent } {
-    return this.wsOptions;
+  /** Options for the control channel's WebSocket (`ws`) to `url`: the shared TLS context and, when a proxy applies, its tunnel agent. */
+  webSocketOptions(url: string): { readonly secureContext: SecureContext; readonly agent?: HttpAgent } {
+    const agent = dmsWebSocketAgent(this.trust, this.proxy, url);
+    return { secureContext: this.trust.secureContext, ...(agent ? { agent } : {}) };
+  }
+
+  /** The outbound proxy's part in a failed request to `url` (unreachable, 407, policy, re-signed TLS), or undefined (direct, or not the proxy's doing). */
+  proxyProblem(err: unknown, url: string): RelayError | undefined {
+    return diagnoseProxyFailure(err, this.route(url), url);
+  }
+
+  /**
+   * The control channel's upgrade to `url` was answered `status` instead of 101: named when the
+   * answer came from the outbound proxy (its 407/403 to CONNECT) or the proxy seems to block
+   * WebSocket; undefined when the DMS answered (its own codes apply).
+   */
+  upgradeRefusal(req: object, status: number, url: string): RelayError | undefined {
+    return diagnoseUpgradeAnswer(this.route(url), tunnelAnswer(req), status, url);
+  }
+
+  /** A control-channel error before the upgrade completed, named when the outbound proxy is the cause. */
+  upgradeError(err: unknown, url: string): RelayError | undefined {
+    return diagnoseUpgradeError(err, this.route(url), url);
   }
 
   /** A pool for the provisioning pass-through to one origin; closed with the client. */
   passThroughPool(origin: string, lane: LaneOptions): Dispatcher {
-    const pool = dmsDispatcher(this.trust, lane, origin);
+    const pool = dmsDispatcher(this.trust, this.proxy, lane, origin);
     this.pools.add(pool);
     return pool;
   }
@@ -159,10 +194,16 @@ export class DmsClient {
     return { status: res.statusCode, headers: res.headers, body: parsed };
   }
 
-  /** A failure to reach the DMS, named for the admin (a wrong local clock gets its own error). */
-  unreachable(err: unknown): RelayError {
+  /**
+   * A failure to reach `url` (default: the DMS API), named for the admin: a wrong local clock,
+   * or through an outbound proxy the hop that failed (proxy, its credentials, its policy, the
+   * DMS beyond it, TLS re-signed by the proxy); otherwise DMS_UNREACHABLE.
+   */
+  unreachable(err: unknown, url: string = this.baseUrl): RelayError {
     const skew = clockSkewFromTlsError(err, this.o.clock.now());
     if (skew) return skew;
+    const named = diagnoseProxyFailure(err, this.route(url), url);
+    if (named) return named;
     const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
     return new RelayError('DMS_UNREACHABLE', `cannot reach the DMS at ${this.o.dmsUrl}: ${errorMessage(err)}${cause}`, { cause: err });
   }

@@ -1,6 +1,9 @@
 import type { Agent as HttpAgent } from 'node:http';
-import { Agent, Pool, type Dispatcher } from 'undici';
+import type { SecureContext } from 'node:tls';
+import { Agent, Pool, ProxyAgent, type Dispatcher } from 'undici';
+import { HttpsProxyAgent } from 'https-proxy-agent';
 import type { DmsTrust } from './trust.js';
+import type { OutboundProxy, ProxyServer } from './outbound-proxy.js';
 
 /** Connection settings of one lane of DMS traffic. */
 export interface LaneOptions {
@@ -12,39 +15,95 @@ export interface LaneOptions {
   readonly pipelining?: number;
 }
 
-/**
- * Every connection the relay opens to a DMS host (API, images, file uploads, provisioning
- * pass-through) comes from this function, and every control-channel WebSocket from
- * dmsWebSocketAgent below: these two are the one place where the route to the DMS is decided.
- *
- * OUTBOUND PROXY: this is where it plugs in. With a proxy configured (and the target not
- * excluded by NO_PROXY), return an undici ProxyAgent (HTTP CONNECT for https targets) built with
- * `requestTls: { secureContext: trust.secureContext }` and the same lane options, instead of
- * the Agent/Pool below; callers already pass `origin` in every dispatch, so a multi-origin
- * ProxyAgent can stand in for the single-origin Pool. Nothing else needs to change.
- *
- * `origin` set: a Pool pinned to that origin (the pass-through's hot path: one origin, many
- * keep-alive connections). Unset: an Agent with one pool per origin.
- */
-export function dmsDispatcher(trust: DmsTrust, lane: LaneOptions, origin?: string): Dispatcher {
-  const options = {
+function laneOptions(lane: LaneOptions) {
+  return {
     connections: lane.connections,
     keepAliveTimeout: lane.keepAliveTimeoutMs,
     ...(lane.pipelining !== undefined ? { pipelining: lane.pipelining } : {}),
     ...(lane.headersTimeoutMs !== undefined ? { headersTimeout: lane.headersTimeoutMs } : {}),
     ...(lane.bodyTimeoutMs !== undefined ? { bodyTimeout: lane.bodyTimeoutMs } : {}),
-    connect: { secureContext: trust.secureContext, ...(lane.connectTimeoutMs !== undefined ? { timeout: lane.connectTimeoutMs } : {}) },
   };
-  return origin ? new Pool(origin, options) : new Agent(options);
 }
 
 /**
- * The http(s) agent `ws` uses for the control channel to `url`: undefined = connect directly
- * (TLS from the shared trust store, which the caller passes as `secureContext`).
- *
- * OUTBOUND PROXY: return an https-proxy-agent `HttpsProxyAgent` (a CONNECT tunnel) here when a
- * proxy applies to `url`; the upgrade then travels through the tunnel with the same TLS trust.
+ * An HTTP CONNECT tunnel through `proxy` for one lane: the TLS inside the tunnel is verified
+ * against the DMS trust store (a proxy that re-signs TLS needs its CA in dmsCaFile).
  */
-export function dmsWebSocketAgent(_trust: DmsTrust, _url: string): HttpAgent | undefined {
-  return undefined;
+function tunnel(proxy: ProxyServer, trust: DmsTrust, lane: LaneOptions): Dispatcher {
+  const tls = { secureContext: trust.secureContext, ...(lane.connectTimeoutMs !== undefined ? { timeout: lane.connectTimeoutMs } : {}) };
+  return new ProxyAgent({
+    uri: proxy.url.toString(),
+    ...(proxy.authorization ? { token: proxy.authorization } : {}),
+    ...laneOptions(lane),
+    requestTls: tls,
+    // An https:// proxy's own certificate is checked against the same store (corporate proxies carry the corporate CA).
+    proxyTls: tls,
+  });
+}
+
+/**
+ * Every connection the relay opens to a DMS host (API, images, file uploads, provisioning
+ * pass-through) comes from this function, and every control-channel WebSocket from
+ * dmsWebSocketAgent below: these two are the one place where the route to the DMS is decided.
+ * Phones never come here, so they never go through the outbound proxy.
+ *
+ * `origin` set: the route is decided once, for a Pool pinned to that origin (the pass-through's
+ * hot path: one origin, many keep-alive connections) or a tunnel. Unset: an Agent with one pool
+ * per origin, each origin routed on its first request (a NO_PROXY entry may send one image host
+ * direct and the DMS through the proxy).
+ */
+export function dmsDispatcher(trust: DmsTrust, proxy: OutboundProxy, lane: LaneOptions, origin?: string): Dispatcher {
+  const direct = {
+    ...laneOptions(lane),
+    connect: { secureContext: trust.secureContext, ...(lane.connectTimeoutMs !== undefined ? { timeout: lane.connectTimeoutMs } : {}) },
+  };
+  if (origin) {
+    const route = proxy.routeFor(origin);
+    return route.proxy ? tunnel(route.proxy, trust, lane) : new Pool(origin, direct);
+  }
+  if (!proxy.configured) return new Agent(direct);
+  return new Agent({
+    ...direct,
+    factory: (o: string | URL, opts: object): Dispatcher => {
+      const route = proxy.routeFor(String(o));
+      return route.proxy ? tunnel(route.proxy, trust, lane) : new Pool(o, opts);
+    },
+  });
+}
+
+/** One https-proxy-agent per proxy server, shared by every control-channel connection. */
+const wsAgents = new WeakMap<ProxyServer, HttpsProxyAgent<string>>();
+/** The proxy's answer to the CONNECT of each control-channel request (by request). */
+const tunnelAnswers = new WeakMap<object, number>();
+
+/**
+ * The proxy's status answer to the CONNECT under a control-channel request (ws hands the request
+ * to 'unexpected-response'); undefined for a direct connection. https-proxy-agent replays a
+ * refused CONNECT's answer as the upgrade's answer, so only this tells a proxy's 407 from the DMS's.
+ */
+export function tunnelAnswer(req: object): number | undefined {
+  return tunnelAnswers.get(req);
+}
+
+/**
+ * The http(s) agent `ws` uses for the control channel to `url`: undefined = connect directly.
+ * Through a proxy it is an HTTP CONNECT tunnel; the TLS to the DMS inside it uses the context
+ * the caller passes to ws as `secureContext` (the shared trust store), which reaches the agent's
+ * connect options. `proxyConnect` on the agent reports the proxy's answer to each CONNECT.
+ */
+export function dmsWebSocketAgent(trust: DmsTrust, proxy: OutboundProxy, url: string): HttpsProxyAgent<string> | undefined {
+  const route = proxy.routeFor(url);
+  if (!route.proxy) return undefined;
+  const server = route.proxy;
+  let agent = wsAgents.get(server);
+  if (!agent) {
+    agent = new HttpsProxyAgent(server.url.toString(), {
+      headers: server.authorization ? { 'Proxy-Authorization': server.authorization } : {},
+      keepAlive: false,
+      ...(server.url.protocol === 'https:' ? { secureContext: trust.secureContext as SecureContext } : {}),
+    });
+    agent.on('proxyConnect', (connect: { statusCode: number }, req: object) => tunnelAnswers.set(req, connect.statusCode));
+    wsAgents.set(server, agent);
+  }
+  return agent satisfies HttpAgent;
 }

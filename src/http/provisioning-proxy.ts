@@ -67,6 +67,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     private readonly guard: IpGuard,
     private readonly log: Logger,
     private readonly upstreamBase: string,
+    /** The outbound proxy's part in a failure (its 407, policy, re-signed TLS), when it has one. */
+    private readonly proxyProblem: (err: unknown) => RelayError | undefined,
   ) {}
 
   onConnect(abort: (err?: Error) => void): void {
@@ -134,6 +136,12 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     if (err instanceof UploadTooLarge) {
       this.log.warn({ ip: this.ip, path: this.path, code: 'UPLOAD_TOO_LARGE' }, 'upload refused: larger than proxy.maxUploadBytes');
       sendText(res, 413, 'Upload too large', { connection: 'close' });
+      return;
+    }
+    const named = this.proxyProblem(err);
+    if (named) {
+      this.log.warn({ ip: this.ip, path: this.path, upstream: this.upstreamBase, code: named.code }, `provisioning server unreachable: ${named.message}`);
+      sendText(res, 502, 'Provisioning server unreachable');
       return;
     }
     const timeout = TIMEOUT_CODES.has(code);
@@ -225,7 +233,7 @@ export class ProvisioningProxy {
         headers: upstreamRequestHeaders(raw, ip, this.relayId),
         body,
       },
-      new UpstreamExchange(res, ip, path, authorized, this.guard, this.log, this.base),
+      new UpstreamExchange(res, ip, path, authorized, this.guard, this.log, this.base, (err) => this.dms.proxyProblem(err, this.base)),
     );
   }
 

@@ -16,6 +16,7 @@ import { RegistrationClient, type Credentials } from './registration.js';
 import { Heartbeat, heartbeatFields, type HeartbeatAction } from './heartbeat.js';
 import { DurableOutbox } from './outbox.js';
 import { InboundDispatcher } from './inbound.js';
+import type { StoreSpace } from '../store/space.js';
 import { ControlChannel } from './control-channel.js';
 import { tuningWith, type AgentTuning } from './tuning.js';
 
@@ -33,6 +34,8 @@ export interface ManagementAgentOptions {
   readonly tuning?: Partial<AgentTuning> | undefined;
   /** The first heartbeat waits for this (PROTOCOL §2 documents `cert` as an object, so not before the certificate is loaded). */
   readonly heartbeatAfter?: Promise<unknown> | undefined;
+  /** Whether the data disk takes writes; a full one refuses frames with a nack. */
+  readonly space?: StoreSpace | undefined;
 }
 
 const INBOUND_RETENTION_MS = 7 * 24 * 3600 * 1000;
@@ -52,6 +55,8 @@ export class ManagementAgent implements Component {
   private readonly dispatcher: InboundDispatcher;
   private readonly regRepo: RegistrationRepository;
   private pruneTimer: NodeJS.Timeout | undefined;
+  /** How the DMS API is reached (decided once at start from the settings and the environment). */
+  private readonly route: NonNullable<StatusSections['managementAgent']['route']>;
 
   constructor(private readonly opts: ManagementAgentOptions) {
     const tuning = tuningWith(opts.tuning);
@@ -75,7 +80,7 @@ export class ManagementAgent implements Component {
       http: opts.dms,
       registration: this.registration,
       body: () => heartbeatFields(opts.status()),
-      nextSeq: () => this.regRepo.nextHeartbeatSeq(),
+      nextSeq: () => this.nextHeartbeatSeq(),
       onAction: (a) => this.onAction(a),
       holdUntil: opts.heartbeatAfter,
       log,
@@ -89,8 +94,27 @@ export class ManagementAgent implements Component {
       onAnswer: (ref, kind, reason) => this.outbox.answered(ref, kind, reason),
       log,
       clock,
+      space: opts.space,
     });
     this.control = new ControlChannel({ registration: this.registration, outbox: this.outbox, inbound: this.dispatcher, dms: opts.dms, runId: this.runId, log, clock, tuning });
+    const r = opts.dms.route();
+    this.route = { via: r.proxy ? 'proxy' : 'direct', proxy: r.proxy?.shown ?? null, why: r.why };
+  }
+
+  private lastSeq = 0;
+
+  /**
+   * Sequence numbers rise even while the data disk is full: the number is then counted in
+   * memory (the beat itself, which reports the full disk, matters more than storing it).
+   */
+  private nextHeartbeatSeq(): number {
+    try {
+      this.lastSeq = Math.max(this.regRepo.nextHeartbeatSeq(), this.lastSeq + 1);
+    } catch (err) {
+      if (!this.opts.space?.noteFailure(err, 'heartbeat sequence')) throw err;
+      this.lastSeq++;
+    }
+    return this.lastSeq;
   }
 
   /** Credentials stored by `cloud-relay register` win over the config's: that command is the admin's latest word. */
@@ -116,6 +140,8 @@ export class ManagementAgent implements Component {
     const stored = this.regRepo.credentials();
     if (stored)
       this.opts.log.info({ tenantId: stored.tenantId, storedAt: stored.storedAt }, 'using the tenant ID and PIN stored by `cloud-relay register` (they win over the config file)');
+    this.opts.log.info({ via: this.route.via, proxy: this.route.proxy ?? undefined }, `DMS connections: ${this.route.why}`);
+    for (const p of this.opts.dms.proxy.noProxy.problems) this.opts.log.warn({ code: 'CONFIG_INVALID', source: this.opts.dms.proxy.noProxySource }, `NO_PROXY entry ignored: ${p}`);
     this.registration.start();
     this.heartbeat.start();
     this.control.start();
@@ -156,6 +182,7 @@ export class ManagementAgent implements Component {
       },
       control: this.control.status(),
       outboxDepth: this.outbox.depth(),
+      route: this.route,
     };
   }
 

@@ -119,7 +119,7 @@ export class ControlChannel {
     try {
       ws = new WebSocket(reg.controlUrl, SUBPROTOCOL, {
         headers: { authorization: `Bearer ${reg.token}`, 'x-relay-run-id': this.deps.runId },
-        ...this.deps.dms.webSocketOptions(),
+        ...this.deps.dms.webSocketOptions(reg.controlUrl),
         maxPayload: MAX_FRAME_BYTES,
         handshakeTimeout: tuning.handshakeTimeoutMs,
         perMessageDeflate: false,
@@ -134,10 +134,14 @@ export class ControlChannel {
     this.ws = ws;
     let opened = false;
 
-    ws.on('unexpected-response', (_req, res: IncomingMessage) => {
+    ws.on('unexpected-response', (req: object, res: IncomingMessage) => {
       const status = res.statusCode ?? 0;
       res.resume();
-      if (status === 401) {
+      const proxyProblem = this.deps.dms.upgradeRefusal(req, status, reg.controlUrl);
+      if (proxyProblem) {
+        log.warn({ code: proxyProblem.code, status }, proxyProblem.message);
+        this.noteError(proxyProblem.code, proxyProblem.message);
+      } else if (status === 401) {
         log.warn({ code: 'CONTROL_TOKEN_REJECTED', status }, 'the DMS rejected our token at the control-channel upgrade');
         this.noteError('CONTROL_TOKEN_REJECTED', 'the DMS rejected our token at the control-channel upgrade');
         this.deps.registration.invalidate('control upgrade answered 401');
@@ -163,9 +167,13 @@ export class ControlChannel {
     });
     ws.on('error', (err: Error) => {
       const skew = clockSkewFromTlsError(err, this.deps.clock.now());
+      const proxyProblem = skew || opened ? undefined : this.deps.dms.upgradeError(err, reg.controlUrl);
       if (skew) {
         log.error({ code: skew.code }, skew.message);
         this.noteError(skew.code, skew.message);
+      } else if (proxyProblem) {
+        log.error({ code: proxyProblem.code }, proxyProblem.message);
+        this.noteError(proxyProblem.code, proxyProblem.message);
       } else if (/max payload/i.test(err.message)) {
         log.error({ code: 'FRAME_TOO_LARGE' }, `the DMS sent a frame over the 1 MiB limit: closing with 1009 (${err.message})`);
         this.noteError('FRAME_TOO_LARGE', `the DMS sent a frame over the 1 MiB limit (${err.message})`);

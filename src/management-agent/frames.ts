@@ -20,7 +20,8 @@ export const targetSchema = z.object({
   port: z.number().int().min(1).max(65535).optional(),
   vendor: z.enum(['polycom', 'openstage']),
   model: z.string().max(128).default(''),
-  credentials: z.object({ user: z.string().max(256), password: z.string().max(1024) }),
+  // Optional: a target without credentials inherits its vendor's relay-wide account (accounts.<vendor>).
+  credentials: z.object({ user: z.string().max(256), password: z.string().max(1024) }).optional(),
 });
 export type Target = z.infer<typeof targetSchema>;
 

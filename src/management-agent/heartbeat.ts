@@ -93,7 +93,12 @@ export class Heartbeat {
       this.inFlight = this.beat(reg).finally(() => {
         this.inFlight = undefined;
       });
-      await this.inFlight;
+      try {
+        await this.inFlight;
+      } catch (err) {
+        // Building the beat failed (not the call): the next one is still scheduled below.
+        this.deps.log.warn({ err: errorMessage(err) }, 'heartbeat could not be built; the next one goes out on schedule');
+      }
     }
     if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);

@@ -2,6 +2,7 @@ import type { Logger } from '../log.js';
 import type { Clock } from '../core/clock.js';
 import { RelayError, errorMessage, type Catalogued } from '../errors.js';
 import type { InboundRepository } from '../store/inbound.js';
+import type { StoreSpace } from '../store/space.js';
 import { MAX_FRAME_BYTES, inboundFrameSchema, type InboundFrame } from './frames.js';
 import { FrameRefused } from '../core/ports.js';
 import type { InboundHandlers } from './ports.js';
@@ -34,6 +35,8 @@ export interface InboundDeps {
   readonly onAnswer: (ref: string, kind: 'ack' | 'nack', reason?: string) => void;
   readonly log: Logger;
   readonly clock: Clock;
+  /** Told about every store failure, so a full disk is refused with a nack and logged once. */
+  readonly space?: StoreSpace | undefined;
 }
 
 /**
@@ -84,9 +87,15 @@ export class InboundDispatcher {
         log.warn({ code: 'FRAME_REFUSED', ref: frame.id, type: frame.type, reason: outcome.reason }, 'frame refused by its handler');
         return { type: 'nack', ref: frame.id, reason: outcome.reason };
       }
+      this.deps.space?.noteWritten();
       log.info({ ref: frame.id, type: frame.type, ...('taskId' in frame ? { taskId: frame.taskId } : {}) }, 'frame stored');
       return { type: 'ack', ref: frame.id };
     } catch (err) {
+      // No room to store it: say so (an ack would promise what the relay cannot keep). The
+      // full disk is logged once by StoreSpace, not once per frame.
+      if (this.deps.space?.noteFailure(err, `${frame.type} frame`, 'frame')) {
+        return { type: 'nack', ref: frame.id, reason: `STORE_FULL: the relay's data disk is full; nothing of this frame was stored or run. Send it again once the relay is ready` };
+      }
       // The store itself failed: nothing was kept. No answer, so the DMS resends it after a reconnect.
       log.error({ code: 'FRAME_STORE_FAILED', ref: frame.id, type: frame.type, err: errorMessage(err) }, 'could not store a frame from the DMS; not acked, the DMS will resend it');
       return undefined;

@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import type { Db } from '../store/db.js';
 import type { DmsClient } from '../dms/client.js';
 import type { KvStore } from '../store/kv.js';
+import type { StoreSpace } from '../store/space.js';
 import { ManagementAgent } from './agent.js';
 import type { InboundHandlers } from './ports.js';
 import type { AgentTuning } from './tuning.js';
@@ -36,6 +37,8 @@ export function wireManagementAgent(o: {
   dms: DmsClient;
   /** Heartbeats wait for this (what their body reports must be loaded first). */
   heartbeatAfter?: Promise<unknown>;
+  /** Whether the data disk takes writes (frames are nacked while it is full). */
+  space?: StoreSpace;
 }): ManagementAgentWiring {
   const agent = new ManagementAgent({
     config: o.config,
@@ -48,6 +51,7 @@ export function wireManagementAgent(o: {
     tuning: o.tuning,
     heartbeatAfter: o.heartbeatAfter,
     dms: o.dms,
+    space: o.space,
   });
   return {
     agent,

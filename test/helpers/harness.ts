@@ -23,8 +23,12 @@ export interface HarnessOptions {
   relayConfig?: Record<string, unknown>;
   tuning?: Partial<AgentTuning>;
   clock?: Clock;
+  /** How often the relay checks the wall clock for steps (default: the timeouts table's). */
+  clockStepCheckMs?: number;
   /** Use this data dir (e.g. another harness's, after closing it) instead of a fresh one. */
   dataDir?: string;
+  /** The environment the config is loaded from (default: none, so the test's own variables never leak in). */
+  env?: NodeJS.ProcessEnv;
   /** Start the relay (default true); false to start it later with startRelay(). */
   startRelay?: boolean;
 }
@@ -67,13 +71,14 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     dataDir,
     extra: opts.relayConfig ?? {},
   });
-  const config = loadConfig({ file: configFile, env: {} });
+  const config = loadConfig({ file: configFile, env: opts.env ?? {} });
   const logs = new LogCapture();
   const makeDaemon = () =>
     new Daemon({
       config,
       logger: createLogger(config.logLevel, logs),
       ...(opts.clock ? { clock: opts.clock } : {}),
+      ...(opts.clockStepCheckMs ? { clockStepCheckMs: opts.clockStepCheckMs } : {}),
       agentTuning: { ...FAST_TUNING, ...(opts.tuning ?? {}) },
     });
   let daemon: Daemon | undefined;

@@ -13,6 +13,7 @@ describe('task commands against simulated OpenStage phones', () => {
   let relayId: string;
   let farm: OpenStageFarm;
   let fragments: OpenStageFarm;
+  let polled: OpenStageFarm;
   // phone roles: 0 reads, 1 writes, 2 busy (in a call), 3 wrong nonce, 4 reboot, 5 ignores contact-mes, 6 written (setParams), 7 reboot while in a call, 8 checkSync
   const base = (process.pid % 400) * 30;
   const expiresIn = (s: number): string => new Date(Date.now() + s * 1000).toISOString();
@@ -22,6 +23,7 @@ describe('task commands against simulated OpenStage phones', () => {
     relayId = await h.connected();
     farm = await OpenStageFarm.start({ count: 9, firstIndex: base });
     fragments = await OpenStageFarm.start({ count: 1, firstIndex: base + 20, maxItems: 3, extraItems: 20 });
+    polled = await OpenStageFarm.start({ count: 1, firstIndex: base + 25 });
     farm.phone(3).faults.wrongNonce = true;
     farm.phone(5).faults.ignoreContactMe = true;
   });
@@ -29,6 +31,7 @@ describe('task commands against simulated OpenStage phones', () => {
   afterAll(async () => {
     await farm?.close();
     await fragments?.close();
+    await polled?.close();
     await h?.close();
   });
 
@@ -131,5 +134,27 @@ describe('task commands against simulated OpenStage phones', () => {
     expect(res.outcome).toBe('failure');
     expect(res.reason).toMatch(/at most one per minute/);
     expect(p.contactMes).toBe(1);
+  });
+
+  it('the monitor polls OpenStage phones through a solicited ReadItems, never faster than one contact-me a minute', async () => {
+    const work = h.daemon.deviceWork!;
+    const t = polled.target(0);
+    const gone = { ...t, deviceId: 'os-gone', ip: '127.20.199.251', port: 9 };
+    for (const d of [t, gone]) work.devices.upsert({ deviceId: d.deviceId, mac: d.mac, ip: d.ip, target: JSON.stringify(d) }, Date.now());
+    const statusOf = (id: string) => h.sim.received(relayId, 'device.status').filter((f) => f.frame.deviceId === id);
+    await work.poller.poll({ deviceId: t.deviceId, target: JSON.stringify(t) });
+    await waitFor(() => statusOf(t.deviceId).length === 1, { message: 'device.status of the polled phone' });
+    expect(statusOf(t.deviceId)[0]!.frame).toMatchObject({ online: true, firmware: 'V3 R5.14.0' });
+    expect(polled.phone(0).log.at(-1)).toBe('solicited: ReadItems CleanUp');
+    // Polled again within the minute: put off, not sent, and the phone is not reported offline.
+    const deferred = work.poller.deferred;
+    await work.poller.poll({ deviceId: t.deviceId, target: JSON.stringify(t) });
+    expect(work.poller.deferred).toBe(deferred + 1);
+    expect(polled.phone(0).contactMes).toBe(1);
+    // An unreachable phone is offline.
+    await work.poller.poll({ deviceId: gone.deviceId, target: JSON.stringify(gone) });
+    await waitFor(() => statusOf(gone.deviceId).length === 1, { message: 'device.status of the unreachable phone' });
+    expect(statusOf(gone.deviceId)[0]!.frame).toMatchObject({ online: false });
+    expect(statusOf(t.deviceId).every((f) => f.frame.online === true)).toBe(true);
   });
 });

@@ -245,3 +245,17 @@ describe('README settings table', () => {
     for (const s of allSettings()) expect(readme).toContain(`\`${s.env}\``);
   });
 });
+
+describe('per-vendor accounts', () => {
+  it('reads the default Polycom password from a file, keeps it out of the effective config, and wants a password with a user', () => {
+    const pwFile = file('polycom-pw', 'dev-default-pw\n');
+    const cfg = loadConfig({ env: { CLOUD_RELAY_ACCOUNTS_POLYCOM_USER: 'Admin', CLOUD_RELAY_ACCOUNTS_POLYCOM_PASSWORD_FILE: pwFile }, overrides: REQUIRED });
+    expect(cfg.accounts.polycom).toMatchObject({ user: 'Admin', password: 'dev-default-pw' });
+    expect(JSON.stringify(redactedConfig(cfg))).not.toContain('dev-default-pw');
+    const shown = Object.fromEntries(effectiveSettings(cfg).map((s) => [s.path, s]));
+    expect(shown['accounts.polycom.password']).toMatchObject({ value: '[redacted]', source: expect.stringContaining('via accounts.polycom.passwordFile') });
+    expect(shown['accounts.polycom.user']?.value).toBe('Admin');
+    const problems = problemsOf(() => loadConfig({ env: { CLOUD_RELAY_ACCOUNTS_POLYCOM_USER: 'Admin' }, overrides: REQUIRED }));
+    expect(problems).toEqual([{ path: 'accounts.polycom.password', message: expect.stringMatching(/required when accounts.polycom.user is set/) }]);
+  });
+});

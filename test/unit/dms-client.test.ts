@@ -37,7 +37,7 @@ describe('DMS client', () => {
     // Gone from disk, yet every lane and the control channel still get the one context built from it.
     expect(() => dms.bulk).not.toThrow();
     expect(() => dms.passThroughPool('https://prov.example', { connections: 1, keepAliveTimeoutMs: 1_000 })).not.toThrow();
-    expect(dms.webSocketOptions().secureContext).toBe(dms.trust.secureContext);
+    expect(dms.webSocketOptions('wss://dms.example/control').secureContext).toBe(dms.trust.secureContext);
     await dms.close();
   });
 });

@@ -27,6 +27,20 @@ const NOT_CODES: readonly { test: (s: string) => boolean; why: string }[] = [
   { test: (s) => ['CERTIFICATE', 'TRUSTED CERTIFICATE'].includes(s), why: 'PEM labels' },
   { test: (s) => s === 'JSESSIONID', why: 'the session cookie name OpenStage phones expect' },
   { test: (s) => ['TCP4', 'TCP6', 'UNKNOWN'].includes(s), why: 'PROXY protocol v1 keywords' },
+  {
+    test: (s) =>
+      [
+        'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+        'SELF_SIGNED_CERT_IN_CHAIN',
+        'DEPTH_ZERO_SELF_SIGNED_CERT',
+        'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+        'UNABLE_TO_GET_ISSUER_CERT',
+        'CERT_SIGNATURE_FAILURE',
+        'CERT_UNTRUSTED',
+      ].includes(s),
+    why: 'OpenSSL certificate verification results the relay reads',
+  },
+  { test: (s) => ['HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY'].includes(s), why: 'the standard proxy environment variables' },
   { test: (s) => ['IMAGE', 'VERSION', 'STATE', 'SIZE', 'PROGRESS', 'MISSING', 'READY', 'DRAINING', 'FAIL', 'EXPIRED'].includes(s), why: 'headings and status words in CLI output' },
 ];
 

@@ -7,6 +7,7 @@ import { phoneKey, type PhoneLock } from '../../devices/phone-lock.js';
 import type { DeviceRepo, DeviceRow } from '../../store/devices.js';
 import { parseStoredTarget } from '../stored-target.js';
 import { readSnapshot } from './snapshot.js';
+import { DeviceError } from '../../devices/errors.js';
 import type { StatusBook } from './status-book.js';
 
 export interface PollerDeps {
@@ -35,6 +36,8 @@ export class DevicePoller {
   private readonly inFlight = new Set<string>();
   polls = 0;
   failures = 0;
+  /** Polls put off because the relay holds back from that phone for now (OpenStage: one contact-me a minute). */
+  deferred = 0;
 
   constructor(private readonly d: PollerDeps) {}
 
@@ -101,6 +104,12 @@ export class DevicePoller {
       );
       this.polls++;
     } catch (err) {
+      if (err instanceof DeviceError && (err.code === 'BUSY' || err.code === 'RATE_LIMITED') && !err.reached) {
+        // Asked again at its next turn; a phone is never contacted faster than its driver allows.
+        this.deferred++;
+        this.d.log.debug({ deviceId: row.deviceId, ip: t.ip, err: errorMessage(err) }, 'status poll put off');
+        return;
+      }
       this.failures++;
       this.d.log.warn({ code: errorCode(err), deviceId: row.deviceId, ip: t.ip, err: errorMessage(err) }, 'status poll failed');
     }

@@ -12,6 +12,9 @@ export async function readSnapshot(driver: Driver, t: DeviceTarget, now: number)
   try {
     return await driver.readStatus(t, now);
   } catch (err) {
+    // The relay held back (an OpenStage phone's contact-me minute, an interaction already
+    // open): that says nothing about the phone, so it is no "offline".
+    if (err instanceof DeviceError && (err.code === 'BUSY' || err.code === 'RATE_LIMITED') && !err.reached) throw err;
     if (err instanceof DeviceError && !err.reached) return { online: false };
     if (err instanceof DeviceError && (err.code === 'TIMEOUT' || err.code === 'CONNECTION_LOST')) return { online: false };
     throw err;

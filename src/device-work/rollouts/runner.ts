@@ -392,6 +392,19 @@ export class RolloutRunner {
     if (at < this.wakeAt) this.wakeAt = at;
   }
 
+  /**
+   * The wall clock stepped: the armed wake-up was computed from the old time, so look again
+   * now (windows and pacing are computed from the clock on every tick; device states in the
+   * store keep a step from starting a device twice).
+   */
+  clockStepped(): void {
+    if (this.stopped) return;
+    if (this.timer !== undefined) this.timers.clear(this.timer);
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+    this.soon();
+  }
+
   /** Ticks as soon as the current work allows (coalesced). */
   private soon(): void {
     if (this.stopped) return;

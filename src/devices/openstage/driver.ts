@@ -1,7 +1,11 @@
 import { timeouts } from '../../core/timeouts.js';
 import type { Logger } from '../../log.js';
-import type { ConfigSource, DeviceStatus, DeviceTarget, Driver, ParamsRead } from '../driver.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { CachedImage, CommandResult, ConfigSource, DeviceStatus, DeviceTarget, Driver, FileType, FirmwareResult, ParamsRead } from '../driver.js';
+import { sameVersion, type FirmwareWait, type GrantDownload } from '../firmware.js';
+import { deploymentStatus, fileItems, softwareItems, softwareResult } from './deployment.js';
 import { DeviceError, DlsError } from '../errors.js';
+import { errorMessage as errMessage } from '../../errors.js';
 import type { PhoneEventSink } from '../vendor.js';
 import { CONTACT_ME_INTERVAL_MS, sendContactMe } from './contact-me.js';
 import type { DlsServer } from './dls-server.js';
@@ -38,6 +42,10 @@ export interface OpenStageDriverOptions {
   readonly sink: PhoneEventSink;
   readonly log: Logger;
   readonly now: () => number;
+  /** How long a deploying phone is waited for (devices.upgradeTimeoutSeconds) and how often it is asked (devices.upgradePollMs). */
+  readonly firmwareWait: FirmwareWait;
+  /** Per-phone download URLs of cached images; without it deployments fail saying so. */
+  readonly grantDownload?: GrantDownload | undefined;
 }
 
 /** The interaction a command is in; replaced when a busy phone calls back. */
@@ -107,13 +115,7 @@ export class OpenStageDriver implements Driver {
   /** Never restarts a phone in a call: a same-value write answered busy means wait for the solicited contact. */
   async reboot(t: DeviceTarget): Promise<{ deferred: boolean }> {
     return this.withInteraction(t, async (s) => {
-      const cur = await this.ask(s, 'ReadItems', [{ name: PROBE_ITEM }]);
-      const value = itemValue(cur.items, PROBE_ITEM);
-      if (value === undefined)
-        throw new DeviceError('PHONE_ERROR', `the phone at ${t.ip} did not report ${PROBE_ITEM}, so the relay cannot tell whether it is in a call; not restarted`, {
-          reached: true,
-        });
-      const { waited } = await this.write(t, s, [{ name: PROBE_ITEM, value }]);
+      const waited = await this.probeIdle(t, s, 'restarted');
       let r: WorkpointMessage | undefined;
       try {
         r = await this.ask(s, 'Restart');
@@ -138,6 +140,115 @@ export class OpenStageDriver implements Driver {
         status: (prev) => ({ ...prev, online: true, ...(firmware ? { firmware } : {}) }),
       });
     });
+  }
+
+  /**
+   * SoftwareDeployment from the relay's cache: the phone gets a per-phone download URL, then
+   * the relay follows the contacts it opens on its own (the deployment status, then start-up
+   * after it restarted) until it reports its version or the wait ends. Never while in a call:
+   * a deployment restarts the phone, so the same harmless write as for a reboot comes first.
+   */
+  async updateFirmware(t: DeviceTarget, image: CachedImage, mode: 'trigger' | 'verify'): Promise<FirmwareResult> {
+    const wait = this.o.firmwareWait;
+    const deadline = this.o.now() + wait.timeoutMs;
+    const waitSeconds = Math.round(wait.timeoutMs / 1000);
+    if (mode === 'verify') {
+      // After a crash mid-deployment the phone may still be flashing: ask until it answers.
+      for (;;) {
+        try {
+          await this.contactMeSlot(t, deadline);
+          const v = await this.withInteraction(t, (s) => this.readVersion(s));
+          return sameVersion(v, image.version)
+            ? { outcome: 'success', toVersion: v, reason: 'verified after a restart of the relay' }
+            : { outcome: 'failure', toVersion: v, reason: `after a restart of the relay the phone runs ${v ?? 'an unreported version'}, not ${image.version}` };
+        } catch (err) {
+          if (this.o.now() + wait.pollMs >= deadline)
+            return { outcome: 'failure', reason: `the phone did not answer within ${waitSeconds} s after a restart of the relay (${errMessage(err)})` };
+          await sleep(wait.pollMs);
+        }
+      }
+    }
+    await this.contactMeSlot(t, deadline);
+    const watch = this.o.interactions.watch(t.ip, t.mac);
+    let grant: ReturnType<GrantDownload>;
+    try {
+      const start = await this.withInteraction(t, async (s) => {
+        const before = await this.readVersion(s);
+        if (before !== undefined && sameVersion(before, image.version)) return { current: true as const, before };
+        const waited = await this.probeIdle(t, s, 'sent software');
+        grant = this.grant(t, image, deadline);
+        const r = await s.ix.ask('SoftwareDeployment', softwareItems(grant.url, image));
+        if (r.status !== 'accepted' && r.status !== undefined)
+          throw new DeviceError('PHONE_ERROR', `the phone at ${t.ip} answered SoftwareDeployment ${r.status}`, { reached: true });
+        return { current: false as const, before: before ?? 'unknown', waited };
+      });
+      if (start.current) return { outcome: 'success', alreadyCurrent: true, fromVersion: start.before, toVersion: start.before };
+      this.o.log.info({ ip: t.ip, imageId: image.imageId, version: image.version }, 'OpenStage software deployment sent; waiting for the phone to come back');
+      const g = grant!;
+      const result = (toVersion: string | undefined): FirmwareResult =>
+        softwareResult({ image, fromVersion: start.before, toVersion, matches: sameVersion(toVersion, image.version), fetched: g.fetched(), waited: start.waited, waitSeconds });
+      for (;;) {
+        const ix = await watch.next(deadline - this.o.now());
+        if (!ix) break;
+        try {
+          const m = ix.first;
+          if (m.reason === 'status') {
+            if (deploymentStatus(m.items) === 'failed')
+              return {
+                ...result(undefined),
+                outcome: 'failure',
+                reason: `the phone reported that the software deployment failed${g.fetched() ? ' (it fetched the image from the relay)' : ''}`,
+              };
+            continue;
+          }
+          const v = itemValue(m.items, 'software-version') ?? (await this.readVersion({ ix }));
+          // Back from its restart, or already running the image whatever the contact says.
+          if (m.reason === 'start-up' || sameVersion(v, image.version)) return result(v);
+        } catch (err) {
+          this.o.log.info({ ip: t.ip, err: errMessage(err) }, 'OpenStage contact during a deployment broke off; still waiting');
+        } finally {
+          ix.end();
+        }
+      }
+      // No start-up seen (it may have gone to another DLS): one last read, if the phone may be contacted now.
+      const v = await this.withInteraction(t, (s) => this.readVersion(s)).catch(() => undefined);
+      return result(v !== undefined && sameVersion(v, image.version) ? v : v === start.before ? undefined : v);
+    } finally {
+      watch.close();
+      grant?.revoke();
+    }
+  }
+
+  /** FileDeployment of a cached image (logo, ringtone…): done when the phone reports its deployment status. */
+  async deployFile(t: DeviceTarget, image: CachedImage, fileType: FileType): Promise<CommandResult> {
+    const wait = this.o.firmwareWait;
+    const deadline = this.o.now() + wait.timeoutMs;
+    const watch = this.o.interactions.watch(t.ip, t.mac);
+    let grant: ReturnType<GrantDownload>;
+    try {
+      const { waited } = await this.withInteraction(t, async (s) => {
+        grant = this.grant(t, image, deadline);
+        const url = grant.url;
+        const r = await this.whenIdle(t, s, () => s.ix.ask('FileDeployment', fileItems(url, fileType)));
+        if (r.reply.status === 'failed') throw new DeviceError('PHONE_ERROR', `the phone at ${t.ip} refused FileDeployment of a ${fileType} file`, { reached: true });
+        return r;
+      });
+      const g = grant!;
+      const data = (): Record<string, unknown> => ({ imageId: image.imageId, fileType, fetchedFromCache: g.fetched(), ...(waited ? { waitedForIdle: true } : {}) });
+      for (;;) {
+        const ix = await watch.next(deadline - this.o.now());
+        if (!ix) break;
+        const st = ix.first.reason === 'status' ? deploymentStatus(ix.first.items) : undefined;
+        ix.end();
+        if (st === 'ok')
+          return { outcome: 'success', ...(waited ? { reason: 'the phone was in a call: deployed once it was idle again' } : {}), data: { ...data(), status: 'ok' } };
+        if (st === 'failed') return { outcome: 'failure', reason: `the phone reported that the ${fileType} file deployment failed`, data: { ...data(), status: 'failed' } };
+      }
+      return { outcome: 'failure', reason: `the phone did not report the ${fileType} file deployment within ${Math.round(wait.timeoutMs / 1000)} s`, data: data() };
+    } finally {
+      watch.close();
+      grant?.revoke();
+    }
   }
 
   async close(): Promise<void> {
@@ -224,6 +335,73 @@ export class OpenStageDriver implements Driver {
     return { ...last!, items: all };
   }
 
+  /** The version the phone reports (undefined when it does not say). */
+  private async readVersion(s: Session): Promise<string | undefined> {
+    const r = await s.ix.ask('ReadItems', [{ name: 'software-version' }]);
+    return itemValue(r.items, 'software-version');
+  }
+
+  /**
+   * Learns whether the phone is in a call before something that restarts it: a write of an
+   * item with the value it has is refused busy during a call; then wait for its solicited
+   * contact. Returns whether it waited.
+   */
+  private async probeIdle(t: DeviceTarget, s: Session, what: string): Promise<boolean> {
+    const cur = await this.ask(s, 'ReadItems', [{ name: PROBE_ITEM }]);
+    const value = itemValue(cur.items, PROBE_ITEM);
+    if (value === undefined)
+      throw new DeviceError('PHONE_ERROR', `the phone at ${t.ip} did not report ${PROBE_ITEM}, so the relay cannot tell whether it is in a call; not ${what}`, {
+        reached: true,
+      });
+    return (await this.write(t, s, [{ name: PROBE_ITEM, value }])).waited;
+  }
+
+  private grant(t: DeviceTarget, image: CachedImage, deadline: number): NonNullable<ReturnType<GrantDownload>> {
+    const g = this.o.grantDownload?.(t.ip, image, Math.max(1, deadline - this.o.now()));
+    if (!g) throw new DeviceError('CONNECT_FAILED', "the relay's phone port is not listening, so it has no download URL to give the phone", { reached: false });
+    return g;
+  }
+
+  /** Waits (until `deadline`) for the phone's contact-me minute to pass instead of failing busy. */
+  private async contactMeSlot(t: DeviceTarget, deadline: number): Promise<void> {
+    const last = this.lastContactMe.get(t.ip);
+    if (last === undefined) return;
+    const at = last + CONTACT_ME_INTERVAL_MS;
+    if (at <= this.o.now()) return;
+    if (at > deadline)
+      throw new DeviceError('RATE_LIMITED', `the phone at ${t.ip} was sent a contact-me less than a minute ago and the wait ends before the next is allowed`, { reached: false });
+    await sleep(at - this.o.now());
+  }
+
+  /**
+   * Sends something a phone refuses while in a call (`busy`): then CleanUp with send-solicited,
+   * wait for its solicited contact (bounded by the task's expiry) and send it again.
+   */
+  private async whenIdle(t: DeviceTarget, s: Session, send: () => Promise<WorkpointMessage>): Promise<{ reply: WorkpointMessage; waited: boolean }> {
+    let waited = false;
+    for (;;) {
+      const reply = await send();
+      if (reply.status !== 'busy') return { reply, waited };
+      waited = true;
+      await this.awaitSolicited(t, s);
+    }
+  }
+
+  private async awaitSolicited(t: DeviceTarget, s: Session): Promise<void> {
+    const deadline = t.expiresAt ?? this.o.now() + DEFAULT_BUSY_WAIT_MS;
+    const remaining = deadline - this.o.now();
+    s.ix.end([{ name: 'send-solicited', value: 'true' }]);
+    if (remaining <= 0) throw new DeviceError('TIMEOUT', `the phone at ${t.ip} is in a call and the task expired before it was idle; nothing was written`, { reached: true });
+    this.o.log.info({ ip: t.ip, waitMs: remaining }, 'OpenStage phone busy (in a call): waiting for its solicited contact');
+    try {
+      s.ix = await this.o.interactions.expect(t.ip, t.mac, remaining).promise;
+    } catch (err) {
+      if (err instanceof DeviceError && err.code === 'TIMEOUT')
+        throw new DeviceError('TIMEOUT', `the phone at ${t.ip} stayed in a call until the task expired; nothing was written`, { reached: true });
+      throw err;
+    }
+  }
+
   /**
    * WriteItems; refused busy (a call) → CleanUp with send-solicited, wait for the phone's
    * solicited contact (bounded by the task's expiry) and write again.
@@ -239,18 +417,7 @@ export class OpenStageDriver implements Driver {
         return { chunks: max > 0 ? Math.ceil(items.length / max) : 1, waited };
       }
       waited = true;
-      const deadline = t.expiresAt ?? this.o.now() + DEFAULT_BUSY_WAIT_MS;
-      const remaining = deadline - this.o.now();
-      s.ix.end([{ name: 'send-solicited', value: 'true' }]);
-      if (remaining <= 0) throw new DeviceError('TIMEOUT', `the phone at ${t.ip} is in a call and the task expired before it was idle; nothing was written`, { reached: true });
-      this.o.log.info({ ip: t.ip, waitMs: remaining }, 'OpenStage phone busy (in a call): waiting for its solicited contact');
-      try {
-        s.ix = await this.o.interactions.expect(t.ip, t.mac, remaining).promise;
-      } catch (err) {
-        if (err instanceof DeviceError && err.code === 'TIMEOUT')
-          throw new DeviceError('TIMEOUT', `the phone at ${t.ip} stayed in a call until the task expired; nothing was written`, { reached: true });
-        throw err;
-      }
+      await this.awaitSolicited(t, s);
     }
   }
 }

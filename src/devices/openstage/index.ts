@@ -15,7 +15,7 @@ import { Interactions } from './interactions.js';
 export const openstage: VendorModule = {
   vendor: 'openstage',
   label: 'OpenStage',
-  supports: new Set<CommandKind>(['status', 'getParams', 'setParams', 'getConfig', 'reboot', 'checkSync']),
+  supports: new Set<CommandKind>(['status', 'getParams', 'setParams', 'getConfig', 'reboot', 'checkSync', 'updateFirmware', 'deployFile']),
   create: (env) => {
     const log = env.log.child({ part: 'openstage' });
     const now = env.now ?? Date.now;
@@ -32,7 +32,16 @@ export const openstage: VendorModule = {
         })
       : undefined;
     return {
-      driver: new OpenStageDriver({ interactions, server, requestTimeoutMs: env.requestTimeoutMs, sink: env.phoneEvents, log, now }),
+      driver: new OpenStageDriver({
+        interactions,
+        server,
+        requestTimeoutMs: env.requestTimeoutMs,
+        sink: env.phoneEvents,
+        log,
+        now,
+        firmwareWait: env.firmwareWait ?? { pollMs: timeouts.deviceRequest.ms, timeoutMs: timeouts.openstageBusyWait.ms },
+        grantDownload: env.grantDownload,
+      }),
       routes: [],
       ...(server
         ? {

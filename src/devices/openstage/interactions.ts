@@ -156,6 +156,7 @@ export class Interactions {
   private readonly sessions = new Map<string, Interaction>();
   private readonly byIp = new Map<string, Interaction>();
   private readonly expected = new Map<string, Expected>();
+  private readonly watchers = new Map<string, Watcher>();
   unsolicited = 0;
 
   constructor(private readonly o: InteractionsOptions) {}
@@ -211,15 +212,44 @@ export class Interactions {
     const waiting = key !== undefined ? this.expected.get(key) : undefined;
     if (waiting && key !== undefined && inb.msg.reason === 'solicited') {
       this.expected.delete(key);
-      // A phone that starts over abandons its previous interaction.
-      this.byIp.get(inb.ip)?.fail(new DeviceError('CONNECTION_LOST', `the phone at ${inb.ip} began a new interaction`, { reached: true }));
-      const ix = new Interaction(randomBytes(16).toString('hex'), inb.ip, inb.msg, inb, this.o.stepTimeoutMs, (x) => this.forget(x));
-      this.sessions.set(ix.id, ix);
-      this.byIp.set(inb.ip, ix);
-      waiting.resolve(ix);
+      waiting.resolve(this.begin(inb));
       return;
     }
     this.recordUnsolicited(inb, mac);
+    const watcher = this.watchers.get(inb.ip) ?? (mac !== undefined ? [...this.watchers.values()].find((w) => w.mac === mac) : undefined);
+    if (watcher && inb.msg.reason !== 'solicited') {
+      // A driver follows this phone (a deployment): it gets the contact as an interaction of its own.
+      watcher.push(this.begin(inb));
+      return;
+    }
+    this.o.log.info({ ip: inb.ip, mac, reason: inb.msg.reason }, 'OpenStage phone contacted the DLS on its own; recorded and ended');
+    inb.respond(200, buildDlsMessage({ nonce: inb.msg.nonce, action: 'CleanUp' }));
+  }
+
+  /**
+   * Follows the contacts the phone at `ip` (or naming `mac`) opens on its own: start-up,
+   * deployment status… Each is still recorded as a phone event, and handed to the watcher
+   * as an interaction it must end. One watcher per phone: the caller holds the phone's lock.
+   */
+  watch(ip: string, mac: string | undefined): ContactWatch {
+    const w = new Watcher(normaliseMac(mac));
+    this.watchers.set(ip, w);
+    return {
+      next: (timeoutMs) => w.next(timeoutMs),
+      close: () => {
+        if (this.watchers.get(ip) === w) this.watchers.delete(ip);
+        w.close();
+      },
+    };
+  }
+
+  private begin(inb: Inbound): Interaction {
+    // A phone that starts over abandons its previous interaction.
+    this.byIp.get(inb.ip)?.fail(new DeviceError('CONNECTION_LOST', `the phone at ${inb.ip} began a new interaction`, { reached: true }));
+    const ix = new Interaction(randomBytes(16).toString('hex'), inb.ip, inb.msg, inb, this.o.stepTimeoutMs, (x) => this.forget(x));
+    this.sessions.set(ix.id, ix);
+    this.byIp.set(inb.ip, ix);
+    return ix;
   }
 
   private recordUnsolicited(inb: Inbound, mac: string | undefined): void {
@@ -235,8 +265,6 @@ export class Interactions {
       event: { type: 'dlsContact', reason: m.reason, ...(m.action ? { action: m.action, status: m.status } : {}), items },
       status: (prev) => ({ ...prev, online: true, ...(firmware ? { firmware } : {}), ...(m.reason === 'start-up' ? { lastRebootAt: at } : {}) }),
     });
-    this.o.log.info({ ip: inb.ip, mac, reason: m.reason }, 'OpenStage phone contacted the DLS on its own; recorded and ended');
-    inb.respond(200, buildDlsMessage({ nonce: m.nonce, action: 'CleanUp' }));
   }
 
   private forget(ix: Interaction): void {
@@ -252,5 +280,60 @@ export class Interactions {
   close(): void {
     for (const ix of [...this.sessions.values()]) ix.fail(new DeviceError('CONNECTION_LOST', 'the relay is stopping', { reached: true }));
     this.expected.clear();
+    for (const w of this.watchers.values()) w.close();
+    this.watchers.clear();
+  }
+}
+
+/** The contacts a phone opened on its own, as a driver following it sees them. */
+export interface ContactWatch {
+  /** The next contact (an interaction the caller must end), or undefined when none came within `timeoutMs`. */
+  next(timeoutMs: number): Promise<Interaction | undefined>;
+  close(): void;
+}
+
+/** Bounded: a phone that floods the DLS with contacts while watched has the oldest ended. */
+const MAX_QUEUED_CONTACTS = 8;
+
+class Watcher {
+  private readonly queue: Interaction[] = [];
+  private waiter: ((ix: Interaction | undefined) => void) | undefined;
+  private closed = false;
+
+  constructor(readonly mac: string | undefined) {}
+
+  push(ix: Interaction): void {
+    if (this.closed) return ix.end();
+    const w = this.waiter;
+    if (w) {
+      this.waiter = undefined;
+      return w(ix);
+    }
+    this.queue.push(ix);
+    if (this.queue.length > MAX_QUEUED_CONTACTS) this.queue.shift()?.end();
+  }
+
+  next(timeoutMs: number): Promise<Interaction | undefined> {
+    const queued = this.queue.shift();
+    if (queued || this.closed || timeoutMs <= 0) return Promise.resolve(queued);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiter = undefined;
+        resolve(undefined);
+      }, timeoutMs);
+      timer.unref();
+      this.waiter = (ix) => {
+        clearTimeout(timer);
+        resolve(ix);
+      };
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const ix of this.queue.splice(0)) ix.end();
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.(undefined);
   }
 }

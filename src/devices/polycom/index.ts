@@ -29,6 +29,7 @@ export const polycom: VendorModule = {
       caFile: env.caFile,
       requestTimeoutMs: env.requestTimeoutMs,
       pins: env.pins,
+      account: env.accounts?.polycom,
       ...(env.dialConfirm ? { dialConfirm: env.dialConfirm } : {}),
       firmwareServed: env.firmwareServed,
       firmwareWait: env.firmwareWait,

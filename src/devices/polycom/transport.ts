@@ -1,11 +1,14 @@
 import type { Agent, Dispatcher } from 'undici';
 import { DeviceError } from '../errors.js';
-import type { DeviceTarget } from '../driver.js';
+import type { DeviceAccount, DeviceTarget } from '../driver.js';
 import { classifyTransportError, createPhoneAgent, parseJsonObject, phoneOrigin, retryAfterMs, type PhoneAgentOptions } from '../phone-http.js';
 import { API_PROBE_PATH, BUSY_BACKOFF_MS, BUSY_STATUS, DEFAULT_USER, NOT_SUPPORTED_STATUS } from './inferred.js';
 import { statusReason } from './status-codes.js';
 
-export type TransportOptions = PhoneAgentOptions;
+export interface TransportOptions extends PhoneAgentOptions {
+  /** The account a target without credentials inherits (setting accounts.polycom). */
+  readonly account?: DeviceAccount | undefined;
+}
 
 export interface Envelope {
   readonly status: string;
@@ -16,27 +19,36 @@ export interface Envelope {
 /** The REST API listens on HTTPS 443 unless the target names another port. */
 export const origin = (t: DeviceTarget): string => phoneOrigin(t, 443);
 
-export function basicAuth(t: DeviceTarget): string {
-  return 'Basic ' + Buffer.from(`${t.credentials.user || DEFAULT_USER}:${t.credentials.password}`).toString('base64');
+/** The target's own credentials win; else the relay-wide account; with neither nothing is sent. */
+export function basicAuth(t: DeviceTarget, account?: DeviceAccount): string {
+  const c = t.credentials ?? account;
+  if (!c)
+    throw new DeviceError('NO_CREDENTIALS', `no credentials: the target for ${t.ip} carries none and accounts.polycom sets no default`, {
+      reached: false,
+    });
+  return 'Basic ' + Buffer.from(`${c.user || DEFAULT_USER}:${c.password}`).toString('base64');
 }
 
 /** The Polycom REST API over the shared phone connection policy (devices/phone-http.ts). */
 export class PolycomTransport {
   readonly agent: Agent;
+  private readonly account: DeviceAccount | undefined;
 
   constructor(opts: TransportOptions) {
     this.agent = createPhoneAgent(opts);
+    this.account = opts.account;
   }
 
   /** A raw request with Basic auth; the caller reads (or dumps) the body. */
   async raw(t: DeviceTarget, method: Dispatcher.HttpMethod, path: string, opts: { body?: string; headers?: Record<string, string> } = {}): Promise<Dispatcher.ResponseData> {
     const where = `${method} ${path} on ${t.ip}`;
+    const authorization = basicAuth(t, this.account);
     try {
       return await this.agent.request({
         origin: origin(t),
         method,
         path,
-        headers: { authorization: basicAuth(t), ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}), ...opts.headers },
+        headers: { authorization, ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}), ...opts.headers },
         ...(opts.body !== undefined ? { body: opts.body } : {}),
       });
     } catch (err) {

@@ -56,6 +56,9 @@ export const dmsLinkSection: SectionRenderer = (doc, now) => {
     ['Reconnects', formatCount(c.reconnects)],
     lastError && !c.connected ? ['Last error', lastError] : undefined,
     c.connected && lastError ? ['Previous error', lastError] : undefined,
+    a.route
+      ? ['Route', html`${a.route.via === 'proxy' ? html`through proxy <code>${a.route.proxy ?? '?'}</code>` : 'direct'} <span class="muted">(${a.route.why})</span>`]
+      : undefined,
     ['Outbox', html`${toned(outboxTone, formatCount(a.outboxDepth))} frame${a.outboxDepth === 1 ? '' : 's'} waiting for the DMS`],
   ]);
   return { id: 'dms', title: 'DMS link', tone, verdict, body };
