@@ -302,6 +302,12 @@ export const timeouts = {
     ms: 5_000,
     bounds: 'A CLI command (status, images, diag) asking the running relay over the admin port.',
   },
+  cliRolloutsFollow: {
+    area: 'local',
+    kind: 'interval',
+    ms: 1_000,
+    bounds: '`cloud-relay rollouts --follow` asking the running relay again and redrawing its progress bars.',
+  },
   cliJournal: {
     area: 'local',
     kind: 'timeout',
