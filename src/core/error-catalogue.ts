@@ -104,6 +104,12 @@ export const errorCatalogue = {
     retry: 'no',
     exit: EX_CONFIG,
   },
+  CLOCK_STEPPED: {
+    area: 'devices',
+    sentence:
+      'The system clock jumped (NTP, an admin, a VM resume). Scheduled tasks and rollouts are re-armed for their wall-clock times: none runs twice and none is dropped; heartbeats go on. Check NTP if it recurs.',
+    retry: 'no',
+  },
   STORE_FULL: {
     area: 'store',
     sentence:

@@ -265,6 +265,19 @@ export const timeouts = {
     ms: 5_000,
     bounds: 'An idle keep-alive connection to the admin port (health, metrics, status) is closed after this.',
   },
+  clockStepCheck: {
+    area: 'local',
+    kind: 'interval',
+    ms: 10_000,
+    bounds:
+      'How often the relay compares the wall clock with the monotonic clock; a step of more than clockStepThreshold re-arms tasks and rollouts due at wall-clock times (CLOCK_STEPPED).',
+  },
+  clockStepThreshold: {
+    area: 'local',
+    kind: 'threshold',
+    ms: 5_000,
+    bounds: 'A wall-clock jump larger than this between two checks counts as a clock step (smaller ones are NTP slewing or a busy event loop).',
+  },
   storeFullProbe: {
     area: 'local',
     kind: 'interval',
@@ -294,6 +307,12 @@ export const timeouts = {
     kind: 'timeout',
     ms: 10_000,
     bounds: '`cloud-relay doctor`: each step on the path to the DMS (DNS, TCP or proxy CONNECT, TLS, the API call, the WebSocket upgrade) fails when it takes longer.',
+  },
+  cliRolloutsFollow: {
+    area: 'local',
+    kind: 'interval',
+    ms: 1_000,
+    bounds: '`cloud-relay rollouts --follow` asking the running relay again and redrawing its progress bars.',
   },
   cliJournal: {
     area: 'local',

@@ -2,6 +2,8 @@ import { hostname } from 'node:os';
 import { createLogger, type Logger } from '../log.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { Draining, type Component } from '../core/lifecycle.js';
+import { ClockStepWatcher } from '../core/clock-step.js';
+import { timeouts } from '../core/timeouts.js';
 import type { Outbox, RegistrationSource } from '../core/ports.js';
 import { buildStatusDocument, buildStatusSections, type StatusDocument, type StatusHeader, type StatusSources } from '../core/status.js';
 import { METRIC_SECTIONS } from '../metrics/status-gauges.js';
@@ -31,6 +33,8 @@ export interface DaemonOptions {
   readonly clock?: Clock;
   /** Management-agent timings (tests and the demo shorten them; not admin settings). */
   readonly agentTuning?: Partial<AgentTuning>;
+  /** How often the wall clock is checked for steps (tests shorten it). */
+  readonly clockStepCheckMs?: number;
 }
 
 /**
@@ -58,6 +62,7 @@ export class Daemon {
   private sources: StatusSources | undefined;
   private stopping: Promise<void> | undefined;
   private readonly agentTuning: Partial<AgentTuning> | undefined;
+  private readonly clockWatch: ClockStepWatcher;
   /** Set in start(): what parts use to reach the DMS, and the parts tests look into. */
   outbox!: Outbox;
   registration!: RegistrationSource;
@@ -70,6 +75,14 @@ export class Daemon {
     this.clock = opts.clock ?? systemClock;
     this.log = opts.logger ?? createLogger(opts.config.logLevel);
     this.startedAt = this.clock.now();
+    this.clockWatch = new ClockStepWatcher(() => this.clock.now(), opts.clockStepCheckMs ?? timeouts.clockStepCheck.ms, timeouts.clockStepThreshold.ms);
+    this.clockWatch.onStep((step) => {
+      const tasks = this.deviceWork?.clockStepped() ?? 0;
+      this.log.warn(
+        { code: 'CLOCK_STEPPED', offsetSeconds: Math.round(step.offsetMs / 1000), now: new Date(step.now).toISOString(), scheduledTasks: tasks },
+        `the system clock jumped ${step.offsetMs > 0 ? 'forward' : 'back'} by ${Math.round(Math.abs(step.offsetMs) / 1000)} s: scheduled tasks and rollouts re-armed for their wall-clock times`,
+      );
+    });
   }
 
   get store(): Db {
@@ -153,6 +166,7 @@ export class Daemon {
       await c.start?.();
     }
     if (this.deviceWork?.listening.dls) this.addresses.dls = this.deviceWork.listening.dls;
+    this.clockWatch.start();
     this.log.info({ version: VERSION, admin: this.addresses.admin, https: this.addresses.https, host: hostname() }, 'cloud-relay started');
   }
 
@@ -189,6 +203,7 @@ export class Daemon {
     // No delay when the phone port never opened (a failed start): nobody needs to notice.
     const delaySeconds = this.addresses.https ? this.config.lb.drainDelaySeconds : 0;
     this.draining.begin();
+    this.clockWatch.stop();
     if (delaySeconds > 0) {
       this.log.info({ reason, drainDelaySeconds: delaySeconds }, 'shutting down: readiness now fails; phone ports keep serving for the drain delay');
       await new Promise((r) => setTimeout(r, delaySeconds * 1000));

@@ -194,6 +194,12 @@ export class DeviceWork implements Component {
     };
   }
 
+  /** The wall clock stepped: tasks and rollouts due at wall-clock times are re-armed. Returns the tasks re-armed. */
+  clockStepped(): number {
+    this.rollouts.clockStepped();
+    return this.runner.clockStepped();
+  }
+
   async start(): Promise<void> {
     // Leftovers of a crash mid-capture: the phone's upload slot died with the process.
     await rm(this.workDir, { recursive: true, force: true });

@@ -53,6 +53,8 @@ const PAGE = 500;
  */
 export class TaskRunner {
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** When each armed task is due, by the wall clock. */
+  private readonly armedAt = new Map<string, number>();
   private readonly running = new Map<string, Promise<void>>();
   private readonly lastState = new Map<string, number>();
   private stopped = false;
@@ -85,6 +87,7 @@ export class TaskRunner {
     this.stopped = true;
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
+    this.armedAt.clear();
     const all = Promise.allSettled([...this.running.values()]);
     if (deadlineMs === undefined) await all;
     else await Promise.race([all, sleep(Math.max(0, deadlineMs - this.d.clock.now()), undefined, { ref: false })]);
@@ -135,6 +138,7 @@ export class TaskRunner {
     const timer = this.timers.get(f.taskId);
     if (timer) clearTimeout(timer);
     this.timers.delete(f.taskId);
+    this.armedAt.delete(f.taskId);
   }
 
   // --- scheduling ---
@@ -147,12 +151,26 @@ export class TaskRunner {
     const timer = setTimeout(
       () => {
         this.timers.delete(taskId);
+        this.armedAt.delete(taskId);
+        // Timers run on the monotonic clock: after a step back the wall-clock time is not there yet.
         if (at - this.d.clock.now() > 0) this.arm(taskId, at);
         else this.launch(taskId);
       },
       Math.min(Math.max(0, wait), MAX_TIMER_MS),
     );
     this.timers.set(taskId, timer);
+    this.armedAt.set(taskId, at);
+  }
+
+  /**
+   * The wall clock stepped: every waiting task is re-armed for its wall-clock executeAt (a
+   * step forward runs what is now due at once instead of an hour late; a step back waits).
+   * Each task still starts once: start() moves it out of `scheduled` in one write.
+   */
+  clockStepped(): number {
+    const due = [...this.armedAt];
+    for (const [taskId, at] of due) this.arm(taskId, at);
+    return due.length;
   }
 
   private launch(taskId: string): void {
@@ -205,7 +223,7 @@ export class TaskRunner {
     const cmd = stored.command;
     const late = task.executeAt !== null && task.startedAt !== null ? task.startedAt - task.executeAt : 0;
     const lateSeconds = late > (this.d.lateAfterMs ?? timeouts.taskLate.ms) ? Math.round(late / 1000) : undefined;
-    if (lateSeconds !== undefined) this.d.log.warn({ taskId, lateSeconds }, 'task ran late: its time passed while the relay was down');
+    if (lateSeconds !== undefined) this.d.log.warn({ taskId, lateSeconds }, 'task ran late: its time passed while the relay was down, or the system clock jumped forward');
     this.d.log.info({ taskId, kind: cmd.kind, devices: this.d.tasks.totals(taskId).total }, 'task executing');
     // Rows wait in the database, not in memory: only a few times the concurrency are queued
     // at once, so 50,000 devices cost what 256 do.
@@ -371,7 +389,7 @@ function storedCommand(json: string): { ok: true; command: Command } | { ok: fal
 
 /** A task that ran late says so in every device's result (data.lateSeconds and the reason). */
 function withLateness(r: CommandResult, lateSeconds: number): CommandResult {
-  const note = `ran ${lateSeconds} s after executeAt (the relay was not running then)`;
+  const note = `ran ${lateSeconds} s after executeAt (the relay was not running then, or the system clock jumped forward)`;
   return { ...r, reason: r.reason ? `${r.reason}; ${note}` : note, data: { ...(r.data ?? {}), lateSeconds } };
 }
 

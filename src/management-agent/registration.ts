@@ -72,17 +72,16 @@ export class RegistrationClient implements RegistrationSource {
   current(): Registration | undefined {
     const reg = this.reg;
     if (!reg) return undefined;
-    // Asked on every phone request: parse the expiry once per registration, not per call.
-    if (this.expiryOf !== reg) {
-      this.expiryOf = reg;
-      this.expiresAtMs = Date.parse(reg.tokenExpiresAt);
-    }
-    if (this.expiresAtMs <= this.deps.clock.now()) return undefined;
+    if (performance.now() >= this.validUntilMono) return undefined;
     return reg;
   }
 
-  private expiryOf: Registration | undefined;
-  private expiresAtMs = Number.NaN;
+  /**
+   * When the token expires, on the monotonic clock: its lifetime is measured against the DMS's
+   * own time when it said (the Date of the registration answer), so a step of this machine's
+   * clock neither expires a good token early (re-registering in a loop) nor keeps a dead one.
+   */
+  private validUntilMono = Number.NaN;
 
   onChange(listener: (reg: Registration) => void): void {
     this.listeners.push(listener);
@@ -235,13 +234,17 @@ export class RegistrationClient implements RegistrationSource {
       'registered with the DMS',
     );
     const registration = toRegistration(reg);
-    this.adopt(registration);
+    const date = res.headers.date;
+    this.adopt(registration, typeof date === 'string' ? Date.parse(date) : undefined);
     return { ok: true, registration };
   }
 
-  private adopt(reg: Registration): void {
+  private adopt(reg: Registration, dmsNow?: number): void {
     this.reg = reg;
-    this.scheduleRefresh(reg);
+    const issuedAt = dmsNow !== undefined && Number.isFinite(dmsNow) ? dmsNow : this.deps.clock.now();
+    const lifetimeMs = Date.parse(reg.tokenExpiresAt) - issuedAt;
+    this.validUntilMono = performance.now() + (Number.isFinite(lifetimeMs) ? lifetimeMs : 0);
+    this.scheduleRefresh(lifetimeMs);
     for (const l of this.listeners) {
       try {
         l(reg);
@@ -251,9 +254,9 @@ export class RegistrationClient implements RegistrationSource {
     }
   }
 
-  private scheduleRefresh(reg: Registration): void {
+  private scheduleRefresh(lifetimeMs: number): void {
     if (this.refreshTimer) clearTimeout(this.refreshTimer);
-    const due = Date.parse(reg.tokenExpiresAt) - this.deps.tuning.tokenRefreshMarginMs - this.deps.clock.now();
+    const due = lifetimeMs - this.deps.tuning.tokenRefreshMarginMs;
     // setTimeout's limit is ~24.8 days; a longer token is refreshed on the next check.
     this.refreshTimer = setTimeout(() => this.reregister('token expires soon'), Math.max(1_000, Math.min(due, 2 ** 31 - 1)));
     this.refreshTimer.unref();

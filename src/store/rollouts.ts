@@ -6,6 +6,13 @@ import type { RolloutState, RolloutTotals } from '../core/outbound-frames.js';
 export type { RolloutState, RolloutTotals } from '../core/outbound-frames.js';
 export type RolloutPhase = 'pending' | 'waiting_idle' | 'running' | 'upgraded' | 'already_current' | 'failed' | 'not_applicable' | 'not_started';
 
+/** Rollouts not over yet (waiting, running or paused) and their devices upgrading or waiting for a phone to be idle. */
+export interface RolloutCounts {
+  active: number;
+  devicesUpgrading: number;
+  devicesWaitingIdle: number;
+}
+
 /** Phases after which a device has had its one `rollout.result`. */
 export const FINAL_PHASES: readonly RolloutPhase[] = ['upgraded', 'already_current', 'failed', 'not_applicable', 'not_started'];
 
@@ -85,8 +92,15 @@ export class RolloutRepo {
            COALESCE(SUM(phase IN ('pending', 'not_started')), 0) AS notStarted
          FROM rollout_devices WHERE rollout_id = ?`,
       ),
-      counts: db.prepare<[], { active: number; devicesRunning: number }>(
-        "SELECT (SELECT COUNT(*) FROM rollouts WHERE finished_at IS NULL AND state IN ('waiting', 'running', 'paused')) AS active, (SELECT COUNT(*) FROM rollout_devices WHERE phase = 'running') AS devicesRunning",
+      failures: db.prepare<[string, number], { deviceId: string; reason: string | null }>(
+        "SELECT device_id AS deviceId, reason FROM rollout_devices WHERE rollout_id = ? AND phase = 'failed' ORDER BY finished_at DESC, seq DESC LIMIT ?",
+      ),
+      // Devices of unfinished rollouts only (by the rollout_id index): finished ones keep their rows for the record.
+      counts: db.prepare<[], RolloutCounts>(
+        `SELECT (SELECT COUNT(*) FROM rollouts WHERE finished_at IS NULL AND state IN ('waiting', 'running', 'paused')) AS active,
+           COALESCE(SUM(phase = 'running'), 0) AS devicesUpgrading,
+           COALESCE(SUM(phase = 'waiting_idle'), 0) AS devicesWaitingIdle
+         FROM rollout_devices WHERE rollout_id IN (SELECT rollout_id FROM rollouts WHERE finished_at IS NULL)`,
       ),
     };
   }
@@ -177,8 +191,13 @@ export class RolloutRepo {
     return this.s.totals.get(rolloutId) ?? EMPTY;
   }
 
-  counts(): { active: number; devicesRunning: number } {
-    return this.s.counts.get() ?? { active: 0, devicesRunning: 0 };
+  /** The newest failed devices of a rollout with their reasons. */
+  failures(rolloutId: string, limit: number): { deviceId: string; reason: string | null }[] {
+    return this.s.failures.all(rolloutId, limit);
+  }
+
+  counts(): RolloutCounts {
+    return this.s.counts.get() ?? { active: 0, devicesUpgrading: 0, devicesWaitingIdle: 0 };
   }
 
   /** Rows as the runner uses them: each target's password opened (it is sealed at rest). */

@@ -8,3 +8,14 @@ export class ManualClock {
     this.t += ms;
   }
 }
+
+/** The real clock plus an offset a test changes: the wall clock stepping (NTP, an admin), while timers run on. */
+export class SteppableClock {
+  private offset = 0;
+  now(): number {
+    return Date.now() + this.offset;
+  }
+  step(ms: number): void {
+    this.offset += ms;
+  }
+}

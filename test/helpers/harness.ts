@@ -23,6 +23,8 @@ export interface HarnessOptions {
   relayConfig?: Record<string, unknown>;
   tuning?: Partial<AgentTuning>;
   clock?: Clock;
+  /** How often the relay checks the wall clock for steps (default: the timeouts table's). */
+  clockStepCheckMs?: number;
   /** Use this data dir (e.g. another harness's, after closing it) instead of a fresh one. */
   dataDir?: string;
   /** The environment the config is loaded from (default: none, so the test's own variables never leak in). */
@@ -76,6 +78,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       config,
       logger: createLogger(config.logLevel, logs),
       ...(opts.clock ? { clock: opts.clock } : {}),
+      ...(opts.clockStepCheckMs ? { clockStepCheckMs: opts.clockStepCheckMs } : {}),
       agentTuning: { ...FAST_TUNING, ...(opts.tuning ?? {}) },
     });
   let daemon: Daemon | undefined;

@@ -1,6 +1,7 @@
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../log.js';
-import type { RolloutDeviceRow, RolloutPhase, RolloutRepo, RolloutRow, RolloutState, RolloutTotals } from '../../store/rollouts.js';
+import type { RolloutCounts, RolloutDeviceRow, RolloutPhase, RolloutRepo, RolloutRow, RolloutState, RolloutTotals } from '../../store/rollouts.js';
+import { rolloutsDocument, type RolloutsDocument } from './view.js';
 import { freeSlots, idleSince, nextStartAt, ratePerMinute, shouldAbort, type CallHistory } from './pacing.js';
 import { policySchema, type RolloutPolicy } from './policy.js';
 import { windowAt } from './windows.js';
@@ -192,9 +193,13 @@ export class RolloutRunner {
     }));
   }
 
-  counts(): { active: number; devicesUpgrading: number } {
-    const c = this.p.repo.counts();
-    return { active: c.active, devicesUpgrading: c.devicesRunning };
+  counts(): RolloutCounts {
+    return this.p.repo.counts();
+  }
+
+  /** The `/rollouts` admin document. */
+  view(): RolloutsDocument {
+    return rolloutsDocument(this.p.repo, this.p.clock.now());
   }
 
   // ---- the decision loop ----
@@ -390,6 +395,19 @@ export class RolloutRunner {
 
   private wake(at: number): void {
     if (at < this.wakeAt) this.wakeAt = at;
+  }
+
+  /**
+   * The wall clock stepped: the armed wake-up was computed from the old time, so look again
+   * now (windows and pacing are computed from the clock on every tick; device states in the
+   * store keep a step from starting a device twice).
+   */
+  clockStepped(): void {
+    if (this.stopped) return;
+    if (this.timer !== undefined) this.timers.clear(this.timer);
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+    this.soon();
   }
 
   /** Ticks as soon as the current work allows (coalesced). */
