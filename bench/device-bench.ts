@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Agent } from 'undici';
 import PQueue from 'p-queue';
 import { startDmsSimulator, type DmsSimulator } from '../sim/dms/index.js';
+import { goalFields, relayEnv, shippedNodeOptions } from './goals.js';
 
 /**
  * Shared parts of bench:fanout and bench:monitor: phones in worker processes on 127.20.x.y,
@@ -150,7 +151,7 @@ export async function startRelayChild(
   };
   writeFileSync(join(dir, 'relay.json'), JSON.stringify(cfg));
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('CLOUD_RELAY_')) env[k] = v;
+  for (const [k, v] of Object.entries(relayEnv())) if (v !== undefined && !k.startsWith('CLOUD_RELAY_')) env[k] = v;
   // BENCH_RELAY_NODE_ARGS: extra node flags for the relay only (e.g. --cpu-prof when looking for hot spots).
   const nodeArgs = (process.env.BENCH_RELAY_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
   const proc = spawn(process.execPath, [...nodeArgs, join(SRC, 'cli.js'), 'start', '--config', join(dir, 'relay.json')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -286,6 +287,8 @@ export interface DeviceBenchSpec {
   readonly hardLimitMs: number;
   /** Waits between the floor and the relay's turn (e.g. rebooted phones coming back). */
   readonly settleMs?: number;
+  /** Goals for a small VM: relay seconds at most this many times the floor's, peak RSS at most this many MB. */
+  readonly goal: { readonly vsFloor: number; readonly peakRssMB: number };
   /** Extra table rows, read after the relay's run (before the relay stops). */
   extraRows?(ctx: { sim: DmsSimulator; relayId: string; phones: PhoneWorkers }): Promise<[string, string][]>;
 }
@@ -326,7 +329,18 @@ export function runDeviceBench(spec: DeviceBenchSpec): void {
         ]),
       );
       console.log(
-        JSON.stringify({ bench: spec.name, phones: spec.phones, seconds: Number(run.seconds.toFixed(2)), directSeconds: Number(floor.seconds.toFixed(2)), peakRssMB: peak }),
+        JSON.stringify({
+          bench: spec.name,
+          phones: spec.phones,
+          seconds: Number(run.seconds.toFixed(2)),
+          directSeconds: Number(floor.seconds.toFixed(2)),
+          peakRssMB: peak,
+          ...goalFields([
+            { name: 'vsFloor', value: run.seconds / floor.seconds, atMost: spec.goal.vsFloor },
+            { name: 'peakRssMB', value: peak, atMost: spec.goal.peakRssMB },
+          ]),
+          nodeOptions: shippedNodeOptions(),
+        }),
       );
     } finally {
       await sim.close();

@@ -9,6 +9,7 @@ import { phonesDemoPart } from './phone/demo-part.js';
 import { provisioningDemoPart } from './provisioning/demo-part.js';
 import { imagesDemoPart } from './dms/images-demo.js';
 import { rolloutDemoPart } from './dms/rollout-demo.js';
+import { openStageDemoPart } from './openstage/demo-part.js';
 
 /**
  * `npm run demo`: a DMS simulator and a relay on loopback, showing registration,
@@ -99,7 +100,7 @@ const taskRoundTrip: DemoPart = {
 };
 
 /** The demo, in order. Later capabilities add their parts here. */
-export const PARTS: DemoPart[] = [heartbeats, taskRoundTrip, phonesDemoPart, provisioningDemoPart, imagesDemoPart, rolloutDemoPart];
+export const PARTS: DemoPart[] = [heartbeats, taskRoundTrip, phonesDemoPart, provisioningDemoPart, imagesDemoPart, rolloutDemoPart, openStageDemoPart];
 
 const FQDN = 'relay.demo.example';
 const HERE = dirname(fileURLToPath(import.meta.url));
