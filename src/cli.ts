@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<{ command: CliCommand }>> = {
   diag: () => import('./cli/diag.js'),
   devices: () => import('./cli/devices.js'),
   db: () => import('./cli/db.js'),
+  doctor: () => import('./cli/doctor.js'),
 };
 
 async function main(argv: string[]): Promise<number> {

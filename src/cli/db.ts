@@ -66,7 +66,9 @@ export const command: CliCommand = {
       const db = openDb(dir, { secretsKeyFile: keyFile });
       try {
         const r = forgetSecrets(db);
-        console.log(`the database no longer expects its old secrets key; ${r.frames} stored frame(s) waiting for it were refused. The next start creates a new key.`);
+        console.log(
+          `the database no longer expects its old secrets key; ${r.frames} stored frame(s) waiting for it were refused and ${r.rolloutDevices} rollout device(s) lost their sealed password (they fail with SECRETS_UNREADABLE). The next start creates a new key.`,
+        );
       } finally {
         db.close();
       }
