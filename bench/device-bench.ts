@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Agent } from 'undici';
 import PQueue from 'p-queue';
 import { startDmsSimulator, type DmsSimulator } from '../sim/dms/index.js';
+import { goalFields, relayEnv, shippedNodeOptions } from './goals.js';
 
 /**
  * Shared parts of bench:fanout and bench:monitor: phones in worker processes on 127.20.x.y,
@@ -26,9 +27,19 @@ export interface BenchTarget {
   credentials: { user: string; password: string };
 }
 
+/** Where rebooting phones boot from (a server URL, the name in its certificate, the CA the phones trust). */
+export interface PhoneProvisioning {
+  relayUrl: string;
+  servername: string;
+  ca: string;
+  account: { user: string; password: string };
+}
+
 export interface PhoneWorkers {
   targets: BenchTarget[];
-  count(kind: 'reboots' | 'hits'): Promise<number>;
+  count(kind: 'reboots' | 'hits' | 'upgrades'): Promise<number>;
+  /** Sends every worker a message ({provisioning} or {setFirmware}) and waits until each has done it. */
+  tell(msg: { provisioning: PhoneProvisioning } | { setFirmware: string }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -50,7 +61,11 @@ function ask<T>(w: ChildProcess, msg: unknown, pick: (m: Record<string, unknown>
   });
 }
 
-export async function startPhoneWorkers(total: number, perWorker: number, opts: { delayMs: number; rebootOfflineMs: number }): Promise<PhoneWorkers> {
+export async function startPhoneWorkers(
+  total: number,
+  perWorker: number,
+  opts: { delayMs: number; rebootOfflineMs: number; provisioning?: PhoneProvisioning },
+): Promise<PhoneWorkers> {
   const workers: ChildProcess[] = [];
   const targets: BenchTarget[] = [];
   const starts: Promise<void>[] = [];
@@ -59,8 +74,18 @@ export async function startPhoneWorkers(total: number, perWorker: number, opts: 
     const w = fork(join(here, '..', 'sim', 'phone', 'worker.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     workers.push(w);
     starts.push(
-      ask(w, { start: { count, firstIndex: first, faults: { delayMs: opts.delayMs }, timing: { rebootOfflineMs: opts.rebootOfflineMs } } }, (m) =>
-        m.ready ? (m.phones as { ip: string; port: number; mac: string; model: string; password: string }[]) : undefined,
+      ask(
+        w,
+        {
+          start: {
+            count,
+            firstIndex: first,
+            faults: { delayMs: opts.delayMs },
+            timing: { rebootOfflineMs: opts.rebootOfflineMs },
+            ...(opts.provisioning ? { provisioning: opts.provisioning } : {}),
+          },
+        },
+        (m) => (m.ready ? (m.phones as { ip: string; port: number; mac: string; model: string; password: string }[]) : undefined),
       ).then((phones) => {
         for (const p of phones)
           targets.push({ deviceId: `dev-${p.mac}`, mac: p.mac, ip: p.ip, port: p.port, vendor: 'polycom', model: p.model, credentials: { user: 'Polycom', password: p.password } });
@@ -74,6 +99,10 @@ export async function startPhoneWorkers(total: number, perWorker: number, opts: 
     async count(kind) {
       const ns = await Promise.all(workers.map((w) => ask(w, { count: kind }, (m) => (m.count === kind ? Number(m.n) : undefined))));
       return ns.reduce((a, b) => a + b, 0);
+    },
+    async tell(msg) {
+      const what = Object.keys(msg)[0];
+      await Promise.all(workers.map((w) => ask(w, msg, (m) => (m.done === what ? true : undefined))));
     },
     async close() {
       await Promise.all(
@@ -98,7 +127,12 @@ export interface RelayChild {
   stop(): Promise<void>;
 }
 
-export async function startRelayChild(sim: DmsSimulator, devices: Record<string, unknown> = {}): Promise<RelayChild> {
+/** `configure` may write files into the relay's directory and returns settings to add (e.g. a PFX the phones trust). */
+export async function startRelayChild(
+  sim: DmsSimulator,
+  devices: Record<string, unknown> = {},
+  configure: (dir: string) => Record<string, unknown> = () => ({}),
+): Promise<RelayChild> {
   const dir = mkdtempSync(join(tmpdir(), 'cr-bench-'));
   writeFileSync(join(dir, 'dms-ca.pem'), sim.caPem);
   const cfg = {
@@ -113,10 +147,11 @@ export async function startRelayChild(sim: DmsSimulator, devices: Record<string,
     openstage: { dlsListen: '127.0.0.1:0' },
     logLevel: 'warn',
     devices,
+    ...configure(dir),
   };
   writeFileSync(join(dir, 'relay.json'), JSON.stringify(cfg));
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('CLOUD_RELAY_')) env[k] = v;
+  for (const [k, v] of Object.entries(relayEnv())) if (v !== undefined && !k.startsWith('CLOUD_RELAY_')) env[k] = v;
   // BENCH_RELAY_NODE_ARGS: extra node flags for the relay only (e.g. --cpu-prof when looking for hot spots).
   const nodeArgs = (process.env.BENCH_RELAY_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
   const proc = spawn(process.execPath, [...nodeArgs, join(SRC, 'cli.js'), 'start', '--config', join(dir, 'relay.json')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -252,6 +287,8 @@ export interface DeviceBenchSpec {
   readonly hardLimitMs: number;
   /** Waits between the floor and the relay's turn (e.g. rebooted phones coming back). */
   readonly settleMs?: number;
+  /** Goals for a small VM: relay seconds at most this many times the floor's, peak RSS at most this many MB. */
+  readonly goal: { readonly vsFloor: number; readonly peakRssMB: number };
   /** Extra table rows, read after the relay's run (before the relay stops). */
   extraRows?(ctx: { sim: DmsSimulator; relayId: string; phones: PhoneWorkers }): Promise<[string, string][]>;
 }
@@ -292,7 +329,18 @@ export function runDeviceBench(spec: DeviceBenchSpec): void {
         ]),
       );
       console.log(
-        JSON.stringify({ bench: spec.name, phones: spec.phones, seconds: Number(run.seconds.toFixed(2)), directSeconds: Number(floor.seconds.toFixed(2)), peakRssMB: peak }),
+        JSON.stringify({
+          bench: spec.name,
+          phones: spec.phones,
+          seconds: Number(run.seconds.toFixed(2)),
+          directSeconds: Number(floor.seconds.toFixed(2)),
+          peakRssMB: peak,
+          ...goalFields([
+            { name: 'vsFloor', value: run.seconds / floor.seconds, atMost: spec.goal.vsFloor },
+            { name: 'peakRssMB', value: peak, atMost: spec.goal.peakRssMB },
+          ]),
+          nodeOptions: shippedNodeOptions(),
+        }),
       );
     } finally {
       await sim.close();

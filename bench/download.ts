@@ -9,6 +9,8 @@
  * /proc), aggregate MB/s, TTFB p50/p99 (first body byte), upstream fetches, peak RSS (VmRSS
  * sampled every 50 ms over the server's processes). Prints a table, then one JSON line.
  * Bounded: BENCH_CLIENTS (200) downloads per scenario, BENCH_MB (50) MB each, 180 s per scenario.
+ * The relay runs with the node flags it ships with (see goals.ts). Goals for a small VM: warm
+ * CPU per GB at most nginx's in the same run, peak RSS at most 64 MB.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +23,7 @@ import { startDmsSimulator } from '../sim/dms/index.js';
 import { DmsImages } from '../sim/dms/images.js';
 import { startProvisioningSimulator } from '../sim/provisioning/index.js';
 import { issueCert, toPfx } from '../sim/pki.js';
+import { goalFields, relayEnv, shippedNodeOptions } from './goals.js';
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 200);
 const SIZE = Number(process.env.BENCH_MB ?? 50) * 1024 * 1024;
@@ -261,7 +264,7 @@ async function main(): Promise<void> {
     const relayArgs = (process.env.BENCH_RELAY_ARGS ?? '').split(' ').filter((a) => a !== '');
     const relay = spawn(process.execPath, [...relayArgs, cli, 'start', '--config', cfgFile], {
       stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, CLOUD_RELAY_LOG_LEVEL: 'info' },
+      env: relayEnv({ ...process.env, CLOUD_RELAY_LOG_LEVEL: 'info' }),
     });
     children.push(relay);
     const started = await waitForLine(relay, (l) => l.msg === 'cloud-relay started', 30_000);
@@ -343,6 +346,9 @@ http {
     console.log(cols.map((c, i) => c.padEnd(widths[i] as number)).join('  '));
     for (const r of results) console.log(cols.map((c, i) => String(r[c]).padEnd(widths[i] as number)).join('  '));
     const get = (s: string) => results.find((r) => r.scenario === s);
+    const relayPeakRssMB = Math.max(get('relay-warm')?.peakRssMB ?? 0, get('relay-cold')?.peakRssMB ?? 0);
+    const relayCpu = get('relay-warm')?.cpuSecPerGB;
+    const nginxCpu = get('nginx-warm')?.cpuSecPerGB;
     console.log(
       JSON.stringify({
         bench: 'download',
@@ -356,9 +362,13 @@ http {
         coldFollowerTtfbP99Ms: get('relay-cold')?.ttfbP99Ms ?? null,
         coldCpuSecPerGB: get('relay-cold')?.cpuSecPerGB ?? null,
         coldMBps: get('relay-cold')?.mbps ?? null,
-        relayPeakRssMB: Math.max(get('relay-warm')?.peakRssMB ?? 0, get('relay-cold')?.peakRssMB ?? 0),
         nginxPeakRssMB: get('nginx-warm')?.peakRssMB ?? null,
         allBodiesOk: results.every((r) => r.ok === r.clients),
+        ...goalFields([
+          { name: 'cpuRatio', value: relayCpu !== undefined && nginxCpu !== undefined ? relayCpu / nginxCpu : null, atMost: 1.0 },
+          { name: 'relayPeakRssMB', value: relayPeakRssMB, atMost: 64 },
+        ]),
+        nodeOptions: shippedNodeOptions(),
       }),
     );
     await prov.close();

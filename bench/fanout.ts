@@ -11,6 +11,7 @@ runDeviceBench({
   phones: Number(process.env.BENCH_PHONES ?? 10_000),
   perWorker: 5_000,
   concurrency: 64,
+  goal: { vsFloor: 1.1, peakRssMB: 300 },
   floorCalls: [
     { method: 'GET', path: '/api/v2/webCallControl/callStatus' },
     { method: 'POST', path: '/api/v1/mgmt/safeReboot' },

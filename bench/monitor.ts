@@ -12,6 +12,7 @@ runDeviceBench({
   phones: Number(process.env.BENCH_PHONES ?? 50_000),
   perWorker: 12_500,
   concurrency: 64,
+  goal: { vsFloor: 1.1, peakRssMB: 300 },
   floorCalls: [
     { method: 'GET', path: '/api/v2/mgmt/device/info' },
     { method: 'GET', path: '/api/v2/mgmt/lineInfo' },

@@ -9,6 +9,8 @@
  * every connection opened from 127.0.0.1 (the trusted "balancer") with a PROXY v2 header
  * naming a phone on 127.20.x.y before the TLS handshake — the cost of running behind HAProxy.
  * BENCH_PROXY_REQUESTS / BENCH_PROXY_WARMUP shrink a run (e.g. 300 / 100 for a smoke run).
+ * The relay runs with the node flags it ships with (see goals.ts). Goals for a small VM: CPU per
+ * 1k requests at most 1.3× nginx's, p99 at most nginx's + 2 ms, both from the same run.
  */
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,6 +24,7 @@ import { Pool, type buildConnector } from 'undici';
 import forge from 'node-forge';
 import { issueCert, toPfx, type KeyedCert } from '../sim/pki.js';
 import { encodeProxyV2 } from '../src/http/proxy-protocol.js';
+import { goalFields, peakRssMB, relayEnv, shippedNodeOptions } from './goals.js';
 
 const CONCURRENCY = 64;
 const WARMUP = Number(process.env.BENCH_PROXY_WARMUP ?? 2_000);
@@ -36,6 +39,8 @@ const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim
 
 interface Result {
   name: string;
+  /** The proxy's peak RSS (VmHWM) at the end of its run, MB. */
+  peakRssMB?: number;
   requests: number;
   errors: number;
   seconds: number;
@@ -305,11 +310,13 @@ async function main(): Promise<void> {
       const cli = resolve(HERE, '../src/cli.js');
       const relay = spawn(process.execPath, [...(process.env.BENCH_RELAY_NODE_ARGS?.split(' ').filter(Boolean) ?? []), cli, 'start', '--config', cfgFile], {
         stdio: ['ignore', 'ignore', 'inherit'],
+        env: relayEnv(),
       });
       children.push(relay);
       const relayOrigin = `https://127.0.0.1:${relayPort}`;
       await waitOk(relayOrigin, '/cfg/0.cfg', caPem, FQDN, name, relay, proxied);
       const res = await load(name, relayOrigin, '/', caPem, FQDN, () => [relay.pid!], proxied);
+      res.peakRssMB = peakRssMB(relay.pid!);
       relay.kill('SIGTERM');
       return res;
     };
@@ -354,6 +361,12 @@ async function main(): Promise<void> {
         nginxCpuMsPerKreq: round(nginxRes?.cpuMsPerKreq),
         relayP99Ms: round(relayRes.p99, 2),
         nginxP99Ms: round(nginxRes?.p99, 2),
+        relayPeakRssMB: relayRes.peakRssMB ?? null,
+        ...goalFields([
+          { name: 'cpuRatio', value: nginxRes?.cpuMsPerKreq ? (relayRes.cpuMsPerKreq ?? NaN) / nginxRes.cpuMsPerKreq : null, atMost: 1.3 },
+          { name: 'p99OverNginxMs', value: nginxRes ? relayRes.p99 - nginxRes.p99 : null, atMost: 2 },
+        ]),
+        nodeOptions: shippedNodeOptions(),
         ...(relayPpRes
           ? { relayPpRps: round(relayPpRes.rps, 0), relayPpCpuMsPerKreq: round(relayPpRes.cpuMsPerKreq), relayPpP99Ms: round(relayPpRes.p99, 2), relayPpErrors: relayPpRes.errors }
           : {}),

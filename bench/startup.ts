@@ -4,13 +4,19 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startDmsSimulator } from '../sim/dms/index.js';
+import { goalFields, shippedNodeOptions } from './goals.js';
 
 /**
  * `npm run bench:startup`: time from spawning `cloud-relay start` to /readyz = 200 (cold:
  * empty data dir, registers; warm: restart with the stored token), and the idle RSS of the
- * running relay. Everything on loopback against the DMS simulator.
- * BENCH_RUNS (5), BENCH_IDLE_MS (5000), BENCH_NODE_OPTIONS (e.g. --max-semi-space-size=1) tune it.
+ * running relay next to that of a bare `node` idling as long (the anchor: what any Node
+ * program costs here). The relay runs with the node flags it ships with (NODE_OPTIONS of the
+ * systemd unit). Everything on loopback against the DMS simulator.
+ * BENCH_RUNS (5), BENCH_IDLE_MS (5000), BENCH_NODE_OPTIONS (overrides the shipped flags) tune it.
  */
+
+/** Idle RSS goal for a small VM (bare node here is about 40 MB). */
+const GOAL_IDLE_RSS_MB = 60;
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 5_000);
@@ -25,8 +31,8 @@ function rssKb(pid: number): { rss: number; hwm: number } {
 
 async function startAndWaitReady(configFile: string): Promise<{ proc: ChildProcess; ms: number }> {
   const t0 = performance.now();
-  const nodeOptions = process.env.BENCH_NODE_OPTIONS;
-  const env = nodeOptions ? { ...process.env, NODE_OPTIONS: nodeOptions } : process.env;
+  const nodeOptions = shippedNodeOptions();
+  const env = { ...process.env, NODE_OPTIONS: nodeOptions };
   const proc = spawn(process.execPath, [CLI, 'start', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
   proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
@@ -58,6 +64,15 @@ async function stop(proc: ChildProcess): Promise<void> {
   const exited = new Promise((r) => proc.once('exit', r));
   proc.kill('SIGTERM');
   await exited;
+}
+
+/** RSS of a bare `node` that has loaded nothing, after the same idle time. */
+async function bareNodeRssKb(): Promise<number> {
+  const proc = spawn(process.execPath, ['-e', 'setInterval(() => {}, 60_000)'], { stdio: 'ignore', env: { ...process.env, NODE_OPTIONS: '' } });
+  await new Promise((r) => setTimeout(r, IDLE_MS));
+  const { rss } = rssKb(proc.pid!);
+  await stop(proc);
+  return rss;
 }
 
 function stats(xs: number[]): { min: number; median: number; max: number } {
@@ -106,6 +121,7 @@ async function main(): Promise<void> {
     await sim.close();
     rmSync(dir, { recursive: true, force: true });
   }
+  const bare = await bareNodeRssKb();
   const c = stats(cold);
   const w = stats(warm);
   const rows = [
@@ -115,15 +131,19 @@ async function main(): Promise<void> {
   ];
   for (const r of rows) console.log(`${String(r[0]).padEnd(24)} ${String(r[1]).padStart(7)} ${String(r[2]).padStart(7)} ${String(r[3]).padStart(7)}`);
   console.log(`${'idle RSS (MB)'.padEnd(24)} ${(idle.rss / 1024).toFixed(1).padStart(7)}   (peak ${(idle.hwm / 1024).toFixed(1)} MB, after ${IDLE_MS / 1000} s idle)`);
+  console.log(`${'bare node RSS (MB)'.padEnd(24)} ${(bare / 1024).toFixed(1).padStart(7)}`);
+  const mb = (kb: number) => Math.round(kb / 102.4) / 10;
   console.log(
     JSON.stringify({
       bench: 'startup',
       runs: RUNS,
       coldReadyMs: c,
       warmReadyMs: w,
-      idleRssMb: Math.round(idle.rss / 102.4) / 10,
-      peakRssMb: Math.round(idle.hwm / 102.4) / 10,
-      nodeOptions: process.env.BENCH_NODE_OPTIONS ?? '',
+      peakRssMb: mb(idle.hwm),
+      bareNodeRssMb: mb(bare),
+      rssVsBareNode: Math.round((idle.rss / bare) * 100) / 100,
+      ...goalFields([{ name: 'idleRssMb', value: mb(idle.rss), atMost: GOAL_IDLE_RSS_MB }]),
+      nodeOptions: shippedNodeOptions(),
       node: process.version,
     }),
   );

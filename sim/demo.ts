@@ -8,6 +8,8 @@ import type { ReceivedFrame } from './dms/relays.js';
 import { phonesDemoPart } from './phone/demo-part.js';
 import { provisioningDemoPart } from './provisioning/demo-part.js';
 import { imagesDemoPart } from './dms/images-demo.js';
+import { rolloutDemoPart } from './dms/rollout-demo.js';
+import { openStageDemoPart } from './openstage/demo-part.js';
 
 /**
  * `npm run demo`: a DMS simulator and a relay on loopback, showing registration,
@@ -40,6 +42,8 @@ export interface DemoContext {
   say(line: string): void;
   /** Resolves when `pred` holds (polled), or rejects after `timeoutMs`. */
   until<T>(pred: () => T | undefined | false, timeoutMs?: number, what?: string): Promise<T>;
+  /** The tenant provisioning server, once a part has set one up (later parts add files to it). */
+  provisioning?: { setFile(name: string, body: string | Buffer): void };
 }
 
 export interface DemoPart {
@@ -96,7 +100,7 @@ const taskRoundTrip: DemoPart = {
 };
 
 /** The demo, in order. Later capabilities add their parts here. */
-export const PARTS: DemoPart[] = [heartbeats, taskRoundTrip, phonesDemoPart, provisioningDemoPart, imagesDemoPart];
+export const PARTS: DemoPart[] = [heartbeats, taskRoundTrip, phonesDemoPart, provisioningDemoPart, imagesDemoPart, rolloutDemoPart, openStageDemoPart];
 
 const FQDN = 'relay.demo.example';
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -198,6 +202,8 @@ async function main(): Promise<number> {
     openstage: { dlsListen: '127.0.0.1:0' },
     adminListen: values.admin ?? '127.0.0.1:9090',
     logLevel: 'info',
+    // An upgrading phone is asked every half second whether it is back (5 s by default), so the demo's rollout takes seconds.
+    devices: { upgradePollMs: 500 },
   };
   writeFileSync(configFile, JSON.stringify(relayConfig, null, 2), { mode: 0o600 });
   const logFile = join(base, 'relay.log');
@@ -234,7 +240,8 @@ async function main(): Promise<number> {
   const adminArg = values.admin ? ` --admin ${relay.adminUrl.replace(/^http:\/\//, '')}` : '';
   say(
     `from a second terminal: cloud-relay status${adminArg} | cloud-relay config${adminArg} | cloud-relay diag${adminArg}; ` +
-      `cloud-relay ip list${adminArg} and cloud-relay devices list${adminArg} find the data directory from the admin port (or pass --data-dir ${dataDir})`,
+      `cloud-relay ip list${adminArg} and cloud-relay devices list${adminArg} find the data directory from the admin port (or pass --data-dir ${dataDir}); ` +
+      `cloud-relay rollouts --follow${adminArg} shows the firmware rollout the demo starts near its end, with a progress bar (so does the status page ${relay.adminUrl}/)`,
   );
 
   const until = async <T>(pred: () => T | undefined | false, timeoutMs = 10_000, what = 'condition'): Promise<T> => {

@@ -12,9 +12,11 @@ const COMMANDS: Record<string, () => Promise<{ command: CliCommand }>> = {
   cert: () => import('./cli/cert.js'),
   ip: () => import('./cli/ip.js'),
   images: () => import('./cli/images.js'),
+  rollouts: () => import('./cli/rollouts.js'),
   diag: () => import('./cli/diag.js'),
   devices: () => import('./cli/devices.js'),
   db: () => import('./cli/db.js'),
+  doctor: () => import('./cli/doctor.js'),
 };
 
 async function main(argv: string[]): Promise<number> {

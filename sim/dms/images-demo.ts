@@ -18,11 +18,20 @@ interface DemoCtx {
 }
 
 const MB = 1024 * 1024;
+
+/** An OpenStage software image in the demo's desired set; the OpenStage part deploys it from the cache. */
+export const OPENSTAGE_DEMO_IMAGE = {
+  imageId: 'openstage-v3r5.16',
+  size: 2 * MB,
+  path: '/firmware/openstage/opera_bootimage_v3r5.16.0.img',
+  version: 'V3R5.16.0',
+  models: ['OpenStage 60'],
+};
 /** The tenant provisioning account the provisioning demo part sets up (Polycom's default). */
 const ACCOUNT = `Basic ${Buffer.from('PlcmSpIp:PlcmSpIp').toString('base64')}`;
 
 /**
- * `npm run demo`: firmware. The DMS publishes two images; images.sync makes the relay fetch
+ * `npm run demo`: firmware. The DMS publishes three images (two Polycom, one OpenStage); images.sync makes the relay fetch
  * and verify them (image.status frames back); then 20 phones download one at once from the
  * relay's cache, and 10 phones ask for an on-demand firmware file that is fetched once.
  * Runs after the provisioning part (it needs the phone-facing certificate and the tenant
@@ -36,6 +45,7 @@ export const imagesDemoPart = {
       images: [
         { imageId: 'vvx-6.4.0', size: 8 * MB, path: '/swupdate/vvx/6.4.0/sip.ld', version: '6.4.0', models: ['VVX 410', 'VVX 500'] },
         { imageId: 'trio-7.2.1', size: 4 * MB, path: '/swupdate/trio/7.2.1/sip.ld', version: '7.2.1', models: ['Trio 8800'] },
+        OPENSTAGE_DEMO_IMAGE,
       ],
       bytesPerSecond: 16 * MB,
     });
@@ -49,13 +59,15 @@ export const imagesDemoPart = {
           sinceSync()
             .filter((f) => f.frame.state === 'synced')
             .map((f) => f.frame.imageId),
-        ).size >= 2,
+        ).size >= 3,
       30_000,
-      'both images to be synced',
+      'the three images to be synced',
     );
     const frames = sinceSync();
     const synced = frames.filter((f) => f.frame.state === 'synced').map((f) => `${String(f.frame.imageId)} (${String(f.frame.bytes)} bytes)`);
-    ctx.say(`images.sync: the relay fetched and verified 2 images; ${frames.length - synced.length} image.status syncing progress frames, then synced: ${synced.join(', ')}`);
+    ctx.say(
+      `images.sync: the relay fetched and verified ${synced.length} images; ${frames.length - synced.length} image.status syncing progress frames, then synced: ${synced.join(', ')}`,
+    );
     ctx.say('  (`cloud-relay images` lists them; `--follow` draws progress bars during a sync)');
 
     const { Agent, request } = await import('undici');

@@ -112,6 +112,8 @@ export class DmsImages {
   readonly routes: DmsRoute[];
   /** Requests seen, for tests: catalogue fetches and file requests per image. */
   readonly requests = { catalogue: 0, files: 0, perImage: new Map<string, number>(), ranges: [] as string[] };
+  /** Body bytes sent per image (what an "upstream bytes" figure counts). */
+  private readonly sentBytes = new Map<string, number>();
   private images: { input: SimImageInput; content: Content }[] = [];
   private readonly faults = new Map<string, { fault: ImageFault; left: number }>();
   private bytesPerSecond: number | undefined;
@@ -174,6 +176,11 @@ export class DmsImages {
 
   fileRequests(imageId: string): number {
     return this.requests.perImage.get(imageId) ?? 0;
+  }
+
+  /** Body bytes of the image's file sent so far (all requests, ranges included). */
+  fileBytes(imageId: string): number {
+    return this.sentBytes.get(imageId) ?? 0;
   }
 
   private contentFor(seed: string, size: number, version?: string): Content {
@@ -267,10 +274,10 @@ export class DmsImages {
       f.left--;
       fault = f.fault;
     }
-    void this.stream(res, img.content, start, end, fault);
+    void this.stream(res, img.content, start, end, fault, (n) => this.sentBytes.set(id, (this.sentBytes.get(id) ?? 0) + n));
   }
 
-  private async stream(res: ServerResponse, content: Content, start: number, end: number, fault: ImageFault | undefined): Promise<void> {
+  private async stream(res: ServerResponse, content: Content, start: number, end: number, fault: ImageFault | undefined, count: (n: number) => void): Promise<void> {
     const cut = fault?.cutAtByte !== undefined && fault.cutAtByte >= start && fault.cutAtByte < end ? fault.cutAtByte : undefined;
     const stopAt = cut ?? end;
     const began = Date.now();
@@ -286,6 +293,7 @@ export class DmsImages {
       }
       const ok = res.write(chunk);
       sent += chunk.length;
+      count(chunk.length);
       if (!ok) {
         await new Promise<void>((resolve) => {
           const done = () => {

@@ -16,6 +16,8 @@ export interface OpenStageFaults {
   ignoreContactMe?: boolean;
   /** A software deployment downloads the image, then its flash fails: reported failed, version unchanged. */
   deploymentFails?: boolean;
+  /** Waits this long before posting each answer within an interaction (a slow phone; holds an interaction open). */
+  replyDelayMs?: number;
 }
 
 /** A deployment the DLS asked for, carried out once the interaction has ended. */
@@ -88,6 +90,11 @@ export class OpenStagePhone extends EventEmitter {
     for (const [k, v] of it) this.items.set(k, v);
   }
 
+  /** Whether an interaction with the DLS is open right now. */
+  get interacting(): boolean {
+    return this.busyInteraction;
+  }
+
   get contactMeUri(): string {
     return `http://${this.ip}/contact_dls.html/ContactDLS`;
   }
@@ -141,6 +148,7 @@ export class OpenStagePhone extends EventEmitter {
     let out = workpointMessage({ nonce, maxItems: this.o.maxItems, reason, items: [...this.identity(), ...extra] });
     try {
       for (let step = 0; step < 200; step++) {
+        if (step > 0 && this.faults.replyDelayMs) await new Promise((r) => setTimeout(r, this.faults.replyDelayMs));
         const res = await this.post(agent, out, cookie);
         if (res.cookie) cookie = res.cookie;
         if (res.status !== 200) {

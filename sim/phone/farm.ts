@@ -36,6 +36,10 @@ export interface FarmOptions {
   onError?: (phone: SimPhone, what: string, err: unknown) => void;
 }
 
+/** Provisioning boots a phone tries before it gives up and comes back on the firmware it had. */
+const BOOT_TRIES = 5;
+const BOOT_RETRY_MS = 1_000;
+
 export interface FarmPhone {
   readonly phone: SimPhone;
   readonly port: number;
@@ -71,10 +75,12 @@ export class PhoneFarm {
   private readonly ports = new Map<SimPhone, number>();
   private https!: HttpsServer;
   private readonly lookup: LookupFunction;
+  private provisioning: FarmOptions['provisioning'];
   /** Upload/notification results, for tests: `${mac} ${what} ${status}`. */
   readonly outgoing: string[] = [];
 
   private constructor(private readonly opts: FarmOptions) {
+    this.provisioning = opts.provisioning;
     const hosts = opts.hosts ?? {};
     this.lookup = ((hostname: string, options: { all?: boolean }, cb: (...a: unknown[]) => void) => {
       const ip = hosts[hostname] ?? (/^[\d.]+$/.test(hostname) ? hostname : undefined);
@@ -189,21 +195,40 @@ export class PhoneFarm {
     this.send(phone, 'capture', 'capture upload', url, 'PUT', pcapFile(phone.ip, phone.mac), headers);
   }
 
+  /** Where rebooting phones boot from from now on (a farm started with `provisioning` only). */
+  setProvisioning(p: NonNullable<FarmOptions['provisioning']>): void {
+    if (!this.opts.provisioning) throw new Error('this farm was started without provisioning: its phones do not boot through a server');
+    this.provisioning = p;
+  }
+
   /** One provisioning boot through the relay from the phone's own address; resolves with the version of the firmware it got. */
   private async boot(phone: SimPhone): Promise<string | undefined> {
-    const prov = this.opts.provisioning;
+    const prov = this.provisioning;
     if (!prov) return undefined;
-    const r = await bootPolycomPhone({
-      relayUrl: prov.relayUrl,
-      servername: prov.servername,
-      ca: prov.ca,
-      mac: phone.mac,
-      model: phone.model.replace(' ', '_'),
-      appVersion: phone.firmware,
-      localAddress: phone.ip,
-      account: prov.account,
-      fetchFirmware: true,
-    });
+    const attempt = () =>
+      bootPolycomPhone({
+        relayUrl: prov.relayUrl,
+        servername: prov.servername,
+        ca: prov.ca,
+        mac: phone.mac,
+        model: phone.model.replace(' ', '_'),
+        appVersion: phone.firmware,
+        localAddress: phone.ip,
+        account: prov.account,
+        fetchFirmware: true,
+      });
+    // A phone whose provisioning server does not answer (busy, refused) tries again, as the updater does.
+    let r: Awaited<ReturnType<typeof bootPolycomPhone>> | undefined;
+    for (let tries = 1; !r; tries++) {
+      try {
+        r = await attempt();
+      } catch (err) {
+        this.outgoing.push(`${phone.mac} boot error`);
+        this.opts.onError?.(phone, 'provisioning boot', err);
+        if (tries >= BOOT_TRIES) throw err;
+        await new Promise((resolve) => setTimeout(resolve, BOOT_RETRY_MS));
+      }
+    }
     this.outgoing.push(`${phone.mac} boot ${r.firmware ? `${r.firmware.status} ${r.firmware.path} ${r.firmware.version ?? '-'}` : 'no-firmware'}`);
     return r.firmware?.status === 200 ? r.firmware.version : undefined;
   }

@@ -1,12 +1,21 @@
-import { PhoneFarm, type FarmOptions } from './farm.js';
+import { PhoneFarm, type FarmOptions, type FarmPhone } from './farm.js';
 
 /**
  * A phone farm in its own process (for benchmarks: one process holds at most ~15,000
  * listening sockets under a 20,000 descriptor limit, and keeps phone CPU off the relay's
  * and the client's cores). Protocol over IPC: parent sends {start: FarmOptions}; the worker
- * answers {ready, phones: [{ip, port, mac}]}; {rebootedCount} on request; {close} ends it.
+ * answers {ready, phones: [{ip, port, mac}]}; {count: kind} answers the farm's total of reboots,
+ * hits or upgrades; {provisioning} points the phones' boots elsewhere and {setFirmware} puts
+ * every phone on a version (both answer {done}); {close} ends it.
  */
-type Msg = { start: Omit<FarmOptions, 'onError'> } | { count: 'reboots' | 'hits' } | { records: true } | { down: { indices: number[]; ms: number } } | { close: true };
+type Msg =
+  | { start: Omit<FarmOptions, 'onError'> }
+  | { count: 'reboots' | 'hits' | 'upgrades' }
+  | { provisioning: NonNullable<FarmOptions['provisioning']> }
+  | { setFirmware: string }
+  | { records: true }
+  | { down: { indices: number[]; ms: number } }
+  | { close: true };
 
 /** What each phone did that must not happen twice for one command (the soak's duplicate check). */
 export interface PhoneRecord {
@@ -18,6 +27,11 @@ export interface PhoneRecord {
   upgrades: number;
 }
 
+function total(phones: readonly FarmPhone[], kind: 'reboots' | 'hits' | 'upgrades'): number {
+  if (kind === 'hits') return phones.reduce((a, p) => a + [...p.phone.hits.values()].reduce((x, y) => x + y, 0), 0);
+  return phones.reduce((a, p) => a + p.phone[kind], 0);
+}
+
 let farm: PhoneFarm | undefined;
 
 process.on('message', (m: Msg) => {
@@ -26,9 +40,13 @@ process.on('message', (m: Msg) => {
       farm = await PhoneFarm.start(m.start);
       process.send?.({ ready: true, phones: farm.phones.map((p) => ({ ip: p.phone.ip, port: p.port, mac: p.phone.mac, model: p.phone.model, password: p.phone.password })) });
     } else if ('count' in m) {
-      const phones = farm?.phones ?? [];
-      const n = m.count === 'reboots' ? phones.reduce((a, p) => a + p.phone.reboots, 0) : phones.reduce((a, p) => a + [...p.phone.hits.values()].reduce((x, y) => x + y, 0), 0);
-      process.send?.({ count: m.count, n });
+      process.send?.({ count: m.count, n: total(farm?.phones ?? [], m.count) });
+    } else if ('provisioning' in m) {
+      farm?.setProvisioning(m.provisioning);
+      process.send?.({ done: 'provisioning' });
+    } else if ('setFirmware' in m) {
+      for (const p of farm?.phones ?? []) p.phone.firmware = m.setFirmware;
+      process.send?.({ done: 'setFirmware' });
     } else if ('records' in m) {
       const records: PhoneRecord[] = (farm?.phones ?? []).map(({ phone }) => {
         const dials: Record<string, number> = {};

@@ -17,6 +17,8 @@ interface DemoCtx {
   readonly relay: { readonly fqdn: string; readonly httpsPort: number };
   readonly relayId: string;
   readonly dataDir: string;
+  /** Set here: later parts add files to the tenant provisioning server. */
+  provisioning?: { setFile(name: string, body: string | Buffer): void };
   say(line: string): void;
   until<T>(pred: () => T | undefined | false, timeoutMs?: number, what?: string): Promise<T>;
 }
@@ -52,6 +54,7 @@ export const provisioningDemoPart = {
     prov.unref();
     for (const mac of MACS.slice(2)) prov.setFile(`${mac}-ext.cfg`, configBody(`${mac}-ext.cfg`, 3_000));
     ctx.sim.provisioningUrl = prov.url;
+    ctx.provisioning = prov;
     const registrations = ctx.sim.relay(ctx.relayId)?.registrations ?? 0;
     ctx.sim.queueAction(ctx.relayId, 'reregister');
     await ctx.until(() => (ctx.sim.relay(ctx.relayId)?.registrations ?? 0) > registrations, 20_000, 'the relay to re-register and learn the provisioning URL');

@@ -12,8 +12,13 @@ export interface ByteSource {
   close(): void;
 }
 
-/** 128 KiB reads: measured as cheap per GB as 256 KiB (TLS record work dominates) with half the buffer memory at 200 transfers. */
-export const SERVE_CHUNK = 128 * 1024;
+/**
+ * 64 KiB reads. Each connection holds one chunk in flight twice: the clear buffer until the
+ * socket has taken it, and its encrypted copy, which Node's TLS makes of the whole write at
+ * once. At 200 transfers 64 KiB peaks ~30 MB lower than 128 KiB for the same CPU per GB
+ * (the TLS record work dominates either way); 32 KiB cost clearly more CPU (docs/footprint.md).
+ */
+export const SERVE_CHUNK = 64 * 1024;
 
 /**
  * Serving buffers are recycled: a buffer goes back once the socket has taken its bytes (write

@@ -70,7 +70,9 @@ export const command: CliCommand = {
       const db = openDb(dir, { secretsKeyFile: keyFile });
       try {
         const r = forgetSecrets(db);
-        console.log(`the database no longer expects its old secrets key; ${r.frames} stored frame(s) waiting for it were refused. The next start creates a new key.`);
+        console.log(
+          `the database no longer expects its old secrets key; ${r.frames} stored frame(s) waiting for it were refused and ${r.rolloutDevices} rollout device(s) lost their sealed password (they fail with SECRETS_UNREADABLE). The next start creates a new key.`,
+        );
         // The installed PFX's passphrase was sealed with the same key: without it the file is useless.
         const installed = readInstalled(dir);
         if (installed && isSealed(installed.passphrase)) {

@@ -137,6 +137,8 @@ export function formatStatus(doc: Record<string, unknown>, now = Date.now()): st
     if (tk.success) {
       shown.add('tasks');
       parts.push(`${tk.data.scheduled} scheduled, ${tk.data.running} running`);
+      const ro = tk.data.rollouts;
+      parts.push(`rollouts ${ro.active} active (${ro.devicesUpgrading} phones upgrading, ${ro.devicesWaitingIdle} waiting for idle)`);
     }
     if (dw.success) {
       shown.add('deviceWork');

@@ -240,6 +240,12 @@ export const errorCatalogue = {
       'The DMS certificate seen through the outbound proxy is not trusted: the proxy probably re-signs TLS with a corporate CA; put that CA (PEM) in dmsCaFile (`cloud-relay doctor` names the issuer).',
     retry: 'no',
   },
+  DMS_TLS_UNTRUSTED: {
+    area: 'outbound-proxy',
+    sentence:
+      'The DMS certificate is not trusted by the system CAs nor dmsCaFile (a direct connection): a private CA, or a TLS-inspecting firewall on the path, needs its CA (PEM) in dmsCaFile.',
+    retry: 'no',
+  },
   PROXY_WEBSOCKET_REFUSED: {
     area: 'outbound-proxy',
     sentence:

@@ -44,7 +44,8 @@ export const statusSectionSchemas = {
   cache: z.object({ bytes: count, objects: count, hits: count, misses: count }),
   images: z.object({ synced: count, syncing: count, failed: count }),
   devices: z.object({ known: count, online: count }),
-  tasks: z.object({ scheduled: count, running: count }),
+  /** Device tasks by state, and firmware rollouts not over yet with their devices upgrading or waiting for an idle phone. */
+  tasks: z.object({ scheduled: count, running: count, rollouts: z.object({ active: count, devicesUpgrading: count, devicesWaitingIdle: count }) }),
   managementAgent: z.object({
     relayId: z.string().nullable(),
     /** Tenant this relay registers for (an identifier, not a secret; the PIN never appears). */

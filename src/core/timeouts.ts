@@ -316,6 +316,18 @@ export const timeouts = {
     ms: 5_000,
     bounds: 'A CLI command (status, images, diag) asking the running relay over the admin port.',
   },
+  doctorStep: {
+    area: 'dms',
+    kind: 'timeout',
+    ms: 10_000,
+    bounds: '`cloud-relay doctor`: each step on the path to the DMS (DNS, TCP or proxy CONNECT, TLS, the API call, the WebSocket upgrade) fails when it takes longer.',
+  },
+  cliRolloutsFollow: {
+    area: 'local',
+    kind: 'interval',
+    ms: 1_000,
+    bounds: '`cloud-relay rollouts --follow` asking the running relay again and redrawing its progress bars.',
+  },
   cliJournal: {
     area: 'local',
     kind: 'timeout',

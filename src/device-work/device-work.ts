@@ -155,7 +155,7 @@ export class DeviceWork implements Component {
       log: o.log.child({ part: 'rollouts' }),
       image: (id) => images(id),
       callState: (deviceId) => calls.history(deviceId),
-      upgrade: deviceUpgrader({ drivers: this.drivers, lock, images }),
+      upgrade: deviceUpgrader({ drivers: this.drivers, lock, images, site: () => o.registration.current()?.site, log: o.log.child({ part: 'rollouts' }) }),
       report: { state: (b) => void o.outbox.enqueue('rollout.state', b), result: (b) => void o.outbox.enqueue('rollout.result', b) },
     });
     this.poller = new DevicePoller({

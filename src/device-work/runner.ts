@@ -14,7 +14,7 @@ import type { InboundHandlers } from '../management-agent/ports.js';
 import { FrameRefused, type Outbox, type Registration } from '../core/ports.js';
 import type { CommandExecutor, CommandResult } from './executor.js';
 import { retryDelay, type RetryPolicy } from './retry.js';
-import { SiteSubnets } from './site.js';
+import { SiteRule } from './site.js';
 import { parseStoredTarget } from './stored-target.js';
 import { relayMetrics } from '../metrics/relay-metrics.js';
 import { timeouts } from '../core/timeouts.js';
@@ -308,8 +308,9 @@ export class TaskRunner {
     const expiresAt = this.d.tasks.get(taskId)?.expiresAt ?? null;
     const target = expiresAt !== null ? { ...parsed.target, expiresAt } : parsed.target;
     const reg = this.d.registration();
-    if (reg?.site.siteSpecific && !this.siteOf(reg.site.subnets).contains(target.ip)) {
-      this.finishDevice(taskId, row, { outcome: 'not_applicable', reason: `outside this relay's site (${target.ip} is not in ${reg.site.subnets.join(', ') || 'any subnet'})` });
+    const outside = this.site.refusal(reg?.site, target.ip);
+    if (outside !== undefined) {
+      this.finishDevice(taskId, row, { outcome: 'not_applicable', reason: outside });
       return undefined;
     }
     // Decided before the phone is contacted: nothing is sent for a kind its driver cannot do.
@@ -342,16 +343,7 @@ export class TaskRunner {
     });
   }
 
-  private site: { subnets: readonly string[]; set: SiteSubnets } | undefined;
-
-  /** Parsed once per registration, not once per device. */
-  private siteOf(subnets: readonly string[]): SiteSubnets {
-    if (this.site?.subnets !== subnets) {
-      this.site = { subnets, set: new SiteSubnets(subnets) };
-      if (this.site.set.invalid.length > 0) this.d.log.warn({ invalid: this.site.set.invalid }, 'site subnets from the DMS that are not CIDR ranges are ignored');
-    }
-    return this.site.set;
-  }
+  private readonly site = new SiteRule((invalid) => this.d.log.warn({ invalid }, 'site subnets from the DMS that are not CIDR ranges are ignored'));
 
   private finishDevice(taskId: string, row: TaskDeviceRow, result: CommandResult): void {
     this.d.tasks.transaction(() => {

@@ -23,3 +23,30 @@ export class SiteSubnets {
     return type !== undefined && this.list.check(ip, type);
   }
 }
+
+/** The site part of the relay's registration (docs/protocol.md §1). */
+export interface SiteInfo {
+  readonly subnets: readonly string[];
+  readonly siteSpecific: boolean;
+}
+
+/**
+ * The site rule tasks and rollouts share: a site-specific relay leaves devices outside its
+ * subnets alone (not_applicable with this reason). Subnets are parsed once per registration.
+ */
+export class SiteRule {
+  private parsed: { subnets: readonly string[]; set: SiteSubnets } | undefined;
+
+  constructor(private readonly onInvalid: (invalid: readonly string[]) => void) {}
+
+  /** Why `ip` is outside the site, or undefined when the device may be worked on. */
+  refusal(site: SiteInfo | undefined, ip: string): string | undefined {
+    if (!site?.siteSpecific) return undefined;
+    if (this.parsed?.subnets !== site.subnets) {
+      this.parsed = { subnets: site.subnets, set: new SiteSubnets(site.subnets) };
+      if (this.parsed.set.invalid.length > 0) this.onInvalid(this.parsed.set.invalid);
+    }
+    if (this.parsed.set.contains(ip)) return undefined;
+    return `outside this relay's site (${ip} is not in ${site.subnets.join(', ') || 'any subnet'})`;
+  }
+}

@@ -97,7 +97,7 @@ export function wireDeviceWork(o: {
     phoneRoutes: work.phoneRoutes(),
     handlers: work.handlers(),
     status: {
-      tasks: () => work.tasks.counts(),
+      tasks: () => ({ ...work.tasks.counts(), rollouts: work.rollouts.counts() }),
       devices: () => work.devices.counts(),
       deviceWork: () => work.statusSection(),
       rollouts: () => work.rollouts.summaries(ROLLOUTS_SHOWN),
@@ -105,6 +105,6 @@ export function wireDeviceWork(o: {
       recentTasks: () => work.tasks.recent(RECENT_TASKS_SHOWN).map((t) => ({ ...t, createdAt: new Date(t.createdAt).toISOString() })),
     },
     readiness: [],
-    adminViews: {},
+    adminViews: { '/rollouts': () => work.rollouts.view() },
   };
 }

@@ -1,4 +1,6 @@
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { createRequire } from 'node:module';
+import type * as FastXmlParser from 'fast-xml-parser';
+import type { XMLParser } from 'fast-xml-parser';
 import { RelayError } from '../errors.js';
 
 /**
@@ -59,9 +61,19 @@ const CDATA = '#cdata';
 /**
  * fast-xml-parser does the tokenising; its own entity handling is off (decoding is the single
  * pass above), values stay strings (a MAC like 0004f2… must not become a number), and the
- * document order of children is kept so callers can count and name them.
+ * document order of children is kept so callers can count and name them. It is loaded on the
+ * first document, not at start: a relay that never hears XML from a phone does not keep the
+ * parser's code in memory.
  */
-const parser = new XMLParser({
+let fxp: { parser: XMLParser; validate: (typeof FastXmlParser.XMLValidator)['validate'] } | undefined;
+function xmlLibrary(): NonNullable<typeof fxp> {
+  if (fxp) return fxp;
+  const lib = createRequire(import.meta.url)('fast-xml-parser') as typeof FastXmlParser;
+  fxp = { parser: new lib.XMLParser(PARSER_OPTIONS), validate: (text, opts) => lib.XMLValidator.validate(text, opts) };
+  return fxp;
+}
+
+const PARSER_OPTIONS: ConstructorParameters<typeof XMLParser>[0] = {
   preserveOrder: true,
   ignoreAttributes: false,
   attributeNamePrefix: '',
@@ -75,7 +87,7 @@ const parser = new XMLParser({
   cdataPropName: CDATA,
   // One more than any caller allows, so the depth check below gives the clearer message.
   maxNestedTags: 64,
-});
+};
 
 type Node = Record<string, unknown>;
 
@@ -106,7 +118,8 @@ export function parseXml(input: string | Buffer, limits: XmlLimits = {}): XmlEle
   if (size > maxBytes) throw new XmlError('XML_TOO_LARGE', `document is ${size} bytes, over the limit of ${maxBytes}`);
   const text = typeof input === 'string' ? input : input.toString('utf8');
   if (/<!DOCTYPE/i.test(text)) throw new XmlError('XML_DTD_REFUSED', 'DTDs are not accepted (a DOCTYPE could declare entities)');
-  const valid = XMLValidator.validate(text);
+  const { parser, validate } = xmlLibrary();
+  const valid = validate(text);
   if (valid !== true) throw new XmlError('XML_MALFORMED', `malformed XML at line ${valid.err.line}, column ${valid.err.col}: ${valid.err.msg}`);
   let nodes: Node[];
   try {

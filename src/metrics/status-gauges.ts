@@ -15,6 +15,7 @@ export const METRIC_SECTIONS = [
   'firmwareCache',
   'ipGuard',
   'deviceWork',
+  'rollouts',
 ] as const satisfies readonly SectionName[];
 export type MetricsDocument = StatusPart<(typeof METRIC_SECTIONS)[number]>;
 
@@ -133,6 +134,58 @@ export function registerStatusGauges(registry: Registry, src: StatusMetricSource
       const t = doc().tasks;
       this.set({ state: 'scheduled' }, t.scheduled);
       this.set({ state: 'running' }, t.running);
+    },
+  });
+  new Gauge({
+    name: 'cloud_relay_rollouts_active',
+    help: 'Firmware rollouts not over yet (waiting for their window or image, running, or paused)',
+    registers,
+    collect() {
+      this.set(doc().tasks.rollouts.active);
+    },
+  });
+  new Gauge({
+    name: 'cloud_relay_rollout_devices_active',
+    help: 'Devices of unfinished rollouts now upgrading, or skipped until their phone has been idle long enough',
+    labelNames: ['phase'] as const,
+    registers,
+    collect() {
+      const r = doc().tasks.rollouts;
+      this.set({ phase: 'upgrading' }, r.devicesUpgrading);
+      this.set({ phase: 'waiting_idle' }, r.devicesWaitingIdle);
+    },
+  });
+  // Per rollout for the few the status document lists (the newest): bounded label sets.
+  new Gauge({
+    name: 'cloud_relay_rollout_devices',
+    help: 'Devices of each listed rollout by phase',
+    labelNames: ['rollout', 'phase'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const r of doc().rollouts) {
+        const t = r.totals;
+        const phases: [string, number][] = [
+          ['upgraded', t.upgraded],
+          ['already_current', t.alreadyCurrent],
+          ['in_progress', t.inProgress],
+          ['waiting_idle', t.waitingIdle],
+          ['failed', t.failed],
+          ['not_applicable', t.notApplicable],
+          ['not_started', t.notStarted],
+        ];
+        for (const [phase, n] of phases) this.set({ rollout: r.rolloutId, phase }, n);
+      }
+    },
+  });
+  new Gauge({
+    name: 'cloud_relay_rollout_state',
+    help: 'State of each listed rollout: 1 for its current state (waiting, running, paused, aborted, cancelled, done)',
+    labelNames: ['rollout', 'state'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const r of doc().rollouts) this.set({ rollout: r.rolloutId, state: r.state }, 1);
     },
   });
   new Gauge({

@@ -170,17 +170,35 @@ export function sealLegacySecrets(db: Db): { rows: number } {
   return { rows };
 }
 
+/** What a target's credentials say once their sealed password went with a forgotten key. */
+const FORGOTTEN = 'SECRETS_UNREADABLE: the secrets key was lost (cloud-relay db forget-secrets); the DMS must send this device again';
+
 /**
  * The admin's way out when the key is lost for good: the database forgets which key sealed
  * its secrets (the next start creates a new key), frames waiting with a sealed copy are
- * refused. Sealed passwords left in rows then fail their command with SECRETS_UNREADABLE.
+ * refused, and rollout devices not finished lose their sealed password (the ciphertext of a
+ * lost key is of no use; such a device fails with SECRETS_UNREADABLE instead of being tried).
+ * Sealed passwords left in other rows fail their command with SECRETS_UNREADABLE when read.
  */
-export function forgetSecrets(db: Db): { frames: number } {
+export function forgetSecrets(db: Db): { frames: number; rolloutDevices: number } {
   return db.transaction(() => {
     forgetKeyId(new KvStore(db));
     const frames = db
       .prepare("UPDATE inbound_frames SET state = 'refused', reason = ?, sealed = NULL WHERE sealed IS NOT NULL")
       .run('SECRETS_UNREADABLE: the secrets key was lost; the frame cannot be run again').changes;
-    return { frames };
+    let rolloutDevices = 0;
+    const rows = db
+      .prepare<[], { rolloutId: string; seq: number; target: string }>(
+        "SELECT rollout_id AS rolloutId, seq, target FROM rollout_devices WHERE json_valid(target) AND json_extract(target, '$.credentials.password') <> ''",
+      )
+      .all();
+    const set = db.prepare('UPDATE rollout_devices SET target = ? WHERE rollout_id = ? AND seq = ?');
+    for (const r of rows) {
+      const t = JSON.parse(r.target) as TargetJson;
+      if (typeof t.credentials?.password !== 'string' || !isSealed(t.credentials.password)) continue;
+      set.run(JSON.stringify({ ...t, credentials: { user: t.credentials.user, unreadable: FORGOTTEN } }), r.rolloutId, r.seq);
+      rolloutDevices++;
+    }
+    return { frames, rolloutDevices };
   })();
 }

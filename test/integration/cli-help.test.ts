@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { CLI } from '../helpers/child.js';
 
-const COMMANDS = ['start', 'status', 'config', 'register', 'cert', 'ip', 'images', 'diag'];
+const COMMANDS = ['start', 'status', 'config', 'register', 'cert', 'ip', 'images', 'diag', 'doctor'];
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

@@ -21,6 +21,10 @@ describe('npm run demo', () => {
       expect(out).toMatch(/readiness: 200/);
       expect(out).toMatch(/heartbeat #2 from relay/);
       expect(out).toMatch(/relay answered task [0-9a-f]{8}: (ack|nack)/);
+      // OpenStage phones beside the Polycom ones: a read, a write held back during a call, a deployment from the cache.
+      expect(out).toMatch(/read e164 and device-type: success/);
+      expect(out).toMatch(/write display-id during a call: success \(the phone was in a call: written once it was idle again\)/);
+      expect(out).toMatch(/software deployment of openstage-v3r5\.16 from the cache: success \(upgraded from the relay cache\)/);
       expect(out).toMatch(/control channel from relay \S+ closed \(1001/);
       expect(out).toContain('stopped.');
     } finally {

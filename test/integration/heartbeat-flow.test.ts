@@ -38,7 +38,7 @@ describe('heartbeat (PROTOCOL §2)', () => {
       cache: { bytes: expect.any(Number), objects: expect.any(Number), hits: expect.any(Number), misses: expect.any(Number) },
       images: { synced: expect.any(Number), syncing: expect.any(Number), failed: expect.any(Number) },
       devices: { known: expect.any(Number), online: expect.any(Number) },
-      tasks: { scheduled: expect.any(Number), running: expect.any(Number) },
+      tasks: { scheduled: expect.any(Number), running: expect.any(Number), rollouts: { active: 0, devicesUpgrading: 0, devicesWaitingIdle: 0 } },
       outboxDepth: 0,
     });
     expect(h.sim.relay(relayId)?.state).toBe('Active');

@@ -23,6 +23,8 @@ const EXPECTED: Record<string, string> = {
   cloud_relay_control_reconnects_total: 'counter',
   cloud_relay_outbox_depth: 'gauge',
   cloud_relay_tasks: 'gauge',
+  cloud_relay_rollouts_active: 'gauge',
+  cloud_relay_rollout_devices_active: 'gauge',
   cloud_relay_device_commands_total: 'counter',
   cloud_relay_device_command_duration_seconds: 'histogram',
   cloud_relay_devices_known: 'gauge',

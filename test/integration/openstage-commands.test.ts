@@ -145,7 +145,7 @@ describe('task commands against simulated OpenStage phones', () => {
     await work.poller.poll({ deviceId: t.deviceId, target: JSON.stringify(t) });
     await waitFor(() => statusOf(t.deviceId).length === 1, { message: 'device.status of the polled phone' });
     expect(statusOf(t.deviceId)[0]!.frame).toMatchObject({ online: true, firmware: 'V3 R5.14.0' });
-    expect(polled.phone(0).log.at(-1)).toBe('solicited: ReadItems CleanUp');
+    await waitFor(() => polled.phone(0).log.at(-1) === 'solicited: ReadItems CleanUp', { message: 'the poll as the phone saw it' });
     // Polled again within the minute: put off, not sent, and the phone is not reported offline.
     const deferred = work.poller.deferred;
     await work.poller.poll({ deviceId: t.deviceId, target: JSON.stringify(t) });

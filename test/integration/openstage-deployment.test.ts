@@ -25,7 +25,7 @@ let farm: OpenStageFarm;
 let relayId: string;
 const dms = new DmsImages({ images: [FIRMWARE, LOGO] });
 const base = 1_000 + (process.pid % 400) * 20;
-// phone roles: 0 upgraded, 1 flash fails, 2 already current, 3 logo, 4 rollout, 5 call during deployment
+// phone roles: 0 upgraded, 1 flash fails, 2 already current, 3 logo, 4 rollout, 5 call during deployment, 6 verify
 const phoneGets = (i: number) => farm.phone(i).downloads;
 
 beforeAll(async () => {
@@ -40,7 +40,7 @@ beforeAll(async () => {
     timeoutMs: 30_000,
     message: 'images synced',
   });
-  farm = await OpenStageFarm.start({ count: 6, firstIndex: base, hosts: { [FQDN]: '127.0.0.1' } });
+  farm = await OpenStageFarm.start({ count: 7, firstIndex: base, hosts: { [FQDN]: '127.0.0.1' } });
   farm.phone(1).faults.deploymentFails = true;
   farm.phone(2).items.set('software-version', FIRMWARE.version);
 }, 60_000);
@@ -128,6 +128,17 @@ describe('OpenStage software and file deployment from the relay cache', () => {
     const res = sim.received(relayId, 'rollout.result').find((f) => f.frame.rolloutId === rolloutId)!.frame;
     expect(res).toMatchObject({ deviceId: farm.target(4).deviceId, outcome: 'success' });
     expect(farm.phone(4).items.get('software-version')).toBe(FIRMWARE.version);
+  });
+
+  it('verify (after a relay restart mid-deployment) only reads the version: no deployment, no download URL', async () => {
+    const choice = h.daemon.deviceWork!.drivers.choose('openstage', 'updateFirmware');
+    if (!choice.ok) throw new Error(choice.reason);
+    const r = await choice.driver.updateFirmware!(farm.target(6), { imageId: FIRMWARE.imageId, version: FIRMWARE.version, path: FIRMWARE.path }, 'verify');
+    expect(r).toMatchObject({ outcome: 'failure', toVersion: 'V3 R5.14.0', reason: expect.stringContaining(`runs V3 R5.14.0, not ${FIRMWARE.version}`) });
+    expect(farm.phone(6).deployments).toBe(0);
+    // The phone notes the interaction once it has the CleanUp, just after the driver is done.
+    await waitFor(() => farm.phone(6).log.length > 0, { message: 'interaction over on the phone' });
+    expect(farm.phone(6).log).toEqual(['solicited: ReadItems CleanUp']);
   });
 });
 

@@ -11,6 +11,8 @@ import { startHarness, type Harness } from '../helpers/harness.js';
 import { tempDir } from '../helpers/relay-config.js';
 import { waitFor } from '../helpers/wait.js';
 import { runTask } from '../helpers/devices.js';
+import { runCli } from '../helpers/child.js';
+import { request } from 'undici';
 
 /**
  * Firmware rollouts end to end over real sockets: the DMS simulator sends rollout.submit, the
@@ -34,6 +36,7 @@ const frames = (type: string, rolloutId: string) =>
     .received(relayId, type)
     .filter((f) => f.frame.rolloutId === rolloutId)
     .map((f) => f.frame);
+const admin = () => new URL(h.adminUrl()).host;
 const lastState = (rolloutId: string) => frames('rollout.state', rolloutId).at(-1) as { state: string; reason?: string; totals: Record<string, number> } | undefined;
 
 beforeAll(async () => {
@@ -110,8 +113,22 @@ describe('firmware rollout', () => {
       await waitFor(() => frames('rollout.result', rolloutId).length >= PHONES - inCall.length, { timeoutMs: 120_000, message: 'results of the idle phones' });
       expect(inCall.every((p) => p.firmware === '6.4.3.1234' && p.reboots === 0)).toBe(true);
       await waitFor(() => (lastState(rolloutId)?.totals.waitingIdle ?? 0) === inCall.length, { timeoutMs: 20_000, message: 'waitingIdle reported' });
+      // What an admin sees meanwhile: the status (and so the heartbeat's tasks section) and `cloud-relay rollouts`.
+      expect(h.daemon.statusDocument().tasks.rollouts).toEqual({ active: 1, devicesUpgrading: 0, devicesWaitingIdle: inCall.length });
+      const list = await runCli(['rollouts', '--admin', admin()]);
+      expect(list.code).toBe(0);
+      expect(list.stdout).toMatch(/^ROLLOUT +STATE +TOTAL +UPGRADED +CURRENT +RUNNING +IDLE-WAIT +FAILED +N\/A +NOT-STARTED +WINDOW$/m);
+      expect(list.stdout).toMatch(new RegExp(`^ro-200 +running +200 +${PHONES - inCall.length} +0 +0 +3 +0 +0 +0 +open$`, 'm'));
+      // --follow (not a terminal: plain lines per change) runs until the rollout is over.
+      const follow = runCli(['rollouts', 'show', rolloutId, '--follow', '--admin', admin()]);
       for (const p of inCall) p.endCall();
       await waitFor(() => lastState(rolloutId)?.state === 'done', { timeoutMs: 60_000, message: 'rollout done' });
+      const followed = await follow;
+      expect(followed.code).toBe(0);
+      expect(followed.stdout).toMatch(/^ro-200 +running +\[#+\.*\] +99% {2}window: open$/m);
+      expect(followed.stdout.trimEnd().split('\n').slice(-2).join('\n')).toMatch(
+        /^ro-200 +done +\[#{24}\] 100% {2}window: -\n +upgraded 200, already current 0, upgrading 0, waiting for idle 0, failed 0, not applicable 0, not started 0 of 200$/,
+      );
     } finally {
       clearInterval(timer);
     }
@@ -124,6 +141,20 @@ describe('firmware rollout', () => {
     expect(peak).toBeGreaterThan(1);
     expect(dms.fileRequests(IMAGE.imageId) - fetchesBefore).toBe(0); // the image was synced once before; phones got it from the cache
     expect(lastState(rolloutId)).toMatchObject({ state: 'done', totals: { total: PHONES, upgraded: PHONES, failed: 0, notStarted: 0 } });
+    const show = await runCli(['rollouts', 'show', rolloutId, '--admin', admin()]);
+    expect(show.code).toBe(0);
+    expect(show.stdout).toMatch(/^state +done$/m);
+    expect(show.stdout).toMatch(/^policy +once; at most 20 at once; idle 0 min before a phone starts$/m);
+    expect(show.stdout).toMatch(/^devices +upgraded 200, already current 0, upgrading 0, waiting for idle 0, failed 0, not applicable 0, not started 0 of 200$/m);
+    const json = await runCli(['rollouts', 'show', rolloutId, '--json', '--admin', admin()]);
+    expect(JSON.parse(json.stdout)).toMatchObject({ rolloutId, state: 'done', window: null, totals: { upgraded: PHONES }, failures: [] });
+    expect(await runCli(['rollouts', 'show', 'no-such-rollout', '--admin', admin()])).toMatchObject({ code: 66, stderr: expect.stringContaining('no rollout no-such-rollout') });
+    // Prometheus sees the same figures.
+    const metrics = await (await request(`http://${admin()}/metrics`)).body.text();
+    expect(metrics).toContain(`cloud_relay_rollout_devices{rollout="${rolloutId}",phase="upgraded"} ${PHONES}`);
+    expect(metrics).toContain(`cloud_relay_rollout_state{rollout="${rolloutId}",state="done"} 1`);
+    expect(metrics).toMatch(/^cloud_relay_rollouts_active 0$/m);
+    expect(metrics).toMatch(/^cloud_relay_rollout_devices_active\{phase="upgrading"\} 0$/m);
   }, 240_000);
 
   it('aborts at 20 % failures: nothing new starts, every device still gets one result', async () => {
@@ -148,6 +179,11 @@ describe('firmware rollout', () => {
     expect(new Set(results.map((r) => r.deviceId)).size).toBe(30);
     expect(results.filter((r) => String(r.reason).startsWith('not started')).length).toBeGreaterThan(0);
     expect(results.filter((r) => r.outcome === 'failure' && String(r.reason).includes('came back with 6.4.3.1234')).length).toBe(5);
+    const show = await runCli(['rollouts', 'show', rolloutId, '--admin', admin()]);
+    expect(show.stdout).toMatch(/^state +aborted: 5 of \d+ devices failed/m);
+    expect(show.stdout).toMatch(/^failed +dev-[0-9a-f]{12}: the phone came back with 6\.4\.3\.1234, not 6\.5\.0/m);
+    // Following an aborted rollout ends at once, with exit 1.
+    expect(await runCli(['rollouts', 'show', rolloutId, '--follow', '--admin', admin()])).toMatchObject({ code: 1 });
     for (const p of group.slice(0, 5)) p.faults.upgradeFails = false;
   }, 120_000);
 

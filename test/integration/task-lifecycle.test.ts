@@ -61,7 +61,7 @@ describe('task lifecycle', () => {
     const del = h.sim.sendFrame(relayId, { type: 'task.delete', taskId });
     expect(await answered(h, relayId, del)).toBe('ack');
     await waitFor(() => statesOf(h.sim, relayId, taskId).some((s) => s.state === 'deleted'), { message: 'deleted state' });
-    expect(h.daemon.statusDocument().tasks).toEqual({ scheduled: 0, running: 0 });
+    expect(h.daemon.statusDocument().tasks).toEqual({ scheduled: 0, running: 0, rollouts: { active: 0, devicesUpgrading: 0, devicesWaitingIdle: 0 } });
     const unknown = h.sim.sendFrame(relayId, { type: 'task.update', taskId: 'no-such-task', name: 'x' });
     expect(await answered(h, relayId, unknown)).toMatch(/nack.*unknown taskId no-such-task/);
 

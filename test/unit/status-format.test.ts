@@ -19,7 +19,7 @@ const doc = {
   cache: { bytes: 0, objects: 0, hits: 0, misses: 0 },
   images: { synced: 3, syncing: 1, failed: 0 },
   devices: { known: 1200, online: 1187 },
-  tasks: { scheduled: 2, running: 0 },
+  tasks: { scheduled: 2, running: 0, rollouts: { active: 1, devicesUpgrading: 20, devicesWaitingIdle: 3 } },
   managementAgent: {
     relayId: 'r-1',
     tenantId: 't-1',
@@ -59,6 +59,7 @@ describe('cloud-relay status table', () => {
     expect(text).toMatch(/^firmware cache +3 objects, 3\.0 GiB of 40\.0 GiB; 10 hits, 2 misses, 1 fills running$/m);
     expect(text).toMatch(/^devices +1200 known, 1187 online$/m);
     expect(text).toMatch(/^ip guard +900 whitelisted, 2 blocked$/m);
+    expect(text).toMatch(/^tasks +2 scheduled, 0 running; rollouts 1 active \(20 phones upgrading, 3 waiting for idle\)$/m);
     expect(text).toMatch(
       /^listening on\n {2}phone HTTPS {8}https:\/\/0\.0\.0\.0:443 {4}phones: provisioning, firmware, notifications\n {2}admin {14}http:\/\/127\.0\.0\.1:9090 {2}health/m,
     );

@@ -30,7 +30,7 @@ function fullDocument(): PageDocument {
     cache: { bytes: 0, objects: 0, hits: 0, misses: 0 },
     images: { synced: 1, syncing: 1, failed: 0 },
     devices: { known: 3, online: 2 },
-    tasks: { scheduled: 0, running: 1 },
+    tasks: { scheduled: 0, running: 1, rollouts: { active: 1, devicesUpgrading: 2, devicesWaitingIdle: 1 } },
     managementAgent: {
       relayId: 'r-123',
       tenantId: 't-4711',
@@ -230,7 +230,7 @@ describe('status page render', () => {
     doc.phones = { known: 0, online: 0, groups: [], otherGroups: { groups: 0, known: 0, online: 0 }, recentlyOffline: [] };
     doc.firmwareSync!.images = [];
     doc.recentTasks = [];
-    doc.tasks = { scheduled: 0, running: 0 };
+    doc.tasks = { scheduled: 0, running: 0, rollouts: { active: 0, devicesUpgrading: 0, devicesWaitingIdle: 0 } };
     doc.ipGuard = { whitelisted: 0, blocked: 0, addresses: [] };
     doc.cert = { valid: false, reason: 'the certificate manager has not loaded one' };
     const page = renderStatusPage(doc, NOW);

@@ -8,6 +8,8 @@ import { forgetSecrets, sealLegacySecrets, secretsOf } from '../../src/store/sec
 import { InboundRepository } from '../../src/store/inbound.js';
 import { TaskRepo } from '../../src/store/tasks.js';
 import { DeviceRepo } from '../../src/store/devices.js';
+import { RolloutRepo } from '../../src/store/rollouts.js';
+import { parseStoredTarget } from '../../src/device-work/stored-target.js';
 import { tempDir } from '../helpers/relay-config.js';
 
 const memoryRecord = (): KeyRecord & { m: Map<string, string> } => {
@@ -154,6 +156,25 @@ describe('stored secrets', () => {
     db = openDb(join(dir, 'data'));
     secretsOf(db);
     expect(JSON.parse(new DeviceRepo(db).get('d1')!.target).credentials.unreadable).toMatch(/^SECRETS_UNREADABLE/);
+  });
+
+  it('forget-secrets blanks the sealed password of rollout devices not finished: no ciphertext of the lost key is left, the device fails SECRETS_UNREADABLE', () => {
+    const rollouts = new RolloutRepo(db);
+    rollouts.insert({ rolloutId: 'r1', name: 'r', imageId: 'img', policy: '{}' }, [{ deviceId: 'd1', target: target('rollout-pw') }], 1);
+    const raw = () => db.prepare('SELECT target FROM rollout_devices').pluck().get() as string;
+    const sealed = JSON.parse(raw()).credentials.password as string;
+    expect(sealed).not.toContain('rollout-pw');
+    const keyFile = keySource(join(dir, 'data'), undefined, {}).path;
+    db.close();
+    rmSync(keyFile);
+    db = openDb(join(dir, 'data'));
+    expect(forgetSecrets(db)).toMatchObject({ rolloutDevices: 1 });
+    expect(raw()).not.toContain(sealed);
+    db.close();
+    db = openDb(join(dir, 'data'));
+    secretsOf(db);
+    const [row] = new RolloutRepo(db).next('r1', 2, 10);
+    expect(parseStoredTarget(row!.target)).toEqual({ ok: false, reason: expect.stringMatching(/^stored device password unusable: SECRETS_UNREADABLE: the secrets key was lost/) });
   });
 
   it('rows from an older relay are sealed (or dropped when done) once at start', () => {
