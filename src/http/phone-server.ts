@@ -79,7 +79,7 @@ export class PhoneServer {
     });
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket));
     this.server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-      if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT' && !socket.destroyed) this.cut.note('handshakeTimeouts', phoneAddressOf(socket));
+      if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') this.handshakeTimedOut(socket);
       else if (this.debug) o.log.debug({ ip: phoneAddressOf(socket), err: errorMessage(err) }, 'TLS handshake failed');
       // With a listener here Node only reports a handshake timeout; the socket stays open
       // (an idle connection would be held forever) unless it is destroyed.
@@ -130,7 +130,19 @@ export class PhoneServer {
     this.cut.report();
   }
 
+  /** Node reports a handshake timeout as a TLS and as an HTTP client error: counted once. */
+  private handshakeTimedOut(socket: Socket): void {
+    if (!this.timedOut.has(socket)) {
+      this.timedOut.add(socket);
+      this.cut.note('handshakeTimeouts', phoneAddressOf(socket));
+    }
+    socket.destroy();
+  }
+
+  private readonly timedOut = new WeakSet<Socket>();
+
   private onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+    if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') return this.handshakeTimedOut(socket);
     const ip = phoneAddressOf(socket);
     const code = err.code ?? 'CLIENT_ERROR';
     if (code === 'ECONNRESET' || !socket.writable) {
