@@ -28,13 +28,13 @@ const MAX_CONCURRENT = 500;
 const IMAGE_BYTES = 4 * 1024 * 1024;
 const REBOOT_MS = 2_000;
 /** How often an upgrading phone is asked whether it is back: the relay's devices.upgradePollMs and the floor's alike. */
-const POLL_MS = 250;
+const POLL_MS = 1_000;
 const PER_ROLLOUT = 5_000;
 const OLD_VERSION = '6.4.3.1234';
 const IMAGE = { imageId: 'vvx-6.5.0', version: '6.5.0', path: '/swupdate/vvx/6.5.0/sip.ld', size: IMAGE_BYTES, models: ['VVX 450'] };
 const FQDN = 'relay.bench.example';
 const TIMEOUT_MS = 10 * 60_000;
-const HARD_LIMIT_MS = 25 * 60_000;
+const HARD_LIMIT_MS = Number(process.env.BENCH_HARD_LIMIT_MINUTES ?? 25) * 60_000;
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

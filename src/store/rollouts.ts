@@ -69,7 +69,6 @@ export class RolloutRepo {
       next: db.prepare<[string, number, number], RolloutDeviceRow>(
         `SELECT ${D_COLS} FROM rollout_devices WHERE rollout_id = ? AND phase IN ('pending', 'waiting_idle') AND (retry_at IS NULL OR retry_at <= ?) ORDER BY seq LIMIT ?`,
       ),
-      toStart: db.prepare<[string], { n: number }>("SELECT COUNT(*) AS n FROM rollout_devices WHERE rollout_id = ? AND phase IN ('pending', 'waiting_idle')"),
       earliestRetry: db.prepare<[string], { t: number | null }>("SELECT MIN(retry_at) AS t FROM rollout_devices WHERE rollout_id = ? AND phase = 'waiting_idle'"),
       inPhase: db.prepare<[string, string], RolloutDeviceRow>(`SELECT ${D_COLS} FROM rollout_devices WHERE rollout_id = ? AND phase = ? ORDER BY seq`),
       markRunning: db.prepare(
@@ -81,26 +80,28 @@ export class RolloutRepo {
         "UPDATE rollout_devices SET phase = ?, from_version = ?, to_version = ?, reason = ?, finished_at = ?, target = CASE WHEN json_valid(target) AND json_extract(target, '$.credentials.password') IS NOT NULL THEN json_set(target, '$.credentials.password', '') ELSE target END WHERE rollout_id = ? AND seq = ? AND phase NOT IN ('upgraded', 'already_current', 'failed', 'not_applicable', 'not_started')",
       ),
       unstarted: db.prepare<[string], RolloutDeviceRow>(`SELECT ${D_COLS} FROM rollout_devices WHERE rollout_id = ? AND phase IN ('pending', 'waiting_idle') ORDER BY seq`),
+      // From the counts the triggers of migration 009 keep: constant time however many devices.
       totals: db.prepare<[string], RolloutTotals>(
-        `SELECT COUNT(*) AS total,
-           COALESCE(SUM(phase = 'upgraded'), 0) AS upgraded,
-           COALESCE(SUM(phase = 'already_current'), 0) AS alreadyCurrent,
-           COALESCE(SUM(phase = 'running'), 0) AS inProgress,
-           COALESCE(SUM(phase = 'waiting_idle'), 0) AS waitingIdle,
-           COALESCE(SUM(phase = 'failed'), 0) AS failed,
-           COALESCE(SUM(phase = 'not_applicable'), 0) AS notApplicable,
-           COALESCE(SUM(phase IN ('pending', 'not_started')), 0) AS notStarted
-         FROM rollout_devices WHERE rollout_id = ?`,
+        `SELECT COALESCE(SUM(n), 0) AS total,
+           COALESCE(SUM(CASE WHEN phase = 'upgraded' THEN n END), 0) AS upgraded,
+           COALESCE(SUM(CASE WHEN phase = 'already_current' THEN n END), 0) AS alreadyCurrent,
+           COALESCE(SUM(CASE WHEN phase = 'running' THEN n END), 0) AS inProgress,
+           COALESCE(SUM(CASE WHEN phase = 'waiting_idle' THEN n END), 0) AS waitingIdle,
+           COALESCE(SUM(CASE WHEN phase = 'failed' THEN n END), 0) AS failed,
+           COALESCE(SUM(CASE WHEN phase = 'not_applicable' THEN n END), 0) AS notApplicable,
+           COALESCE(SUM(CASE WHEN phase IN ('pending', 'not_started') THEN n END), 0) AS notStarted
+         FROM rollout_phase_counts WHERE rollout_id = ?`,
       ),
+      toStart: db.prepare<[string], { n: number }>("SELECT COALESCE(SUM(n), 0) AS n FROM rollout_phase_counts WHERE rollout_id = ? AND phase IN ('pending', 'waiting_idle')"),
       failures: db.prepare<[string, number], { deviceId: string; reason: string | null }>(
         "SELECT device_id AS deviceId, reason FROM rollout_devices WHERE rollout_id = ? AND phase = 'failed' ORDER BY finished_at DESC, seq DESC LIMIT ?",
       ),
-      // Devices of unfinished rollouts only (by the rollout_id index): finished ones keep their rows for the record.
+      // Devices of unfinished rollouts only: finished ones keep their rows for the record.
       counts: db.prepare<[], RolloutCounts>(
         `SELECT (SELECT COUNT(*) FROM rollouts WHERE finished_at IS NULL AND state IN ('waiting', 'running', 'paused')) AS active,
-           COALESCE(SUM(phase = 'running'), 0) AS devicesUpgrading,
-           COALESCE(SUM(phase = 'waiting_idle'), 0) AS devicesWaitingIdle
-         FROM rollout_devices WHERE rollout_id IN (SELECT rollout_id FROM rollouts WHERE finished_at IS NULL)`,
+           COALESCE(SUM(CASE WHEN phase = 'running' THEN n END), 0) AS devicesUpgrading,
+           COALESCE(SUM(CASE WHEN phase = 'waiting_idle' THEN n END), 0) AS devicesWaitingIdle
+         FROM rollout_phase_counts WHERE rollout_id IN (SELECT rollout_id FROM rollouts WHERE finished_at IS NULL)`,
       ),
     };
   }

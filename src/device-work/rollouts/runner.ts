@@ -77,6 +77,7 @@ const STATE_MIN_INTERVAL_MS = 10_000;
 /** Even with nothing due, look again this often (call states and image sync change underneath). */
 const IDLE_TICK_MS = 60_000;
 const BATCH = 64;
+const MIN_BATCH = 4;
 
 const realTimers: Timers = {
   set: (fn, ms) => {
@@ -277,7 +278,9 @@ export class RolloutRunner {
         this.wake(at);
         break;
       }
-      const batch = this.p.repo.next(r.rolloutId, now, BATCH);
+      // Only as many rows as may start (each row read opens a sealed password), at least a few to skip phones in a call.
+      const limit = Math.min(BATCH, Math.max(slots, MIN_BATCH));
+      const batch = this.p.repo.next(r.rolloutId, now, limit);
       if (batch.length === 0) break;
       let startedOne = false;
       for (const d of batch) {
@@ -295,7 +298,7 @@ export class RolloutRunner {
         // Re-ask the pacing after every start: with a rate, the next one is due later.
         if (rate !== null || slots === 0) break;
       }
-      if (!startedOne && batch.length < BATCH) break;
+      if (!startedOne && batch.length < limit) break;
     }
     const retry = this.p.repo.earliestRetry(r.rolloutId);
     if (retry !== null) this.wake(Math.max(retry, now + 1));

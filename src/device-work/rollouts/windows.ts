@@ -77,7 +77,6 @@ function ms(iso: string | null | undefined): number | null {
  * again later never finds a second "first" window.
  */
 export function windowAt(s: Schedule, now: number, anchor: number): WindowState {
-  const zone = s.timezone ?? hostTimeZone();
   const notBefore = ms(s.notBefore);
   const notAfter = ms(s.notAfter);
 
@@ -85,6 +84,8 @@ export function windowAt(s: Schedule, now: number, anchor: number): WindowState 
     const w = clip({ start: notBefore ?? anchor, end: Number.POSITIVE_INFINITY }, null, notAfter);
     return state(w, now);
   }
+  // Asked only when a calendar is needed: resolving the host's zone is not free, and this runs on every decision.
+  const zone = s.timezone ?? hostTimeZone();
 
   const onceFrom = s.kind === 'once' ? (notBefore ?? anchor) : null;
   const from = Math.max(now, onceFrom ?? Number.NEGATIVE_INFINITY, notBefore ?? Number.NEGATIVE_INFINITY);

@@ -6,6 +6,7 @@ import * as m005 from './005-tasks-devices.js';
 import * as m006 from './006-rollouts.js';
 import * as m007 from './007-device-summary-columns.js';
 import * as m008 from './008-sealed-frames.js';
+import * as m009 from './009-rollout-phase-counts.js';
 
 export interface Migration {
   readonly version: number;
@@ -14,4 +15,4 @@ export interface Migration {
 }
 
 /** Numbered, append-only: a landed migration is never edited, a fix is a new number. */
-export const migrations: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008];
+export const migrations: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008, m009];
