@@ -164,6 +164,19 @@ export class PhoneFarm {
     for (const s of this.sockets.get(phone) ?? []) s.destroy();
   }
 
+  /** Takes a phone off the network for `ms` (unplugged: nothing listens at its address), then back. */
+  takeDown(index: number, ms: number): boolean {
+    const fp = this.phones[index];
+    if (!fp || !fp.phone.online) return false;
+    fp.phone.online = false;
+    this.offline(fp.phone);
+    setTimeout(() => {
+      fp.phone.online = true;
+      this.listen(fp.phone).catch((err: unknown) => this.opts.onError?.(fp.phone, 'relisten', err));
+    }, ms).unref();
+    return true;
+  }
+
   /** Gives one phone a new certificate (as after a hardware swap), to exercise pinning. */
   async replaceCert(phone: SimPhone): Promise<void> {
     this.servers.set(phone, this.makeServer(await phoneCert()));

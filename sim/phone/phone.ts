@@ -111,6 +111,8 @@ export class SimPhone {
   failedUpgrades = 0;
   syncs = 0;
   resets: string[] = [];
+  /** Every destination dialled, in order (calls end and leave `calls`; this stays). */
+  readonly dialled: string[] = [];
   readonly calls: SimCall[] = [];
   /** name → [value, source]; sources as the phone reports them (default, local, web, device). */
   readonly config = new Map<string, [string, string]>();
@@ -200,6 +202,7 @@ export class SimPhone {
   }
 
   dial(dest: string, line: number): SimCall {
+    this.dialled.push(dest);
     const call: SimCall = { handle: randomBytes(4).toString('hex'), type: 'Outgoing', state: 'Dialtone', remote: dest, line, startedAt: Date.now() };
     this.calls.push(call);
     this.callEvent(call);

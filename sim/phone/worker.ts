@@ -13,7 +13,19 @@ type Msg =
   | { count: 'reboots' | 'hits' | 'upgrades' }
   | { provisioning: NonNullable<FarmOptions['provisioning']> }
   | { setFirmware: string }
+  | { records: true }
+  | { down: { indices: number[]; ms: number } }
   | { close: true };
+
+/** What each phone did that must not happen twice for one command (the soak's duplicate check). */
+export interface PhoneRecord {
+  ip: string;
+  reboots: number;
+  resets: number;
+  /** Outgoing calls per destination (the soak dials a destination unique to each task). */
+  dials: Record<string, number>;
+  upgrades: number;
+}
 
 function total(phones: readonly FarmPhone[], kind: 'reboots' | 'hits' | 'upgrades'): number {
   if (kind === 'hits') return phones.reduce((a, p) => a + [...p.phone.hits.values()].reduce((x, y) => x + y, 0), 0);
@@ -35,6 +47,17 @@ process.on('message', (m: Msg) => {
     } else if ('setFirmware' in m) {
       for (const p of farm?.phones ?? []) p.phone.firmware = m.setFirmware;
       process.send?.({ done: 'setFirmware' });
+    } else if ('records' in m) {
+      const records: PhoneRecord[] = (farm?.phones ?? []).map(({ phone }) => {
+        const dials: Record<string, number> = {};
+        for (const dest of phone.dialled) dials[dest] = (dials[dest] ?? 0) + 1;
+        return { ip: phone.ip, reboots: phone.reboots, resets: phone.resets.length, dials, upgrades: phone.upgrades };
+      });
+      process.send?.({ records });
+    } else if ('down' in m) {
+      let n = 0;
+      for (const i of m.down.indices) if (farm?.takeDown(i, m.down.ms)) n++;
+      process.send?.({ down: n });
     } else if ('close' in m) {
       await farm?.close();
       process.exit(0);

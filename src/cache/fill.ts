@@ -5,7 +5,8 @@ import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request, type Dispatcher } from 'undici';
 import type { Logger } from '../log.js';
-import { errorCode, errorMessage } from '../errors.js';
+import { errorCode, errorMessage, type RelayError } from '../errors.js';
+import { errorCatalogue } from '../core/error-catalogue.js';
 import { CacheError } from './errors.js';
 import { relayMetrics } from '../metrics/relay-metrics.js';
 import { retryPolicyDelay, type RetryPolicy } from '../core/backoff.js';
@@ -43,6 +44,8 @@ export interface FillEnv {
   release(bytes: number): void;
   /** Records the verified object in the index. */
   commit(sha256: string, size: number): void;
+  /** Names the outbound proxy's part in a failed request to `url` (its 407, policy, re-signed TLS); undefined when it has none. */
+  readonly upstreamProblem?: ((err: unknown, url: string) => RelayError | undefined) | undefined;
 }
 
 export type FillState = 'running' | 'done' | 'failed';
@@ -235,7 +238,7 @@ export class Fill extends EventEmitter {
         bodyTimeout: env.bodyTimeoutMs,
       });
     } catch (err) {
-      throw toCacheError(err, env.signal);
+      throw toCacheError(err, env.signal, env.upstreamProblem?.(err, spec.source.url));
     }
     const status = res.statusCode;
     if (status === 206) {
@@ -338,9 +341,12 @@ function ioError(err: unknown, what: string): CacheError {
   return new CacheError('CACHE_IO', `${what}: ${errorMessage(err)}`, { cause: err });
 }
 
-function toCacheError(err: unknown, signal: AbortSignal): CacheError {
+function toCacheError(err: unknown, signal: AbortSignal, named?: RelayError): CacheError {
   if (err instanceof CacheError) return err;
   if (signal.aborted) return new CacheError('CACHE_ABORTED', 'the relay is stopping', { retryable: true, cause: err });
+  // A proxy refusing us (credentials, policy, re-signed TLS) answers the same way on every retry.
+  if (named)
+    return new CacheError('CACHE_UPSTREAM', `origin transfer failed: ${named.message} (${named.code})`, { retryable: errorCatalogue[named.code].retry === 'yes', cause: err });
   const code = errorCode(err);
   if (code === 'ENOSPC' || code === 'EDQUOT') return ioError(err, 'fill');
   return new CacheError('CACHE_UPSTREAM', `origin transfer failed: ${errorMessage(err)}`, { retryable: true, cause: err });

@@ -7,7 +7,7 @@ import type { CacheRepo } from '../store/cache.js';
 import type { ImagesRepo } from '../store/images.js';
 import { errorMessage } from '../errors.js';
 import { CacheError } from './errors.js';
-import { Fill, type FillSource, type RetryPolicy } from './fill.js';
+import { Fill, type FillEnv, type FillSource, type RetryPolicy } from './fill.js';
 import { ObjectStore, isSha256 } from './object-store.js';
 import { timeouts } from '../core/timeouts.js';
 
@@ -24,6 +24,8 @@ export interface FirmwareCacheOptions {
   readonly bodyTimeoutMs?: number;
   /** Told when a store write fails; true when it failed for lack of space (then the serve goes on). */
   readonly space?: { noteFailure(err: unknown, what: string): boolean } | undefined;
+  /** Names the outbound proxy's part in a failed fill (FillEnv.upstreamProblem). */
+  readonly upstreamProblem?: FillEnv['upstreamProblem'];
 }
 
 export interface CompleteObject {
@@ -173,6 +175,7 @@ export class FirmwareCache {
           this.reservedBytes -= bytes;
         },
         commit: (sha, size) => o.cacheRepo.addObject(sha, size, o.clock.now()),
+        upstreamProblem: o.upstreamProblem,
       },
     );
     this.fills.set(key, fill);

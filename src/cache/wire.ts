@@ -55,6 +55,7 @@ export function wireFirmwareCache(o: {
     log,
     clock: o.clock,
     space: o.space,
+    upstreamProblem: (err, url) => o.dms.proxyProblem(err, url),
   });
   cache.store.init();
   const imageSource = (url: string): FillSource => ({ url, headers: o.dms.authHeaders(url) });

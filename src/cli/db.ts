@@ -6,6 +6,9 @@ import { checkDb, type DbCheck } from '../store/db-check.js';
 import { openDb } from '../store/db.js';
 import { keySource } from '../store/secret-box.js';
 import { forgetSecrets } from '../store/secrets.js';
+import { isSealed } from '../store/secret-box.js';
+import { installedPath, readInstalled } from '../tls/cert-files.js';
+import { rmSync } from 'node:fs';
 
 const USAGE = `cloud-relay db check [--json]
        cloud-relay db forget-secrets
@@ -16,7 +19,8 @@ check: full integrity check, applied and pending migrations, file sizes, and whe
 secrets key fits the database; exits 0 when all is well, 1 otherwise. Read-only.
 forget-secrets: when the secrets key is lost for good, makes the database forget it (run with
 the relay stopped); the next start creates a new key. Tasks still holding sealed passwords fail
-with SECRETS_UNREADABLE; the DMS resends what it needs.`;
+with SECRETS_UNREADABLE; the DMS resends what it needs. The installed PFX (its passphrase is
+sealed with the same key) is removed: install the certificate again.`;
 
 function mb(n: number | null): string {
   return n === null ? 'absent' : `${(n / 1024 / 1024).toFixed(2)} MB`;
@@ -69,6 +73,14 @@ export const command: CliCommand = {
         console.log(
           `the database no longer expects its old secrets key; ${r.frames} stored frame(s) waiting for it were refused and ${r.rolloutDevices} rollout device(s) lost their sealed password (they fail with SECRETS_UNREADABLE). The next start creates a new key.`,
         );
+        // The installed PFX's passphrase was sealed with the same key: without it the file is useless.
+        const installed = readInstalled(dir);
+        if (installed && isSealed(installed.passphrase)) {
+          rmSync(installedPath(dir), { force: true });
+          console.log(
+            `removed ${installedPath(dir)}: its passphrase was sealed with the lost key. The relay serves the configured pfxFile (or a self-signed stand-in) until the certificate is installed again (\`cloud-relay cert install\` or from the DMS).`,
+          );
+        }
       } finally {
         db.close();
       }

@@ -163,7 +163,12 @@ export function storeSection(dataDir: string): DiagFile {
 }
 
 /** The report `cloud-relay cert check` prints, for the configured PFX and for one installed later. */
-export function certificateSection(cfg: Pick<RelayConfig, 'fqdn' | 'dataDir' | 'pfxFile' | 'pfxPassphrase'>, now = Date.now()): DiagFile {
+export function certificateSection(
+  cfg: Pick<RelayConfig, 'fqdn' | 'dataDir' | 'pfxFile' | 'pfxPassphrase'>,
+  now = Date.now(),
+  /** Opens the installed PFX's passphrase (sealed with the secrets key at rest). */
+  openPassphrase: (stored: string) => string = (v) => v,
+): DiagFile {
   const parts: string[] = [];
   const report = (label: string, load: () => { data: Buffer; passphrase: string }) => {
     try {
@@ -184,7 +189,11 @@ export function certificateSection(cfg: Pick<RelayConfig, 'fqdn' | 'dataDir' | '
       return undefined;
     }
   })();
-  if (installed) report(`installed PFX (${installed.origin}, ${installed.installedAt})`, () => ({ data: Buffer.from(installed.pfx, 'base64'), passphrase: installed.passphrase }));
+  if (installed)
+    report(`installed PFX (${installed.origin}, ${installed.installedAt})`, () => ({
+      data: Buffer.from(installed.pfx, 'base64'),
+      passphrase: openPassphrase(installed.passphrase),
+    }));
   if (parts.length === 0) parts.push('no PFX configured or installed: the relay serves a self-signed certificate phones will not trust (see status.json "cert")');
   return { name: 'certificate.txt', text: `${parts.join('\n\n')}\n`, state: 'ok', note: `certificate report for ${cfg.fqdn}` };
 }

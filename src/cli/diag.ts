@@ -12,6 +12,8 @@ import { ConfigError, ExitCode, errorMessage } from '../errors.js';
 import { readInstalled } from '../tls/cert-files.js';
 import { DB_FILE, openDb } from '../store/db.js';
 import { KvStore } from '../store/kv.js';
+import { isSealed } from '../store/secret-box.js';
+import { secretsOf } from '../store/secrets.js';
 import { RegistrationRepository } from '../store/registration.js';
 import { certificateSection, configSection, daemonSections, logsSection, scrubSecrets, storeSection, versionsSection, type DiagFile } from './diag-sections.js';
 import { proxySecrets } from '../dms/outbound-proxy.js';
@@ -37,6 +39,17 @@ function storedSecrets(dataDir: string): (string | undefined)[] {
   } catch {
     // unreadable: nothing of it can be in the bundle either
     return [];
+  }
+}
+
+/** A value sealed with the store's secrets key, opened (the installed PFX's passphrase); throws when the key is not at hand. */
+function openSealed(dataDir: string, secretsKeyFile: string | undefined, value: string): string {
+  if (!isSealed(value)) return value;
+  const db = openDb(dataDir, { readonly: true, secretsKeyFile });
+  try {
+    return secretsOf(db).open(value);
+  } finally {
+    db.close();
   }
 }
 
@@ -109,7 +122,9 @@ export const command: CliCommand = {
       files.push(storeSection(dataDir));
       files.push(
         fqdn
-          ? certificateSection({ fqdn, dataDir, pfxFile, pfxPassphrase: local?.pfxPassphrase ?? process.env.CLOUD_RELAY_PFX_PASSPHRASE })
+          ? certificateSection({ fqdn, dataDir, pfxFile, pfxPassphrase: local?.pfxPassphrase ?? process.env.CLOUD_RELAY_PFX_PASSPHRASE }, Date.now(), (v) =>
+              openSealed(dataDir, local?.secretsKeyFile, v),
+            )
           : {
               name: 'certificate.unavailable.txt',
               text: 'no fqdn known: pass --config FILE or --admin HOST:PORT of the running relay\n',
@@ -119,7 +134,9 @@ export const command: CliCommand = {
       );
       secrets.push(...storedSecrets(dataDir));
       try {
-        secrets.push(readInstalled(dataDir)?.passphrase);
+        const stored = readInstalled(dataDir)?.passphrase;
+        secrets.push(stored);
+        if (stored !== undefined) secrets.push(openSealed(dataDir, local?.secretsKeyFile, stored));
       } catch {
         // unreadable: nothing of it can be in the bundle either
       }

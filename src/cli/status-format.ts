@@ -85,7 +85,7 @@ export function formatStatus(doc: Record<string, unknown>, now = Date.now()): st
         `${c.connected ? `connected${c.since ? ` for ${formatAge(now - Date.parse(c.since))}` : ''}` : `DISCONNECTED${c.lastClose ? ` (last close: ${describe({ code: c.lastClose.code, reason: c.lastClose.reason })})` : ''}`}, ${c.reconnects} reconnects`,
       ),
     );
-    if (!c.connected && c.lastError) out.push(line('  last error', describe(c.lastError)));
+    if (!c.connected && c.lastError) out.push(line('  last error', `${c.lastError.message} (${c.lastError.code})`));
     // Only a proxy (or a NO_PROXY exception to one) is worth a line: direct with nothing configured is the default.
     if (g.route && (g.route.via === 'proxy' || !g.route.why.startsWith('direct: no proxy configured'))) out.push(line('  route', g.route.why));
     out.push(line('  outbox', `${g.outboxDepth} frame${g.outboxDepth === 1 ? '' : 's'} waiting for the DMS`));

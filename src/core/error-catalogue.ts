@@ -405,6 +405,13 @@ export const errorCatalogue = {
     retry: 'no',
   },
 
+  PHONE_CONNECTIONS_CUT: {
+    area: 'phone-https',
+    sentence:
+      'Connections to the phone port were cut because they did not finish the TLS handshake (proxy.handshakeTimeoutMs) or send their request headers (proxy.headersTimeoutMs) in time, or were refused over proxy.maxConnections; one line with counts and the busiest addresses per 10 s. Many of them mean a scanner or a slowloris-style flood; real phones are still served.',
+    retry: 'no',
+  },
+
   // certificate of the phone-facing HTTPS port
   PFX_UNREADABLE: {
     area: 'certificate',

@@ -121,6 +121,20 @@ export const timeouts = {
     bounds:
       'With lb.proxyProtocol, a load balancer must send the whole PROXY header within this after connecting (the spec asks receivers to wait at least 3 s), or the connection is closed (PROXY_HEADER_TIMEOUT).',
   },
+  phoneHandshake: {
+    area: 'phone-https',
+    kind: 'timeout',
+    ms: 10_000,
+    bounds: 'A connection to the phone port must finish its TLS handshake within this, or it is closed (idle-connection protection; counted in PHONE_CONNECTIONS_CUT).',
+    setting: 'proxy.handshakeTimeoutMs',
+  },
+  phoneCutReport: {
+    area: 'phone-https',
+    kind: 'interval',
+    ms: 10_000,
+    bounds:
+      'Phone-port connections cut for idleness or slowness, or refused over proxy.maxConnections, are logged as one PHONE_CONNECTIONS_CUT line with counts at most this often.',
+  },
   phoneIdle: {
     area: 'phone-https',
     kind: 'idle',

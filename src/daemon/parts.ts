@@ -9,6 +9,8 @@ import type { Logger } from '../log.js';
 import type { Db } from '../store/db.js';
 import type { KvStore } from '../store/kv.js';
 import type { StoreSpace } from '../store/space.js';
+import { secretsOf } from '../store/secrets.js';
+import { isSealed } from '../store/secret-box.js';
 import type { ManagementAgent } from '../management-agent/agent.js';
 import type { InboundHandlers } from '../management-agent/ports.js';
 import { tuningWith, type AgentTuning } from '../management-agent/tuning.js';
@@ -62,7 +64,9 @@ export function wireParts(o: {
   // and as the first component it is stopped last, after every part that uses it.
   const dmsClient = DmsClient.open(config, { clock, apiTimeoutMs: tuningWith(o.agentTuning).httpTimeoutMs, bulkConnections: config.proxy.upstreamConnections });
   const dmsClientComponent: Component = { name: 'dms-client', stop: () => dmsClient.close() };
-  const tls = wirePhoneCertificate({ config, log, clock });
+  // The installed PFX's passphrase is sealed with the same key as the store's secrets.
+  const box = secretsOf(db);
+  const tls = wirePhoneCertificate({ config, log, clock, sealer: { seal: (v) => box.seal(v), open: (v) => box.open(v), isSealed } });
   // The DMS link starts first: the others report through its outbox and read its registration.
   // Its heartbeats wait for the phone certificate, so the first one already carries `cert`
   // (PROTOCOL §2) while registration and the control channel need not wait for it.

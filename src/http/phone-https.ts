@@ -58,6 +58,8 @@ export function wirePhoneHttps(o: {
         ...(cfg.lb.proxyProtocol ? { proxyProtocol: { trusted: new CidrSet(cfg.lb.trustedProxies) } } : {}),
         headersTimeoutMs: cfg.proxy.headersTimeoutMs,
         requestTimeoutMs: cfg.proxy.requestTimeoutMs,
+        handshakeTimeoutMs: cfg.proxy.handshakeTimeoutMs,
+        maxConnections: cfg.proxy.maxConnections,
         maxUploadBytes: cfg.proxy.maxUploadBytes,
         certs: o.certs,
         guard,

@@ -11,6 +11,9 @@ import { MAX_HEADER_BYTES, parseProxyHeader, type Endpoint } from './proxy-proto
 /** Log codes of refused PROXY protocol connections (see src/core/error-catalogue.ts). */
 export type ProxyRefusalCode = 'PROXY_SOURCE_UNTRUSTED' | 'PROXY_HEADER_MISSING' | 'PROXY_HEADER_INVALID' | 'PROXY_HEADER_TIMEOUT';
 
+/** Connections the kernel may queue before the relay accepts them (capped by net.core.somaxconn). */
+const LISTEN_BACKLOG = 4096;
+
 /** The spec's advice: wait at least 3 s for the header. */
 export const PROXY_HEADER_TIMEOUT_MS = timeouts.proxyProtocolHeader.ms;
 
@@ -28,6 +31,10 @@ export interface PhoneListenerOptions {
   /** Set: every connection must come from a trusted balancer and start with a PROXY header. */
   readonly proxyProtocol?: ProxyProtocolOptions;
   readonly log: Logger;
+  /** Open connections at most (the listening socket's maxConnections); further ones are closed at once. */
+  readonly maxConnections?: number;
+  /** Told about each connection refused over maxConnections. */
+  readonly onDrop?: (ip: string | undefined) => void;
 }
 
 /** Phones' own addresses for connections a balancer relayed, by socket. */
@@ -60,9 +67,13 @@ export class PhoneListener {
 
   async listen(): Promise<AddressInfo> {
     const server = this.o.proxyProtocol ? (this.front = createTcpServer({ noDelay: true }, (s) => this.accept(s, this.o.proxyProtocol!))) : this.o.server;
+    if (this.o.maxConnections !== undefined) server.maxConnections = this.o.maxConnections;
+    server.on('drop', (d?: { remoteAddress?: string }) => this.o.onDrop?.(d?.remoteAddress === undefined ? undefined : clientIpOf(d.remoteAddress)));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.o.listen.port, this.o.listen.host, () => {
+      // A deep accept queue: thousands of phones reconnect at once after a power cut or a
+      // network outage, and a flood of idle connections must not crowd real phones out of it.
+      server.listen(this.o.listen.port, this.o.listen.host, LISTEN_BACKLOG, () => {
         server.off('error', reject);
         resolve();
       });

@@ -15,6 +15,7 @@ import type { ProvisioningProxy } from './provisioning-proxy.js';
 import { sendText } from './responses.js';
 import { OWN_ANSWER_HEADERS, OWN_ANSWER_HEADER_LINES } from './security-headers.js';
 import { timeouts } from '../core/timeouts.js';
+import { CutConnections } from './cut-connections.js';
 
 export const MAX_HEADER_BYTES = 16 * 1024;
 
@@ -24,6 +25,10 @@ export interface PhoneServerOptions {
   readonly proxyProtocol?: ProxyProtocolOptions;
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
+  /** A connection must finish its TLS handshake within this (idle connections are cut). */
+  readonly handshakeTimeoutMs: number;
+  /** Open connections at most; further ones are refused. */
+  readonly maxConnections: number;
   readonly maxUploadBytes: number;
   readonly certs: CertificateManager;
   readonly guard: IpGuard;
@@ -48,9 +53,12 @@ export class PhoneServer {
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
   private readonly debug: boolean;
+  /** Idle, slow and over-cap connections, counted and logged as one line per interval. */
+  readonly cut: CutConnections;
 
   constructor(private readonly o: PhoneServerOptions) {
     this.debug = o.log.isLevelEnabled('debug');
+    this.cut = new CutConnections(o.log, 'https');
     this.server = createServer(
       {
         ...o.certs.current.options,
@@ -58,6 +66,7 @@ export class PhoneServer {
         requestTimeout: o.requestTimeoutMs,
         headersTimeout: Math.min(o.headersTimeoutMs, o.requestTimeoutMs),
         keepAliveTimeout: timeouts.phoneIdle.ms,
+        handshakeTimeout: o.handshakeTimeoutMs,
         // How often Node sweeps for requests past their header/request deadline: a slow
         // client is cut within timeout + this.
         connectionsCheckingInterval: Math.max(100, Math.min(2_000, o.headersTimeoutMs / 2)),
@@ -69,10 +78,22 @@ export class PhoneServer {
       socket.end(CONNECT_REFUSAL);
     });
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket));
-    this.server.on('tlsClientError', (err: Error, socket: Socket) => {
-      if (this.debug) o.log.debug({ ip: phoneAddressOf(socket), err: errorMessage(err) }, 'TLS handshake failed');
+    this.server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+      if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') this.handshakeTimedOut(socket);
+      else if (this.debug) o.log.debug({ ip: phoneAddressOf(socket), err: errorMessage(err) }, 'TLS handshake failed');
+      // With a listener here Node only reports a handshake timeout; the socket stays open
+      // (an idle connection would be held forever) unless it is destroyed.
+      socket.destroy();
     });
-    this.listener = new PhoneListener({ name: 'https', listen: o.listen, server: this.server, log: o.log, ...(o.proxyProtocol ? { proxyProtocol: o.proxyProtocol } : {}) });
+    this.listener = new PhoneListener({
+      name: 'https',
+      listen: o.listen,
+      server: this.server,
+      log: o.log,
+      maxConnections: o.maxConnections,
+      onDrop: (ip) => this.cut.note('overCap', ip),
+      ...(o.proxyProtocol ? { proxyProtocol: o.proxyProtocol } : {}),
+    });
     // Idle keep-alive connections would pin phones to this relay after the balancer moved on.
     o.draining.onBegin(() => this.server.closeIdleConnections());
     o.certs.onChange((cert) => {
@@ -106,9 +127,22 @@ export class PhoneServer {
     this.listener.stopAccepting();
     this.server.close();
     this.server.closeAllConnections();
+    this.cut.report();
   }
 
+  /** Node reports a handshake timeout as a TLS and as an HTTP client error: counted once. */
+  private handshakeTimedOut(socket: Socket): void {
+    if (!this.timedOut.has(socket)) {
+      this.timedOut.add(socket);
+      this.cut.note('handshakeTimeouts', phoneAddressOf(socket));
+    }
+    socket.destroy();
+  }
+
+  private readonly timedOut = new WeakSet<Socket>();
+
   private onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+    if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') return this.handshakeTimedOut(socket);
     const ip = phoneAddressOf(socket);
     const code = err.code ?? 'CLIENT_ERROR';
     if (code === 'ECONNRESET' || !socket.writable) {
@@ -118,7 +152,9 @@ export class PhoneServer {
     let status = '400 Bad Request';
     if (code === 'HPE_HEADER_OVERFLOW') status = '431 Request Header Fields Too Large';
     else if (code === 'ERR_HTTP_REQUEST_TIMEOUT' || code === 'HPE_HEADERS_TIMEOUT') status = '408 Request Timeout';
-    this.o.log.warn({ ip, code, err: errorMessage(err) }, `phone request refused: ${status}`);
+    // Slow or silent clients come in floods (slowloris): counted, one line per interval.
+    if (status.startsWith('408')) this.cut.note('headerTimeouts', ip);
+    else this.o.log.warn({ ip, code, err: errorMessage(err) }, `phone request refused: ${status}`);
     socket.end(`HTTP/1.1 ${status}\r\nContent-Length: 0\r\n${OWN_ANSWER_HEADER_LINES}Connection: close\r\n\r\n`);
   }
 

@@ -65,7 +65,15 @@ export class RelayMetrics {
     registers: [this.registry],
   });
 
+  private readonly connectionsCut = new Counter({
+    name: 'cloud_relay_phone_connections_cut_total',
+    help: 'Phone-port connections cut without a request (TLS handshake or request headers too slow) or refused over proxy.maxConnections, by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
+    for (const reason of ['handshake_timeout', 'headers_timeout', 'over_cap'] as const) this.connectionsCut.inc({ reason }, 0);
     // Label sets known up front are exported as 0 so rate() works from the first scrape.
     for (const source of ['cache', 'proxy'] as const) this.servedBytes.inc({ source }, 0);
     for (const action of ['ban', 'blacklist'] as const) this.ipGuardBans.inc({ action }, 0);
@@ -93,6 +101,10 @@ export class RelayMetrics {
 
   proxyRefused(reason: ProxyRefusal): void {
     this.proxyRefusals.inc({ reason });
+  }
+
+  connectionCut(reason: 'handshake_timeout' | 'headers_timeout' | 'over_cap'): void {
+    this.connectionsCut.inc({ reason });
   }
 }
 

@@ -31,6 +31,16 @@ export interface CertificateManagerOptions {
   readonly clock: Clock;
   /** How often the installed file is polled for `cloud-relay cert install` (ms). */
   readonly watchIntervalMs?: number;
+  /** Seals the installed PFX's passphrase at rest with the store's secrets key (absent: kept as given). */
+  readonly sealer?: PassphraseSealer | undefined;
+}
+
+/** The store's secrets key, as the certificate needs it (the root adapts the store's SecretBox). */
+export interface PassphraseSealer {
+  seal(plain: string): string;
+  /** Throws when the value was sealed with a key this relay no longer has (after `db forget-secrets`). */
+  open(sealed: string): string;
+  isSealed(value: string): boolean;
 }
 
 const WARN_DAYS = 30;
@@ -72,7 +82,7 @@ export class CertificateManager {
 
   async init(): Promise<void> {
     const { log, dataDir } = this.opts;
-    const installed = readInstalled(dataDir);
+    const installed = this.openInstalled(readInstalled(dataDir));
     const configMtime = this.opts.pfxFile ? mtimeMs(this.opts.pfxFile) : undefined;
     const installedNewer = installed && (configMtime === undefined || Date.parse(installed.installedAt) >= configMtime);
     const candidates: (() => ActiveCertificate | undefined)[] = installedNewer
@@ -118,7 +128,7 @@ export class CertificateManager {
   install(pfx: Buffer, passphrase: string, origin: InstalledPfx['origin']): CertReport {
     const checked = prepare(pfx, passphrase, this.opts.fqdn, this.opts.clock.now());
     const entry: InstalledPfx = { pfx: pfx.toString('base64'), passphrase, installedAt: new Date(this.opts.clock.now()).toISOString(), origin };
-    writeInstalled(this.opts.dataDir, entry);
+    this.writeSealed(entry);
     this.lastInstalledAt = entry.installedAt;
     this.activate({ source: 'installed', report: checked.report, options: secureContextOptions(checked.keyPem, checked.chainPem) });
     this.opts.log.info({ origin, subject: checked.report.subject, notAfter: checked.report.notAfter }, 'phone-facing certificate installed and swapped in');
@@ -206,10 +216,42 @@ export class CertificateManager {
     return { source: 'self-signed', report, options: secureContextOptions(stored.keyPem, stored.certPem) };
   }
 
+  /**
+   * The installed entry with its passphrase in clear, for this process only. A passphrase
+   * still in clear on disk (an older relay, or `cloud-relay cert install`, which runs without
+   * the key) is sealed in place now. One sealed with a key since forgotten makes the entry
+   * unusable: logged, and the configured PFX or a stand-in serves until a new one is installed.
+   */
+  private openInstalled(entry: InstalledPfx | undefined): InstalledPfx | undefined {
+    const sealer = this.opts.sealer;
+    if (!entry || !sealer) return entry;
+    if (!sealer.isSealed(entry.passphrase)) {
+      this.writeSealed(entry);
+      this.opts.log.info({ installedAt: entry.installedAt }, "the installed PFX's passphrase is now sealed at rest with the secrets key");
+      return entry;
+    }
+    try {
+      return { ...entry, passphrase: sealer.open(entry.passphrase) };
+    } catch (err) {
+      this.opts.log.error(
+        { code: 'SECRETS_UNREADABLE', installedAt: entry.installedAt, err: errorMessage(err) },
+        "the installed PFX's passphrase was sealed with a secrets key this relay no longer has: install the certificate again (`cloud-relay cert install` or from the DMS)",
+      );
+      return undefined;
+    }
+  }
+
+  private writeSealed(entry: InstalledPfx): void {
+    const sealer = this.opts.sealer;
+    writeInstalled(this.opts.dataDir, sealer ? { ...entry, passphrase: sealer.seal(entry.passphrase) } : entry);
+  }
+
   private reloadInstalled(): void {
-    const entry = readInstalled(this.opts.dataDir);
-    if (!entry || entry.installedAt === this.lastInstalledAt) return;
-    this.lastInstalledAt = entry.installedAt;
+    const raw = readInstalled(this.opts.dataDir);
+    if (!raw || raw.installedAt === this.lastInstalledAt) return;
+    const entry = this.openInstalled(raw);
+    this.lastInstalledAt = raw.installedAt;
+    if (!entry) return;
     try {
       const checked = prepare(Buffer.from(entry.pfx, 'base64'), entry.passphrase, this.opts.fqdn, this.opts.clock.now());
       this.activate({ source: 'installed', report: checked.report, options: secureContextOptions(checked.keyPem, checked.chainPem) });

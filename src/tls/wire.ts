@@ -5,7 +5,7 @@ import { FrameRefused } from '../core/ports.js';
 import type { RelayConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { errorMessage, RelayError } from '../errors.js';
-import { CertificateManager } from './certificate-manager.js';
+import { CertificateManager, type PassphraseSealer } from './certificate-manager.js';
 
 export interface PhoneCertificateWiring extends PartWiring<'cert', { 'cert.install': (frame: { readonly pfx: string; readonly passphrase: string }) => void }> {
   readonly certs: CertificateManager;
@@ -17,10 +17,10 @@ export interface PhoneCertificateWiring extends PartWiring<'cert', { 'cert.insta
  * The phone-facing certificate: a configured or installed PFX, else a self-signed stand-in
  * generated on first start; `cert.install` from the DMS; status `cert` and readiness.
  */
-export function wirePhoneCertificate(o: { config: RelayConfig; log: Logger; clock: Clock }): PhoneCertificateWiring {
+export function wirePhoneCertificate(o: { config: RelayConfig; log: Logger; clock: Clock; sealer?: PassphraseSealer }): PhoneCertificateWiring {
   const cfg = o.config;
   const log = o.log.child({ part: 'phone-https' });
-  const certs = new CertificateManager({ fqdn: cfg.fqdn, dataDir: cfg.dataDir, pfxFile: cfg.pfxFile, pfxPassphrase: cfg.pfxPassphrase, log, clock: o.clock });
+  const certs = new CertificateManager({ fqdn: cfg.fqdn, dataDir: cfg.dataDir, pfxFile: cfg.pfxFile, pfxPassphrase: cfg.pfxPassphrase, log, clock: o.clock, sealer: o.sealer });
   // Loading starts now rather than in start(): generating a stand-in takes a while (seconds
   // on a busy host) and runs alongside registration instead of before it.
   const failure = certs.init().then(

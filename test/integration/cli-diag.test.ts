@@ -47,6 +47,8 @@ describe('cloud-relay diag', () => {
       CLOUD_RELAY_HTTPS_LISTEN: '127.0.0.1:0',
       CLOUD_RELAY_ADMIN_LISTEN: '127.0.0.1:0',
       CLOUD_RELAY_LOG_LEVEL: 'silent',
+      // An outbound proxy with a password (port 9 refuses too): the password leaves in no file of the bundle.
+      CLOUD_RELAY_OUTBOUND_PROXY_URL: 'http://relay:Pr0xyDiagPw@127.0.0.1:9',
     };
     daemon = new Daemon({ config: loadConfig({ env }), logger: createLogger('silent') });
     await daemon.start();
@@ -76,6 +78,8 @@ describe('cloud-relay diag', () => {
     const all = names.map((n) => readFileSync(join(root, n), 'utf8')).join('\n');
     expect(all).not.toContain(PIN);
     expect(all).not.toContain(PASS);
+    expect(all).not.toContain('Pr0xyDiagPw');
+    expect(all).toContain('http://relay:redacted@127.0.0.1:9');
 
     // The running relay's own view of its configuration, each value with its origin.
     const cfg = JSON.parse(readFileSync(join(root, 'config.json'), 'utf8')) as { dataDir: string; settings: { path: string; value?: unknown; source: string }[] };

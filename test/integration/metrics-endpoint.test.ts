@@ -41,6 +41,7 @@ const EXPECTED: Record<string, string> = {
   cloud_relay_ip_guard_bans_total: 'counter',
   cloud_relay_ip_guard_ips: 'gauge',
   cloud_relay_proxy_protocol_refused_total: 'counter',
+  cloud_relay_phone_connections_cut_total: 'counter',
   cloud_relay_cache_fills_in_progress: 'gauge',
   cloud_relay_cache_quota_bytes: 'gauge',
   cloud_relay_device_commands_queued: 'gauge',

@@ -27,7 +27,13 @@ import { PROXY_EGRESS, startTinyproxy, tinyproxyBin, type Tinyproxy } from '../h
 describe.skipIf(!tinyproxyBin)('outbound proxy (real tinyproxy)', () => {
   const dir = tempDir('cr-outbound-proxy-');
   const root = createCa('outbound proxy test root');
-  const images = new DmsImages({ images: [{ imageId: 'img', size: 256 * 1024 }] });
+  // `blocked` lives on a port the proxy's policy refuses (not a ConnectPort): its download fails with the proxy named.
+  const images = new DmsImages({
+    images: [
+      { imageId: 'img', size: 256 * 1024 },
+      { imageId: 'blocked', size: 1024, url: 'https://127.0.0.1:9/blocked.ld' },
+    ],
+  });
   let sim: DmsSimulator;
   let prov: ProvisioningSimulator;
   let tp: Tinyproxy;
@@ -86,7 +92,14 @@ describe.skipIf(!tinyproxyBin)('outbound proxy (real tinyproxy)', () => {
     expect(prov.seen('/000000000000.cfg').map((q) => q.from)).toEqual([PROXY_EGRESS]);
     // The proxy was asked for the DMS and the provisioning server only: never a phone (127.20.x.y).
     const targets = new Set(tp.connects());
-    expect(targets).toEqual(new Set([new URL(sim.url).host, new URL(prov.url).host]));
+    expect(targets).toEqual(new Set([new URL(sim.url).host, new URL(prov.url).host, '127.0.0.1:9']));
+    // The image on a port the proxy refuses failed at once (a policy answers the same on every retry), the proxy named.
+    const blocked = await waitFor(() => h.daemon.statusDocument().firmwareSync.images.find((i) => i.imageId === 'blocked' && i.state === 'failed'), {
+      timeoutMs: 10_000,
+      message: 'blocked image failed',
+    });
+    expect(blocked.reason).toMatch(/the outbound proxy http:\/\/127\.0\.0\.1:\d+ refused to open a tunnel to 127\.0\.0\.1:9 \(HTTP 403 to CONNECT\).*\(PROXY_CONNECT_REFUSED\)/);
+    expect(tp.connects().filter((t) => t === '127.0.0.1:9')).toHaveLength(1);
 
     const route = h.daemon.statusDocument().managementAgent.route;
     expect(route).toEqual({ via: 'proxy', proxy: tp.url(), why: `through proxy ${tp.url()} (from outboundProxy.url)` });

@@ -55,14 +55,13 @@ describe('systemd/cloud-relay.service', () => {
     expect(set('PrivateUsers')).toEqual(['no']);
   });
 
-  it('gives node the same heap flags as the container image, and node accepts them', async () => {
+  it('gives node the same flags as the container image, and node accepts them', async () => {
     const { readFileSync } = await import('node:fs');
     const unit = /^Environment="NODE_OPTIONS=([^"]*)"$/m.exec(readFileSync(UNIT, 'utf8'))?.[1];
-    const image = /NODE_OPTIONS="([^"]*)"/.exec(readFileSync(fileURLToPath(new URL('../../Dockerfile', import.meta.url)), 'utf8'))?.[1];
-    expect(unit).toMatch(/--max-semi-space-size=\d+/);
+    const image = /^\s*(?:ENV\s+)?NODE_OPTIONS="([^"]*)"/m.exec(readFileSync(fileURLToPath(new URL('../../Dockerfile', import.meta.url)), 'utf8'))?.[1];
     expect(image).toBe(unit);
     // A flag this node does not know makes it exit 9 before running anything.
-    const r = spawnSync(process.execPath, ['-e', 'process.exit(0)'], { env: { ...process.env, NODE_OPTIONS: unit }, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['-e', 'process.exit(0)'], { env: { ...process.env, NODE_OPTIONS: unit ?? '' }, encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
   });

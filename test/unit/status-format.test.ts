@@ -76,6 +76,20 @@ describe('cloud-relay status table', () => {
     expect(text).toContain('devices              {"total":"many"}');
   });
 
+  it('names the route to the DMS when a proxy is involved, and a control-channel diagnosis while down', () => {
+    const agent = doc.managementAgent as Record<string, unknown>;
+    const via = (route: unknown, lastError: unknown = null) =>
+      formatStatus({ ...doc, managementAgent: { ...agent, control: { ...(agent.control as object), lastError }, route } }, NOW);
+    const proxied = via(
+      { via: 'proxy', proxy: 'http://relay:redacted@proxy.corp:3128', why: 'through proxy http://relay:redacted@proxy.corp:3128 (from HTTPS_PROXY)' },
+      { code: 'PROXY_AUTH_FAILED', message: 'the outbound proxy answered CONNECT with HTTP 407', at: '2026-11-22T11:58:00Z' },
+    );
+    expect(proxied).toMatch(/^ {2}route +through proxy http:\/\/relay:redacted@proxy\.corp:3128 \(from HTTPS_PROXY\)$/m);
+    expect(proxied).toMatch(/^ {2}last error +the outbound proxy answered CONNECT with HTTP 407 \(PROXY_AUTH_FAILED\)$/m);
+    expect(via({ via: 'direct', proxy: null, why: 'direct: NO_PROXY entry "10.0.0.0/8" matches 10.1.2.3' })).toMatch(/^ {2}route +direct: NO_PROXY entry/m);
+    expect(via({ via: 'direct', proxy: null, why: 'direct: no proxy configured for https (outboundProxy.url, https_proxy and HTTPS_PROXY unset)' })).not.toMatch(/route/);
+  });
+
   it('formats sizes and ages', () => {
     expect(formatBytes(512)).toBe('512 B');
     expect(formatBytes(1536)).toBe('1.5 KiB');
