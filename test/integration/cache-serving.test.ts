@@ -96,7 +96,7 @@ async function rig(opts: { quotaBytes?: number; cacheDir?: string; attempts?: nu
     imageSource: (url) => ({ url, headers: { authorization: 'Bearer tok-1' } }),
     log,
   });
-  // Stand-in for the phone-facing server (issue 3): only the route under test.
+  // Stand-in for the phone-facing server: only the route under test.
   const server: Server = createServer({ cert: pki.server.certPem, key: pki.server.keyPem }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0] as string;
     if (!route.matches(req.method ?? 'GET', path)) {

@@ -65,7 +65,7 @@ describe('heartbeat (PROTOCOL §2)', () => {
   it('obeys actions: reregister registers again; resync-images reaches the images.sync handler', async () => {
     h = await startHarness({ sim: { heartbeatIntervalSeconds: 1 }, startRelay: false });
     const calls: string[] = [];
-    // What the images part (issue 4) registers; here a stand-in so the action is observable.
+    // What the images part registers; here a stand-in so the action is observable.
     const origStart = h.startRelay;
     const d = await origStart();
     d.inbound['images.sync'] = (f) => calls.push(f.id);

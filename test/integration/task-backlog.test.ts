@@ -13,7 +13,7 @@ import { noUploads } from '../helpers/devices.js';
 describe('task backlog', () => {
   const dir = tempDir('cr-backlog-');
   const db = openDb(join(dir, 'data'));
-  // The outbox port only counts here; the durable outbox is issue 2's and tested there.
+  // The outbox port only counts here; the durable outbox has its own tests.
   const outbox: Outbox = { enqueue: () => 'x', depth: () => 0 };
   const work = new DeviceWork({
     config: {
