@@ -43,7 +43,8 @@ export interface PhoneWorkers {
   close(): Promise<void>;
 }
 
-function ask<T>(w: ChildProcess, msg: unknown, pick: (m: Record<string, unknown>) => T | undefined): Promise<T> {
+/** Sends a worker one message and resolves with the first answer `pick` accepts (or rejects on an `error` answer). */
+export function ask<T>(w: ChildProcess, msg: unknown, pick: (m: Record<string, unknown>) => T | undefined): Promise<T> {
   return new Promise((resolve, reject) => {
     const on = (m: Record<string, unknown>) => {
       if (typeof m.error === 'string') {

@@ -9,7 +9,7 @@ import { loadavg } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import PQueue from 'p-queue';
 import { issueCert } from '../sim/pki.js';
-import { startRelayChild, startSim, table, throughRelay, type BenchTarget } from './device-bench.js';
+import { ask, startRelayChild, startSim, table, throughRelay, type BenchTarget } from './device-bench.js';
 import { goalFields } from './goals.js';
 
 /**
@@ -33,24 +33,6 @@ interface Phone {
   ip: string;
   port: number;
   mac: string;
-}
-
-function ask<T>(w: ChildProcess, msg: unknown, pick: (m: Record<string, unknown>) => T | undefined): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const on = (m: Record<string, unknown>) => {
-      if (typeof m.error === 'string') {
-        w.off('message', on);
-        reject(new Error(m.error));
-        return;
-      }
-      const v = pick(m);
-      if (v === undefined) return;
-      w.off('message', on);
-      resolve(v);
-    };
-    w.on('message', on);
-    w.send(msg as object);
-  });
 }
 
 async function startWorkers(total: number): Promise<{ phones: Phone[]; contactMes(): Promise<number>; close(): Promise<void> }> {

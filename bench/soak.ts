@@ -12,6 +12,7 @@ import { DmsFiles } from '../sim/dms/files.js';
 import { startProvisioningSimulator } from '../sim/provisioning/index.js';
 import { issueCert, toPfx } from '../sim/pki.js';
 import type { PhoneRecord } from '../sim/phone/worker.js';
+import { ask } from './device-bench.js';
 
 /**
  * npm run soak [-- --minutes N] (default 20): hours of mixed work squeezed into N minutes, to
@@ -100,24 +101,6 @@ interface Worker {
   proc: ChildProcess;
   phones: { ip: string; port: number; mac: string; model: string; password: string }[];
   first: number;
-}
-
-function ask<T>(w: ChildProcess, msg: unknown, pick: (m: Record<string, unknown>) => T | undefined): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const on = (m: Record<string, unknown>) => {
-      if (typeof m.error === 'string') {
-        w.off('message', on);
-        reject(new Error(m.error));
-        return;
-      }
-      const v = pick(m);
-      if (v === undefined) return;
-      w.off('message', on);
-      resolve(v);
-    };
-    w.on('message', on);
-    w.send(msg as object);
-  });
 }
 
 async function freePort(): Promise<number> {
