@@ -39,6 +39,26 @@ export async function adminGet(base: string, path: string): Promise<{ status: nu
 }
 
 /**
+ * One read-only document from the running relay's admin port, checked by `accept`; on no answer or
+ * a wrong document it prints why and returns the exit status instead.
+ */
+export async function adminDocument<T>(base: string, path: string, what: string, accept: (body: unknown) => T | undefined): Promise<T | number> {
+  let res: { status: number; body: unknown };
+  try {
+    res = await adminGet(base, path);
+  } catch (err) {
+    console.error(`cloud-relay: no relay answers at ${base}: ${errorMessage(err)}`);
+    return ExitCode.UNAVAILABLE;
+  }
+  const doc = res.status === 200 ? accept(res.body) : undefined;
+  if (doc === undefined) {
+    console.error(`cloud-relay: the relay at ${base} has no ${what} (HTTP ${res.status}${res.status === 200 ? ', not the expected document' : ''})`);
+    return ExitCode.UNAVAILABLE;
+  }
+  return doc;
+}
+
+/**
  * Where the running relay's admin port is: `--admin`, else the config's adminListen
  * (`--config` or $CLOUD_RELAY_CONFIG), else the default. Returns an exit code on bad input.
  */

@@ -2,8 +2,8 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CliCommand } from './command.js';
 import { CONFIG_OPTION_HELP } from './command.js';
-import { adminBaseFromArgs, adminGet } from './common.js';
-import { ExitCode, errorMessage } from '../errors.js';
+import { adminBaseFromArgs, adminDocument } from './common.js';
+import { ExitCode } from '../errors.js';
 import { formatBytes } from './status-format.js';
 import type { AgentView } from '../download-agent/agent.js';
 
@@ -48,20 +48,7 @@ export const command: CliCommand = {
     const { values } = parseArgs({ args, options: { config: { type: 'string' }, admin: { type: 'string' }, json: { type: 'boolean' }, follow: { type: 'boolean' } } });
     const base = adminBaseFromArgs(values);
     if (typeof base === 'number') return base;
-    const fetchDoc = async (): Promise<ImagesDoc | number> => {
-      let res: { status: number; body: unknown };
-      try {
-        res = await adminGet(base, '/images');
-      } catch (err) {
-        console.error(`cloud-relay: no relay answers at ${base}: ${errorMessage(err)}`);
-        return ExitCode.UNAVAILABLE;
-      }
-      if (res.status !== 200 || !isDoc(res.body)) {
-        console.error(`cloud-relay: the relay at ${base} has no image list (HTTP ${res.status})`);
-        return ExitCode.UNAVAILABLE;
-      }
-      return res.body;
-    };
+    const fetchDoc = (): Promise<ImagesDoc | number> => adminDocument(base, '/images', 'image list', (body) => (isDoc(body) ? body : undefined));
     const first = await fetchDoc();
     if (typeof first === 'number') return first;
     if (values.json) {

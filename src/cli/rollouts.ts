@@ -2,8 +2,8 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CliCommand } from './command.js';
 import { CONFIG_OPTION_HELP } from './command.js';
-import { adminBaseFromArgs, adminGet } from './common.js';
-import { ExitCode, errorMessage } from '../errors.js';
+import { adminBaseFromArgs, adminDocument } from './common.js';
+import { ExitCode } from '../errors.js';
 import { timeouts } from '../core/timeouts.js';
 import { rolloutsDocumentSchema, type RolloutView, type RolloutsDocument } from '../device-work/rollouts/view.js';
 
@@ -119,21 +119,11 @@ export const command: CliCommand = {
     }
     const base = adminBaseFromArgs(values);
     if (typeof base === 'number') return base;
-    const fetchDoc = async (): Promise<RolloutsDocument | number> => {
-      let res: { status: number; body: unknown };
-      try {
-        res = await adminGet(base, '/rollouts');
-      } catch (err) {
-        console.error(`cloud-relay: no relay answers at ${base}: ${errorMessage(err)}`);
-        return ExitCode.UNAVAILABLE;
-      }
-      const doc = rolloutsDocumentSchema.safeParse(res.body);
-      if (res.status !== 200 || !doc.success) {
-        console.error(`cloud-relay: the relay at ${base} has no rollout list (HTTP ${res.status}${res.status === 200 ? ', not a rollout document' : ''})`);
-        return ExitCode.UNAVAILABLE;
-      }
-      return doc.data;
-    };
+    const fetchDoc = (): Promise<RolloutsDocument | number> =>
+      adminDocument(base, '/rollouts', 'rollout list', (body) => {
+        const doc = rolloutsDocumentSchema.safeParse(body);
+        return doc.success ? doc.data : undefined;
+      });
     const pick = (doc: RolloutsDocument): RolloutView[] | number => {
       if (only === undefined) return doc.rollouts;
       const r = doc.rollouts.find((x) => x.rolloutId === only);

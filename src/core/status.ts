@@ -15,6 +15,18 @@ import { z } from 'zod';
  */
 
 const count = z.number().int().nonnegative();
+
+/** A rollout's devices counted per phase (status document, heartbeat and the rollouts view alike). */
+export const rolloutTotalsSchema = z.object({
+  total: count,
+  upgraded: count,
+  alreadyCurrent: count,
+  inProgress: count,
+  waitingIdle: count,
+  failed: count,
+  notApplicable: count,
+  notStarted: count,
+});
 const isoTime = z.string();
 /** A failure remembered for the operator: stable code, the catalogued sentence, when. */
 const lastError = z.object({ code: z.string(), message: z.string(), at: isoTime });
@@ -140,16 +152,7 @@ export const statusSectionSchemas = {
       state: z.string(),
       reason: z.string().nullable(),
       submittedAt: isoTime,
-      totals: z.object({
-        total: count,
-        upgraded: count,
-        alreadyCurrent: count,
-        inProgress: count,
-        waitingIdle: count,
-        failed: count,
-        notApplicable: count,
-        notStarted: count,
-      }),
+      totals: rolloutTotalsSchema,
     }),
   ),
   deviceWork: z.object({

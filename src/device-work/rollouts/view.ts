@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { RolloutRepo } from '../../store/rollouts.js';
 import { policySchema } from './policy.js';
 import { windowAt } from './windows.js';
+import { rolloutTotalsSchema } from '../../core/status.js';
 
 /**
  * The admin port's `/rollouts` document (`cloud-relay rollouts` reads it): the newest rollouts
@@ -29,16 +30,7 @@ export const rolloutViewSchema = z.object({
   }),
   /** The window open now or the next one; null once none will open again (or the rollout is over). */
   window: z.object({ open: z.boolean(), start: iso, end: iso.nullable() }).nullable(),
-  totals: z.object({
-    total: count,
-    upgraded: count,
-    alreadyCurrent: count,
-    inProgress: count,
-    waitingIdle: count,
-    failed: count,
-    notApplicable: count,
-    notStarted: count,
-  }),
+  totals: rolloutTotalsSchema,
   /** The newest failures (device and reason), at most FAILURES_SHOWN. */
   failures: z.array(z.object({ deviceId: z.string(), reason: z.string().nullable() })),
 });
