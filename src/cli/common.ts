@@ -101,3 +101,24 @@ export async function fetchRelayConfig(base: string): Promise<RelayConfigAnswer>
   const doc = configDocumentSchema.safeParse(r.body);
   return doc.success ? { ok: true, doc: doc.data } : { ok: false, why: `the relay at ${base} answered /config with something that is not a configuration document` };
 }
+
+/**
+ * Redraws a block of lines in place on a terminal; elsewhere (a pipe, a log) prints a block only
+ * when it changed, so `--follow` output stays readable in both.
+ */
+export function liveBlock(out: NodeJS.WriteStream = process.stdout): (lines: readonly string[]) => void {
+  const tty = out.isTTY === true;
+  let drawn = 0;
+  let previous = '';
+  return (lines) => {
+    const text = lines.join('\n');
+    if (tty) {
+      if (drawn > 0) out.write(`\x1b[${drawn}A\x1b[J`);
+      out.write(`${text}\n`);
+      drawn = lines.length;
+    } else if (text !== previous) {
+      out.write(`${text}\n`);
+    }
+    previous = text;
+  };
+}

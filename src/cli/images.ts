@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CliCommand } from './command.js';
 import { CONFIG_OPTION_HELP } from './command.js';
-import { adminBaseFromArgs, adminDocument } from './common.js';
+import { adminBaseFromArgs, adminDocument, liveBlock } from './common.js';
 import { ExitCode } from '../errors.js';
 import { formatBytes } from './status-format.js';
 import type { AgentView } from '../download-agent/agent.js';
@@ -59,22 +59,11 @@ export const command: CliCommand = {
       console.log(render(first, false).join('\n'));
       return ExitCode.OK;
     }
-    const tty = process.stdout.isTTY === true;
     let doc = first;
-    let drawn = 0;
-    let previous = '';
+    const draw = liveBlock();
     // Bounded: a sync of 40 images ends; a stalled relay is left by Ctrl-C.
     for (;;) {
-      const lines = render(doc, true);
-      const text = lines.join('\n');
-      if (tty) {
-        if (drawn > 0) process.stdout.write(`\x1b[${drawn}A\x1b[J`);
-        process.stdout.write(`${text}\n`);
-        drawn = lines.length;
-      } else if (text !== previous) {
-        console.log(text);
-      }
-      previous = text;
+      draw(render(doc, true));
       const busy = doc.running || doc.images.some((i) => i.state === 'syncing');
       if (!busy) return doc.images.some((i) => i.state === 'failed' || i.state === 'rejected') ? ExitCode.FAILURE : ExitCode.OK;
       await sleep(500);

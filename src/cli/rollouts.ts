@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CliCommand } from './command.js';
 import { CONFIG_OPTION_HELP } from './command.js';
-import { adminBaseFromArgs, adminDocument } from './common.js';
+import { adminBaseFromArgs, adminDocument, liveBlock } from './common.js';
 import { ExitCode } from '../errors.js';
 import { timeouts } from '../core/timeouts.js';
 import { rolloutsDocumentSchema, type RolloutView, type RolloutsDocument } from '../device-work/rollouts/view.js';
@@ -145,24 +145,13 @@ export const command: CliCommand = {
       console.log((only !== undefined && picked[0] ? renderShow(picked[0]) : renderList(first)).join('\n'));
       return ExitCode.OK;
     }
-    const tty = process.stdout.isTTY === true;
     // Without an id, follow the rollouts not over when the command started (finished ones need no bar).
     const followed = new Set((only !== undefined ? picked : picked.filter((r) => r.finishedAt === null)).map((r) => r.rolloutId));
     let current = picked.filter((r) => followed.has(r.rolloutId));
-    let drawn = 0;
-    let previous = '';
+    const draw = liveBlock();
     // Bounded by the rollouts: each ends (a paused one is left by Ctrl-C).
     for (;;) {
-      const lines = renderProgress(current);
-      const text = lines.join('\n');
-      if (tty) {
-        if (drawn > 0) process.stdout.write(`\x1b[${drawn}A\x1b[J`);
-        process.stdout.write(`${text}\n`);
-        drawn = lines.length;
-      } else if (text !== previous) {
-        console.log(text);
-      }
-      previous = text;
+      draw(renderProgress(current));
       if (current.every((r) => r.finishedAt !== null)) return current.some((r) => r.state === 'aborted' || r.state === 'cancelled') ? ExitCode.FAILURE : ExitCode.OK;
       await sleep(timeouts.cliRolloutsFollow.ms);
       const next = await fetchDoc();
