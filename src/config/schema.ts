@@ -212,6 +212,9 @@ export const configSchema = z.object({
         .refine((a) => a.length > 0 && a.every((x) => x.startsWith('/')), 'at least one path, each starting with /')
         .default(['/DeploymentService/LoginService'])
         .describe('Paths OpenStage phones post their WorkpointMessages to'),
+      contactMeIntervalSeconds: int(5, 3600)
+        .default(timeouts.openstageContactMe.ms / 1000)
+        .describe('At most one contact-me per OpenStage phone within this many seconds, across restarts (their web server is known to fall over under more than one a minute)'),
     })
     .prefault({}),
 });

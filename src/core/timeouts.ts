@@ -224,7 +224,8 @@ export const timeouts = {
     kind: 'interval',
     ms: 60_000,
     bounds:
-      'At most one contact-me per OpenStage phone within this (their web server falls over under faster retries); a command needing another one sooner waits (retried as busy) or, if its task expires first, fails RATE_LIMITED.',
+      'At most one contact-me per OpenStage phone within this, also across a restart of the relay (their web server falls over under faster retries); a command needing another one sooner waits (retried as busy) or, if its task expires first, fails RATE_LIMITED.',
+    setting: 'openstage.contactMeIntervalSeconds',
   },
   openstageCallback: {
     area: 'devices',

@@ -7,6 +7,7 @@ import type { RelayConfig } from '../config/schema.js';
 import type { Db } from '../store/db.js';
 import { TaskRepo } from '../store/tasks.js';
 import { DeviceRepo } from '../store/devices.js';
+import { ContactMeRepo } from '../store/contact-mes.js';
 import type { Component } from '../core/lifecycle.js';
 import type { StatusSections } from '../core/status.js';
 import type { PhoneRoute } from '../core/phone-route.js';
@@ -113,7 +114,17 @@ export class DeviceWork implements Component {
       log: o.log,
       phoneEvents: this.phoneEvents,
       now: () => o.clock.now(),
-      ...(o.tls && o.config.openstage ? { dls: { listen: o.config.openstage.dlsListen, paths: o.config.openstage.dlsPaths, tls: o.tls } } : {}),
+      ...(o.tls && o.config.openstage
+        ? {
+            dls: {
+              listen: o.config.openstage.dlsListen,
+              paths: o.config.openstage.dlsPaths,
+              tls: o.tls,
+              contactMeIntervalMs: o.config.openstage.contactMeIntervalSeconds * 1000,
+            },
+          }
+        : {}),
+      contactMes: new ContactMeRepo(o.db),
       ...(o.dialConfirm ? { dialConfirm: o.dialConfirm } : {}),
       ...(o.firmwareServed ? { firmwareServed: o.firmwareServed } : {}),
       ...(o.grantDownload ? { grantDownload: o.grantDownload } : {}),
