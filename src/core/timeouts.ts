@@ -125,7 +125,8 @@ export const timeouts = {
     area: 'phone-https',
     kind: 'timeout',
     ms: 10_000,
-    bounds: 'A connection to the phone port must finish its TLS handshake within this, or it is closed (idle-connection protection; counted in PHONE_CONNECTIONS_CUT).',
+    bounds:
+      'A connection to the phone port or the OpenStage DLS port must finish its TLS handshake within this, or it is closed (idle-connection protection; counted in PHONE_CONNECTIONS_CUT).',
     setting: 'proxy.handshakeTimeoutMs',
   },
   phoneCutReport: {

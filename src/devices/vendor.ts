@@ -44,6 +44,10 @@ export interface DlsSettings {
   readonly listen: ListenAddress;
   readonly paths: readonly string[];
   readonly tls: TlsSource;
+  /** A connection must finish its TLS handshake within this (proxy.handshakeTimeoutMs). */
+  readonly handshakeTimeoutMs: number;
+  /** Open connections at most (proxy.maxConnections). */
+  readonly maxConnections: number;
   /** At most one contact-me per phone within this (openstage.contactMeIntervalSeconds). */
   readonly contactMeIntervalMs?: number | undefined;
 }

@@ -7,7 +7,7 @@ import { deploymentStatus, fileItems, softwareItems, softwareResult } from './de
 import { DeviceError, DlsError } from '../errors.js';
 import { errorMessage as errMessage } from '../../errors.js';
 import type { ContactMeLedger, PhoneEventSink } from '../vendor.js';
-import { contactMeWait, sendContactMe } from './contact-me.js';
+import { CONTACT_ME_INTERVAL_MS, contactMeWait, sendContactMe } from './contact-me.js';
 import type { DlsServer } from './dls-server.js';
 import type { Interaction, Interactions } from './interactions.js';
 import { itemValue, type DlsAction, type DlsItem, type OutItem, type WorkpointMessage } from './messages.js';
@@ -284,7 +284,7 @@ export class OpenStageDriver implements Driver {
     const now = this.o.now();
     const waitMs = contactMeWait(this.o.contactMes.last(t.ip), now, this.o.contactMeIntervalMs);
     if (waitMs > 0) {
-      const why = `the phone at ${t.ip} was sent a contact-me ${Math.round((this.o.contactMeIntervalMs - waitMs) / 1000)} s ago; OpenStage phones get at most one per ${Math.round(this.o.contactMeIntervalMs / 1000)} s`;
+      const why = `the phone at ${t.ip} was sent a contact-me ${Math.round((this.o.contactMeIntervalMs - waitMs) / 1000)} s ago; OpenStage phones get at most one ${this.o.contactMeIntervalMs === CONTACT_ME_INTERVAL_MS ? 'per minute' : `every ${Math.round(this.o.contactMeIntervalMs / 1000)} s`}`;
       if (t.expiresAt !== undefined && now + waitMs > t.expiresAt)
         throw new DeviceError('RATE_LIMITED', `${why}, and the task expires before the next is allowed`, { reached: false });
       throw new DeviceError('BUSY', why, { reached: false, retryAfterMs: waitMs });

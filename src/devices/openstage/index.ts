@@ -24,6 +24,8 @@ export const openstage: VendorModule = {
     const server = env.dls
       ? new DlsServer({
           listen: env.dls.listen,
+          handshakeTimeoutMs: env.dls.handshakeTimeoutMs,
+          maxConnections: env.dls.maxConnections,
           paths: env.dls.paths,
           tls: env.dls.tls,
           interactions,
