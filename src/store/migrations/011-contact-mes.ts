@@ -1,4 +1,4 @@
-export const version = 10;
+export const version = 11;
 export const name = 'contact-mes';
 // When the relay last sent each OpenStage phone a contact-me (wall-clock ms). Their web server
 // falls over under more than one a minute, and a relay that crashed and restarted within the
