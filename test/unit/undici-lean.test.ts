@@ -28,7 +28,7 @@ describe('the relay’s undici entry point (dispatchers and request without fetc
     try {
       const a = await request(`${base}/x/y?z=1`, { dispatcher: agent });
       expect(await a.body.text()).toBe('GET /x/y?z=1');
-      const b = await request(base, { dispatcher: agent, path: 'p/q', body: 'hello' });
+      const b = await request(base, { dispatcher: agent, path: 'p/q', body: 'hello' } as unknown as Parameters<typeof request>[1]);
       expect(await b.body.text()).toBe('PUT /p/q');
       expect(seen.at(-1)).toEqual({ method: 'PUT', url: '/p/q', body: 'hello' });
       // Without a dispatcher it uses undici's global one.
@@ -40,7 +40,7 @@ describe('the relay’s undici entry point (dispatchers and request without fetc
   });
 
   it('rejects a bad path with undici’s own error class', () => {
-    expect(() => request(`${base}/`, { path: 5 as unknown as string })).toThrow(errors.InvalidArgumentError);
+    expect(() => request(`${base}/`, { path: 5 } as unknown as Parameters<typeof request>[1])).toThrow(errors.InvalidArgumentError);
   });
 
   it('loading the daemon loads none of undici’s fetch, WebSocket or mock modules', () => {
