@@ -1,10 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { startDmsSimulator, type DmsSimulator } from '../../sim/dms/index.js';
 import { OpenStageFarm } from '../../sim/openstage/farm.js';
-import { spawnRelay, type RelayProcess } from '../helpers/child.js';
-import { tempDir, writeRelayConfig } from '../helpers/relay-config.js';
+import { startChildRelay, type ChildRelay } from '../helpers/child-relay.js';
 import { resultsOf } from '../helpers/devices.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -15,36 +11,30 @@ import { waitFor } from '../helpers/wait.js';
  * getParams runs again through a new contact-me and succeeds.
  */
 describe('OpenStage: relay crash mid-interaction', () => {
-  let sim: DmsSimulator | undefined;
+  let rig: ChildRelay | undefined;
   let farm: OpenStageFarm | undefined;
-  let relay: RelayProcess | undefined;
-  const dir = tempDir('cr-os-crash-');
 
   afterAll(async () => {
-    relay?.kill('SIGKILL');
-    await relay?.exited;
+    await rig?.close();
     await farm?.close();
-    await sim?.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
+  // Two starts of the built relay as a child process: seconds each on a loaded machine.
   it('a killed relay reports the open reboot as interrupted and re-runs getParams', async () => {
-    sim = await startDmsSimulator();
     farm = await OpenStageFarm.start({ count: 2, firstIndex: 3_000 + (process.pid % 400) * 5, faults: { replyDelayMs: 4_000 } });
-    const configFile = writeRelayConfig(dir, { dmsUrl: sim.url, caPem: sim.caPem, dataDir: join(dir, 'data'), extra: { logLevel: 'info', devices: { requestTimeoutMs: 6_000 } } });
-    relay = spawnRelay(configFile);
-    const relayId = await waitFor(() => sim!.relays().find((r) => r.connected)?.relayId, { timeoutMs: 20_000, message: 'relay connected' });
+    rig = await startChildRelay('cr-os-crash-', { devices: { requestTimeoutMs: 6_000 } });
+    const { sim } = rig;
+    const relayId = await rig.connected();
     const reboot = sim.submitTask(relayId, { command: { kind: 'reboot' }, targets: [farm.target(0)] });
     const read = sim.submitTask(relayId, { command: { kind: 'getParams', args: { names: ['e164'] } }, targets: [farm.target(1)] });
     // Both phones called back and are holding their first answer: the interactions are open.
     await waitFor(() => [0, 1].every((i) => farm!.phone(i).contactMes === 1 && farm!.phone(i).interacting), { timeoutMs: 15_000, message: 'interactions open' });
-    relay.kill('SIGKILL');
-    await relay.exited;
+    await rig.kill();
     for (const { phone } of farm.phones) phone.faults = {};
     // The old interactions end on the phones' side (their next post finds no relay).
     await waitFor(() => farm!.phones.every(({ phone }) => !phone.interacting), { timeoutMs: 15_000, message: 'old interactions over' });
-    relay = spawnRelay(configFile);
-    await waitFor(() => resultsOf(sim!, relayId, reboot.taskId).size === 1 && resultsOf(sim!, relayId, read.taskId).size === 1, {
+    rig.restart();
+    await waitFor(() => resultsOf(sim, relayId, reboot.taskId).size === 1 && resultsOf(sim, relayId, read.taskId).size === 1, {
       timeoutMs: 30_000,
       message: 'results after the restart',
     });
@@ -55,5 +45,5 @@ describe('OpenStage: relay crash mid-interaction', () => {
     expect(farm.phone(0).restarts).toBe(0);
     expect(farm.phone(1).contactMes).toBe(2);
     await waitFor(() => farm!.phone(1).log.at(-1) === 'solicited: ReadItems CleanUp', { message: 'the re-run as the phone saw it' });
-  });
+  }, 90_000);
 });
