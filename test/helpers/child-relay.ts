@@ -41,7 +41,7 @@ export async function startChildRelay(prefix: string, extra: Record<string, unkn
     get relay() {
       return relay;
     },
-    connected: () => waitFor(() => sim.relays().find((r) => r.connected)?.relayId, { timeoutMs: 20_000, message: 'relay connected' }),
+    connected: () => waitFor(() => sim.relays().find((r) => r.connected)?.relayId, { timeoutMs: 30_000, message: 'relay connected' }),
     async kill(signal = 'SIGKILL') {
       relay.kill(signal);
       return relay.exited;
