@@ -12,7 +12,7 @@ export interface RelayProcess {
   /** stdout lines (pino JSON) and stderr lines, as they arrive. */
   readonly stdout: string[];
   readonly stderr: string[];
-  /** Resolves when the process exits. */
+  /** Resolves when the process has exited and its stdout/stderr are fully read. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Waits for a stdout line matching `pred` (parsed JSON when possible). */
   waitForLog(pred: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
@@ -38,25 +38,29 @@ export function spawnCli(configFile: string | undefined, opts: SpawnOptions = {}
   const stderr: string[] = [];
   // stdout lines parsed once as they arrive: waitForLog polls them every few ms.
   const parsed: Record<string, unknown>[] = [];
-  const collect = (into: string[], onLine?: (line: string) => void) => {
+  const collect = (stream: NodeJS.ReadableStream, into: string[], onLine?: (line: string) => void) => {
     let rest = '';
-    return (chunk: Buffer) => {
+    const take = (p: string) => {
+      if (p.trim() === '') return;
+      into.push(p);
+      onLine?.(p);
+    };
+    stream.on('data', (chunk: Buffer) => {
       rest += chunk.toString('utf8');
       const parts = rest.split('\n');
       rest = parts.pop() ?? '';
-      for (const p of parts) {
-        if (p.trim() === '') continue;
-        into.push(p);
-        onLine?.(p);
-      }
-    };
+      for (const p of parts) take(p);
+    });
+    // A last line without its newline (a crash mid-write) still counts.
+    stream.on('end', () => take(rest));
   };
-  proc.stdout.on(
-    'data',
-    collect(stdout, (l) => parsed.push(parseLine(l))),
+  collect(proc.stdout, stdout, (l) => parsed.push(parseLine(l)));
+  collect(proc.stderr, stderr);
+  // 'close', not 'exit': 'exit' can come before the last stdout/stderr chunks are read, and
+  // tests read what the process said as soon as it has ended.
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once('close', (code: number | null, signal: NodeJS.Signals | null) => resolve({ code, signal })),
   );
-  proc.stderr.on('data', collect(stderr));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
   const rp: RelayProcess = {
     proc,
     stdout,

@@ -26,7 +26,20 @@ export interface Tinyproxy {
  */
 export async function startTinyproxy(o: { dir: string; user: string; password: string; connectPorts: readonly number[] }): Promise<Tinyproxy> {
   if (!tinyproxyBin) throw new Error('tinyproxy is not installed');
-  const port = await freePort();
+  // tinyproxy must be told its port: one probed free can be taken by another test's connection
+  // before tinyproxy binds it, so a start that dies is tried again on another port.
+  for (let attempt = 1; ; attempt++) {
+    const started = await startOnce(tinyproxyBin, o, await freePort());
+    if (started.ok) return started.proxy;
+    if (attempt === 3) throw new Error(`tinyproxy did not start (3 ports tried): ${started.why}`);
+  }
+}
+
+async function startOnce(
+  bin: string,
+  o: { dir: string; user: string; password: string; connectPorts: readonly number[] },
+  port: number,
+): Promise<{ ok: true; proxy: Tinyproxy } | { ok: false; why: string }> {
   const log = join(o.dir, `tinyproxy-${port}.log`);
   const conf = join(o.dir, `tinyproxy-${port}.conf`);
   writeFileSync(log, '');
@@ -46,35 +59,39 @@ export async function startTinyproxy(o: { dir: string; user: string; password: s
       '',
     ].join('\n'),
   );
-  const child: ChildProcess = spawn(tinyproxyBin, ['-d', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn(bin, ['-d', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const logText = () => readFileSync(log, 'utf8');
-  try {
-    const accepts = () =>
-      new Promise<boolean>((resolve) => {
-        const s = connect(port, '127.0.0.1', () => {
-          s.destroy();
-          resolve(true);
-        });
-        s.on('error', () => resolve(false));
+  const accepts = () =>
+    new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
       });
-    await waitFor(async () => child.exitCode === null && (await accepts()), {
-      timeoutMs: 5_000,
-      message: `tinyproxy listening on ${port} (${stderr})`,
+      s.on('error', () => resolve(false));
     });
-  } catch (err) {
+  // Generous: under a full parallel suite on 2 cores a process start can take seconds.
+  const up = await waitFor(async () => (child.exitCode !== null ? 'exited' : (await accepts()) ? 'up' : false), {
+    timeoutMs: 15_000,
+    message: `tinyproxy listening on ${port}`,
+  }).catch((err: unknown) => String(err));
+  if (up !== 'up') {
     child.kill('SIGKILL');
-    throw err;
+    await exited;
+    return { ok: false, why: `${up} (${stderr.trim()})` };
   }
   return {
-    port,
-    url: (credentials) => `http://${credentials ? `${credentials}@` : ''}127.0.0.1:${port}`,
-    connects: () => [...logText().matchAll(/Request \(file descriptor \d+\): CONNECT (\S+) HTTP/g)].map((m) => m[1]!),
-    async close() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
+    ok: true,
+    proxy: {
+      port,
+      url: (credentials) => `http://${credentials ? `${credentials}@` : ''}127.0.0.1:${port}`,
+      connects: () => [...logText().matchAll(/Request \(file descriptor \d+\): CONNECT (\S+) HTTP/g)].map((m) => m[1]!),
+      async close() {
+        if (child.exitCode === null) child.kill('SIGTERM');
+        await exited;
+      },
     },
   };
 }

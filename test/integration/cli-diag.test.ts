@@ -21,7 +21,8 @@ function runCli(args: string[], env: Record<string, string>): Promise<{ code: nu
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+    // 'close', not 'exit': the last stdout chunks can be read after 'exit'.
+    child.once('close', (code: number | null) => resolve({ code, stdout, stderr }));
   });
 }
 

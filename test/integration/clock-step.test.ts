@@ -70,16 +70,20 @@ describe('the wall clock steps', () => {
     expect(results(taskId)).toHaveLength(1);
   });
 
-  it('back an hour (NTP corrects the clock): a task due in 2 s waits for its wall-clock time, then runs once', async () => {
-    const taskId = scheduleReboot(1, 2_000);
+  it('back an hour (NTP corrects the clock): a task due in 6 s waits for its wall-clock time, then runs once', async () => {
+    // Due far enough ahead that, on a loaded machine, the frame is stored and the step lands
+    // before the original timer would have fired.
+    const dueInMs = 6_000;
+    const submittedAt = Date.now();
+    const taskId = scheduleReboot(1, dueInMs);
     await stored(taskId);
     const stepsBefore = h.logs.withCode('CLOCK_STEPPED').length;
     clock.step(-HOUR);
     await waitFor(() => h.logs.withCode('CLOCK_STEPPED').length > stepsBefore, { message: 'the step back noticed' });
     expect(Number(h.logs.withCode('CLOCK_STEPPED')[stepsBefore]?.offsetSeconds)).toBeLessThanOrEqual(-3_590);
-    // Its monotonic 2 s pass: by the wall clock it is still an hour early, so nothing runs.
+    // Its monotonic 6 s pass: by the wall clock it is still an hour early, so nothing runs.
     const beats = h.sim.heartbeats(relayId).length;
-    await new Promise((r) => setTimeout(r, 3_000));
+    await new Promise((r) => setTimeout(r, Math.max(1_000, submittedAt + dueInMs + 1_000 - Date.now())));
     expect(results(taskId)).toHaveLength(0);
     expect(farm.phone(1).reboots).toBe(0);
     expect(h.sim.heartbeats(relayId).length).toBeGreaterThan(beats);

@@ -66,14 +66,16 @@ describe('Polycom driver: TLS policy and transport outcomes', () => {
   });
 
   it('connect refused is "never reached"; a dropped connection and a slow phone "may have reached"', async () => {
-    const d = new PolycomDriver({ tlsPolicy: 'insecure', requestTimeoutMs: 300, pins: pins() });
+    // Every call below answers (or drops) at once except the slow one: the timeout only has to
+    // be clearly shorter than its delay, and long enough that a loaded machine's stall is no timeout.
+    const d = new PolycomDriver({ tlsPolicy: 'insecure', requestTimeoutMs: 1_500, pins: pins() });
     try {
       const refused = (await d.info({ ...farm.target(1), ip: '127.20.255.250' }).catch((e: unknown) => e)) as DeviceError;
       expect([refused.code, refused.reached]).toEqual(['CONNECT_FAILED', false]);
       farm.phone(1).faults.drop = true;
       const dropped = (await d.info(farm.target(1)).catch((e: unknown) => e)) as DeviceError;
       expect([dropped.code, dropped.reached]).toEqual(['CONNECTION_LOST', true]);
-      farm.phone(1).faults = { delayMs: 1_000 };
+      farm.phone(1).faults = { delayMs: 4_000 };
       const slow = (await d.info(farm.target(1)).catch((e: unknown) => e)) as DeviceError;
       expect([slow.code, slow.reached]).toEqual(['TIMEOUT', true]);
       farm.phone(1).faults = { httpStatus: 503, retryAfterSeconds: 7 };

@@ -15,7 +15,8 @@ describe('npm run demo', () => {
       let out = '';
       proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
       proc.stderr.on('data', (c: Buffer) => (out += c.toString()));
-      const code = await new Promise<number | null>((resolve) => proc.on('exit', (c) => resolve(c)));
+      // 'close', not 'exit': the demo's last lines can still be in the pipe at 'exit'.
+      const code = await new Promise<number | null>((resolve) => proc.on('close', (c: number | null) => resolve(c)));
       expect(code, out).toBe(0);
       expect(out).toMatch(/registered: relay id [0-9a-f-]{36}/);
       expect(out).toMatch(/readiness: 200/);

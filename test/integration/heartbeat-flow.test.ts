@@ -22,7 +22,8 @@ describe('heartbeat (PROTOCOL §2)', () => {
     const certAt = waitForEvent<string>(h.logs.events, 'line', (l) => l.includes('CERT_SELF_SIGNED'), 30_000).then(() => Date.now());
     await h.startRelay();
     const relayId = await h.connected();
-    await waitFor(() => seen.length >= 3, { message: 'three heartbeats', timeoutMs: 8_000 });
+    // The first beat waits for the stand-in certificate, which takes seconds on a loaded host.
+    await waitFor(() => seen.length >= 3, { message: 'three heartbeats', timeoutMs: 30_000 });
     expect(seen[0]!.at - Math.max(await registeredAt, await certAt)).toBeLessThan(2_000);
     for (let i = 1; i < 3; i++) {
       const gap = seen[i]!.at - seen[i - 1]!.at;
@@ -111,7 +112,8 @@ describe('heartbeat (PROTOCOL §2)', () => {
     h = await startHarness({ sim: { heartbeatIntervalSeconds: 1 }, startRelay: false });
     h.sim.setFaults({ serverTimeOffsetMs: 3 * 3600_000 });
     await h.startRelay();
-    await waitFor(() => h!.logs.withCode('CLOCK_SKEW').length > 0, { timeoutMs: 5_000 });
+    // Seen on the first heartbeat, which waits for the stand-in certificate (seconds on a loaded host).
+    await waitFor(() => h!.logs.withCode('CLOCK_SKEW').length > 0, { timeoutMs: 30_000, message: 'CLOCK_SKEW logged' });
     const line = h.logs.withCode('CLOCK_SKEW')[0]!;
     expect(line.level).toBe('error');
     expect(line.msg).toMatch(/local clock is \d+ s behind the DMS/);
@@ -120,11 +122,13 @@ describe('heartbeat (PROTOCOL §2)', () => {
   it('keeps heartbeating while the control channel is down, and reports it as down', async () => {
     h = await startHarness({ sim: { heartbeatIntervalSeconds: 1 } });
     const relayId = await h.connected();
-    h.sim.setFaults({ refuseUpgradesForMs: 3_500 });
+    // Refused for longer than the test runs: a slow machine must not see the channel come back
+    // (and a heartbeat say "connected") before the two beats below are in.
+    h.sim.setFaults({ refuseUpgradesForMs: 120_000 });
     h.sim.disconnect(relayId);
     await waitFor(() => !h!.daemon.agent!.control.connected);
     const before = h.sim.heartbeats(relayId).length;
-    await waitFor(() => h!.sim.heartbeats(relayId).length >= before + 2, { timeoutMs: 5_000 });
+    await waitFor(() => h!.sim.heartbeats(relayId).length >= before + 2, { timeoutMs: 10_000, message: 'two heartbeats while the channel is down' });
     const during = h.sim.heartbeats(relayId).slice(before);
     expect(during.every((b) => (b.body.control as { connected: boolean }).connected === false)).toBe(true);
     expect(h.sim.connected(relayId)).toBe(false);

@@ -46,7 +46,8 @@ describe('device poller', () => {
       lock: new PhoneLock(),
       clock,
       log: createLogger('silent'),
-      intervalMs: 1_000,
+      // 5 phones spread over 2 s: 400 ms apart, so a loaded machine's stalls do not bunch them up.
+      intervalMs: 2_000,
     });
     const statusOf = (i: number) => sent.filter((s) => s.type === 'device.status' && s.body.deviceId === farm.target(i).deviceId);
     poller.start();
@@ -55,12 +56,12 @@ describe('device poller', () => {
       await waitFor(() => sent.length >= 1, { message: 'first status' });
       const askedAtFirst = farm.phones.filter((p) => (p.phone.hits.get('/api/v2/mgmt/device/info') ?? 0) > 0).length;
       expect(askedAtFirst).toBeLessThan(5);
-      await waitFor(() => farm.phones.every((p) => (p.phone.hits.get('/api/v2/mgmt/device/info') ?? 0) >= 2), { message: 'two full cycles', timeoutMs: 10_000 });
+      await waitFor(() => farm.phones.every((p) => (p.phone.hits.get('/api/v2/mgmt/device/info') ?? 0) >= 2), { message: 'two full cycles', timeoutMs: 20_000 });
       for (let i = 0; i < 5; i++) expect(statusOf(i)).toHaveLength(1);
       expect(statusOf(0)[0]?.body).toMatchObject({ online: true, callState: 'idle', firmware: '6.4.3.1234', lines: [{ line: 1, registered: true }] });
       // A change is reported on the next poll; no change, no frame.
       farm.phone(3).lines[0]!.registered = false;
-      await waitFor(() => statusOf(3).length === 2, { message: 'status after the change', timeoutMs: 5_000 });
+      await waitFor(() => statusOf(3).length === 2, { message: 'status after the change', timeoutMs: 10_000 });
       expect(statusOf(3)[1]?.body.lines).toEqual([{ line: 1, uri: farm.phone(3).lines[0]!.uri, registered: false }]);
       expect(devices.counts()).toEqual({ known: 5, online: 5 });
     } finally {

@@ -25,7 +25,9 @@ describe('provisioning pass-through', () => {
     const pki = relayPki(tempDir('proxy-pki-'), root);
     h = await startHarness({
       sim: { ca: root, provisioningUrl: prov.url },
-      relayConfig: { pfxFile: pki.pfxFile, pfxPassphrase: PFX_PASS, proxy: { upstreamTimeoutMs: 600, maxUploadBytes: LIMIT, headersTimeoutMs: 500 } },
+      // The upstream timeout applies to every request here: short enough for the 504 test, long
+      // enough that a loaded machine's stall of the in-process provisioning server is no timeout.
+      relayConfig: { pfxFile: pki.pfxFile, pfxPassphrase: PFX_PASS, proxy: { upstreamTimeoutMs: 2_000, maxUploadBytes: LIMIT, headersTimeoutMs: 500 } },
     });
     relayId = await h.registered();
     port = h.daemon.addresses.https!.port;
@@ -199,7 +201,7 @@ describe('provisioning pass-through', () => {
   });
 
   it('answers 504 when the provisioning server is too slow, and logs the phone IP and path', async () => {
-    prov.behave('/slow.cfg', { delayMs: 2_000 });
+    prov.behave('/slow.cfg', { delayMs: 5_000 });
     prov.setFile('slow.cfg', 'late');
     const res = await phone.request({ method: 'GET', path: '/slow.cfg', headers: { authorization: basicAuth() } });
     expect(res.statusCode).toBe(504);

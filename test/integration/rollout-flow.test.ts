@@ -11,7 +11,7 @@ import { startHarness, type Harness } from '../helpers/harness.js';
 import { tempDir } from '../helpers/relay-config.js';
 import { waitFor } from '../helpers/wait.js';
 import { runTask } from '../helpers/devices.js';
-import { runCli } from '../helpers/child.js';
+import { runCli, spawnCli } from '../helpers/child.js';
 import { request } from 'undici';
 
 /**
@@ -119,14 +119,17 @@ describe('firmware rollout', () => {
       expect(list.code).toBe(0);
       expect(list.stdout).toMatch(/^ROLLOUT +STATE +TOTAL +UPGRADED +CURRENT +RUNNING +IDLE-WAIT +FAILED +N\/A +NOT-STARTED +WINDOW$/m);
       expect(list.stdout).toMatch(new RegExp(`^ro-200 +running +200 +${PHONES - inCall.length} +0 +0 +3 +0 +0 +0 +open$`, 'm'));
-      // --follow (not a terminal: plain lines per change) runs until the rollout is over.
-      const follow = runCli(['rollouts', 'show', rolloutId, '--follow', '--admin', admin()]);
+      // --follow (not a terminal: plain lines per change) runs until the rollout is over. The calls
+      // end only once it has printed the running state: a CLI slow to start must not miss it.
+      const follow = spawnCli(undefined, { args: ['rollouts', 'show', rolloutId, '--follow', '--admin', admin()] });
+      await waitFor(() => follow.stdout.some((l) => /^ro-200 +running +\[#+\.*\] +99% {2}window: open$/.test(l)), {
+        timeoutMs: 20_000,
+        message: '--follow shows the running rollout',
+      });
       for (const p of inCall) p.endCall();
       await waitFor(() => lastState(rolloutId)?.state === 'done', { timeoutMs: 60_000, message: 'rollout done' });
-      const followed = await follow;
-      expect(followed.code).toBe(0);
-      expect(followed.stdout).toMatch(/^ro-200 +running +\[#+\.*\] +99% {2}window: open$/m);
-      expect(followed.stdout.trimEnd().split('\n').slice(-2).join('\n')).toMatch(
+      expect((await follow.exited).code).toBe(0);
+      expect(follow.stdout.slice(-2).join('\n')).toMatch(
         /^ro-200 +done +\[#{24}\] 100% {2}window: -\n +upgraded 200, already current 0, upgrading 0, waiting for idle 0, failed 0, not applicable 0, not started 0 of 200$/,
       );
     } finally {

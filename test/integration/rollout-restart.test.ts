@@ -8,7 +8,6 @@ import { DEFAULT_ACCOUNT, masterConfig } from '../../sim/provisioning/files.js';
 import { issueCert, toPfx } from '../../sim/pki.js';
 import { PhoneFarm } from '../../sim/phone/farm.js';
 import { spawnRelay, type RelayProcess } from '../helpers/child.js';
-import { freePort } from '../helpers/free-port.js';
 import { tempDir, writeRelayConfig } from '../helpers/relay-config.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -47,29 +46,33 @@ describe('rollout across a relay crash', () => {
     sim.provisioningUrl = prov.url;
     dms.publish((name, body) => prov!.setFile(name, body));
     prov.setFile('000000000000.cfg', masterConfig(IMAGE.path.slice(1), []));
-    // The phone port stays the same across the restart: the phones boot from it.
-    const port = await freePort();
     writeFileSync(join(dir, 'relay.pfx'), toPfx(issueCert({ cn: FQDN, dnsNames: [FQDN], issuer: sim.ca }), [sim.ca], 'pfx-pass'));
-    const configFile = writeRelayConfig(dir, {
-      dmsUrl: sim.url,
-      caPem: sim.caPem,
-      dataDir: join(dir, 'data'),
-      extra: {
-        logLevel: 'info',
-        fqdn: FQDN,
-        pfxFile: join(dir, 'relay.pfx'),
-        pfxPassphrase: 'pfx-pass',
-        httpsListen: `127.0.0.1:${port}`,
-        devices: { tlsPolicy: 'insecure', upgradePollMs: 100, upgradeTimeoutSeconds: 60 },
-      },
-    });
+    const configFor = (httpsListen: string) =>
+      writeRelayConfig(dir, {
+        dmsUrl: sim!.url,
+        caPem: sim!.caPem,
+        dataDir: join(dir, 'data'),
+        extra: {
+          logLevel: 'info',
+          fqdn: FQDN,
+          pfxFile: join(dir, 'relay.pfx'),
+          pfxPassphrase: 'pfx-pass',
+          httpsListen,
+          devices: { tlsPolicy: 'insecure', upgradePollMs: 100, upgradeTimeoutSeconds: 60 },
+        },
+      });
+    // The relay picks its phone port itself (a port probed free and bound later can be taken by
+    // another test's connection meanwhile); the restart binds the same one: the phones boot from it.
+    relay = spawnRelay(configFor('127.0.0.1:0'));
+    const started = await relay.waitForLog((l) => l.msg === 'cloud-relay started', 20_000);
+    const port = (started.https as { port: number }).port;
+    const configFile = configFor(`127.0.0.1:${port}`);
     farm = await PhoneFarm.start({
       count: PHONES,
       firstIndex: 40_000 + (process.pid % 40) * 100,
       timing: { rebootOfflineMs: 800 },
       provisioning: { relayUrl: `https://127.0.0.1:${port}`, servername: FQDN, ca: sim.caPem, account: DEFAULT_ACCOUNT },
     });
-    relay = spawnRelay(configFile);
     const relayId = await waitFor(() => sim!.relays().find((r) => r.connected)?.relayId, { timeoutMs: 20_000, message: 'relay connected' });
     await waitFor(() => sim!.received(relayId, 'image.status').some((f) => f.frame.imageId === IMAGE.imageId && f.frame.state === 'synced'), {
       timeoutMs: 20_000,

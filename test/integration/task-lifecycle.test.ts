@@ -27,14 +27,15 @@ describe('task lifecycle', () => {
 
   it('a scheduled task runs at executeAt while the control channel is down; its results arrive after the reconnect', async () => {
     const { h, farm, relayId } = await setup(2);
-    const executeAt = new Date(Date.now() + 1_500).toISOString();
+    // Far enough ahead that, on a loaded machine, the ack and the cut both land before it is due.
+    const executeAt = new Date(Date.now() + 4_000).toISOString();
     const { taskId, frameId } = h.sim.submitTask(relayId, { command: { kind: 'reboot' }, targets: farm.targets(), executeAt });
     expect(await answered(h, relayId, frameId)).toBe('ack');
     h.sim.setFaults({ refuseUpgradesForMs: 60_000 });
     h.sim.disconnect(relayId, 4001, 'test: channel down');
     await waitFor(() => !h.sim.connected(relayId), { message: 'channel down' });
     // Both phones reboot while the relay cannot talk to the DMS.
-    await waitFor(() => farm.phone(0).reboots === 1 && farm.phone(1).reboots === 1, { message: 'phones rebooted by the scheduled task', timeoutMs: 10_000 });
+    await waitFor(() => farm.phone(0).reboots === 1 && farm.phone(1).reboots === 1, { message: 'phones rebooted by the scheduled task', timeoutMs: 15_000 });
     expect(h.sim.connected(relayId)).toBe(false);
     expect(resultsOf(h.sim, relayId, taskId).size).toBe(0);
     h.sim.setFaults({ refuseUpgradesForMs: 0 });
@@ -65,8 +66,9 @@ describe('task lifecycle', () => {
     const unknown = h.sim.sendFrame(relayId, { type: 'task.update', taskId: 'no-such-task', name: 'x' });
     expect(await answered(h, relayId, unknown)).toMatch(/nack.*unknown taskId no-such-task/);
 
-    // An executing task (its phone answers slowly) can be neither updated nor deleted.
-    farm.phone(2).faults.delayMs = 1_500;
+    // An executing task (its phone answers slowly) can be neither updated nor deleted. Slow
+    // enough that the two refusals below land while it executes, on a loaded machine too.
+    farm.phone(2).faults.delayMs = 4_000;
     const run = h.sim.submitTask(relayId, { command: { kind: 'checkSync' }, targets: [farm.target(2)] });
     await waitFor(() => statesOf(h.sim, relayId, run.taskId).some((s) => s.state === 'executing'), { message: 'executing' });
     const del2 = h.sim.sendFrame(relayId, { type: 'task.delete', taskId: run.taskId });
@@ -97,10 +99,13 @@ describe('task lifecycle', () => {
 
   it('a task whose time passed while the relay was down runs at start-up and says how late', async () => {
     const { h, farm, relayId } = await setup(1);
-    const { taskId, frameId } = h.sim.submitTask(relayId, { command: { kind: 'checkSync' }, targets: [farm.target(0)], executeAt: new Date(Date.now() + 500).toISOString() });
+    // Due late enough that the relay is surely down by then, even when the ack is slow.
+    const executeAtMs = Date.now() + 2_000;
+    const { taskId, frameId } = h.sim.submitTask(relayId, { command: { kind: 'checkSync' }, targets: [farm.target(0)], executeAt: new Date(executeAtMs).toISOString() });
     expect(await answered(h, relayId, frameId)).toBe('ack');
     await h.daemon.stop('test: relay down over executeAt');
-    await new Promise((r) => setTimeout(r, 3_000)); // the outage itself: nothing to wait on
+    // The outage itself, until 2.5 s past executeAt: nothing to wait on.
+    await new Promise((r) => setTimeout(r, Math.max(0, executeAtMs + 2_500 - Date.now())));
     expect(farm.phone(0).syncs).toBe(0);
     await h.startRelay();
     await waitFor(() => resultsOf(h.sim, relayId, taskId).size === 1, { timeoutMs: 15_000, message: 'late result' });

@@ -99,9 +99,13 @@ describe('certificate hot swap', () => {
   });
 
   it('swaps in a cert.install from the DMS during a download without cutting it', async () => {
+    // Made before the download starts: a key pair takes a while on a loaded machine, and the
+    // swap must land while the download runs (32 chunks, 100 ms apart: about 3 s).
+    const renewed = issueCert({ cn: RELAY_FQDN, dnsNames: [RELAY_FQDN, 'relay-b.test.example'], issuer: pki.inter });
+    const renewedPfx = toPfx(renewed, [pki.inter, root], 'new-pass').toString('base64');
     const big = firmwareBody(2 * 1024 * 1024, 3);
     prov.setFile('big.cfg', big);
-    prov.behave('/big.cfg', { chunkBytes: 64 * 1024, intervalMs: 15 });
+    prov.behave('/big.cfg', { chunkBytes: 64 * 1024, intervalMs: 100 });
     const phone = phoneClient(port, root.certPem, '127.20.2.1');
     const res = await phone.request({ method: 'GET', path: '/big.cfg', headers: { authorization: basicAuth() } });
     expect(res.statusCode).toBe(200);
@@ -120,8 +124,7 @@ describe('certificate hot swap', () => {
     });
     await firstBytes;
 
-    const renewed = issueCert({ cn: RELAY_FQDN, dnsNames: [RELAY_FQDN, 'relay-b.test.example'], issuer: pki.inter });
-    const frameId = h.sim.sendFrame(relayId, { type: 'cert.install', pfx: toPfx(renewed, [pki.inter, root], 'new-pass').toString('base64'), passphrase: 'new-pass' });
+    const frameId = h.sim.sendFrame(relayId, { type: 'cert.install', pfx: renewedPfx, passphrase: 'new-pass' });
     expect(await waitFor(() => h.sim.answer(relayId, frameId))).toBe('ack');
     expect(received).toBeLessThan(big.length);
 
