@@ -161,24 +161,33 @@ async function behavesFullThenRecovers(w: World, fill: () => void, free: () => v
 }
 
 /**
- * Makes the store full to the last byte: no new page (max_page_count) and no room left in the
- * pages it has (filler rows of shrinking size), so any write that needs space fails.
+ * Makes the store full to the last byte and keeps it so: no new page (max_page_count), no room
+ * left in the pages it has (filler rows of shrinking size), and whatever the relay frees
+ * meanwhile (an acked outbox row, a pruned record) is taken again every few milliseconds, so
+ * any write that needs space fails. Returns the function that gives the space back.
  */
-function fillToTheBrim(db: Harness['daemon']['store']): () => void {
+function keepFull(db: Harness['daemon']['store']): () => void {
   db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
   const put = db.prepare('INSERT INTO kv (key, value, updated_at) VALUES (?, ?, 0)');
   let n = 0;
-  for (const size of [3_000, 800, 200, 40, 1]) {
-    for (;;) {
-      try {
-        put.run(`test.filler.${n++}`, 'x'.repeat(size));
-      } catch (err) {
-        if ((err as { code?: string }).code !== 'SQLITE_FULL') throw err;
-        break;
+  const fill = () => {
+    // A test that failed early closes the relay (and its database) without giving space back.
+    if (!db.open) return clearInterval(timer);
+    for (const size of [3_000, 800, 200, 40, 1]) {
+      for (;;) {
+        try {
+          put.run(`test.filler.${n++}`, 'x'.repeat(size));
+        } catch (err) {
+          if ((err as { code?: string }).code !== 'SQLITE_FULL') throw err;
+          break;
+        }
       }
     }
-  }
+  };
+  const timer = setInterval(fill, 5);
+  fill();
   return () => {
+    clearInterval(timer);
     db.pragma('max_page_count = 1073741823');
     db.prepare("DELETE FROM kv WHERE key LIKE 'test.filler.%'").run();
   };
@@ -193,10 +202,11 @@ describe('data directory full', () => {
     const targets = farm.targets();
     const { taskId, frameId } = w.sim.submitTask(w.relayId, { command: { kind: 'getParams', args: { names: ['device.sntp.serverName'] } }, targets });
     expect(await answerOf(w, frameId)).toBe('ack');
-    // The phones answer 1.5 s after a request: the disk fills while every command is out.
-    await waitFor(() => farm.phones.filter((p) => [...p.phone.hits.values()].some((n) => n > 0)).length === targets.length, { message: 'every phone asked' });
+    // The task has started (its first phone is asked) and every phone answers 1.5 s after a
+    // request: the disk fills before any result comes back.
+    await waitFor(() => farm.phones.some((p) => [...p.phone.hits.values()].some((n) => n > 0)), { intervalMs: 5, message: 'the first phone asked' });
     const pollFailuresBefore = w.h.daemon.statusDocument().deviceWork.pollFailures;
-    const free = fillToTheBrim(w.h.daemon.store);
+    const free = keepFull(w.h.daemon.store);
 
     // Held, not failed: the relay says so and waits.
     await waitFor(() => w.h.logs.withCode('STORE_FULL').length === 1, { message: 'STORE_FULL logged' });
