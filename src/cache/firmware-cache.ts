@@ -180,6 +180,12 @@ export class FirmwareCache {
     );
     this.fills.set(key, fill);
     fill.on('failed', (err: CacheError) => {
+      // Phones probe model-specific file names (…/sip.ld, then <part number>-sip.ld, …): the
+      // origin's 404 for a path outside the desired set is their normal answer, not a fault of the cache.
+      if (key.startsWith('path:') && err.upstreamStatus === 404) {
+        o.log.debug({ key, url: spec.source.url }, 'firmware path not found at the origin');
+        return;
+      }
       this.lastError = { code: err.code, message: err.message, at: new Date(o.clock.now()).toISOString() };
       const level = err.code === 'CACHE_ABORTED' ? 'info' : 'error';
       o.log[level]({ key, url: spec.source.url, code: err.code, err: err.message }, 'firmware fill failed');

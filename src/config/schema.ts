@@ -182,6 +182,9 @@ export const configSchema = z.object({
         .describe('Status poll period, spread evenly over the interval'),
       upgradePollMs: int(100, 60_000).default(5_000).describe('How often a phone upgrading its firmware is asked whether it is back'),
       upgradeTimeoutSeconds: int(10, 7_200).default(1_200).describe('How long a phone upgrading its firmware may stay away before the upgrade fails'),
+      rolloutIdleRecheckSeconds: int(1, 3_600)
+        .default(timeouts.rolloutIdleRecheck.ms / 1000)
+        .describe('How long a rollout waits before asking again whether a phone found in a call is idle'),
     })
     .prefault({}),
 

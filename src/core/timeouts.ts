@@ -246,6 +246,14 @@ export const timeouts = {
     ms: 30_000,
     bounds: 'A phone must send its request to the OpenStage DLS port within this (at least devices.requestTimeoutMs).',
   },
+  rolloutIdleRecheck: {
+    area: 'devices',
+    kind: 'interval',
+    ms: 60_000,
+    bounds:
+      'A rollout asks again after this whether a phone it found in a call has hung up; the phone waits for idle meanwhile (a phone idle for less than idleMinutes is asked again when they are up).',
+    setting: 'devices.rolloutIdleRecheckSeconds',
+  },
   taskLate: {
     area: 'devices',
     kind: 'threshold',

@@ -161,6 +161,7 @@ export class DeviceWork implements Component {
       callState: (deviceId) => calls.history(deviceId),
       upgrade: deviceUpgrader({ drivers: this.drivers, lock, images, site: () => o.registration.current()?.site, log: o.log.child({ part: 'rollouts' }) }),
       report: { state: (b) => void o.outbox.enqueue('rollout.state', b), result: (b) => void o.outbox.enqueue('rollout.result', b) },
+      idleRecheckMs: cfg.rolloutIdleRecheckSeconds * 1000,
     });
     this.poller = new DevicePoller({
       devices: this.devices,

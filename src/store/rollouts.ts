@@ -66,9 +66,11 @@ export class RolloutRepo {
       setLastStart: db.prepare('UPDATE rollouts SET last_start_at = ? WHERE rollout_id = ?'),
       removeUnstarted: db.prepare("DELETE FROM rollout_devices WHERE rollout_id = ? AND device_id = ? AND phase IN ('pending', 'waiting_idle')"),
       deviceIds: db.prepare<[string], { deviceId: string }>('SELECT device_id AS deviceId FROM rollout_devices WHERE rollout_id = ?'),
-      next: db.prepare<[string, number, number], RolloutDeviceRow>(
-        `SELECT ${D_COLS} FROM rollout_devices WHERE rollout_id = ? AND phase IN ('pending', 'waiting_idle') AND (retry_at IS NULL OR retry_at <= ?) ORDER BY seq LIMIT ?`,
+      // Each reads the first rows of an index (migrations 006 and 010), never sorting the rollout's rows.
+      nextDue: db.prepare<[string, number, number], RolloutDeviceRow>(
+        `SELECT ${D_COLS} FROM rollout_devices WHERE rollout_id = ? AND phase = 'waiting_idle' AND retry_at <= ? ORDER BY retry_at LIMIT ?`,
       ),
+      nextPending: db.prepare<[string, number], RolloutDeviceRow>(`SELECT ${D_COLS} FROM rollout_devices WHERE rollout_id = ? AND phase = 'pending' ORDER BY seq LIMIT ?`),
       earliestRetry: db.prepare<[string], { t: number | null }>("SELECT MIN(retry_at) AS t FROM rollout_devices WHERE rollout_id = ? AND phase = 'waiting_idle'"),
       inPhase: db.prepare<[string, string], RolloutDeviceRow>(`SELECT ${D_COLS} FROM rollout_devices WHERE rollout_id = ? AND phase = ? ORDER BY seq`),
       markRunning: db.prepare(
@@ -152,9 +154,14 @@ export class RolloutRepo {
     this.s.setLastStart.run(at, rolloutId);
   }
 
-  /** Devices that may be started now (pending, or waiting for idle with their retry time passed), in order. */
+  /**
+   * At most `limit` devices that may be started now: first those waiting for idle whose retry
+   * time has passed (they have waited longest), then pending ones in submission order.
+   */
   next(rolloutId: string, now: number, limit: number): RolloutDeviceRow[] {
-    return this.opened(this.s.next.all(rolloutId, now, limit));
+    const due = this.s.nextDue.all(rolloutId, now, limit);
+    const rows = due.length < limit ? due.concat(this.s.nextPending.all(rolloutId, limit - due.length)) : due;
+    return this.opened(rows);
   }
 
   /** Devices that have not started and still may. */

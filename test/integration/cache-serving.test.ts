@@ -348,7 +348,14 @@ describe('firmware cache serving', () => {
     provFiles.set('/firmware/vvx/sip.ld', patternFile);
     const missing = await get(`${r.phoneUrl}/firmware/none.ld`);
     expect(missing.status).toBe(404);
-    expect(prov.fills.get('/firmware/none.ld')).toBeUndefined(); // the credential check's 404 started no fill
+    expect(prov.fills.get('/firmware/none.ld')).toBeUndefined();
+    // Phones probe model-specific names (part number first): with credentials checked a moment
+    // ago the relay goes straight to a fill, the origin has no such file, the phone gets 404, and
+    // the cache records no error for the phones' normal probing.
+    const probe = await get(`${r.phoneUrl}/firmware/vvx/3111-48450-001-sip.ld`);
+    expect(probe.status).toBe(404);
+    expect(prov.hits.get('/firmware/vvx/3111-48450-001-sip.ld')).toBe(1); // the fill's GET, no credential check
+    expect(r.cache.stats().lastError).toBeNull();
   });
 
   it('quota: least recently used unpinned objects are evicted; pinned ones stay', async () => {

@@ -55,7 +55,8 @@ beforeAll(async () => {
       fqdn: FQDN,
       pfxFile: join(dir, 'relay.pfx'),
       pfxPassphrase: 'pfx-pass',
-      devices: { tlsPolicy: 'insecure', concurrency: 512, upgradePollMs: 100, upgradeTimeoutSeconds: 60 },
+      // A phone found in a call is asked again every second (60 s by default), so the test does not wait a minute after the calls end.
+      devices: { tlsPolicy: 'insecure', concurrency: 512, upgradePollMs: 100, upgradeTimeoutSeconds: 60, rolloutIdleRecheckSeconds: 1 },
     },
   });
   relayId = await h.connected();

@@ -17,7 +17,16 @@ describe('task backlog', () => {
   const outbox: Outbox = { enqueue: () => 'x', depth: () => 0 };
   const work = new DeviceWork({
     config: {
-      devices: { tlsPolicy: 'insecure', concurrency: 2, backlog: 3, requestTimeoutMs: 1_000, pollIntervalSeconds: 7200, upgradePollMs: 5_000, upgradeTimeoutSeconds: 1_200 },
+      devices: {
+        tlsPolicy: 'insecure',
+        concurrency: 2,
+        backlog: 3,
+        requestTimeoutMs: 1_000,
+        pollIntervalSeconds: 7200,
+        upgradePollMs: 5_000,
+        upgradeTimeoutSeconds: 1_200,
+        rolloutIdleRecheckSeconds: 60,
+      },
       dataDir: join(dir, 'data'),
     },
     db,

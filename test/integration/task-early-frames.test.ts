@@ -43,6 +43,7 @@ describe('tasks stored before the runner starts', () => {
           pollIntervalSeconds: 7200,
           upgradePollMs: 5_000,
           upgradeTimeoutSeconds: 1_200,
+          rolloutIdleRecheckSeconds: 60,
         },
         dataDir: join(dir, 'data'),
       },

@@ -5,6 +5,7 @@ import { rolloutsDocument, type RolloutsDocument } from './view.js';
 import { freeSlots, idleSince, nextStartAt, ratePerMinute, shouldAbort, type CallHistory } from './pacing.js';
 import { policySchema, type RolloutPolicy } from './policy.js';
 import { windowAt } from './windows.js';
+import { timeouts } from '../../core/timeouts.js';
 
 /**
  * Runs firmware rollouts (docs/protocol.md §7) on the relay's own clock, whether or not the
@@ -50,6 +51,8 @@ export interface RolloutPorts {
   /** Durable reports to the DMS; called inside the store transaction that records what they say. */
   readonly report: { state(body: RolloutStateBody): void; result(body: RolloutResultBody): void };
   readonly timers?: Timers;
+  /** How long a phone seen in a call waits before its call state is asked again. */
+  readonly idleRecheckMs?: number;
 }
 
 export interface RolloutSubmission {
@@ -68,8 +71,6 @@ export class RolloutRefused extends Error {
   }
 }
 
-/** How long a phone seen in a call waits before its call state is asked again. */
-const IN_CALL_RECHECK_MS = 60_000;
 /** While the image is not synced, how often to look again. */
 const IMAGE_RECHECK_MS = 30_000;
 /** `rollout.state` at most this often while only the totals change. */
@@ -97,6 +98,7 @@ interface Sent {
 
 export class RolloutRunner {
   private readonly timers: Timers;
+  private readonly idleRecheckMs: number;
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly sent = new Map<string, Sent>();
   private timer: unknown;
@@ -107,6 +109,7 @@ export class RolloutRunner {
 
   constructor(private readonly p: RolloutPorts) {
     this.timers = p.timers ?? realTimers;
+    this.idleRecheckMs = p.idleRecheckMs ?? timeouts.rolloutIdleRecheck.ms;
   }
 
   // ---- frames (synchronous: they run inside the transaction that stores the frame) ----
@@ -286,7 +289,7 @@ export class RolloutRunner {
       for (const d of batch) {
         const idle = idleSince(this.p.callState(d.deviceId), policy.idleMinutes, now);
         if (!idle.eligible) {
-          this.p.repo.markWaitingIdle(r.rolloutId, d.seq, idle.eligibleAt ?? now + IN_CALL_RECHECK_MS);
+          this.p.repo.markWaitingIdle(r.rolloutId, d.seq, idle.eligibleAt ?? now + this.idleRecheckMs);
           continue;
         }
         if (!this.p.repo.markRunning(r.rolloutId, d.seq, now)) continue;
