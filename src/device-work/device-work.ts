@@ -8,6 +8,7 @@ import type { RelayConfig } from '../config/schema.js';
 import type { Db } from '../store/db.js';
 import { TaskRepo } from '../store/tasks.js';
 import { DeviceRepo } from '../store/devices.js';
+import { ContactMeRepo } from '../store/contact-mes.js';
 import type { Component } from '../core/lifecycle.js';
 import type { StatusSections } from '../core/status.js';
 import type { PhoneRoute } from '../core/phone-route.js';
@@ -47,7 +48,8 @@ function accountDefaults(accounts: RelayConfig['accounts'] | undefined): Partial
 }
 
 export interface DeviceWorkOptions {
-  readonly config: Pick<RelayConfig, 'devices' | 'dataDir'> & Partial<Pick<RelayConfig, 'openstage' | 'accounts'>>;
+  /** `openstage` comes with `proxy`: the DLS port takes the phone port's connection protections. */
+  readonly config: Pick<RelayConfig, 'devices' | 'dataDir'> & Partial<Pick<RelayConfig, 'accounts'>> & (Pick<RelayConfig, 'openstage' | 'proxy'> | { openstage?: undefined });
   /** The phone port's certificate, for vendors with a port of their own (OpenStage DLS). */
   readonly tls?: TlsSource;
   readonly db: Db;
@@ -116,7 +118,20 @@ export class DeviceWork implements Component {
       log: o.log,
       phoneEvents: this.phoneEvents,
       now: () => o.clock.now(),
-      ...(o.tls && o.config.openstage ? { dls: { listen: o.config.openstage.dlsListen, paths: o.config.openstage.dlsPaths, tls: o.tls } } : {}),
+      ...(o.tls && o.config.openstage !== undefined
+        ? {
+            dls: {
+              listen: o.config.openstage.dlsListen,
+              paths: o.config.openstage.dlsPaths,
+              tls: o.tls,
+              contactMeIntervalMs: o.config.openstage.contactMeIntervalSeconds * 1000,
+              // The DLS port is a phone-facing port like the phone port, with the same protections.
+              handshakeTimeoutMs: o.config.proxy.handshakeTimeoutMs,
+              maxConnections: o.config.proxy.maxConnections,
+            },
+          }
+        : {}),
+      contactMes: new ContactMeRepo(o.db),
       ...(o.dialConfirm ? { dialConfirm: o.dialConfirm } : {}),
       ...(o.firmwareServed ? { firmwareServed: o.firmwareServed } : {}),
       ...(o.grantDownload ? { grantDownload: o.grantDownload } : {}),
