@@ -67,7 +67,7 @@ export class RelayMetrics {
 
   private readonly connectionsCut = new Counter({
     name: 'cloud_relay_phone_connections_cut_total',
-    help: 'Phone-port connections cut without a request (TLS handshake or request headers too slow) or refused over proxy.maxConnections, by reason',
+    help: 'Phone-port and OpenStage DLS-port connections cut without a request (TLS handshake or request headers too slow) or refused over proxy.maxConnections, by reason',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
