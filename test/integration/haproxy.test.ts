@@ -149,7 +149,13 @@ describe.skipIf(!haproxyBin)('two relays behind HAProxy (shipped deploy/haproxy/
     writeFileSync(pfxFile, toPfx(leaf, [sim.ca], 'pfx-pass'));
     relays.push(...(await Promise.all([startRelay(1, pfxFile), startRelay(2, pfxFile)])));
     for (const r of relays) await waitFor(async () => (await request(`${r.admin}/readyz`)).statusCode === 200, { timeoutMs: 20_000, message: 'relay ready' });
-    await waitFor(() => images.requests.catalogue >= 2, { timeoutMs: 10_000, message: 'both relays read the image catalogue' });
+    // Stored, not just asked for: the phone port knows the image path only once the relay has the catalogue.
+    for (const r of relays) {
+      await waitFor(async () => ((await (await request(`${r.admin}/images`)).body.json()) as { images: { imageId: string }[] }).images.some((i) => i.imageId === 'lb'), {
+        timeoutMs: 20_000,
+        message: 'both relays know the image',
+      });
+    }
 
     let cfg = readFileSync(SHIPPED, 'utf8');
     cfg = replaceOnce(cfg, 'bind :443', 'bind 127.0.0.1:FRONT_PORT');
