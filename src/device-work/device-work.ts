@@ -1,3 +1,4 @@
+import type { SpaceWatch } from '../store/space.js';
 import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
 import PQueue from 'p-queue';
@@ -64,6 +65,8 @@ export interface DeviceWorkOptions {
   readonly retry?: RetryPolicy;
   readonly dialConfirm?: { attempts: number; intervalMs: number };
   readonly stateEveryMs?: number;
+  /** The data disk: task results and device status that do not fit wait for space, not lost. */
+  readonly space?: SpaceWatch | undefined;
   readonly captureWaitMs?: number;
   /** Images of the desired set as the cache holds them (updateFirmware, deployFile). */
   readonly images?: ExecutorDeps['images'];
@@ -105,8 +108,8 @@ export class DeviceWork implements Component {
     const lock = new PhoneLock();
     const devices = this.devices;
     const calls = new CallTracker();
-    const book = new StatusBook(this.devices, o.outbox, o.clock, calls);
-    this.phoneEvents = new PhoneEvents({ devices: this.devices, outbox: o.outbox, book });
+    const book = new StatusBook(this.devices, o.outbox, o.clock, calls, o.space);
+    this.phoneEvents = new PhoneEvents({ devices: this.devices, outbox: o.outbox, book, space: o.space });
     this.drivers = new DriverRegistry({
       tlsPolicy: cfg.tlsPolicy,
       caFile: cfg.caFile,
@@ -162,6 +165,7 @@ export class DeviceWork implements Component {
       retry: o.retry ?? DEFAULT_RETRY,
       backlog: cfg.backlog,
       ...(o.stateEveryMs !== undefined ? { stateEveryMs: o.stateEveryMs } : {}),
+      space: o.space,
     });
     const images = o.images ?? (() => undefined);
     this.rollouts = new RolloutRunner({
