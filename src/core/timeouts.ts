@@ -338,6 +338,18 @@ export const timeouts = {
     ms: 1_000,
     bounds: '`cloud-relay rollouts --follow` asking the running relay again and redrawing its progress bars.',
   },
+  cliImagesFollow: {
+    area: 'local',
+    kind: 'interval',
+    ms: 500,
+    bounds: '`cloud-relay images --follow` asking the running relay again and redrawing its progress bars.',
+  },
+  cliImagesFollowStall: {
+    area: 'local',
+    kind: 'timeout',
+    ms: 600_000,
+    bounds: '`cloud-relay images --follow` gives up (exit 75) when the image list has not changed for this long while a sync is said to run.',
+  },
   cliJournal: {
     area: 'local',
     kind: 'timeout',

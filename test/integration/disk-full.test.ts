@@ -8,7 +8,7 @@ import { startDmsSimulator, type DmsSimulator } from '../../sim/dms/index.js';
 import { DmsImages } from '../../sim/dms/images.js';
 import { issueCert, toPfx } from '../../sim/pki.js';
 import { PhoneFarm } from '../../sim/phone/farm.js';
-import { startHarness, type Harness } from '../helpers/harness.js';
+import { imagesKnown, startHarness, type Harness } from '../helpers/harness.js';
 import { resultsOf, statesOf } from '../helpers/devices.js';
 import { tempDir } from '../helpers/relay-config.js';
 import { waitFor } from '../helpers/wait.js';
@@ -75,7 +75,7 @@ async function startWorld(dataDir: string | undefined, cleanup: (() => void)[], 
     relayConfig: { pfxFile: join(dir, 'relay.pfx'), pfxPassphrase: 'pfx-pass', ...extra },
   });
   const relayId = await h.connected();
-  await waitFor(() => dms.requests.catalogue > 0, { message: 'image catalogue fetched' });
+  await imagesKnown(h, ['cached', 'later']);
   const client = new Agent({ connect: { ca: sim.caPem, servername: FQDN }, connections: 8 });
   const base = `https://127.0.0.1:${String(h.daemon.addresses.https?.port)}`;
   return { sim, h, dms, client, base, relayId, cleanup };
