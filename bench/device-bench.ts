@@ -1,5 +1,5 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -146,7 +146,7 @@ export async function startRelayChild(
     httpsListen: '127.0.0.1:0',
     adminListen: '127.0.0.1:0',
     openstage: { dlsListen: '127.0.0.1:0' },
-    logLevel: 'warn',
+    logLevel: process.env.BENCH_RELAY_LOG_LEVEL ?? 'warn',
     devices,
     ...configure(dir),
   };
@@ -155,7 +155,9 @@ export async function startRelayChild(
   for (const [k, v] of Object.entries(relayEnv())) if (v !== undefined && !k.startsWith('CLOUD_RELAY_')) env[k] = v;
   // BENCH_RELAY_NODE_ARGS: extra node flags for the relay only (e.g. --cpu-prof when looking for hot spots).
   const nodeArgs = (process.env.BENCH_RELAY_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
-  const proc = spawn(process.execPath, [...nodeArgs, join(SRC, 'cli.js'), 'start', '--config', join(dir, 'relay.json')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  // BENCH_RELAY_LOG: a file that keeps the relay's log lines (with BENCH_RELAY_LOG_LEVEL, e.g. debug) when looking into a run.
+  const logTo = process.env.BENCH_RELAY_LOG ? openSync(process.env.BENCH_RELAY_LOG, 'w') : 'ignore';
+  const proc = spawn(process.execPath, [...nodeArgs, join(SRC, 'cli.js'), 'start', '--config', join(dir, 'relay.json')], { env, stdio: ['ignore', logTo, 'inherit'] });
   const deadline = Date.now() + 30_000;
   let relayId: string | undefined;
   while (!relayId) {

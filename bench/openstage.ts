@@ -35,7 +35,25 @@ interface Phone {
   mac: string;
 }
 
-async function startWorkers(total: number): Promise<{ phones: Phone[]; contactMes(): Promise<number>; close(): Promise<void> }> {
+interface Workers {
+  phones: Phone[];
+  pids: number[];
+  contactMes(): Promise<number>;
+  /** The phones' view of their interactions since the last call, all workers together. */
+  stats(): Promise<PhoneStats>;
+  close(): Promise<void>;
+}
+
+interface PhoneStats {
+  interactions: number;
+  failed: number;
+  failures: string[];
+  startDelayMs: number[];
+  firstAnswerMs: number[];
+  totalMs: number[];
+}
+
+async function startWorkers(total: number): Promise<Workers> {
   const workers: ChildProcess[] = [];
   const phones: Phone[] = [];
   await Promise.all(
@@ -50,6 +68,20 @@ async function startWorkers(total: number): Promise<{ phones: Phone[]; contactMe
   );
   return {
     phones,
+    pids: workers.map((w) => w.pid ?? 0),
+    async stats() {
+      const all = await Promise.all(workers.map((w) => ask(w, { stats: true }, (m) => (m.stats !== undefined ? (m.stats as PhoneStats) : undefined))));
+      // Quantiles of the worker with the larger value: an upper bound, enough to compare floor and relay.
+      const worst = (f: (s: PhoneStats) => number[]): number[] => all.map(f).reduce((a, b) => (a.length >= b.length ? a.map((v, i) => Math.max(v, b[i] ?? 0)) : b), []);
+      return {
+        interactions: all.reduce((n, s) => n + s.interactions, 0),
+        failed: all.reduce((n, s) => n + s.failed, 0),
+        failures: all.flatMap((s) => s.failures).slice(0, 5),
+        startDelayMs: worst((s) => s.startDelayMs),
+        firstAnswerMs: worst((s) => s.firstAnswerMs),
+        totalMs: worst((s) => s.totalMs),
+      };
+    },
     async contactMes() {
       const ns = await Promise.all(workers.map((w) => ask(w, { count: 'contactMes' }, (m) => (m.count === 'contactMes' ? Number(m.n) : undefined))));
       return ns.reduce((a, b) => a + b, 0);
@@ -171,7 +203,13 @@ async function main(): Promise<void> {
   const sim = await startSim();
   try {
     console.log('floor: bare contact-me + one ReadItems exchange per phone …');
+    const phonesCpu0 = workers.pids.reduce((n, pid) => n + cpuSeconds(pid), 0);
+    const floorCpu0 = process.cpuUsage();
     const base = await floor(workers.phones);
+    const floorCpu = process.cpuUsage(floorCpu0);
+    const floorSelfCpuSec = (floorCpu.user + floorCpu.system) / 1e6;
+    const phonesCpu1 = workers.pids.reduce((n, pid) => n + cpuSeconds(pid), 0);
+    const floorPhones = await workers.stats();
     // Every phone may take one contact-me a minute; the floor's do not count against the relay (another DLS).
     const relay = await startRelayChild(sim, { concurrency: CONCURRENCY });
     const cpuBefore = cpuSeconds(relay.pid);
@@ -185,8 +223,13 @@ async function main(): Promise<void> {
       credentials: { user: '', password: '' },
     }));
     console.log('relay: getParams task → all results acked …');
+    const phonesCpu2 = workers.pids.reduce((n, pid) => n + cpuSeconds(pid), 0);
+    const simCpu0 = process.cpuUsage();
     const run = await throughRelay(sim, relay.relayId, { kind: 'getParams', args: { names: ['e164'] } }, targets, { chunk: 2_000, timeoutMs: TIMEOUT_MS });
     const cpuSec = cpuSeconds(relay.pid) - cpuBefore;
+    const simCpu = process.cpuUsage(simCpu0);
+    const phonesCpu3 = workers.pids.reduce((n, pid) => n + cpuSeconds(pid), 0);
+    const relayPhones = await workers.stats();
     const peak = relay.peakRssMB();
     const contactMes = await workers.contactMes();
     await relay.stop();
@@ -203,6 +246,14 @@ async function main(): Promise<void> {
         [`relay / floor (goal ≤ ${GOAL_RATIO})`, ratio.toFixed(2)],
         ['contact-mes seen by the phones (floor + relay)', String(contactMes)],
         ['relay CPU seconds during the task', cpuSec.toFixed(2)],
+        ['floor process CPU seconds', floorSelfCpuSec.toFixed(2)],
+        ['phone workers CPU seconds (floor / relay run)', `${(phonesCpu1 - phonesCpu0).toFixed(2)} / ${(phonesCpu3 - phonesCpu2).toFixed(2)}`],
+        ['bench process (DMS simulator) CPU seconds, relay run', ((simCpu.user + simCpu.system) / 1e6).toFixed(2)],
+        ['phones: interactions (failed), floor / relay', `${floorPhones.interactions} (${floorPhones.failed}) / ${relayPhones.interactions} (${relayPhones.failed})`],
+        ...[...floorPhones.failures.map((f) => `floor ${f}`), ...relayPhones.failures.map((f) => `relay ${f}`)].map((f, i): [string, string] => [`phone-side failure ${i + 1}`, f]),
+        ['phones: contact-me → interaction ms p50/p90/p99/max, floor | relay', `${floorPhones.startDelayMs.join('/')} | ${relayPhones.startDelayMs.join('/')}`],
+        ['phones: first POST answered ms, floor | relay', `${floorPhones.firstAnswerMs.join('/')} | ${relayPhones.firstAnswerMs.join('/')}`],
+        ['phones: interaction ms, floor | relay', `${floorPhones.totalMs.join('/')} | ${relayPhones.totalMs.join('/')}`],
         [`relay peak RSS (MB, goal ≤ ${GOAL_RSS_MB})`, String(peak)],
         ['load average (1 min)', loadavg()[0]!.toFixed(2)],
       ]),

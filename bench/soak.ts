@@ -1,8 +1,8 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
@@ -10,9 +10,12 @@ import { startDmsSimulator } from '../sim/dms/index.js';
 import { DmsImages } from '../sim/dms/images.js';
 import { DmsFiles } from '../sim/dms/files.js';
 import { startProvisioningSimulator } from '../sim/provisioning/index.js';
+import { DEFAULT_ACCOUNT, masterConfig } from '../sim/provisioning/files.js';
 import { issueCert, toPfx } from '../sim/pki.js';
 import type { PhoneRecord } from '../sim/phone/worker.js';
 import { ask } from './device-bench.js';
+import { relayEnv } from './goals.js';
+import { lowerEnvelope, pooledFit, type Sampled } from './soak-slopes.js';
 
 /**
  * npm run soak [-- --minutes N] (default 20): hours of mixed work squeezed into N minutes, to
@@ -21,16 +24,32 @@ import { ask } from './device-bench.js';
  * The relay runs as its own process (killed with SIGKILL and restarted on the same data
  * directory every few minutes). Around it, on loopback: the DMS simulator, a provisioning
  * server, a few thousand simulated Polycom phones (127.20.x.y, in worker processes) polled
- * every 60 s, a task every few seconds cycling through the command kinds, phones-as-clients
+ * every 120 s (and a few hundred OpenStage phones), a task every few seconds cycling through the command kinds, phones-as-clients
  * downloading firmware and provisioning files through the relay's phone port (every body
  * checked), and disruptions on a schedule: control-channel drops, a half-open control
  * connection, a DMS outage, phones unplugged for a while.
  *
  * At the end, from the simulators' own records: every task has exactly one result per device,
  * every DMS frame was acked, no non-repeatable command ran twice on a phone, every downloaded
- * body matched. Every 10 s: the relay's RSS, heap, open fds, SQLite size and event-loop delay
- * p99 (its /metrics); slopes after warm-up are fitted within each relay run (a kill resets
- * memory, so one line across runs would measure the restarts, not a leak).
+ * body matched. Every 10 s: the relay's heap, SQLite size and event-loop delay p99 (its
+ * /metrics); every 2 s: its RSS and its open fds by kind (sockets, files, pipes, anon inodes),
+ * read from /proc.
+ *
+ * How the slopes are computed, and why (the estimator itself is in soak-slopes.ts):
+ * - Lives: each relay process is one life. A kill -9 gives back all of its memory and fds, so
+ *   one line across lives would measure the restarts. The fit is pooled over the lives with an
+ *   intercept of their own (how fast each life's floor rises, weighted by how long it ran).
+ * - Warm-up: the first 3 minutes of every life are left out. In the 20-minute series RSS climbs
+ *   for ~100-120 s after a start (module loading, the first poll of every phone, device maps,
+ *   SQLite's page cache, V8 growing its old space) until the first major GC drops it by
+ *   ~30-50 MB, then it settles within another minute.
+ * - Lower envelope: RSS and fds are fitted on their per-minute minima, not on every sample.
+ *   RSS is a GC sawtooth (teeth of ~20-40 MB) and each download or poll holds a socket for a
+ *   moment; a leak raises the floor under both, which the minima follow and the teeth do not.
+ * - Kills: `--kills N` (default 2) kill -9s, every 4 minutes from the start, then the relay
+ *   lives to the end: the kills prove nothing is lost across a crash, the long last life gives
+ *   the slope its length. Each slope is printed with its standard error.
+ * - Only the loaded part counts: samples after the load stops (the drain) are not fitted.
  *
  * Output: the sample series as CSV and a markdown table (paths printed), then one JSON line.
  * Bounded: phones, tasks and downloads are fixed counts and rates; the whole run has a hard limit.
@@ -49,25 +68,33 @@ function arg(name: string, fallback: number): number {
 
 const MINUTES = arg('minutes', 20);
 const PHONES = Math.round(arg('phones', 2_000));
+const OS_PHONES = Math.round(arg('openstage-phones', 200));
 const TASK_EVERY_MS = arg('task-every', 3) * 1000;
 const TARGETS_PER_TASK = 10;
 const SAMPLE_MS = 10_000;
+/** RSS and fds: read from /proc this often, so each minute has enough samples for its minimum. */
+const FAST_SAMPLE_MS = 2_000;
 const T_MS = MINUTES * 60_000;
-const KILL_EVERY_MS = Math.min(6 * 60_000, T_MS / 2);
-const WARMUP_MS = Math.min(3 * 60_000, T_MS / 4);
-/** After each (re)start, samples this close to it are warm-up of that run. */
-const RUN_WARMUP_MS = Math.min(60_000, KILL_EVERY_MS / 3);
+const KILLS = Math.round(arg('kills', 2));
+const KILL_EVERY_MS = Math.min(4 * 60_000, T_MS / (KILLS + 1));
+/** After each (re)start, samples this close to it are warm-up of that life (see the header). */
+const RUN_WARMUP_MS = Math.min(3 * 60_000, T_MS / 4);
+const GOAL_RSS_MB_PER_HOUR = 5;
+const GOAL_FDS_PER_HOUR = 10;
 const OUTAGE_MS = Math.min(60_000, T_MS / 8);
 const DRAIN_MS = 120_000;
 const HARD_LIMIT_MS = T_MS + DRAIN_MS + 5 * 60_000;
 
 /**
  * The command kinds and their arguments. Each kind gets its own phones so kinds do not
- * interfere (a call in progress holds back a reboot, on purpose). Left out: updateFirmware (it
- * needs phones whose master config names the image; rollout-flow covers it end to end),
- * deployFile (not supported on Polycom phones by this build) and OpenStage phones.
+ * interfere (a call in progress holds back a reboot, on purpose). The Polycom phones boot through
+ * the relay (master config and image from its phone port), so updateFirmware really upgrades
+ * them. OpenStage phones take status, getParams, setParams, updateFirmware and deployFile
+ * (deployFile is an OpenStage command; Polycom phones take their files from provisioning).
  */
 type Kind = { kind: string; args: (n: number) => Record<string, unknown>; group: string; repeatable: boolean };
+const OS_FIRMWARE = { imageId: 'os-fw', version: 'V3R5.16.0', path: '/firmware/openstage/opera_bootimage_v3r5.16.0.img', size: 256 * 1024 };
+const OS_LOGO = { imageId: 'os-logo', path: '/firmware/openstage/logo.png', size: 8 * 1024 };
 const KINDS: Kind[] = [
   { kind: 'status', args: () => ({}), group: 'misc', repeatable: true },
   { kind: 'getParams', args: () => ({ names: ['device.sntp.serverName'] }), group: 'misc', repeatable: true },
@@ -83,16 +110,24 @@ const KINDS: Kind[] = [
   { kind: 'pcapStop', args: () => ({}), group: 'pcap', repeatable: true },
   { kind: 'pcapCancel', args: () => ({}), group: 'pcap', repeatable: true },
   { kind: 'status', args: () => ({}), group: 'down', repeatable: true },
+  { kind: 'updateFirmware', args: () => ({ imageId: 'vvx-a' }), group: 'fw', repeatable: true },
+  { kind: 'status', args: () => ({}), group: 'os-misc', repeatable: true },
+  { kind: 'getParams', args: () => ({ names: ['e164', 'display-id'] }), group: 'os-misc', repeatable: true },
+  { kind: 'setParams', args: (n) => ({ values: { 'display-id': `soak ${n}` } }), group: 'os-misc', repeatable: true },
+  { kind: 'updateFirmware', args: () => ({ imageId: OS_FIRMWARE.imageId }), group: 'os-deploy', repeatable: true },
+  { kind: 'deployFile', args: () => ({ imageId: OS_LOGO.imageId, fileType: 'logo' }), group: 'os-deploy', repeatable: true },
 ];
 /** Share of the phones each group gets; the rest are only polled. */
-const GROUPS: Record<string, number> = { misc: 0.3, reboot: 0.05, dial: 0.05, capture: 0.05, reset: 0.05, pcap: 0.05, down: 0.1 };
+const GROUPS: Record<string, number> = { misc: 0.3, reboot: 0.05, dial: 0.05, capture: 0.05, reset: 0.05, pcap: 0.05, down: 0.1, fw: 0.05 };
+/** OpenStage phones (their own worker), split between plain reads/writes and deployments. */
+const OS_GROUPS: Record<string, number> = { 'os-misc': 0.5, 'os-deploy': 0.5 };
 
 interface Target {
   deviceId: string;
   mac: string;
   ip: string;
   port: number;
-  vendor: 'polycom';
+  vendor: 'polycom' | 'openstage';
   model: string;
   credentials: { user: string; password: string };
 }
@@ -115,24 +150,6 @@ async function freePort(): Promise<number> {
 }
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
-
-/** Least-squares slope of y over x, pooled within groups (each relay run has its own intercept). */
-function pooledSlope(points: { g: number; x: number; y: number }[]): number {
-  const groups = new Map<number, { x: number; y: number }[]>();
-  for (const p of points) groups.set(p.g, [...(groups.get(p.g) ?? []), p]);
-  let sxy = 0;
-  let sxx = 0;
-  for (const pts of groups.values()) {
-    if (pts.length < 3) continue;
-    const mx = pts.reduce((a, p) => a + p.x, 0) / pts.length;
-    const my = pts.reduce((a, p) => a + p.y, 0) / pts.length;
-    for (const p of pts) {
-      sxy += (p.x - mx) * (p.y - my);
-      sxx += (p.x - mx) ** 2;
-    }
-  }
-  return sxx === 0 ? NaN : sxy / sxx;
-}
 
 function percentile(values: number[], q: number): number {
   if (values.length === 0) return NaN;
@@ -157,6 +174,60 @@ interface Sample {
   outbox: number;
 }
 
+/** Open fds by what they are: a leak of sockets (a pool, a peer never closed) and one of files read differently. */
+interface FdKinds {
+  socket: number;
+  file: number;
+  pipe: number;
+  anon: number;
+  other: number;
+}
+interface FastSample {
+  t: number;
+  run: number;
+  rssMB: number;
+  fds: number;
+  kinds: FdKinds;
+}
+
+function fdKinds(pid: number): FdKinds {
+  const k: FdKinds = { socket: 0, file: 0, pipe: 0, anon: 0, other: 0 };
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      continue; // closed between the listing and the read
+    }
+    if (target.startsWith('socket:')) k.socket++;
+    else if (target.startsWith('pipe:')) k.pipe++;
+    else if (target.startsWith('anon_inode:')) k.anon++;
+    else if (target.startsWith('/')) k.file++;
+    else k.other++;
+  }
+  return k;
+}
+
+/** Which files the relay holds open, by name (cache files collapsed), for the report when file fds grow. */
+function openFiles(pid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  try {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+        if (!target.startsWith('/')) continue;
+        const name = target.replace(/^.*\/data\//, 'data/').replace(/[0-9a-f]{16,}/g, '<hash>');
+        out[name] = (out[name] ?? 0) + 1;
+      } catch {
+        // closed meanwhile
+      }
+    }
+  } catch {
+    // gone
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   const guard = setTimeout(() => {
     console.error(`soak: hard time limit (${Math.round(HARD_LIMIT_MS / 60_000)} min) reached`);
@@ -179,8 +250,13 @@ async function main(): Promise<void> {
       { imageId: 'vvx-a', size: 4 * MB, path: '/swupdate/vvx-a/sip.ld', version: '6.4.1' },
       { imageId: 'vvx-b', size: 6 * MB, path: '/swupdate/vvx-b/sip.ld', version: '6.4.2' },
       { imageId: 'logo', size: 64 * 1024, path: '/files/logo.bmp' },
+      OS_FIRMWARE,
+      OS_LOGO,
     ],
   });
+  // Polycom phones that reboot boot through the relay: this master config names the image the
+  // relay caches, so a reboot or an updateFirmware really installs vvx-a.
+  prov.setFile('000000000000.cfg', masterConfig('swupdate/vvx-a/sip.ld', ['site.cfg', '[PHONE_MAC_ADDRESS]-ext.cfg']));
   sim.addRoutes(images.routes);
   sim.addRoutes(new DmsFiles().routes());
   const leaf = issueCert({ cn: FQDN, dnsNames: [FQDN], issuer: sim.ca });
@@ -205,7 +281,9 @@ async function main(): Promise<void> {
       openstage: { dlsListen: '127.0.0.1:0' },
       logLevel: 'warn',
       shutdownGraceSeconds: 5,
-      devices: { pollIntervalSeconds: 60, concurrency: 64 },
+      // 120 s, not 60: an OpenStage phone takes one contact-me a minute, and a 60 s poll would
+      // take every minute of every OpenStage phone, leaving none for the tasks.
+      devices: { pollIntervalSeconds: 120, concurrency: 64 },
     }),
   );
 
@@ -217,7 +295,16 @@ async function main(): Promise<void> {
     const proc = fork(join(here, '..', 'sim', 'phone', 'worker.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const phones = await ask(
       proc,
-      { start: { count, firstIndex: 30_000 + first, faults: { delayMs: 20 }, hosts: { [FQDN]: '127.0.0.1' }, timing: { rebootOfflineMs: 2_000, callStepMs: 50, answerMs: 100 } } },
+      {
+        start: {
+          count,
+          firstIndex: 30_000 + first,
+          faults: { delayMs: 20 },
+          hosts: { [FQDN]: '127.0.0.1' },
+          timing: { rebootOfflineMs: 2_000, callStepMs: 50, answerMs: 100 },
+          provisioning: { relayUrl: `https://127.0.0.1:${httpsPort}`, servername: FQDN, ca: sim.caPem, account: DEFAULT_ACCOUNT },
+        },
+      },
       (m) => (m.ready ? (m.phones as Worker['phones']) : undefined),
     );
     workers.push({ proc, phones, first });
@@ -233,13 +320,31 @@ async function main(): Promise<void> {
       credentials: { user: 'Polycom', password: p.password },
     })),
   );
+  say(`starting ${OS_PHONES} simulated OpenStage phones …`);
+  const osWorker = fork(join(here, '..', 'sim', 'openstage', 'worker.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const osPhones = await ask(osWorker, { start: { count: OS_PHONES, firstIndex: 0, hosts: { [FQDN]: '127.0.0.1' } } }, (m) =>
+    m.ready ? (m.phones as { ip: string; port: number; mac: string }[]) : undefined,
+  );
+  const osTargets: Target[] = osPhones.map((p) => ({
+    deviceId: `dev-os-${p.mac.replace(/:/g, '')}`,
+    mac: p.mac.replace(/:/g, ''),
+    ip: p.ip,
+    port: p.port,
+    vendor: 'openstage' as const,
+    model: 'OpenStage 60',
+    credentials: { user: 'admin', password: 'unused' },
+  }));
   const groups = new Map<string, Target[]>();
-  let at = 0;
-  for (const [g, share] of Object.entries(GROUPS)) {
-    const n = Math.max(TARGETS_PER_TASK, Math.floor(targets.length * share));
-    groups.set(g, targets.slice(at, at + n));
-    at += n;
-  }
+  const split = (all: Target[], shares: Record<string, number>) => {
+    let at = 0;
+    for (const [g, share] of Object.entries(shares)) {
+      const n = Math.max(TARGETS_PER_TASK, Math.floor(all.length * share));
+      groups.set(g, all.slice(at, at + n));
+      at += n;
+    }
+  };
+  split(targets, GROUPS);
+  split(osTargets, OS_GROUPS);
 
   // --- the relay process, killed and restarted on the same data dir
   const logFile = join(outDir, 'relay-soak.log');
@@ -247,15 +352,19 @@ async function main(): Promise<void> {
   let relay: ChildProcess | undefined;
   let run = 0;
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('CLOUD_RELAY_')) env[k] = v;
+  // The relay as installed (the unit's NODE_OPTIONS), without this shell's CLOUD_RELAY_ settings.
+  for (const [k, v] of Object.entries(relayEnv())) if (v !== undefined && !k.startsWith('CLOUD_RELAY_')) env[k] = v;
+  const lifeStart = new Map<number, number>();
   const startRelay = async (): Promise<string> => {
     run++;
+    lifeStart.set(run, since());
     relay = spawn(process.execPath, [join(SRC, 'cli.js'), 'start', '--config', join(dir, 'relay.json')], { env, stdio: ['ignore', logFd, logFd] });
-    const deadline = Date.now() + 60_000;
+    // A restart that falls into the DMS outage connects only once the outage is over.
+    const deadline = Date.now() + 60_000 + OUTAGE_MS;
     for (;;) {
       const id = sim.relays().find((r) => r.connected)?.relayId;
       if (id) return id;
-      if (Date.now() > deadline) throw new Error('relay did not connect to the DMS simulator within 60 s');
+      if (Date.now() > deadline) throw new Error(`relay did not connect to the DMS simulator within ${(60_000 + OUTAGE_MS) / 1000} s`);
       if (relay.exitCode !== null) throw new Error(`relay exited with ${relay.exitCode}; see ${logFile}`);
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -288,6 +397,7 @@ async function main(): Promise<void> {
 
   // Every phone known (and so polled) from the start: one status task over all of them.
   for (let i = 0; i < targets.length; i += 500) submit(KINDS[0] as Kind, targets.slice(i, i + 500));
+  for (let i = 0; i < osTargets.length; i += 500) submit(KINDS[0] as Kind, osTargets.slice(i, i + 500));
 
   function submit(k: Kind, ts: Target[]): void {
     const n = expected.size + 1;
@@ -377,7 +487,7 @@ async function main(): Promise<void> {
       sim.setFaults({ heartbeat: { status: 0 } });
       note('DMS back');
     }, OUTAGE_MS).unref();
-  }, T_MS * 0.4);
+  }, T_MS * 0.5);
   const downPool = groups.get('down') ?? [];
   const downTimer = setInterval(() => {
     const chosen = new Set(downPool.slice(0, Math.ceil(downPool.length / 2)).map((t) => t.ip));
@@ -392,6 +502,7 @@ async function main(): Promise<void> {
   let kills = 0;
   let killing = Promise.resolve();
   const killTimer = setInterval(() => {
+    if (kills >= KILLS) return;
     killing = (async () => {
       const old = relay;
       if (!old) return;
@@ -442,8 +553,28 @@ async function main(): Promise<void> {
     }
   };
   const sampleTimer = setInterval(() => void sampleOnce(), SAMPLE_MS);
+  const fast: FastSample[] = [];
+  /** What the relay holds open once a life is warm, and when the load stops (by life). */
+  const filesAt = new Map<number, { warm?: Record<string, number>; end?: Record<string, number> }>();
+  const fastOnce = (): void => {
+    const pid = relay?.pid;
+    if (!pid || relay?.exitCode !== null) return;
+    try {
+      const rssKb = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
+      const kinds = fdKinds(pid);
+      const t = since();
+      fast.push({ t, run, rssMB: rssKb / 1024, fds: kinds.socket + kinds.file + kinds.pipe + kinds.anon + kinds.other, kinds });
+      const f = filesAt.get(run) ?? {};
+      if (!f.warm && t - (lifeStart.get(run) ?? 0) >= RUN_WARMUP_MS) f.warm = openFiles(pid);
+      filesAt.set(run, f);
+    } catch {
+      // The relay is restarting.
+    }
+  };
+  const fastTimer = setInterval(fastOnce, FAST_SAMPLE_MS);
 
   await new Promise((r) => setTimeout(r, T_MS));
+  if (relay?.pid) filesAt.set(run, { ...filesAt.get(run), end: openFiles(relay.pid) });
   clearInterval(taskTimer);
   clearInterval(dropTimer);
   clearInterval(downTimer);
@@ -466,6 +597,7 @@ async function main(): Promise<void> {
   await new Promise((r) => setTimeout(r, 3_000));
   await sampleOnce();
   clearInterval(sampleTimer);
+  clearInterval(fastTimer);
 
   // --- checks from the simulators' records
   const lostResults = missing();
@@ -483,12 +615,13 @@ async function main(): Promise<void> {
   let duplicateRuns = 0;
   const dupDetail: string[] = [];
   for (const r of records) {
-    const reboots = submittedOn.get('reboot')?.get(r.ip) ?? 0;
+    // updateFirmware reboots a Polycom phone once to install (never when it is already current).
+    const reboots = (submittedOn.get('reboot')?.get(r.ip) ?? 0) + (submittedOn.get('updateFirmware')?.get(r.ip) ?? 0);
     const resets = submittedOn.get('reset')?.get(r.ip) ?? 0;
     // A reset of the web settings does not reboot a simulated phone; only reboot tasks do.
     if (r.reboots > reboots) {
       duplicateRuns += r.reboots - reboots;
-      dupDetail.push(`${r.ip}: ${r.reboots} reboots for ${reboots} reboot tasks`);
+      dupDetail.push(`${r.ip}: ${r.reboots} reboots for ${reboots} reboot and updateFirmware tasks`);
     }
     if (r.resets > resets) {
       duplicateRuns += r.resets - resets;
@@ -503,34 +636,119 @@ async function main(): Promise<void> {
   }
   const outboxLeft = samples.at(-1)?.outbox ?? NaN;
 
-  // --- series, slopes
-  const steady = samples.filter((s) => s.t >= WARMUP_MS);
-  const runStart = new Map<number, number>();
-  for (const s of samples) if (!runStart.has(s.run)) runStart.set(s.run, s.t);
-  const inRun = steady.filter((s) => s.t - (runStart.get(s.run) ?? 0) >= RUN_WARMUP_MS);
-  const slopePerHour = (pick: (s: Sample) => number) => pooledSlope(inRun.map((s) => ({ g: s.run, x: s.t / 3_600_000, y: pick(s) })));
+  // --- series, slopes (how and why: the header of this file, and soak-slopes.ts)
+  const envelope = (series: Sampled[], minSamples: number) => lowerEnvelope(series, lifeStart, { warmupMs: RUN_WARMUP_MS, untilMs: T_MS, minSamples });
+  const fastOf = (pick: (f: FastSample) => number): Sampled[] => fast.map((f) => ({ life: f.run, t: f.t, y: pick(f) }));
+  // Whole minutes only: at least 2/3 of the minute's 2-s (or 10-s) samples.
+  const perMinFast = Math.floor((60_000 / FAST_SAMPLE_MS) * (2 / 3));
+  const perMinSlow = Math.floor((60_000 / SAMPLE_MS) * (2 / 3));
+  const rssFit = pooledFit(
+    envelope(
+      fastOf((f) => f.rssMB),
+      perMinFast,
+    ),
+  );
+  const fdFit = pooledFit(
+    envelope(
+      fastOf((f) => f.fds),
+      perMinFast,
+    ),
+  );
+  const socketFit = pooledFit(
+    envelope(
+      fastOf((f) => f.kinds.socket),
+      perMinFast,
+    ),
+  );
+  const fileFit = pooledFit(
+    envelope(
+      fastOf((f) => f.kinds.file),
+      perMinFast,
+    ),
+  );
+  const heapFit = pooledFit(
+    envelope(
+      samples.map((x) => ({ life: x.run, t: x.t, y: x.heapMB })),
+      perMinSlow,
+    ),
+  );
+  // The database outlives the process: one line through every loaded sample, across lives.
+  const sqliteFit = pooledFit(samples.filter((x) => x.t <= T_MS).map((x) => ({ life: 0, x: x.t / 3_600_000, y: x.sqliteMB })));
   const round = (v: number, d = 1) => (Number.isFinite(v) ? Number(v.toFixed(d)) : null);
-  const rssSlope = slopePerHour((s) => s.rssMB);
-  const fdSlope = slopePerHour((s) => s.fds);
-  const heapSlope = slopePerHour((s) => s.heapMB);
-  const sqliteSlope = slopePerHour((s) => s.sqliteMB);
+  const loaded = samples.filter((x) => x.t >= Math.min(3 * 60_000, T_MS / 4) && x.t <= T_MS);
+
+  // The per-minute table: every minute of every life (minutes counted from the life's start, as
+  // the fit counts them), with what the fit saw.
+  interface Minute {
+    start: number;
+    life: number;
+    age: number;
+    fitted: boolean;
+    rssMin: number;
+    rssMax: number;
+    fdsMin: number;
+    sockets: number;
+    files: number;
+    heapMin: number;
+    loopP99: number;
+  }
+  const minutes: Minute[] = [];
+  const byMinute = new Map<string, FastSample[]>();
+  for (const f of fast) {
+    const key = `${f.run} ${Math.floor((f.t - (lifeStart.get(f.run) ?? 0)) / 60_000)}`;
+    byMinute.set(key, [...(byMinute.get(key) ?? []), f]);
+  }
+  for (const [key, fs] of byMinute) {
+    const [life, age] = key.split(' ').map(Number) as [number, number];
+    const start = (lifeStart.get(life) ?? 0) + age * 60_000;
+    const slow = samples.filter((x) => x.run === life && x.t >= start && x.t < start + 60_000);
+    const lowFd = fs.reduce((m, f) => (f.fds < m.fds ? f : m));
+    minutes.push({
+      start,
+      life,
+      age,
+      fitted: age * 60_000 >= RUN_WARMUP_MS && start + 60_000 <= T_MS && fs.length >= perMinFast,
+      rssMin: Math.min(...fs.map((f) => f.rssMB)),
+      rssMax: Math.max(...fs.map((f) => f.rssMB)),
+      fdsMin: lowFd.fds,
+      sockets: lowFd.kinds.socket,
+      files: lowFd.kinds.file,
+      heapMin: slow.length ? Math.min(...slow.map((x) => x.heapMB)) : NaN,
+      loopP99: slow.length ? Math.max(...slow.map((x) => x.loopP99Ms)) : NaN,
+    });
+  }
+  minutes.sort((x, y) => x.start - y.start);
 
   const stamp = new Date(t0).toISOString().replace(/[:.]/g, '-');
   const csv = [
     't_s,run,pid,rss_mb,heap_mb,fds,sqlite_mb,loop_p99_ms,outbox',
-    ...samples.map((s) =>
-      [Math.round(s.t / 1000), s.run, s.pid, s.rssMB.toFixed(1), s.heapMB.toFixed(1), s.fds, s.sqliteMB.toFixed(2), s.loopP99Ms.toFixed(1), s.outbox].join(','),
+    ...samples.map((x) =>
+      [Math.round(x.t / 1000), x.run, x.pid, x.rssMB.toFixed(1), x.heapMB.toFixed(1), x.fds, x.sqliteMB.toFixed(2), x.loopP99Ms.toFixed(1), x.outbox].join(','),
     ),
   ];
   writeFileSync(join(outDir, `soak-${stamp}.csv`), csv.join('\n') + '\n');
-  const md = [
-    `# soak ${new Date(t0).toISOString()}, ${MINUTES} min, ${targets.length} phones`,
-    '',
-    '| t (s) | run | RSS MB | heap MB | fds | SQLite MB | loop p99 ms |',
-    '|---:|---:|---:|---:|---:|---:|---:|',
-    ...samples.map(
-      (s) => `| ${Math.round(s.t / 1000)} | ${s.run} | ${s.rssMB.toFixed(1)} | ${s.heapMB.toFixed(1)} | ${s.fds} | ${s.sqliteMB.toFixed(2)} | ${s.loopP99Ms.toFixed(1)} |`,
+  writeFileSync(
+    join(outDir, `soak-${stamp}-fast.csv`),
+    [
+      't_s,run,rss_mb,fds,sockets,files,pipes,anon,other',
+      ...fast.map((f) => [(f.t / 1000).toFixed(1), f.run, f.rssMB.toFixed(1), f.fds, f.kinds.socket, f.kinds.file, f.kinds.pipe, f.kinds.anon, f.kinds.other].join(',')),
+    ].join('\n') + '\n',
+  );
+  const fmt = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : '-');
+  const table = [
+    '| t (min) | life | age (min) | fitted | RSS min MB | RSS max MB | fds min | sockets | files | heap min MB | loop p99 ms |',
+    '|---:|---:|---:|:-:|---:|---:|---:|---:|---:|---:|---:|',
+    ...minutes.map(
+      (m) =>
+        `| ${(m.start / 60_000).toFixed(1)} | ${m.life} | ${m.age} | ${m.fitted ? 'yes' : ''} | ${fmt(m.rssMin)} | ${fmt(m.rssMax)} | ${m.fdsMin} | ${m.sockets} | ${m.files} | ${fmt(m.heapMin)} | ${fmt(m.loopP99)} |`,
     ),
+  ];
+  const md = [
+    `# soak ${new Date(t0).toISOString()}, ${MINUTES} min, ${targets.length} Polycom + ${osTargets.length} OpenStage phones`,
+    '',
+    'Per minute of each life (minima from 2-s /proc samples; "fitted": a whole minute after the life\'s warm-up and before the load stopped):',
+    '',
+    ...table,
     '',
     'Events:',
     '',
@@ -557,8 +775,22 @@ async function main(): Promise<void> {
     `downloads ok ${dl.ok} (${(dl.bytes / MB).toFixed(0)} MB), wrong bodies ${dl.badBody}, interrupted by kills ${dl.interrupted}, statuses ${JSON.stringify(dl.statuses)}`,
   );
   console.log(`disruptions: ${events.length}; relay kills ${kills}; relay log codes ${JSON.stringify(Object.fromEntries([...relayErrors].sort((a, b) => b[1] - a[1])))}`);
-  console.log(`slopes after warm-up, within runs: RSS ${round(rssSlope)} MB/h, heap ${round(heapSlope)} MB/h, fds ${round(fdSlope)} /h, SQLite ${round(sqliteSlope, 2)} MB/h`);
-  console.log(`series: ${join(outDir, `soak-${stamp}.csv`)} and .md; relay log: ${logFile}`);
+  const pm = (f: { slope: number; se: number }, d = 1) => `${round(f.slope, d)} ± ${round(f.se, d)}`;
+  console.log(`slopes of the per-minute minima, ${RUN_WARMUP_MS / 60_000} min warm-up per life, pooled over ${rssFit.lives} lives (${rssFit.n} minutes), ± 1 standard error:`);
+  console.log(`  RSS ${pm(rssFit)} MB/h, heap ${pm(heapFit)} MB/h; fds ${pm(fdFit)} /h (sockets ${pm(socketFit)}, files ${pm(fileFit)}); SQLite ${pm(sqliteFit, 2)} MB/h`);
+  for (const [life, f] of [...filesAt].sort((a, b) => a[0] - b[0])) {
+    const diff: string[] = [];
+    for (const name of new Set([...Object.keys(f.warm ?? {}), ...Object.keys(f.end ?? {})])) {
+      const a = f.warm?.[name] ?? 0;
+      const b = f.end?.[name] ?? 0;
+      if (a !== b) diff.push(`${name} ${a}→${b}`);
+    }
+    if (f.end) console.log(`  open files of life ${life} (warm → load end): ${diff.length ? diff.join(', ') : `unchanged (${Object.values(f.end).reduce((a, b) => a + b, 0)})`}`);
+  }
+  console.log('');
+  console.log(table.join('\n'));
+  console.log('');
+  console.log(`series: ${join(outDir, `soak-${stamp}.csv`)}, -fast.csv and .md; relay log: ${logFile}`);
   console.log(
     JSON.stringify({
       bench: 'soak',
@@ -567,15 +799,31 @@ async function main(): Promise<void> {
       tasks: expected.size,
       lost: lostResults + unanswered.length,
       duplicated: duplicateResults + duplicateRuns,
-      rssSlopeMBPerHour: round(rssSlope),
-      fdSlopePerHour: round(fdSlope),
-      peakRssMB: round(Math.max(...samples.map((s) => s.rssMB))),
-      loopDelayP99Ms: round(percentile(steady.map((s) => s.loopP99Ms).filter(Number.isFinite), 0.99)),
-      heapSlopeMBPerHour: round(heapSlope),
+      rssSlopeMBPerHour: round(rssFit.slope),
+      fdSlopePerHour: round(fdFit.slope),
+      peakRssMB: round(Math.max(...fast.map((f) => f.rssMB), ...samples.map((x) => x.rssMB))),
+      loopDelayP99Ms: round(percentile(loaded.map((x) => x.loopP99Ms).filter(Number.isFinite), 0.99)),
+      rssSlopeSE: round(rssFit.se),
+      fdSlopeSE: round(fdFit.se),
+      socketSlopePerHour: round(socketFit.slope),
+      fileFdSlopePerHour: round(fileFit.slope),
+      heapSlopeMBPerHour: round(heapFit.slope),
       sqliteMB: round(samples.at(-1)?.sqliteMB ?? NaN, 2),
+      sqliteSlopeMBPerHour: round(sqliteFit.slope, 2),
+      fittedMinutes: rssFit.n,
       downloadsVerified: dl.ok,
       wrongBodies: dl.badBody,
+      openstagePhones: osTargets.length,
       kills,
+      rssSlopeMBPerHourGoal: GOAL_RSS_MB_PER_HOUR,
+      fdSlopePerHourGoal: GOAL_FDS_PER_HOUR,
+      goalsMissed: [
+        ...(lostResults + unanswered.length > 0 ? ['lost'] : []),
+        ...(duplicateResults + duplicateRuns > 0 ? ['duplicated'] : []),
+        ...(Number.isFinite(rssFit.slope) && rssFit.slope < GOAL_RSS_MB_PER_HOUR ? [] : ['rssSlopeMBPerHour']),
+        ...(Number.isFinite(fdFit.slope) && fdFit.slope < GOAL_FDS_PER_HOUR ? [] : ['fdSlopePerHour']),
+      ],
+      loadAvg1m: round(loadavg()[0] ?? NaN, 2),
     }),
   );
 
@@ -585,6 +833,7 @@ async function main(): Promise<void> {
   closeSync(logFd);
   for (const c of clients) await c.close();
   for (const w of workers) w.proc.send({ close: true });
+  osWorker.send({ close: true });
   await prov.close();
   await sim.close();
   rmSync(dir, { recursive: true, force: true });

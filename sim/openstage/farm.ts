@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { OpenStagePhone, type OpenStageFaults } from './phone.js';
+import { OpenStagePhone, type InteractionTiming, type OpenStageFaults } from './phone.js';
 
 /**
  * Simulated OpenStage phones, each listening for contact-mes (plain HTTP) on its own
@@ -35,9 +35,31 @@ export interface OpenStageFarmOptions {
   hosts?: Record<string, string>;
 }
 
+/** The phones' view of their interactions since the last reading (benchmarks). */
+export interface InteractionStats {
+  interactions: number;
+  /** Interactions that ended on an error or an HTTP status other than 200 (a few, with their phone). */
+  failed: number;
+  failures: string[];
+  /** Milliseconds: [p50, p90, p99, max] of each timing over the solicited interactions. */
+  startDelayMs: number[];
+  firstAnswerMs: number[];
+  totalMs: number[];
+}
+
+const quantiles = (xs: number[]): number[] => {
+  if (xs.length === 0) return [];
+  const s = [...xs].sort((a, b) => a - b);
+  return [0.5, 0.9, 0.99, 1].map((q) => Math.round(s[Math.min(s.length - 1, Math.floor(q * s.length))]!));
+};
+
 export class OpenStageFarm {
   readonly phones: { phone: OpenStagePhone; port: number }[] = [];
   private readonly servers: Server[] = [];
+  private timings: InteractionTiming[] = [];
+  private failures: string[] = [];
+  private failed = 0;
+  private interactions = 0;
 
   private constructor(private readonly opts: OpenStageFarmOptions) {}
 
@@ -59,6 +81,15 @@ export class OpenStageFarm {
       hosts: this.opts.hosts,
     });
     if (this.opts.faults) phone.faults = { ...this.opts.faults };
+    phone.on('interaction', (reason: string, actions: string[], timing: InteractionTiming | undefined) => {
+      this.interactions++;
+      const bad = actions.find((a) => a.startsWith('error') || a.startsWith('http') || a.startsWith('skipped') || a === 'nonce-mismatch');
+      if (bad !== undefined) {
+        this.failed++;
+        if (this.failures.length < 5) this.failures.push(`${phone.ip} ${reason}: ${bad}`);
+      }
+      if (timing && reason === 'solicited') this.timings.push(timing);
+    });
     const srv = createServer((req, res) => this.onContactMe(phone, req, res));
     await new Promise<void>((resolve, reject) => {
       srv.once('error', reject);
@@ -114,6 +145,24 @@ export class OpenStageFarm {
       model: 'OpenStage 60',
       credentials: { user: 'admin', password: 'unused' },
     };
+  }
+
+  /** What the phones saw of their interactions since the last call (then forgotten). */
+  interactionStats(): InteractionStats {
+    const pick = (f: (t: InteractionTiming) => number | undefined): number[] => this.timings.map(f).filter((v): v is number => v !== undefined);
+    const out: InteractionStats = {
+      interactions: this.interactions,
+      failed: this.failed,
+      failures: this.failures,
+      startDelayMs: quantiles(pick((t) => t.startDelayMs)),
+      firstAnswerMs: quantiles(pick((t) => t.firstAnswerMs)),
+      totalMs: quantiles(pick((t) => t.totalMs)),
+    };
+    this.timings = [];
+    this.failures = [];
+    this.failed = 0;
+    this.interactions = 0;
+    return out;
   }
 
   /** Contact-mes received by all phones, for rate-limit tests. */

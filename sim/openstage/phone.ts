@@ -29,6 +29,16 @@ interface Deployment {
 
 const VERSION_LINE = /^#SIM-FIRMWARE version=([^\s]+)\n/;
 
+/** How long one interaction took as the phone saw it (benchmarks read these through the farm). */
+export interface InteractionTiming {
+  /** Contact-me received → this interaction began (solicited interactions only). */
+  startDelayMs: number | undefined;
+  /** The first POST until the DLS answered it (TCP and TLS handshakes included). */
+  firstAnswerMs: number | undefined;
+  /** The first POST until CleanUp (or the error that ended it). */
+  totalMs: number;
+}
+
 export interface DlsAddress {
   host: string;
   port: number;
@@ -71,6 +81,8 @@ export class OpenStagePhone extends EventEmitter {
   /** Every interaction's reason and the actions the DLS sent, for tests. */
   readonly log: string[] = [];
   private busyInteraction = false;
+  /** When the last contact-me arrived (performance.now()), for the benchmark's per-phone timings. */
+  private contactMeAt: number | undefined;
 
   constructor(private readonly o: PhoneOptions) {
     super();
@@ -115,6 +127,7 @@ export class OpenStagePhone extends EventEmitter {
   /** A contact-me arrived (already answered 204 by the farm). */
   contactMe(addr: DlsAddress): void {
     this.contactMes++;
+    this.contactMeAt = performance.now();
     this.dls = addr;
     this.emit('contactMe', addr);
     if (this.faults.ignoreContactMe) return;
@@ -134,9 +147,15 @@ export class OpenStagePhone extends EventEmitter {
    */
   async interact(reason: string, extra: SimItem[] = []): Promise<string[]> {
     if (!this.dls) throw new Error(`${this.mac} has no DLS address yet`);
-    if (this.busyInteraction) return [];
+    if (this.busyInteraction) {
+      this.emit('interaction', reason, ['skipped: an interaction is already open'], undefined);
+      return [];
+    }
     this.busyInteraction = true;
     const actions: string[] = [];
+    const began = performance.now();
+    const sinceContactMe = reason === 'solicited' && this.contactMeAt !== undefined ? began - this.contactMeAt : undefined;
+    let firstAnswerMs: number | undefined;
     let restarted = false;
     let deploy: Deployment | undefined;
     const agent = new Agent({ keepAlive: true, maxSockets: 1, localAddress: this.ip, ...(this.o.ca ? { ca: this.o.ca } : { rejectUnauthorized: false }) } as ConstructorParameters<
@@ -150,6 +169,7 @@ export class OpenStagePhone extends EventEmitter {
       for (let step = 0; step < 200; step++) {
         if (step > 0 && this.faults.replyDelayMs) await new Promise((r) => setTimeout(r, this.faults.replyDelayMs));
         const res = await this.post(agent, out, cookie);
+        if (step === 0) firstAnswerMs = performance.now() - began;
         if (res.cookie) cookie = res.cookie;
         if (res.status !== 200) {
           actions.push(`http ${res.status}`);
@@ -223,7 +243,8 @@ export class OpenStagePhone extends EventEmitter {
       agent.destroy();
       this.busyInteraction = false;
       this.log.push(`${reason}: ${actions.join(' ')}`);
-      this.emit('interaction', reason, actions);
+      const timing: InteractionTiming = { startDelayMs: sinceContactMe, firstAnswerMs, totalMs: performance.now() - began };
+      this.emit('interaction', reason, actions, timing);
     }
     // A deployment starts once the DLS ends the interaction, like a restart.
     if (deploy) setImmediate(() => void this.deploy(deploy));

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { request } from '../core/undici.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../errors.js';

@@ -1,15 +1,19 @@
-import { readFileSync } from 'node:fs';
+import { chownSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CliCommand } from './command.js';
 import { CONFIG_OPTION_HELP } from './command.js';
 import { configOrExit } from './common.js';
-import { resolveDataDir } from './data-dir.js';
+import { resolveDataDir, secretsKeyFileOf } from './data-dir.js';
 import { ExitCode, errorCode, errorMessage, RelayError } from '../errors.js';
 import { acceptForInstall, inspectPfx } from '../tls/certificate-manager.js';
 import { formatReport } from '../tls/validate.js';
 import { PEM_TO_PFX_COMMAND } from '../tls/pfx.js';
 import { CertificateRejected, PfxLoadError, type CertProblem } from '../tls/errors.js';
 import { installedPath, writeInstalled } from '../tls/cert-files.js';
+import { DB_FILE, openDb } from '../store/db.js';
+import { SecretBox, keySource, loadKey } from '../store/secret-box.js';
+import { registerSecrets, secretsOf } from '../store/secrets.js';
 
 const USAGE = `cloud-relay cert check FILE --fqdn NAME [--passphrase-file F]
        cloud-relay cert install FILE [--config FILE] [--passphrase-file F] [--fqdn NAME] [--data-dir DIR]
@@ -21,8 +25,10 @@ ${CONFIG_OPTION_HELP}
 check prints the certificate report and exits 0 only when the PFX is valid for NAME
 (1 when it is not, 66 when the file cannot be read). A PEM certificate is not a PFX: make one with
   ${PEM_TO_PFX_COMMAND}
-install validates, stores the PFX (0600) in the data dir, and a running relay swaps it in
-within a few seconds without dropping connections; an invalid PFX is refused.`;
+install validates, stores the PFX (0600) in the data dir with its passphrase sealed by the
+relay's secrets key (secretsKeyFile from --config, else <data dir>-keys/secrets.key), and a
+running relay swaps it in within a few seconds without dropping connections; an invalid PFX is
+refused, and so is an install whose passphrase cannot be sealed (nothing is written then).`;
 
 /** A file that cannot be read, in the words of the certificate problem catalogue instead of a raw errno. */
 function unreadable(file: string, err: unknown): CertProblem {
@@ -31,6 +37,33 @@ function unreadable(file: string, err: unknown): CertProblem {
   if (code === 'EACCES' || code === 'EPERM') return { code: 'PFX_FILE_UNREADABLE', message: `permission denied reading ${file} (run as a user who may read it)` };
   if (code === 'EISDIR') return { code: 'PFX_FILE_UNREADABLE', message: `${file} is a directory, not a PFX file` };
   return { code: 'PFX_FILE_UNREADABLE', message: `cannot read ${file}: ${errorMessage(err)}` };
+}
+
+/**
+ * The box that seals the passphrase: the relay's own key, never one it would not open. With a
+ * database (the relay has run) the key must be the one the database knows; before the first
+ * start the key the relay will use is created here, owned like the data directory (install
+ * may run as root for a service user).
+ */
+function passphraseBox(dataDir: string, keyFile: string | undefined): SecretBox {
+  const source = keySource(dataDir, keyFile);
+  if (existsSync(join(dataDir, DB_FILE))) {
+    const db = openDb(dataDir, { secretsKeyFile: keyFile });
+    try {
+      registerSecrets(db, source, false);
+      return secretsOf(db);
+    } finally {
+      db.close();
+    }
+  }
+  const created = !existsSync(source.path);
+  const box = new SecretBox(loadKey(source, { get: () => undefined, set: () => undefined }, { create: true }));
+  if (created && process.getuid?.() === 0 && existsSync(dataDir)) {
+    const owner = statSync(dataDir);
+    chownSync(dirname(source.path), owner.uid, owner.gid);
+    chownSync(source.path, owner.uid, owner.gid);
+  }
+  return box;
 }
 
 function passphrase(file: string | undefined): string {
@@ -106,13 +139,25 @@ export const command: CliCommand = {
       return ExitCode.FAILURE;
     }
     if (sub === 'check') return ExitCode.OK;
+    const keyFile = secretsKeyFileOf(values);
+    if (typeof keyFile === 'number') return keyFile;
+    let sealed: string;
     try {
-      writeInstalled(dataDir!, { pfx: data.toString('base64'), passphrase: pass, installedAt: new Date().toISOString(), origin: 'cli' });
+      sealed = passphraseBox(dataDir!, keyFile).seal(pass);
+    } catch (err) {
+      console.error(
+        `cloud-relay cert install: refused, nothing was stored: the passphrase cannot be sealed with the relay's secrets key (${errorCode(err) ?? 'error'}: ${errorMessage(err)}). ` +
+          "Run it where the relay's key is readable (--config FILE names secretsKeyFile; under systemd with LoadCredential the key is the unit's), or send the certificate through the DMS (cert.install)",
+      );
+      return ExitCode.CONFIG;
+    }
+    try {
+      writeInstalled(dataDir!, { pfx: data.toString('base64'), passphrase: sealed, installedAt: new Date().toISOString(), origin: 'cli' });
     } catch (err) {
       console.error(`cloud-relay cert install: cannot store the certificate in ${dataDir!}: ${err instanceof RelayError ? err.message : errorMessage(err)}`);
       return ExitCode.CANT_CREATE;
     }
-    console.log(`installed   ${installedPath(dataDir!)} (0600); a running relay swaps it in within a few seconds`);
+    console.log(`installed   ${installedPath(dataDir!)} (0600, passphrase sealed); a running relay swaps it in within a few seconds`);
     return ExitCode.OK;
   },
 };

@@ -1,4 +1,4 @@
-import { request } from 'undici';
+import { request } from '../core/undici.js';
 import { loadConfig } from '../config/load.js';
 import type { RelayConfig } from '../config/schema.js';
 import { ConfigError, ExitCode, errorMessage } from '../errors.js';

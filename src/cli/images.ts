@@ -4,6 +4,7 @@ import type { CliCommand } from './command.js';
 import { CONFIG_OPTION_HELP } from './command.js';
 import { adminBaseFromArgs, adminDocument, liveBlock } from './common.js';
 import { ExitCode } from '../errors.js';
+import { timeouts } from '../core/timeouts.js';
 import { formatBytes } from './status-format.js';
 import type { AgentView } from '../download-agent/agent.js';
 
@@ -43,7 +44,7 @@ export function render(doc: ImagesDoc, withBars: boolean): string[] {
 export const command: CliCommand = {
   name: 'images',
   summary: 'list the firmware images of the desired set with state, size and progress',
-  usage: `cloud-relay images [--config FILE] [--admin HOST:PORT] [--json] [--follow]\n${CONFIG_OPTION_HELP}\n  --admin HOST:PORT admin address of the running relay (default: from config, else 127.0.0.1:9090)\n  --json            print the raw document\n  --follow          redraw with progress bars until no sync is running (Ctrl-C to stop)`,
+  usage: `cloud-relay images [--config FILE] [--admin HOST:PORT] [--json] [--follow]\n${CONFIG_OPTION_HELP}\n  --admin HOST:PORT admin address of the running relay (default: from config, else 127.0.0.1:9090)\n  --json            print the raw document\n  --follow          redraw with progress bars until no sync is running (Ctrl-C to stop)\nExit codes with --follow: 0 synced, 1 an image failed or was rejected, 75 nothing moved for 10 minutes, 69 no relay answering.`,
   async run(args) {
     const { values } = parseArgs({ args, options: { config: { type: 'string' }, admin: { type: 'string' }, json: { type: 'boolean' }, follow: { type: 'boolean' } } });
     const base = adminBaseFromArgs(values);
@@ -59,17 +60,55 @@ export const command: CliCommand = {
       console.log(render(first, false).join('\n'));
       return ExitCode.OK;
     }
-    let doc = first;
-    const draw = liveBlock();
-    // Bounded: a sync of 40 images ends; a stalled relay is left by Ctrl-C.
-    for (;;) {
-      draw(render(doc, true));
-      const busy = doc.running || doc.images.some((i) => i.state === 'syncing');
-      if (!busy) return doc.images.some((i) => i.state === 'failed' || i.state === 'rejected') ? ExitCode.FAILURE : ExitCode.OK;
-      await sleep(500);
-      const next = await fetchDoc();
-      if (typeof next === 'number') return next;
-      doc = next;
-    }
+    return followImages(first, fetchDoc, liveBlock());
   },
 };
+
+export interface FollowTiming {
+  readonly intervalMs: number;
+  /** Give up when the document has not changed for this long while a sync is said to run. */
+  readonly stallMs: number;
+  readonly now: () => number;
+  readonly wait: (ms: number) => Promise<unknown>;
+}
+
+const FOLLOW_TIMING: FollowTiming = {
+  intervalMs: timeouts.cliImagesFollow.ms,
+  stallMs: timeouts.cliImagesFollowStall.ms,
+  now: () => performance.now(),
+  wait: (ms) => sleep(ms),
+};
+
+/**
+ * Redraws until no sync runs (exit 0, or 1 if an image failed or was rejected). Bounded either
+ * way: a running sync moves its bytes or states, and one that has not changed for stallMs
+ * ends the command with 75 instead of redrawing the same bars for ever.
+ */
+export async function followImages(
+  first: ImagesDoc,
+  fetchDoc: () => Promise<ImagesDoc | number>,
+  draw: (lines: readonly string[]) => void,
+  t: FollowTiming = FOLLOW_TIMING,
+): Promise<number> {
+  let doc = first;
+  let seen = JSON.stringify(doc);
+  let changedAt = t.now();
+  for (;;) {
+    draw(render(doc, true));
+    const busy = doc.running || doc.images.some((i) => i.state === 'syncing');
+    if (!busy) return doc.images.some((i) => i.state === 'failed' || i.state === 'rejected') ? ExitCode.FAILURE : ExitCode.OK;
+    if (t.now() - changedAt >= t.stallMs) {
+      console.error(`cloud-relay images: nothing moved for ${Math.round(t.stallMs / 1000)} s while a sync is said to run; see \`cloud-relay status\` and the relay log`);
+      return ExitCode.TEMP_FAIL;
+    }
+    await t.wait(t.intervalMs);
+    const next = await fetchDoc();
+    if (typeof next === 'number') return next;
+    const text = JSON.stringify(next);
+    if (text !== seen) {
+      seen = text;
+      changedAt = t.now();
+    }
+    doc = next;
+  }
+}

@@ -141,8 +141,12 @@ export const configSchema = z.object({
       upstreamConnections: int(1, 4096).default(128).describe('Keep-alive connections to the provisioning server'),
       headersTimeoutMs: int(100, 600_000).default(timeouts.phoneHeaders.ms).describe('Phone must send its request headers within this'),
       requestTimeoutMs: int(100, 3_600_000).default(timeouts.phoneRequest.ms).describe('Phone must finish its request (incl. upload) within this'),
-      handshakeTimeoutMs: int(100, 120_000).default(timeouts.phoneHandshake.ms).describe('A phone-port connection must finish its TLS handshake within this'),
-      maxConnections: int(16, 1_000_000).default(20_000).describe('Open phone-port connections at most; further ones are refused until some close'),
+      handshakeTimeoutMs: int(100, 120_000)
+        .default(timeouts.phoneHandshake.ms)
+        .describe('A phone-port (and OpenStage DLS-port) connection must finish its TLS handshake within this'),
+      maxConnections: int(16, 1_000_000)
+        .default(20_000)
+        .describe('Open phone-port connections at most (the OpenStage DLS port has a cap of its own of the same size); further ones are refused until some close'),
     })
     .prefault({}),
 
@@ -215,6 +219,9 @@ export const configSchema = z.object({
         .refine((a) => a.length > 0 && a.every((x) => x.startsWith('/')), 'at least one path, each starting with /')
         .default(['/DeploymentService/LoginService'])
         .describe('Paths OpenStage phones post their WorkpointMessages to'),
+      contactMeIntervalSeconds: int(5, 3600)
+        .default(timeouts.openstageContactMe.ms / 1000)
+        .describe('At most one contact-me per OpenStage phone within this many seconds, across restarts (their web server is known to fall over under more than one a minute)'),
     })
     .prefault({}),
 });

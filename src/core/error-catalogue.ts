@@ -408,7 +408,7 @@ export const errorCatalogue = {
   PHONE_CONNECTIONS_CUT: {
     area: 'phone-https',
     sentence:
-      'Connections to the phone port were cut because they did not finish the TLS handshake (proxy.handshakeTimeoutMs) or send their request headers (proxy.headersTimeoutMs) in time, or were refused over proxy.maxConnections; one line with counts and the busiest addresses per 10 s. Many of them mean a scanner or a slowloris-style flood; real phones are still served.',
+      'Connections to the phone port (`port: https`) or the OpenStage DLS port (`port: dls`) were cut because they did not finish the TLS handshake (proxy.handshakeTimeoutMs) or send their request headers in time, or were refused over proxy.maxConnections (each port has its own cap); one line with counts and the busiest addresses per 10 s. Many of them mean a scanner or a slowloris-style flood; real phones are still served.',
     retry: 'no',
   },
 

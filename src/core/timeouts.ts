@@ -125,7 +125,8 @@ export const timeouts = {
     area: 'phone-https',
     kind: 'timeout',
     ms: 10_000,
-    bounds: 'A connection to the phone port must finish its TLS handshake within this, or it is closed (idle-connection protection; counted in PHONE_CONNECTIONS_CUT).',
+    bounds:
+      'A connection to the phone port or the OpenStage DLS port must finish its TLS handshake within this, or it is closed (idle-connection protection; counted in PHONE_CONNECTIONS_CUT).',
     setting: 'proxy.handshakeTimeoutMs',
   },
   phoneCutReport: {
@@ -224,7 +225,8 @@ export const timeouts = {
     kind: 'interval',
     ms: 60_000,
     bounds:
-      'At most one contact-me per OpenStage phone within this (their web server falls over under faster retries); a command needing another one sooner waits (retried as busy) or, if its task expires first, fails RATE_LIMITED.',
+      'At most one contact-me per OpenStage phone within this, also across a restart of the relay (their web server falls over under faster retries); a command needing another one sooner waits (retried as busy) or, if its task expires first, fails RATE_LIMITED.',
+    setting: 'openstage.contactMeIntervalSeconds',
   },
   openstageCallback: {
     area: 'devices',
@@ -335,6 +337,18 @@ export const timeouts = {
     kind: 'interval',
     ms: 1_000,
     bounds: '`cloud-relay rollouts --follow` asking the running relay again and redrawing its progress bars.',
+  },
+  cliImagesFollow: {
+    area: 'local',
+    kind: 'interval',
+    ms: 500,
+    bounds: '`cloud-relay images --follow` asking the running relay again and redrawing its progress bars.',
+  },
+  cliImagesFollowStall: {
+    area: 'local',
+    kind: 'timeout',
+    ms: 600_000,
+    bounds: '`cloud-relay images --follow` gives up (exit 75) when the image list has not changed for this long while a sync is said to run.',
   },
   cliJournal: {
     area: 'local',

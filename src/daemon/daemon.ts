@@ -6,7 +6,7 @@ import { ClockStepWatcher } from '../core/clock-step.js';
 import { timeouts } from '../core/timeouts.js';
 import type { Outbox, RegistrationSource } from '../core/ports.js';
 import { buildStatusDocument, buildStatusSections, type StatusDocument, type StatusHeader, type StatusSources } from '../core/status.js';
-import { METRIC_SECTIONS } from '../metrics/status-gauges.js';
+import { METRIC_SECTIONS } from '../metrics/sections.js';
 import type { RelayConfig } from '../config/schema.js';
 import { openDb, type Db } from '../store/db.js';
 import { KvStore } from '../store/kv.js';

@@ -110,6 +110,7 @@ export function wireParts(o: {
     firmware: { image: (id) => firmware.image(id), served: firmware.served, grants: firmware.grants },
     certs: tls.certs,
     relayBaseUrl: () => relayBaseUrl(config.fqdn, o.addresses.https),
+    space: o.space,
   });
   const phone = wirePhoneHttps({
     config,

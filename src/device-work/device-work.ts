@@ -1,3 +1,4 @@
+import type { SpaceWatch } from '../store/space.js';
 import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
 import PQueue from 'p-queue';
@@ -7,6 +8,7 @@ import type { RelayConfig } from '../config/schema.js';
 import type { Db } from '../store/db.js';
 import { TaskRepo } from '../store/tasks.js';
 import { DeviceRepo } from '../store/devices.js';
+import { ContactMeRepo } from '../store/contact-mes.js';
 import type { Component } from '../core/lifecycle.js';
 import type { StatusSections } from '../core/status.js';
 import type { PhoneRoute } from '../core/phone-route.js';
@@ -46,7 +48,8 @@ function accountDefaults(accounts: RelayConfig['accounts'] | undefined): Partial
 }
 
 export interface DeviceWorkOptions {
-  readonly config: Pick<RelayConfig, 'devices' | 'dataDir'> & Partial<Pick<RelayConfig, 'openstage' | 'accounts'>>;
+  /** `openstage` comes with `proxy`: the DLS port takes the phone port's connection protections. */
+  readonly config: Pick<RelayConfig, 'devices' | 'dataDir'> & Partial<Pick<RelayConfig, 'accounts'>> & (Pick<RelayConfig, 'openstage' | 'proxy'> | { openstage?: undefined });
   /** The phone port's certificate, for vendors with a port of their own (OpenStage DLS). */
   readonly tls?: TlsSource;
   readonly db: Db;
@@ -62,6 +65,8 @@ export interface DeviceWorkOptions {
   readonly retry?: RetryPolicy;
   readonly dialConfirm?: { attempts: number; intervalMs: number };
   readonly stateEveryMs?: number;
+  /** The data disk: task results and device status that do not fit wait for space, not lost. */
+  readonly space?: SpaceWatch | undefined;
   readonly captureWaitMs?: number;
   /** Images of the desired set as the cache holds them (updateFirmware, deployFile). */
   readonly images?: ExecutorDeps['images'];
@@ -103,8 +108,8 @@ export class DeviceWork implements Component {
     const lock = new PhoneLock();
     const devices = this.devices;
     const calls = new CallTracker();
-    const book = new StatusBook(this.devices, o.outbox, o.clock, calls);
-    this.phoneEvents = new PhoneEvents({ devices: this.devices, outbox: o.outbox, book });
+    const book = new StatusBook(this.devices, o.outbox, o.clock, calls, o.space);
+    this.phoneEvents = new PhoneEvents({ devices: this.devices, outbox: o.outbox, book, space: o.space });
     this.drivers = new DriverRegistry({
       tlsPolicy: cfg.tlsPolicy,
       caFile: cfg.caFile,
@@ -113,7 +118,20 @@ export class DeviceWork implements Component {
       log: o.log,
       phoneEvents: this.phoneEvents,
       now: () => o.clock.now(),
-      ...(o.tls && o.config.openstage ? { dls: { listen: o.config.openstage.dlsListen, paths: o.config.openstage.dlsPaths, tls: o.tls } } : {}),
+      ...(o.tls && o.config.openstage !== undefined
+        ? {
+            dls: {
+              listen: o.config.openstage.dlsListen,
+              paths: o.config.openstage.dlsPaths,
+              tls: o.tls,
+              contactMeIntervalMs: o.config.openstage.contactMeIntervalSeconds * 1000,
+              // The DLS port is a phone-facing port like the phone port, with the same protections.
+              handshakeTimeoutMs: o.config.proxy.handshakeTimeoutMs,
+              maxConnections: o.config.proxy.maxConnections,
+            },
+          }
+        : {}),
+      contactMes: new ContactMeRepo(o.db),
       ...(o.dialConfirm ? { dialConfirm: o.dialConfirm } : {}),
       ...(o.firmwareServed ? { firmwareServed: o.firmwareServed } : {}),
       ...(o.grantDownload ? { grantDownload: o.grantDownload } : {}),
@@ -147,6 +165,7 @@ export class DeviceWork implements Component {
       retry: o.retry ?? DEFAULT_RETRY,
       backlog: cfg.backlog,
       ...(o.stateEveryMs !== undefined ? { stateEveryMs: o.stateEveryMs } : {}),
+      space: o.space,
     });
     const images = o.images ?? (() => undefined);
     this.rollouts = new RolloutRunner({

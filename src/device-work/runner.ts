@@ -18,6 +18,7 @@ import { SiteRule } from './site.js';
 import { parseStoredTarget } from './stored-target.js';
 import { relayMetrics } from '../metrics/relay-metrics.js';
 import { timeouts } from '../core/timeouts.js';
+import type { SpaceWatch } from '../store/space.js';
 
 export interface TaskRunnerDeps {
   readonly tasks: TaskRepo;
@@ -38,6 +39,8 @@ export interface TaskRunnerDeps {
   readonly stateEveryMs?: number;
   /** A task that starts this much after executeAt reports its lateness. */
   readonly lateAfterMs?: number;
+  /** The data disk: a result that does not fit waits for space instead of being lost. */
+  readonly space?: SpaceWatch | undefined;
 }
 
 /** Longest single timer (setTimeout overflows past 2^31-1 ms); longer waits re-arm. */
@@ -58,6 +61,7 @@ export class TaskRunner {
   private readonly running = new Map<string, Promise<void>>();
   private readonly lastState = new Map<string, number>();
   private stopped = false;
+  private wakeOnStop: (() => void)[] = [];
   /**
    * Frames can arrive before start() (the control channel starts first). Until then tasks are
    * only stored; start() recovers what a previous process left executing, then arms the rest,
@@ -85,6 +89,7 @@ export class TaskRunner {
 
   async stop(deadlineMs?: number): Promise<void> {
     this.stopped = true;
+    for (const wake of this.wakeOnStop.splice(0)) wake();
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     this.armedAt.clear();
@@ -188,7 +193,7 @@ export class TaskRunner {
       if (!cmd.ok) {
         this.d.tasks.markPending(task.taskId, row.seq);
       } else if (NOT_REPEATABLE.has(cmd.command.kind)) {
-        this.finishDevice(task.taskId, row, {
+        void this.finishDevice(task.taskId, row, {
           outcome: 'failure',
           reason: `interrupted: the relay stopped while sending ${cmd.command.kind}; not repeated because it may have reached the phone`,
         });
@@ -208,18 +213,23 @@ export class TaskRunner {
     const now = this.d.clock.now();
     if (task.state === 'scheduled') {
       if (task.expiresAt !== null && now > task.expiresAt) return this.expire(task);
-      const started = this.d.tasks.transaction(() => {
-        if (!this.d.tasks.start(taskId, now)) return false;
-        this.d.outbox.enqueue('task.state', { taskId, state: 'executing', executedAt: new Date(now).toISOString(), totals: this.d.tasks.totals(taskId) });
-        return true;
-      });
-      if (!started) return;
+      const started = await this.durably('task start', () =>
+        this.d.tasks.transaction(() => {
+          if (!this.d.tasks.start(taskId, now)) return false;
+          this.d.outbox.enqueue('task.state', { taskId, state: 'executing', executedAt: new Date(now).toISOString(), totals: this.d.tasks.totals(taskId) });
+          return true;
+        }),
+      );
+      if (started !== true) return;
       task = this.d.tasks.get(taskId);
       if (!task) return;
     }
     if (task.state !== 'executing') return;
     const stored = storedCommand(task.command);
-    if (!stored.ok) return this.endAll(task, stored.reason);
+    if (!stored.ok) {
+      await this.durably('task end', () => this.endAll(task, stored.reason));
+      return;
+    }
     const cmd = stored.command;
     const late = task.executeAt !== null && task.startedAt !== null ? task.startedAt - task.executeAt : 0;
     const lateSeconds = late > (this.d.lateAfterMs ?? timeouts.taskLate.ms) ? Math.round(late / 1000) : undefined;
@@ -249,37 +259,44 @@ export class TaskRunner {
     allFed = true;
     if (open > 0) await allDone;
     if (this.stopped) return;
-    this.d.tasks.transaction(() => {
-      this.d.tasks.finish(taskId, this.d.clock.now());
-      const t = this.d.tasks.get(taskId);
-      this.d.outbox.enqueue('task.state', {
-        taskId,
-        state: 'done',
-        ...(t?.startedAt ? { executedAt: new Date(t.startedAt).toISOString() } : {}),
-        totals: this.d.tasks.totals(taskId),
-      });
-    });
+    const done = await this.durably('task done', () =>
+      this.d.tasks.transaction(() => {
+        this.d.tasks.finish(taskId, this.d.clock.now());
+        const t = this.d.tasks.get(taskId);
+        this.d.outbox.enqueue('task.state', {
+          taskId,
+          state: 'done',
+          ...(t?.startedAt ? { executedAt: new Date(t.startedAt).toISOString() } : {}),
+          totals: this.d.tasks.totals(taskId),
+        });
+        return true;
+      }),
+    );
     this.lastState.delete(taskId);
+    if (done !== true) return;
     this.d.log.info({ taskId, kind: cmd.kind, totals: this.d.tasks.totals(taskId) }, 'task done');
   }
 
-  private expire(task: TaskRow): void {
+  private async expire(task: TaskRow): Promise<void> {
     const now = this.d.clock.now();
-    this.d.tasks.transaction(() => {
-      if (!this.d.tasks.start(task.taskId, now)) return;
-      this.endAll(task, `expired: not started before expiresAt ${new Date(task.expiresAt ?? now).toISOString()}`);
-    });
+    await this.durably('task expiry', () =>
+      this.d.tasks.transaction(() => {
+        if (!this.d.tasks.start(task.taskId, now)) return;
+        this.endAll(task, `expired: not started before expiresAt ${new Date(task.expiresAt ?? now).toISOString()}`);
+      }),
+    );
   }
 
   /** Every device not done yet fails with `reason`, and the task is done. */
   private endAll(task: TaskRow, reason: string): void {
     this.d.tasks.transaction(() => {
       for (let rows = this.d.tasks.pending(task.taskId, 0, PAGE); rows.length > 0; rows = this.d.tasks.pending(task.taskId, 0, PAGE)) {
-        for (const row of rows) this.finishDevice(task.taskId, row, { outcome: 'failure', reason });
+        for (const row of rows) this.recordResult(task.taskId, row, { outcome: 'failure', reason });
       }
       this.d.tasks.finish(task.taskId, this.d.clock.now());
       this.d.outbox.enqueue('task.state', { taskId: task.taskId, state: 'done', totals: this.d.tasks.totals(task.taskId) });
     });
+    this.lastState.delete(task.taskId);
     this.d.log.warn({ taskId: task.taskId, reason }, 'task ended without running');
   }
 
@@ -302,7 +319,7 @@ export class TaskRunner {
     if (this.stopped) return undefined;
     const parsed = parseStoredTarget(row.target);
     if (!parsed.ok) {
-      this.finishDevice(taskId, row, { outcome: 'failure', reason: parsed.reason });
+      await this.finishDevice(taskId, row, { outcome: 'failure', reason: parsed.reason });
       return undefined;
     }
     const expiresAt = this.d.tasks.get(taskId)?.expiresAt ?? null;
@@ -310,13 +327,13 @@ export class TaskRunner {
     const reg = this.d.registration();
     const outside = this.site.refusal(reg?.site, target.ip);
     if (outside !== undefined) {
-      this.finishDevice(taskId, row, { outcome: 'not_applicable', reason: outside });
+      await this.finishDevice(taskId, row, { outcome: 'not_applicable', reason: outside });
       return undefined;
     }
     // Decided before the phone is contacted: nothing is sent for a kind its driver cannot do.
     const choice = this.d.chooseDriver(target.vendor, cmd.kind);
     if (!choice.ok) {
-      this.finishDevice(taskId, row, { outcome: 'not_applicable', reason: choice.reason });
+      await this.finishDevice(taskId, row, { outcome: 'not_applicable', reason: choice.reason });
       return undefined;
     }
     const driver = choice.driver;
@@ -338,14 +355,46 @@ export class TaskRunner {
         result = toResult(err, attempt);
       }
       relayMetrics.deviceCommand(cmd.kind, result.outcome, (performance.now() - sentAt) / 1000);
-      this.finishDevice(taskId, row, lateSeconds === undefined ? result : withLateness(result, lateSeconds));
+      await this.finishDevice(taskId, row, lateSeconds === undefined ? result : withLateness(result, lateSeconds));
       return undefined;
     });
   }
 
   private readonly site = new SiteRule((invalid) => this.d.log.warn({ invalid }, 'site subnets from the DMS that are not CIDR ranges are ignored'));
 
-  private finishDevice(taskId: string, row: TaskDeviceRow, result: CommandResult): void {
+  /**
+   * Runs one store write; when the data disk is full it waits (the result held in memory) and
+   * writes it once space is back, so a command that ran is never lost to a full disk. Stopping
+   * gives up the wait: the row stays unfinished and the next start resumes it as after a crash
+   * (repeatable commands run again, others end "interrupted").
+   */
+  private async durably<T>(what: string, write: () => T): Promise<T | undefined> {
+    for (;;) {
+      try {
+        return write();
+      } catch (err) {
+        if (!this.d.space?.noteFailure(err, what)) throw err;
+      }
+      if (this.stopped) return undefined;
+      const space = this.d.space;
+      await new Promise<void>((resolve) => {
+        const wake = (): void => {
+          this.wakeOnStop = this.wakeOnStop.filter((w) => w !== wake);
+          resolve();
+        };
+        this.wakeOnStop.push(wake);
+        void space?.whenWritable().then(wake);
+      });
+      if (this.stopped) return undefined;
+    }
+  }
+
+  private async finishDevice(taskId: string, row: TaskDeviceRow, result: CommandResult): Promise<void> {
+    await this.durably('task result', () => this.recordResult(taskId, row, result));
+  }
+
+  /** The device's result and its outbox frame, in one transaction (the caller's, if any). */
+  private recordResult(taskId: string, row: TaskDeviceRow, result: CommandResult): void {
     this.d.tasks.transaction(() => {
       if (!this.d.tasks.markDone(taskId, row.seq, result.outcome, result.reason ?? null)) return;
       this.d.outbox.enqueue('task.result', {

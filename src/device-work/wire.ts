@@ -1,3 +1,4 @@
+import type { SpaceWatch } from '../store/space.js';
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -56,6 +57,8 @@ export function wireDeviceWork(o: {
   firmware: { image: DeviceWorkOptions['images']; served: FirmwareServeLog; grants?: Pick<DownloadGrants, 'grant'> };
   /** The phone-facing certificate, for vendor listeners that serve phones over TLS (OpenStage DLS). */
   certs?: CertificateManager;
+  /** The data disk: results that do not fit wait for space. */
+  space?: SpaceWatch;
 }): DeviceWorkWiring {
   const d = o.config.devices;
   const certs = o.certs;
@@ -86,6 +89,7 @@ export function wireDeviceWork(o: {
     log: o.log,
     files: new DmsFiles({ dms: o.dms }),
     relayBaseUrl: o.relayBaseUrl,
+    space: o.space,
     ...(certs ? { tls: { current: () => certs.current.options, onChange: (fn: (c: SecureContextOptions) => void) => certs.onChange((c) => fn(c.options)) } } : {}),
     ...(o.firmware.image ? { images: o.firmware.image } : {}),
     firmwareServed: (ip, path, since) => o.firmware.served.servedSince(ip, path, since),

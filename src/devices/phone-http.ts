@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { Agent, errors as undiciErrors } from 'undici';
+import { Agent, errors as undiciErrors } from '../core/undici.js';
 import { DeviceError } from './errors.js';
 import type { DeviceTarget } from './driver.js';
 import { phoneConnector, type PinStore, type TlsPolicy } from './tls-policy.js';

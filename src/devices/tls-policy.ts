@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createSecureContext, type TLSSocket } from 'node:tls';
-import { buildConnector } from 'undici';
+import type { buildConnector as Connector } from 'undici';
+import { buildConnector } from '../core/undici.js';
 import { DeviceError } from './errors.js';
 
 export type TlsPolicy = 'pin-on-first-use' | 'verify' | 'insecure';
@@ -17,7 +18,7 @@ export interface PinStore {
  * host name; `pin-on-first-use` remembers each phone's certificate and refuses a change until
  * an admin clears the pin; `insecure` checks nothing and exists only for explicit opt-in.
  */
-export function phoneConnector(opts: { policy: TlsPolicy; caFile?: string | undefined; timeoutMs: number; pins: PinStore }): buildConnector.connector {
+export function phoneConnector(opts: { policy: TlsPolicy; caFile?: string | undefined; timeoutMs: number; pins: PinStore }): Connector.connector {
   const ca = opts.policy === 'verify' && opts.caFile ? readFileSync(opts.caFile, 'utf8') : undefined;
   if (opts.policy === 'verify' && !ca) throw new DeviceError('TLS_UNTRUSTED', 'devices.tlsPolicy=verify needs devices.caFile', { reached: false });
   // One context for every phone: building one per connection costs more than the handshake's own crypto.

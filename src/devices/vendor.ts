@@ -44,6 +44,26 @@ export interface DlsSettings {
   readonly listen: ListenAddress;
   readonly paths: readonly string[];
   readonly tls: TlsSource;
+  /** A connection must finish its TLS handshake within this (proxy.handshakeTimeoutMs). */
+  readonly handshakeTimeoutMs: number;
+  /** Open connections at most (proxy.maxConnections). */
+  readonly maxConnections: number;
+  /** At most one contact-me per phone within this (openstage.contactMeIntervalSeconds). */
+  readonly contactMeIntervalMs?: number | undefined;
+}
+
+/**
+ * When each phone was last sent a contact-me (wall-clock ms), kept where a restart of the
+ * relay finds it again (the store); drivers only read and write through this.
+ */
+export interface ContactMeLedger {
+  last(ip: string): number | undefined;
+  /** Written before the contact-me goes out, so a crash right after cannot forget it. */
+  record(ip: string, at: number): void;
+  /** Takes back the one recorded at `at` (it never reached the phone). */
+  forget(ip: string, at: number): void;
+  /** Drops entries sent before `before`. */
+  prune(before: number): number;
 }
 
 export interface DriverEnv {
@@ -55,6 +75,8 @@ export interface DriverEnv {
   readonly phoneEvents: PhoneEventSink;
   /** The OpenStage DLS port; without it OpenStage commands fail saying so. */
   readonly dls?: DlsSettings | undefined;
+  /** Where contact-mes are remembered across restarts; in memory (this process only) without it. */
+  readonly contactMes?: ContactMeLedger | undefined;
   readonly now?: () => number;
   /** Whether the relay's cache served a phone an image (firmware results say so). */
   readonly firmwareServed?: FirmwareServed | undefined;

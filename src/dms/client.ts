@@ -1,6 +1,7 @@
 import type { Agent as HttpAgent } from 'node:http';
 import type { SecureContext } from 'node:tls';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { request } from '../core/undici.js';
 import type { Clock } from '../core/clock.js';
 import { RelayError, errorMessage } from '../errors.js';
 import { timeouts } from '../core/timeouts.js';

@@ -4,7 +4,7 @@ import { connect as tlsConnect, type DetailedPeerCertificate, type SecureContext
 import { X509Certificate } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import WebSocket from 'ws';
-import { request } from 'undici';
+import { request } from '../core/undici.js';
 import { errorCatalogue, type ErrorCode } from '../core/error-catalogue.js';
 import { timeouts } from '../core/timeouts.js';
 import { errorMessage, RelayError } from '../errors.js';

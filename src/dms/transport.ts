@@ -1,7 +1,9 @@
 import type { Agent as HttpAgent } from 'node:http';
+import { createRequire } from 'node:module';
 import type { SecureContext } from 'node:tls';
-import { Agent, Pool, ProxyAgent, type Dispatcher } from 'undici';
-import { HttpsProxyAgent } from 'https-proxy-agent';
+import type { Dispatcher } from 'undici';
+import { Agent, Pool, ProxyAgent } from '../core/undici.js';
+import type { HttpsProxyAgent } from 'https-proxy-agent';
 import type { DmsTrust } from './trust.js';
 import type { OutboundProxy, ProxyServer } from './outbound-proxy.js';
 
@@ -85,6 +87,17 @@ export function tunnelAnswer(req: object): number | undefined {
   return tunnelAnswers.get(req);
 }
 
+let httpsProxyAgentClass: typeof HttpsProxyAgent | undefined;
+/**
+ * https-proxy-agent (with agent-base and debug, ~4 MB resident) is loaded the first time the
+ * control channel goes through a proxy: most relays connect directly and never need it. It is
+ * CommonJS, so a synchronous require keeps this function synchronous for the channel.
+ */
+function httpsProxyAgent(): typeof HttpsProxyAgent {
+  httpsProxyAgentClass ??= (createRequire(import.meta.url)('https-proxy-agent') as { HttpsProxyAgent: typeof HttpsProxyAgent }).HttpsProxyAgent;
+  return httpsProxyAgentClass;
+}
+
 /**
  * The http(s) agent `ws` uses for the control channel to `url`: undefined = connect directly.
  * Through a proxy it is an HTTP CONNECT tunnel; the TLS to the DMS inside it uses the context
@@ -97,7 +110,8 @@ export function dmsWebSocketAgent(trust: DmsTrust, proxy: OutboundProxy, url: st
   const server = route.proxy;
   let agent = wsAgents.get(server);
   if (!agent) {
-    agent = new HttpsProxyAgent(server.url.toString(), {
+    const Tunnel = httpsProxyAgent();
+    agent = new Tunnel(server.url.toString(), {
       headers: server.authorization ? { 'Proxy-Authorization': server.authorization } : {},
       keepAlive: false,
       ...(server.url.protocol === 'https:' ? { secureContext: trust.secureContext as SecureContext } : {}),

@@ -1,4 +1,5 @@
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { request } from '../core/undici.js';
 import { z } from 'zod';
 import { RelayError, errorMessage } from '../errors.js';
 import { timeouts } from '../core/timeouts.js';

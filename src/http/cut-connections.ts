@@ -1,6 +1,9 @@
+import type { Socket } from 'node:net';
+import type { Server as TlsServer } from 'node:tls';
 import type { Logger } from '../log.js';
 import { timeouts } from '../core/timeouts.js';
 import { relayMetrics } from '../metrics/relay-metrics.js';
+import { phoneAddressOf } from './phone-listener.js';
 
 const METRIC_REASON = { handshakeTimeouts: 'handshake_timeout', headerTimeouts: 'headers_timeout', overCap: 'over_cap' } as const;
 
@@ -9,9 +12,13 @@ export type CutKind = 'handshakeTimeouts' | 'headerTimeouts' | 'overCap';
 
 const MAX_ADDRESSES = 5;
 
+/** How a port names itself in the PHONE_CONNECTIONS_CUT line. */
+const PORT_LABEL: Readonly<Record<string, string>> = { https: 'phone port', dls: 'OpenStage DLS port' };
+
 /**
- * Counts connections cut for idleness or slowness (TLS handshake not finished, headers not
- * sent in time) or refused over the connection cap, and logs them as one PHONE_CONNECTIONS_CUT
+ * Counts connections of a phone-facing port (the phone port, the OpenStage DLS port) cut for
+ * idleness or slowness (TLS handshake not finished, headers not sent in time) or refused over
+ * the connection cap, and logs them as one PHONE_CONNECTIONS_CUT
  * line per report interval with the counts and the busiest addresses: a flood of thousands
  * of idle or slow-header connections is a few lines, not one per connection.
  */
@@ -61,9 +68,42 @@ export class CutConnections {
         addresses: this.byAddress.size,
         top: Object.fromEntries(top),
       },
-      `${n} connection(s) on the phone port cut or refused: no TLS handshake or no request headers in time, or over the connection cap`,
+      `${n} connection(s) on the ${PORT_LABEL[this.port] ?? `${this.port} port`} cut or refused: no TLS handshake or no request headers in time, or over the connection cap`,
     );
     this.counts = { handshakeTimeouts: 0, headerTimeouts: 0, overCap: 0 };
     this.byAddress = new Map();
   }
+}
+
+/**
+ * Cuts the connections of a phone-facing TLS server (built with a `handshakeTimeout`) that do
+ * not finish their handshake in time, each counted once in `cut`: Node reports a timeout both
+ * as a TLS and as an HTTP client error, and with a 'tlsClientError' listener it leaves the
+ * socket open (an idle connection would be held for ever) unless it is destroyed. Other
+ * handshake failures go to `onTlsError` and are cut too. Returns the check the server's HTTP
+ * 'clientError' handler calls first: true when the error was a handshake timeout, now handled.
+ */
+export function cutSlowHandshakes(
+  server: TlsServer,
+  cut: CutConnections,
+  onTlsError?: (err: NodeJS.ErrnoException, socket: Socket) => void,
+): (err: NodeJS.ErrnoException, socket: Socket) => boolean {
+  const timedOut = new WeakSet<Socket>();
+  const handshakeTimedOut = (socket: Socket): void => {
+    if (!timedOut.has(socket)) {
+      timedOut.add(socket);
+      cut.note('handshakeTimeouts', phoneAddressOf(socket));
+    }
+    socket.destroy();
+  };
+  server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') handshakeTimedOut(socket);
+    else onTlsError?.(err, socket);
+    socket.destroy();
+  });
+  return (err, socket) => {
+    if (err.code !== 'ERR_TLS_HANDSHAKE_TIMEOUT') return false;
+    handshakeTimedOut(socket);
+    return true;
+  };
 }

@@ -15,7 +15,7 @@ import type { ProvisioningProxy } from './provisioning-proxy.js';
 import { sendText } from './responses.js';
 import { OWN_ANSWER_HEADERS, OWN_ANSWER_HEADER_LINES } from './security-headers.js';
 import { timeouts } from '../core/timeouts.js';
-import { CutConnections } from './cut-connections.js';
+import { CutConnections, cutSlowHandshakes } from './cut-connections.js';
 
 export const MAX_HEADER_BYTES = 16 * 1024;
 
@@ -77,14 +77,10 @@ export class PhoneServer {
       o.log.warn({ ip: phoneAddressOf(socket), target: req.url, code: 'BAD_REQUEST' }, 'CONNECT refused on the phone port');
       socket.end(CONNECT_REFUSAL);
     });
-    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket));
-    this.server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-      if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') this.handshakeTimedOut(socket);
-      else if (this.debug) o.log.debug({ ip: phoneAddressOf(socket), err: errorMessage(err) }, 'TLS handshake failed');
-      // With a listener here Node only reports a handshake timeout; the socket stays open
-      // (an idle connection would be held forever) unless it is destroyed.
-      socket.destroy();
+    this.handshakeTimedOut = cutSlowHandshakes(this.server, this.cut, (err, socket) => {
+      if (this.debug) o.log.debug({ ip: phoneAddressOf(socket), err: errorMessage(err) }, 'TLS handshake failed');
     });
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket));
     this.listener = new PhoneListener({
       name: 'https',
       listen: o.listen,
@@ -130,19 +126,11 @@ export class PhoneServer {
     this.cut.report();
   }
 
-  /** Node reports a handshake timeout as a TLS and as an HTTP client error: counted once. */
-  private handshakeTimedOut(socket: Socket): void {
-    if (!this.timedOut.has(socket)) {
-      this.timedOut.add(socket);
-      this.cut.note('handshakeTimeouts', phoneAddressOf(socket));
-    }
-    socket.destroy();
-  }
-
-  private readonly timedOut = new WeakSet<Socket>();
+  /** Takes a handshake timeout reported as an HTTP client error (counted once with the TLS one). */
+  private readonly handshakeTimedOut: (err: NodeJS.ErrnoException, socket: Socket) => boolean;
 
   private onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
-    if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') return this.handshakeTimedOut(socket);
+    if (this.handshakeTimedOut(err, socket)) return;
     const ip = phoneAddressOf(socket);
     const code = err.code ?? 'CLIENT_ERROR';
     if (code === 'ECONNRESET' || !socket.writable) {

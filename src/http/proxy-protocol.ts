@@ -137,26 +137,17 @@ function parseV2(buf: Buffer): ParseResult {
   // AF_UNSPEC or AF_UNIX: a relayed connection without an IP to report; the spec lets the
   // receiver use the real endpoints.
   if (family === 0 || family === 3 || proto === 0) return { kind: 'header', header: { version: 2, command: 'local' }, length };
+  // The address block, IPv4 or IPv6 alike: source and destination address, then their ports.
+  const [address, size] = family === 1 ? [ipv4, 4] : [ipv6, 16];
   const a = V2_FIXED_BYTES;
-  if (family === 1) {
-    return {
-      kind: 'header',
-      header: {
-        version: 2,
-        command: 'proxy',
-        source: { address: ipv4(buf, a), port: buf.readUInt16BE(a + 8) },
-        destination: { address: ipv4(buf, a + 4), port: buf.readUInt16BE(a + 10) },
-      },
-      length,
-    };
-  }
+  const ports = a + 2 * size;
   return {
     kind: 'header',
     header: {
       version: 2,
       command: 'proxy',
-      source: { address: ipv6(buf, a), port: buf.readUInt16BE(a + 32) },
-      destination: { address: ipv6(buf, a + 16), port: buf.readUInt16BE(a + 34) },
+      source: { address: address(buf, a), port: buf.readUInt16BE(ports) },
+      destination: { address: address(buf, a + size), port: buf.readUInt16BE(ports + 2) },
     },
     length,
   };

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { request } from 'undici';
+import { request } from '../core/undici.js';
 import { DeviceError } from '../devices/errors.js';
 import { retryPolicyDelay } from '../core/backoff.js';
 import type { DmsClient } from '../dms/client.js';

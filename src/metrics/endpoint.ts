@@ -6,10 +6,10 @@ import type { AdminRoute } from '../admin/server.js';
  * (process, process-wide events, this daemon's status), so their texts concatenate into
  * one valid exposition.
  */
-export function metricsRoute(registries: readonly Registry[], beforeScrape: () => void = () => undefined): AdminRoute {
+export function metricsRoute(registries: readonly { metrics(): string | Promise<string> }[], beforeScrape: () => void = () => undefined): AdminRoute {
   return async (req, res) => {
     beforeScrape();
-    const texts = await Promise.all(registries.map((r) => r.metrics()));
+    const texts = await Promise.all(registries.map(async (r) => r.metrics()));
     const body = texts.map((t) => (t.endsWith('\n') || t === '' ? t : `${t}\n`)).join('');
     res.writeHead(200, { 'content-type': Registry.PROMETHEUS_CONTENT_TYPE, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
     res.end(req.method === 'HEAD' ? undefined : body);

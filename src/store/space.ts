@@ -11,6 +11,16 @@ export function isStoreFull(err: unknown): boolean {
   return code === 'SQLITE_FULL';
 }
 
+/**
+ * What a writer that must not lose its write needs of StoreSpace: report a failure, and wait
+ * until the disk takes writes again to write it then.
+ */
+export interface SpaceWatch {
+  noteFailure(err: unknown, what: string): boolean;
+  /** Resolves at once while the store takes writes, else when space is back. */
+  whenWritable(): Promise<void>;
+}
+
 /** Bytes a probe must be able to add before the store counts as writable again. */
 const PROBE_BYTES = 64 * 1024;
 
@@ -22,8 +32,9 @@ const PROBE_BYTES = 64 * 1024;
  * timer) writes a little data; once it fits, the episode ends with one summary line, with no
  * restart needed.
  */
-export class StoreSpace {
+export class StoreSpace implements SpaceWatch {
   private fullSince: number | undefined;
+  private waiting: (() => void)[] = [];
   private firstFailure = '';
   private failedWrites = 0;
   private refusedFrames = 0;
@@ -67,6 +78,16 @@ export class StoreSpace {
     return true;
   }
 
+  whenWritable(): Promise<void> {
+    if (this.fullSince === undefined) return Promise.resolve();
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  /** Writes waiting for space (held in memory, written once it is back). */
+  get heldWrites(): number {
+    return this.waiting.length;
+  }
+
   /** A write went through: space is back (if it was gone). */
   noteWritten(): void {
     if (this.fullSince !== undefined) this.recovered();
@@ -91,7 +112,7 @@ export class StoreSpace {
     if (this.fullSince === undefined) return undefined;
     return (
       `data directory ${this.dataDir} is full (SQLITE_FULL since ${new Date(this.fullSince).toISOString()}, first at ${this.firstFailure}); ` +
-      `${this.refusedFrames} DMS frame(s) refused and ${this.failedWrites} other write(s) failed so far`
+      `${this.refusedFrames} DMS frame(s) refused and ${this.failedWrites} other write(s) failed so far; ${this.waiting.length} result(s) held in memory until space is back`
     );
   }
 
@@ -127,12 +148,21 @@ export class StoreSpace {
   private recovered(): void {
     const since = this.fullSince ?? this.clock.now();
     this.log.info(
-      { dataDir: this.dataDir, fullSeconds: Math.round((this.clock.now() - since) / 1000), refusedFrames: this.refusedFrames, failedWrites: this.failedWrites },
+      {
+        dataDir: this.dataDir,
+        fullSeconds: Math.round((this.clock.now() - since) / 1000),
+        refusedFrames: this.refusedFrames,
+        failedWrites: this.failedWrites,
+        heldWrites: this.waiting.length,
+      },
       'the data directory takes writes again: DMS frames are accepted and the relay is ready again',
     );
     this.fullSince = undefined;
     this.failedWrites = 0;
     this.refusedFrames = 0;
     this.stop();
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const w of waiting) w();
   }
 }

@@ -66,8 +66,9 @@ export function spawnCli(configFile: string | undefined, opts: SpawnOptions = {}
     stdout,
     stderr,
     exited,
-    waitForLog: (pred, timeoutMs = 15_000) => waitFor(() => parsed.find(pred), { timeoutMs, message: 'log line from the relay process' }),
-    async adminUrl(timeoutMs = 15_000) {
+    // 30 s: a start of the built relay takes seconds, and far more on a loaded two-core CI.
+    waitForLog: (pred, timeoutMs = 30_000) => waitFor(() => parsed.find(pred), { timeoutMs, message: 'log line from the relay process' }),
+    async adminUrl(timeoutMs = 30_000) {
       const line = await rp.waitForLog((l) => l.msg === 'cloud-relay started', timeoutMs);
       const admin = line.admin as { address: string; port: number };
       return `http://${admin.address.includes(':') ? `[${admin.address}]` : admin.address}:${admin.port}`;

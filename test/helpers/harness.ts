@@ -139,3 +139,18 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   }
   return h;
 }
+
+/**
+ * Waits until the relay has stored the DMS's image catalogue with `imageIds` in it, so the phone
+ * port knows their paths. (The simulator counts a catalogue request before the relay has even
+ * read the answer: a phone asking right after that count can still find the path unknown.)
+ */
+export async function imagesKnown(h: Harness, imageIds: readonly string[], timeoutMs = 20_000): Promise<void> {
+  await waitFor(
+    () => {
+      const known = h.daemon.statusDocument().firmwareSync.images.map((i) => i.imageId);
+      return imageIds.every((id) => known.includes(id));
+    },
+    { timeoutMs, message: `the relay knows images ${imageIds.join(', ')}` },
+  );
+}

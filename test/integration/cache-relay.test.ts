@@ -7,7 +7,7 @@ import { startDmsSimulator, type DmsSimulator } from '../../sim/dms/index.js';
 import { DmsImages } from '../../sim/dms/images.js';
 import { startProvisioningSimulator, type ProvisioningSimulator } from '../../sim/provisioning/index.js';
 import { issueCert, toPfx } from '../../sim/pki.js';
-import { startHarness, type Harness } from '../helpers/harness.js';
+import { imagesKnown, startHarness, type Harness } from '../helpers/harness.js';
 import { tempDir } from '../helpers/relay-config.js';
 
 const MB = 1024 * 1024;
@@ -39,7 +39,7 @@ beforeAll(async () => {
   h = await startHarness({ existingSim: sim, relayConfig: { pfxFile: join(dir, 'relay.pfx'), pfxPassphrase: 'pfx-pass' } });
   await h.registered();
   // Wait until the agent has stored the catalogue (the image path is then known).
-  for (let i = 0; i < 200 && dms.requests.catalogue === 0; i++) await new Promise((r) => setTimeout(r, 25));
+  await imagesKnown(h, ['real']);
   const port = h.daemon.addresses.https?.port;
   base = `https://127.0.0.1:${String(port)}`;
   client = new Agent({ connect: { ca: sim.caPem, servername: FQDN }, connections: 64 });

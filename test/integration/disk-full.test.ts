@@ -7,7 +7,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startDmsSimulator, type DmsSimulator } from '../../sim/dms/index.js';
 import { DmsImages } from '../../sim/dms/images.js';
 import { issueCert, toPfx } from '../../sim/pki.js';
-import { startHarness, type Harness } from '../helpers/harness.js';
+import { PhoneFarm } from '../../sim/phone/farm.js';
+import { imagesKnown, startHarness, type Harness } from '../helpers/harness.js';
+import { resultsOf, statesOf } from '../helpers/devices.js';
 import { tempDir } from '../helpers/relay-config.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -16,7 +18,10 @@ import { waitFor } from '../helpers/wait.js';
  * "When the data disk is full"): phones are still served from the cache, new DMS frames are
  * nacked with STORE_FULL instead of acked, /readyz answers 503 naming the reason, STORE_FULL is
  * logged once per episode, a cache fill that hits ENOSPC is CACHE_DISK_FULL (507), and once
- * space is back the relay accepts frames and is ready again without a restart.
+ * space is back the relay accepts frames and is ready again without a restart. A command that
+ * ran while the disk was full keeps its result in memory and writes it (and the task's end)
+ * once space is back: every device still gets exactly one result; status polls meanwhile
+ * neither fail nor log per phone.
  *
  * Two ways to fill the disk: a real tmpfs of a few MB filled with a file (needs root and mount;
  * CI runs as root), and SQLite's own page limit (PRAGMA max_page_count on the relay's
@@ -49,7 +54,7 @@ afterEach(async () => {
   world = undefined;
 });
 
-async function startWorld(dataDir: string | undefined, cleanup: (() => void)[]): Promise<World> {
+async function startWorld(dataDir: string | undefined, cleanup: (() => void)[], extra: Record<string, unknown> = {}): Promise<World> {
   const dms = new DmsImages({
     images: [
       { imageId: 'cached', size: 1 * MB, path: '/swupdate/cached/sip.ld' },
@@ -67,10 +72,10 @@ async function startWorld(dataDir: string | undefined, cleanup: (() => void)[]):
   const h = await startHarness({
     existingSim: sim,
     ...(dataDir ? { dataDir } : {}),
-    relayConfig: { pfxFile: join(dir, 'relay.pfx'), pfxPassphrase: 'pfx-pass' },
+    relayConfig: { pfxFile: join(dir, 'relay.pfx'), pfxPassphrase: 'pfx-pass', ...extra },
   });
   const relayId = await h.connected();
-  await waitFor(() => dms.requests.catalogue > 0, { message: 'image catalogue fetched' });
+  await imagesKnown(h, ['cached', 'later']);
   const client = new Agent({ connect: { ca: sim.caPem, servername: FQDN }, connections: 8 });
   const base = `https://127.0.0.1:${String(h.daemon.addresses.https?.port)}`;
   return { sim, h, dms, client, base, relayId, cleanup };
@@ -155,7 +160,86 @@ async function behavesFullThenRecovers(w: World, fill: () => void, free: () => v
   expect(w.h.logs.withCode('STORE_FULL')).toHaveLength(1);
 }
 
+/**
+ * Makes the store full to the last byte and keeps it so: no new page (max_page_count), no room
+ * left in the pages it has (filler rows of shrinking size), and whatever the relay frees
+ * meanwhile (an acked outbox row, a pruned record) is taken again every few milliseconds, so
+ * any write that needs space fails. Returns the function that gives the space back.
+ */
+function keepFull(db: Harness['daemon']['store']): () => void {
+  db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
+  const put = db.prepare('INSERT INTO kv (key, value, updated_at) VALUES (?, ?, 0)');
+  let n = 0;
+  const fill = () => {
+    // A test that failed early closes the relay (and its database) without giving space back.
+    if (!db.open) return clearInterval(timer);
+    for (const size of [3_000, 800, 200, 40, 1]) {
+      for (;;) {
+        try {
+          put.run(`test.filler.${n++}`, 'x'.repeat(size));
+        } catch (err) {
+          if ((err as { code?: string }).code !== 'SQLITE_FULL') throw err;
+          break;
+        }
+      }
+    }
+  };
+  const timer = setInterval(fill, 5);
+  fill();
+  return () => {
+    clearInterval(timer);
+    db.pragma('max_page_count = 1073741823');
+    db.prepare("DELETE FROM kv WHERE key LIKE 'test.filler.%'").run();
+  };
+}
+
 describe('data directory full', () => {
+  it('results of commands that ran while full wait in memory and are written once space is back: one result per device, then done', async () => {
+    const farm = await PhoneFarm.start({ count: 40, firstIndex: 53_000 + (process.pid % 50) * 50, faults: { delayMs: 1_500 } });
+    world = await startWorld(undefined, [], { devices: { tlsPolicy: 'insecure', pollIntervalSeconds: 60, requestTimeoutMs: 10_000 } });
+    world.cleanup.push(() => void farm.close());
+    const w = world;
+    const targets = farm.targets();
+    const { taskId, frameId } = w.sim.submitTask(w.relayId, { command: { kind: 'getParams', args: { names: ['device.sntp.serverName'] } }, targets });
+    expect(await answerOf(w, frameId)).toBe('ack');
+    // The task has started (its first phone is asked) and every phone answers 1.5 s after a
+    // request: the disk fills before any result comes back.
+    await waitFor(() => farm.phones.some((p) => [...p.phone.hits.values()].some((n) => n > 0)), { intervalMs: 5, message: 'the first phone asked' });
+    const pollFailuresBefore = w.h.daemon.statusDocument().deviceWork.pollFailures;
+    const free = keepFull(w.h.daemon.store);
+
+    // Held, not failed: the relay says so and waits.
+    await waitFor(() => w.h.logs.withCode('STORE_FULL').length === 1, { message: 'STORE_FULL logged' });
+    const held = await waitFor(
+      async () => {
+        const r = await readyz(w);
+        const detail = r.body.checks.find((c) => c.name === 'store-space')?.detail ?? '';
+        return r.status === 503 && /[1-9]\d* result\(s\) held in memory/.test(detail) ? detail : undefined;
+      },
+      { message: 'results held while the disk is full' },
+    );
+    expect(held).toMatch(/is full \(SQLITE_FULL/);
+    const doneBefore = statesOf(w.sim, w.relayId, taskId).filter((s) => s.state === 'done');
+    expect(doneBefore).toHaveLength(0);
+    expect(resultsOf(w.sim, w.relayId, taskId).size).toBeLessThan(targets.length);
+
+    free();
+    await waitFor(() => statesOf(w.sim, w.relayId, taskId).some((s) => s.state === 'done'), { timeoutMs: 30_000, message: 'task done after space came back' });
+    // Exactly one result per device, all of them before the task's end.
+    const frames = w.sim.received(w.relayId).filter((f) => f.frame.taskId === taskId);
+    const results = frames.filter((f) => f.type === 'task.result');
+    expect(results.map((f) => f.frame.deviceId).sort()).toEqual(targets.map((t) => t.deviceId).sort());
+    for (const r of results) expect(r.frame.outcome).toBe('success');
+    const doneAt = frames.findIndex((f) => f.type === 'task.state' && f.frame.state === 'done');
+    expect(frames.findLastIndex((f) => f.type === 'task.result')).toBeLessThan(doneAt);
+    expect(w.h.logs.find((l) => /device command crashed|task run failed/.test(l.msg ?? ''))).toBeUndefined();
+    // Polls during the episode were not failures, and no per-phone line was logged for them.
+    expect(w.h.daemon.statusDocument().deviceWork.pollFailures).toBe(pollFailuresBefore);
+    expect(w.h.logs.find((l) => /status poll failed/.test(l.msg ?? ''))).toBeUndefined();
+    expect(w.h.logs.withCode('STORE_FULL')).toHaveLength(1);
+    expect(w.h.logs.find((l) => /takes writes again/.test(l.msg ?? ''))).toMatchObject({ heldWrites: expect.any(Number) });
+  });
+
   it("SQLite's page limit reached: frames nacked, not ready, phones served, recovery without restart", async () => {
     world = await startWorld(undefined, []);
     const w = world;

@@ -61,5 +61,5 @@ describe('image download resume across a relay SIGKILL', () => {
     expect(dms.fileRequests('big')).toBe(2);
     second.kill('SIGTERM');
     await second.exited;
-  });
+  }, 120_000);
 });

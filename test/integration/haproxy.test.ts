@@ -149,29 +149,43 @@ describe.skipIf(!haproxyBin)('two relays behind HAProxy (shipped deploy/haproxy/
     writeFileSync(pfxFile, toPfx(leaf, [sim.ca], 'pfx-pass'));
     relays.push(...(await Promise.all([startRelay(1, pfxFile), startRelay(2, pfxFile)])));
     for (const r of relays) await waitFor(async () => (await request(`${r.admin}/readyz`)).statusCode === 200, { timeoutMs: 20_000, message: 'relay ready' });
-    await waitFor(() => images.requests.catalogue >= 2, { timeoutMs: 10_000, message: 'both relays read the image catalogue' });
+    // Stored, not just asked for: the phone port knows the image path only once the relay has the catalogue.
+    for (const r of relays) {
+      await waitFor(async () => ((await (await request(`${r.admin}/images`)).body.json()) as { images: { imageId: string }[] }).images.some((i) => i.imageId === 'lb'), {
+        timeoutMs: 20_000,
+        message: 'both relays know the image',
+      });
+    }
 
-    front = await freePort();
     let cfg = readFileSync(SHIPPED, 'utf8');
-    cfg = replaceOnce(cfg, 'bind :443', `bind 127.0.0.1:${front}`);
+    cfg = replaceOnce(cfg, 'bind :443', 'bind 127.0.0.1:FRONT_PORT');
     cfg = replaceOnce(cfg, 'server relay1 192.0.2.11:443 check port 9090', `server relay1 127.0.0.1:${relays[0]!.https} check port ${new URL(relays[0]!.admin).port}`);
     cfg = replaceOnce(cfg, 'server relay2 192.0.2.12:443 check port 9090', `server relay2 127.0.0.1:${relays[1]!.https} check port ${new URL(relays[1]!.admin).port}`);
     // Faster checks so the test notices a draining relay in well under the 3 s drain delay.
     cfg = replaceOnce(cfg, 'inter 2s fall 3 rise 2', 'inter 250ms fall 2 rise 1');
     cfg = replaceOnce(cfg, /^global\n/m, `global\n    stats socket ${statsSock} mode 600 level admin\n`);
     const cfgFile = join(dir, 'haproxy.cfg');
-    writeFileSync(cfgFile, cfg);
-    haproxy = spawn(haproxyBin!, ['-db', '-f', cfgFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-    haproxy.stdout!.on('data', (c: Buffer) => haproxyOut.push(c.toString()));
-    haproxy.stderr!.on('data', (c: Buffer) => haproxyOut.push(c.toString()));
-    await waitFor(
-      async () => {
-        if (haproxy.exitCode !== null) throw new Error(`haproxy exited: ${haproxyOut.join('')}`);
-        const st = await serverStatus(statsSock);
-        return st.get('relay1') === 'UP' && st.get('relay2') === 'UP';
-      },
-      { timeoutMs: 15_000, message: 'haproxy sees both relays UP' },
-    );
+    // HAProxy must be told its port: one probed free can be taken by another test's connection
+    // before HAProxy binds it, so a start that dies is tried again on another port.
+    for (let attempt = 1; ; attempt++) {
+      front = await freePort();
+      writeFileSync(cfgFile, cfg.replace('FRONT_PORT', String(front)));
+      haproxyOut.length = 0;
+      const proc = spawn(haproxyBin!, ['-db', '-f', cfgFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+      haproxy = proc;
+      proc.stdout!.on('data', (c: Buffer) => haproxyOut.push(c.toString()));
+      proc.stderr!.on('data', (c: Buffer) => haproxyOut.push(c.toString()));
+      const up = await waitFor(
+        async () => {
+          if (proc.exitCode !== null) return 'exited';
+          const st = await serverStatus(statsSock);
+          return st.get('relay1') === 'UP' && st.get('relay2') === 'UP' && 'up';
+        },
+        { timeoutMs: 15_000, message: 'haproxy sees both relays UP' },
+      );
+      if (up === 'up') break;
+      if (attempt === 3) throw new Error(`haproxy exited (3 ports tried): ${haproxyOut.join('')}`);
+    }
   });
 
   afterAll(async () => {
@@ -217,7 +231,7 @@ describe.skipIf(!haproxyBin)('two relays behind HAProxy (shipped deploy/haproxy/
     expect(statuses).toEqual([401, 401, 401, 403]);
     // The log line travels through the child's stdout pipe, which may trail the 403 response.
     const bannedIps = () => relays.flatMap((r) => r.proc.stdout.filter((l) => l.includes('"IP_BANNED"')).map((l) => (JSON.parse(l) as { ip: string }).ip));
-    await waitFor(() => bannedIps().length > 0, { timeoutMs: 5_000, message: 'a relay logs IP_BANNED' });
+    await waitFor(() => bannedIps().length > 0, { timeoutMs: 10_000, message: 'a relay logs IP_BANNED' });
     expect(bannedIps()).toEqual(['127.20.8.66']);
     for (let i = 0; i < 4; i++) {
       const res = await request(`https://127.0.0.1:${front}/site.cfg`, {

@@ -43,17 +43,18 @@ describe('heartbeat (PROTOCOL §2)', () => {
       outboxDepth: 0,
     });
     expect(h.sim.relay(relayId)?.state).toBe('Active');
-  });
+  }, 60_000);
 
   it('carries the phone certificate from the very first heartbeat after a fresh start (PROTOCOL §2 cert is an object)', async () => {
     // A fresh data dir and no PFX: the self-signed stand-in is generated during this start.
     h = await startHarness({ sim: { heartbeatIntervalSeconds: 1 }, startRelay: false });
-    const first = waitForEvent<{ body: Record<string, unknown> }>(h.sim.events, 'heartbeat');
+    // It waits for the stand-in certificate: seconds on a loaded host.
+    const first = waitForEvent<{ body: Record<string, unknown> }>(h.sim.events, 'heartbeat', () => true, 30_000);
     await h.startRelay();
     const { body } = await first;
     expect(body.seq).toBe(1);
     expect(body.cert).toMatchObject({ subject: h.config.fqdn, sans: [h.config.fqdn], notAfter: expect.any(String), valid: expect.any(Boolean), selfSigned: true });
-  });
+  }, 60_000);
 
   it('never heartbeats faster than the minimum interval, whatever the DMS asks', async () => {
     h = await startHarness({ sim: { heartbeatIntervalSeconds: 1 }, tuning: { heartbeatMinIntervalMs: 2_000 } });
@@ -73,7 +74,7 @@ describe('heartbeat (PROTOCOL §2)', () => {
     const relayId = await h.registered();
     h.sim.queueAction(relayId, 'resync-images');
     h.sim.queueAction(relayId, 'reregister');
-    await waitFor(() => calls.length === 1 && (h!.sim.relay(relayId)?.registrations ?? 0) >= 2, { timeoutMs: 5_000 });
+    await waitFor(() => calls.length === 1 && (h!.sim.relay(relayId)?.registrations ?? 0) >= 2, { timeoutMs: 10_000, message: 'images.sync handled and registered again' });
     expect(calls[0]).toMatch(/^heartbeat-/);
   });
 
@@ -83,7 +84,7 @@ describe('heartbeat (PROTOCOL §2)', () => {
     const relayId = await h.connected();
     await waitFor(() => h!.sim.heartbeats(relayId).length >= 1);
     h.sim.revokeToken(relayId);
-    await waitFor(() => (h!.sim.relay(relayId)?.registrations ?? 0) >= 2, { timeoutMs: 5_000 });
+    await waitFor(() => (h!.sim.relay(relayId)?.registrations ?? 0) >= 2, { timeoutMs: 10_000, message: 'registered again after the 401' });
     expect(h.logs.find((l) => l.reason === 'heartbeat answered 401')).toBeDefined();
   });
 
@@ -117,7 +118,7 @@ describe('heartbeat (PROTOCOL §2)', () => {
     const line = h.logs.withCode('CLOCK_SKEW')[0]!;
     expect(line.level).toBe('error');
     expect(line.msg).toMatch(/local clock is \d+ s behind the DMS/);
-  });
+  }, 60_000);
 
   it('keeps heartbeating while the control channel is down, and reports it as down', async () => {
     h = await startHarness({ sim: { heartbeatIntervalSeconds: 1 } });

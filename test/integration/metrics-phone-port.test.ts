@@ -3,7 +3,7 @@ import { request, type Client } from 'undici';
 import { startDmsSimulator, type DmsSimulator } from '../../sim/dms/index.js';
 import { DmsImages } from '../../sim/dms/images.js';
 import { startProvisioningSimulator, type ProvisioningSimulator } from '../../sim/provisioning/index.js';
-import { startHarness, type Harness } from '../helpers/harness.js';
+import { imagesKnown, startHarness, type Harness } from '../helpers/harness.js';
 import { tempDir } from '../helpers/relay-config.js';
 import { PFX_PASS, basicAuth, phoneClient, relayPki } from '../helpers/phone-client.js';
 import { waitFor } from '../helpers/wait.js';
@@ -42,7 +42,7 @@ describe('phone-port metrics', () => {
     const pki = relayPki(tempDir('cr-metrics-port-'), sim.ca);
     h = await startHarness({ existingSim: sim, relayConfig: { pfxFile: pki.pfxFile, pfxPassphrase: PFX_PASS, ipGuard: { maxFailures: 3, windowSeconds: 300, banSeconds: 900 } } });
     await h.registered();
-    await waitFor(() => images.requests.catalogue > 0, { message: 'the download agent fetched the catalogue' });
+    await imagesKnown(h, ['fw']);
     const port = h.daemon.addresses.https!.port;
     phone = phoneClient(port, sim.caPem, '127.20.170.1');
     attacker = phoneClient(port, sim.caPem, '127.20.170.2');

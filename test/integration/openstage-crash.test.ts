@@ -1,10 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { startDmsSimulator, type DmsSimulator } from '../../sim/dms/index.js';
 import { OpenStageFarm } from '../../sim/openstage/farm.js';
-import { spawnRelay, type RelayProcess } from '../helpers/child.js';
-import { tempDir, writeRelayConfig } from '../helpers/relay-config.js';
+import { startChildRelay, type ChildRelay } from '../helpers/child-relay.js';
 import { resultsOf } from '../helpers/devices.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -15,36 +11,31 @@ import { waitFor } from '../helpers/wait.js';
  * getParams runs again through a new contact-me and succeeds.
  */
 describe('OpenStage: relay crash mid-interaction', () => {
-  let sim: DmsSimulator | undefined;
+  let rig: ChildRelay | undefined;
   let farm: OpenStageFarm | undefined;
-  let relay: RelayProcess | undefined;
-  const dir = tempDir('cr-os-crash-');
 
   afterAll(async () => {
-    relay?.kill('SIGKILL');
-    await relay?.exited;
+    await rig?.close();
     await farm?.close();
-    await sim?.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
+  // Two starts of the built relay as a child process: seconds each on a loaded machine.
   it('a killed relay reports the open reboot as interrupted and re-runs getParams', async () => {
-    sim = await startDmsSimulator();
     farm = await OpenStageFarm.start({ count: 2, firstIndex: 3_000 + (process.pid % 400) * 5, faults: { replyDelayMs: 4_000 } });
-    const configFile = writeRelayConfig(dir, { dmsUrl: sim.url, caPem: sim.caPem, dataDir: join(dir, 'data'), extra: { logLevel: 'info', devices: { requestTimeoutMs: 6_000 } } });
-    relay = spawnRelay(configFile);
-    const relayId = await waitFor(() => sim!.relays().find((r) => r.connected)?.relayId, { timeoutMs: 20_000, message: 'relay connected' });
+    // A short contact-me interval: the re-run after the restart must wait it out (it survives the crash), not a whole minute.
+    rig = await startChildRelay('cr-os-crash-', { devices: { requestTimeoutMs: 6_000 }, openstage: { dlsListen: '127.0.0.1:0', contactMeIntervalSeconds: 5 } });
+    const { sim } = rig;
+    const relayId = await rig.connected();
     const reboot = sim.submitTask(relayId, { command: { kind: 'reboot' }, targets: [farm.target(0)] });
     const read = sim.submitTask(relayId, { command: { kind: 'getParams', args: { names: ['e164'] } }, targets: [farm.target(1)] });
     // Both phones called back and are holding their first answer: the interactions are open.
     await waitFor(() => [0, 1].every((i) => farm!.phone(i).contactMes === 1 && farm!.phone(i).interacting), { timeoutMs: 15_000, message: 'interactions open' });
-    relay.kill('SIGKILL');
-    await relay.exited;
+    await rig.kill();
     for (const { phone } of farm.phones) phone.faults = {};
     // The old interactions end on the phones' side (their next post finds no relay).
     await waitFor(() => farm!.phones.every(({ phone }) => !phone.interacting), { timeoutMs: 15_000, message: 'old interactions over' });
-    relay = spawnRelay(configFile);
-    await waitFor(() => resultsOf(sim!, relayId, reboot.taskId).size === 1 && resultsOf(sim!, relayId, read.taskId).size === 1, {
+    rig.restart();
+    await waitFor(() => resultsOf(sim, relayId, reboot.taskId).size === 1 && resultsOf(sim, relayId, read.taskId).size === 1, {
       timeoutMs: 30_000,
       message: 'results after the restart',
     });
@@ -55,5 +46,47 @@ describe('OpenStage: relay crash mid-interaction', () => {
     expect(farm.phone(0).restarts).toBe(0);
     expect(farm.phone(1).contactMes).toBe(2);
     await waitFor(() => farm!.phone(1).log.at(-1) === 'solicited: ReadItems CleanUp', { message: 'the re-run as the phone saw it' });
+  }, 90_000);
+});
+
+/**
+ * The contact-me minute is kept in the store: a relay killed right after contacting a phone
+ * and started again within the minute does not send that phone a second contact-me.
+ */
+describe('OpenStage: the contact-me minute survives a crash', () => {
+  let rig: ChildRelay | undefined;
+  let farm: OpenStageFarm | undefined;
+
+  afterAll(async () => {
+    await rig?.close();
+    await farm?.close();
   });
+
+  it('after a SIGKILL and restart within the minute the phone is not contacted again', async () => {
+    farm = await OpenStageFarm.start({ count: 2, firstIndex: 5_000 + (process.pid % 400) * 5 });
+    rig = await startChildRelay('cr-os-minute-');
+    const { sim } = rig;
+    const relayId = await rig.connected();
+    const first = sim.submitTask(relayId, { command: { kind: 'getParams', args: { names: ['e164'] } }, targets: [farm.target(0)] });
+    await waitFor(() => resultsOf(sim, relayId, first.taskId).size === 1, { timeoutMs: 20_000, message: 'first read' });
+    expect(resultsOf(sim, relayId, first.taskId).get(farm.target(0).deviceId)?.outcome).toBe('success');
+    await rig.kill();
+    rig.restart();
+    await rig.connected();
+    // Expires long before the minute is over: the relay must refuse rather than wait or ask again.
+    const again = sim.submitTask(relayId, {
+      command: { kind: 'getParams', args: { names: ['e164'] } },
+      targets: [farm.target(0), farm.target(1)],
+      expiresAt: new Date(Date.now() + 20_000).toISOString(),
+    });
+    await waitFor(() => resultsOf(sim, relayId, again.taskId).size === 2, { timeoutMs: 20_000, message: 'results after the restart' });
+    const r = resultsOf(sim, relayId, again.taskId);
+    expect(r.get(farm.target(0).deviceId)).toMatchObject({
+      outcome: 'failure',
+      reason: expect.stringMatching(/was sent a contact-me \d+ s ago.*task expires before the next is allowed/),
+    });
+    expect(r.get(farm.target(1).deviceId)?.outcome).toBe('success');
+    expect(farm.phone(0).contactMes).toBe(1);
+    expect(farm.phone(1).contactMes).toBe(1);
+  }, 90_000);
 });

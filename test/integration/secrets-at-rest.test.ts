@@ -1,10 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { startDmsSimulator, type DmsSimulator } from '../../sim/dms/index.js';
 import { PhoneFarm } from '../../sim/phone/farm.js';
-import { spawnCli, spawnRelay, type RelayProcess } from '../helpers/child.js';
-import { tempDir, writeRelayConfig } from '../helpers/relay-config.js';
+import { spawnCli } from '../helpers/child.js';
+import { startChildRelay, type ChildRelay } from '../helpers/child-relay.js';
 import { resultsOf, statesOf } from '../helpers/devices.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -15,34 +14,26 @@ import { waitFor } from '../helpers/wait.js';
  * key stops the start with its code instead of a crash or a silently fresh key.
  */
 describe('secrets at rest', () => {
-  let sim: DmsSimulator | undefined;
+  let rig: ChildRelay | undefined;
   let farm: PhoneFarm | undefined;
-  let relay: RelayProcess | undefined;
-  const dir = tempDir('cr-secrets-');
-  const dataDir = join(dir, 'data');
-  const keyFile = join(dir, 'data-keys', 'secrets.key');
   const devicePw = 'Dev1ce-Pw-7f3a9c2e';
   const scheduledPw = 'Sched-Pw-c0ffee42';
   const adPw = 'AD-Pw-91b2d7e5';
   const paramSecret = 'Sip-Auth-5e8d1f0a';
 
   afterAll(async () => {
-    relay?.kill('SIGKILL');
-    await relay?.exited;
+    await rig?.close();
     await farm?.close();
-    await sim?.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
-  const dbBytes = (): string => ['relay.db', 'relay.db-wal'].map((f) => (existsSync(join(dataDir, f)) ? readFileSync(join(dataDir, f)).toString('latin1') : '')).join('');
-
   it('the database and its WAL hold no cleartext secret after tasks ran; a lost key is a clear exit 78', async () => {
-    sim = await startDmsSimulator();
     farm = await PhoneFarm.start({ count: 2, firstIndex: 7000 + (process.pid % 50) * 100 });
     farm.phone(0).password = devicePw;
-    const configFile = writeRelayConfig(dir, { dmsUrl: sim.url, caPem: sim.caPem, dataDir, extra: { logLevel: 'info' } });
-    relay = spawnRelay(configFile);
-    const relayId = await waitFor(() => sim!.relays().find((r) => r.connected)?.relayId, { timeoutMs: 20_000, message: 'relay connected' });
+    rig = await startChildRelay('cr-secrets-');
+    const { sim, dataDir } = rig;
+    const keyFile = join(rig.dir, 'data-keys', 'secrets.key');
+    const dbBytes = (): string => ['relay.db', 'relay.db-wal'].map((f) => (existsSync(join(dataDir, f)) ? readFileSync(join(dataDir, f)).toString('latin1') : '')).join('');
+    const relayId = await rig.connected();
 
     const target = farm.target(0);
     const scheduled = sim.submitTask(relayId, {
@@ -52,8 +43,8 @@ describe('secrets at rest', () => {
     });
     const ad = sim.submitTask(relayId, { command: { kind: 'adPassword', args: { password: adPw } }, targets: [target] });
     const set = sim.submitTask(relayId, { command: { kind: 'setParams', args: { values: { 'reg.1.auth.password': paramSecret } } }, targets: [target] });
-    await waitFor(() => [ad.taskId, set.taskId].every((id) => statesOf(sim!, relayId, id).some((s) => s.state === 'done')), { timeoutMs: 20_000, message: 'both tasks done' });
-    await waitFor(() => statesOf(sim!, relayId, scheduled.taskId).length > 0, { message: 'scheduled task stored' });
+    await waitFor(() => [ad.taskId, set.taskId].every((id) => statesOf(sim, relayId, id).some((s) => s.state === 'done')), { timeoutMs: 20_000, message: 'both tasks done' });
+    await waitFor(() => statesOf(sim, relayId, scheduled.taskId).length > 0, { message: 'scheduled task stored' });
     // The phone got the real values: they were opened for the command, not stored redacted.
     expect(resultsOf(sim, relayId, set.taskId).get(target.deviceId)).toMatchObject({ outcome: 'success' });
     expect(farm.phone(0).config.get('reg.1.auth.password')?.[0]).toBe(paramSecret);
@@ -63,14 +54,13 @@ describe('secrets at rest', () => {
     for (const secret of [devicePw, scheduledPw, adPw, paramSecret]) expect(bytes.includes(secret), `${secret} in relay.db / relay.db-wal`).toBe(false);
     expect(statSync(keyFile).mode & 0o777).toBe(0o600);
 
-    relay.kill('SIGTERM');
-    await relay.exited;
+    await rig.kill('SIGTERM');
     const afterStop = dbBytes();
     for (const secret of [devicePw, scheduledPw, adPw, paramSecret]) expect(afterStop.includes(secret)).toBe(false);
 
     // The key is gone: the start refuses with the file named and the way out, not a stack trace.
     rmSync(keyFile);
-    relay = spawnRelay(configFile);
+    const relay = rig.restart();
     const exit = await relay.exited;
     expect(exit.code).toBe(78);
     const said = relay.stderr.join('\n');
@@ -82,11 +72,11 @@ describe('secrets at rest', () => {
     // scheduled task, whose password is gone, fails with that reason when it runs.
     const forget = spawnCli(undefined, { args: ['db', 'forget-secrets', '--data-dir', dataDir] });
     expect((await forget.exited).code).toBe(0);
-    relay = spawnRelay(configFile);
-    await waitFor(() => sim!.relays().find((r) => r.connected), { timeoutMs: 20_000, message: 'relay connected again' });
+    rig.restart();
+    await rig.connected();
     expect(existsSync(keyFile)).toBe(true);
     sim.sendFrame(relayId, { type: 'task.update', taskId: scheduled.taskId, executeAt: new Date().toISOString() });
-    await waitFor(() => resultsOf(sim!, relayId, scheduled.taskId).size === 1, { timeoutMs: 20_000, message: 'scheduled task result' });
+    await waitFor(() => resultsOf(sim, relayId, scheduled.taskId).size === 1, { timeoutMs: 20_000, message: 'scheduled task result' });
     expect([...resultsOf(sim, relayId, scheduled.taskId).values()][0]).toMatchObject({ outcome: 'failure', reason: expect.stringContaining('SECRETS_UNREADABLE') });
   }, 120_000);
 });

@@ -1,19 +1,24 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createCa, issueCert, toPfx } from '../../sim/pki.js';
 import { CertificateManager, type PassphraseSealer } from '../../src/tls/certificate-manager.js';
 import { installedPath, readInstalled, writeInstalled } from '../../src/tls/cert-files.js';
-import { SecretBox, isSealed } from '../../src/store/secret-box.js';
+import { SecretBox, defaultKeyFile, isSealed, parseKey } from '../../src/store/secret-box.js';
+import { openDb } from '../../src/store/db.js';
+import { secretsOf } from '../../src/store/secrets.js';
+import { command as certCommand } from '../../src/cli/cert.js';
 import { createLogger } from '../../src/log.js';
 import { LogCapture } from '../helpers/logs.js';
 import { tempDir } from '../helpers/relay-config.js';
 
 /*
  * The installed PFX's passphrase (`<dataDir>/tls/installed-pfx.json`) is sealed at rest with
- * the store's secrets key: written sealed by cert.install, sealed in place when an older relay
- * or `cloud-relay cert install` left it in clear, and unusable (logged, not fatal) once the
- * key that sealed it is forgotten.
+ * the store's secrets key: written sealed by cert.install and by `cloud-relay cert install`
+ * (which refuses, writing nothing, when it cannot reach the relay's key), sealed in place when an
+ * older relay or CLI left it in clear, and unusable (logged, not fatal) once the key that sealed
+ * it is forgotten.
  */
 
 const FQDN = 'relay.sealed.example';
@@ -80,5 +85,61 @@ describe('installed PFX passphrase at rest', () => {
     await m.init();
     expect(m.current.source).toBe('self-signed');
     expect(logs.withCode('SECRETS_UNREADABLE')).toHaveLength(1);
+  });
+
+  async function certInstall(dir: string, cleanup: string[]): Promise<{ code: number; out: string }> {
+    const passFile = join(dir, '..', `${dir.split('/').pop()}-pass.txt`);
+    writeFileSync(passFile, `${PASS}\n`);
+    const pfxFile = join(dir, '..', `${dir.split('/').pop()}.pfx`);
+    writeFileSync(pfxFile, pfx);
+    cleanup.push(passFile, pfxFile);
+    const lines: string[] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
+    const err = vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
+    try {
+      const code = await certCommand.run(['install', pfxFile, '--fqdn', FQDN, '--data-dir', dir, '--passphrase-file', passFile]);
+      return { code, out: lines.join('\n') };
+    } finally {
+      log.mockRestore();
+      err.mockRestore();
+    }
+  }
+
+  it('cloud-relay cert install writes it sealed with the key the relay will use, before its first start and after', async () => {
+    const before = tempDir('sealed-cli-');
+    dirs.push(before, join(before, '..', `${before.split('/').pop()}-keys`));
+    const r = await certInstall(before, dirs);
+    expect(r.code).toBe(0);
+    expect(fileText(before)).not.toContain(PASS);
+    expect(isSealed(readInstalled(before)?.passphrase ?? '')).toBe(true);
+    // The key was created where the relay looks for it, and opens the certificate.
+    const key = parseKey(readFileSync(defaultKeyFile(before)), defaultKeyFile(before));
+    const { m } = manager(before, new SecretBox(key));
+    await m.init();
+    expect(m.current.source).toBe('installed');
+
+    // A relay that has run: the database names its key, and that key seals it.
+    const after = tempDir('sealed-cli-');
+    dirs.push(after, join(after, '..', `${after.split('/').pop()}-keys`));
+    const db = openDb(after);
+    const box = secretsOf(db);
+    db.close();
+    expect((await certInstall(after, dirs)).code).toBe(0);
+    expect(fileText(after)).not.toContain(PASS);
+    expect(box.open(readInstalled(after)?.passphrase ?? '')).toBe(PASS);
+  });
+
+  it("cloud-relay cert install without the relay's key: refused, nothing written in clear", async () => {
+    const dir = tempDir('sealed-cli-');
+    const keys = join(dir, '..', `${dir.split('/').pop()}-keys`);
+    dirs.push(dir, keys);
+    const db = openDb(dir);
+    secretsOf(db);
+    db.close();
+    rmSync(keys, { recursive: true, force: true });
+    const r = await certInstall(dir, dirs);
+    expect(r.code).toBe(78);
+    expect(r.out).toMatch(/refused, nothing was stored: .*SECRETS_KEY_MISSING/);
+    expect(existsSync(installedPath(dir))).toBe(false);
   });
 });

@@ -3,6 +3,7 @@ import type { Outbox } from '../../core/ports.js';
 import type { Clock } from '../../core/clock.js';
 import type { CallTracker } from './call-tracker.js';
 import { snapshotChanged, type DeviceSnapshot } from './snapshot.js';
+import type { SpaceWatch } from '../../store/space.js';
 
 /**
  * The last status reported per device. A new snapshot becomes a device.status frame only when
@@ -14,13 +15,26 @@ export class StatusBook {
     private readonly outbox: Outbox,
     private readonly clock: Clock,
     private readonly calls?: CallTracker,
+    private readonly space?: SpaceWatch,
   ) {}
 
   /**
    * Returns true if a device.status was queued. Unknown devices are ignored. `next` may be
    * derived from the last known status (a notification changes part of it), read once here.
+   *
+   * With the data disk full the stored status and the frame are both rolled back, so the
+   * change is still a change at the next poll after space is back and is reported then.
    */
   record(deviceId: string, next: DeviceSnapshot | ((prev: DeviceSnapshot | undefined) => DeviceSnapshot)): boolean {
+    try {
+      return this.write(deviceId, next);
+    } catch (err) {
+      if (this.space?.noteFailure(err, 'device status')) return false;
+      throw err;
+    }
+  }
+
+  private write(deviceId: string, next: DeviceSnapshot | ((prev: DeviceSnapshot | undefined) => DeviceSnapshot)): boolean {
     return this.devices.transaction(() => {
       const row = this.devices.get(deviceId);
       if (!row) return false;

@@ -2,6 +2,7 @@ import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { timeouts } from '../../core/timeouts.js';
 import { DeviceError } from '../errors.js';
+import type { ContactMeLedger } from '../vendor.js';
 
 /**
  * The contact-me: a plain-HTTP form POST that asks an OpenStage phone to open an interaction
@@ -12,6 +13,42 @@ import { DeviceError } from '../errors.js';
 
 /** The phones' web server is known to fall over under faster retries (GS3's check-cfg notes). */
 export const CONTACT_ME_INTERVAL_MS = timeouts.openstageContactMe.ms;
+
+/** The contact-me ledger of one process (tests, or a relay without a store): forgotten on restart. */
+export class MemoryContactMeLedger implements ContactMeLedger {
+  private readonly sent = new Map<string, number>();
+
+  last(ip: string): number | undefined {
+    return this.sent.get(ip);
+  }
+
+  record(ip: string, at: number): void {
+    this.sent.set(ip, at);
+  }
+
+  forget(ip: string, at: number): void {
+    if (this.sent.get(ip) === at) this.sent.delete(ip);
+  }
+
+  prune(before: number): number {
+    let n = 0;
+    for (const [ip, at] of this.sent)
+      if (at < before) {
+        this.sent.delete(ip);
+        n++;
+      }
+    return n;
+  }
+}
+
+/**
+ * How long until the phone may be sent another contact-me (0: now). A last one dated in the
+ * future (the wall clock was stepped back) counts as sent just now, never as a longer wait.
+ */
+export function contactMeWait(last: number | undefined, now: number, intervalMs: number): number {
+  if (last === undefined) return 0;
+  return Math.max(0, Math.min(intervalMs, last + intervalMs - now));
+}
 
 export const CONTACT_ME_PATH = '/contact_dls.html/ContactDLS';
 

@@ -10,6 +10,8 @@ import { DlsError } from '../errors.js';
 import type { PhoneEventSink, TlsSource } from '../vendor.js';
 import { MAX_WORKPOINT_BYTES, parseWorkpointMessage } from './messages.js';
 import { SESSION_COOKIE, type Interactions } from './interactions.js';
+import { CutConnections, cutSlowHandshakes } from '../../http/cut-connections.js';
+import { PhoneListener, phoneAddressOf } from '../../http/phone-listener.js';
 
 /**
  * The relay's provisioning-service (DLS) port: OpenStage phones post WorkpointMessages here
@@ -18,6 +20,10 @@ import { SESSION_COOKIE, type Interactions } from './interactions.js';
  */
 export interface DlsServerOptions {
   readonly listen: ListenAddress;
+  /** A connection must finish its TLS handshake within this (proxy.handshakeTimeoutMs, as on the phone port). */
+  readonly handshakeTimeoutMs: number;
+  /** Open connections at most (proxy.maxConnections, as on the phone port); further ones are refused. */
+  readonly maxConnections: number;
   readonly paths: readonly string[];
   readonly tls: TlsSource;
   readonly interactions: Interactions;
@@ -38,29 +44,45 @@ const cookieOf = (header: string | undefined): string | undefined => {
 export class DlsServer {
   private server: Server | undefined;
   private readonly paths: ReadonlySet<string>;
+  /** Connections cut (handshake or headers too slow) or refused over the cap, logged as PHONE_CONNECTIONS_CUT lines. */
+  readonly cut: CutConnections;
 
   constructor(private readonly o: DlsServerOptions) {
     this.paths = new Set(o.paths);
+    this.cut = new CutConnections(o.log, 'dls');
   }
 
+  /** The same protections as the phone port: handshake deadline, connection cap, a deep accept queue, cuts counted. */
   async listen(): Promise<AddressInfo> {
     const tls: SecureContextOptions = this.o.tls.current();
     const server = createServer(
-      { ...tls, requestTimeout: this.o.requestTimeoutMs, headersTimeout: this.o.requestTimeoutMs, keepAliveTimeout: timeouts.phoneIdle.ms, maxHeaderSize: 16 * 1024 },
+      {
+        ...tls,
+        requestTimeout: this.o.requestTimeoutMs,
+        headersTimeout: this.o.requestTimeoutMs,
+        keepAliveTimeout: timeouts.phoneIdle.ms,
+        handshakeTimeout: this.o.handshakeTimeoutMs,
+        maxHeaderSize: 16 * 1024,
+      },
       (req, res) => this.onRequest(req, res),
     );
-    server.on('tlsClientError', () => undefined);
-    server.on('clientError', (_err, socket: Socket) => socket.destroy());
+    const handshakeTimedOut = cutSlowHandshakes(server, this.cut);
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+      if (handshakeTimedOut(err, socket)) return;
+      if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'HPE_HEADERS_TIMEOUT') this.cut.note('headerTimeouts', phoneAddressOf(socket));
+      socket.destroy();
+    });
     this.o.tls.onChange((opts) => server.setSecureContext({ ...opts, ticketKeys: server.getTicketKeys() }));
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.o.listen.port, this.o.listen.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
+    const listener = new PhoneListener({
+      name: 'dls',
+      listen: this.o.listen,
+      server,
+      log: this.o.log,
+      maxConnections: this.o.maxConnections,
+      onDrop: (ip) => this.cut.note('overCap', ip),
     });
-    return server.address() as AddressInfo;
+    return listener.listen();
   }
 
   address(): AddressInfo | undefined {
@@ -71,6 +93,7 @@ export class DlsServer {
   close(): void {
     this.server?.close();
     this.server?.closeAllConnections();
+    this.cut.report();
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {

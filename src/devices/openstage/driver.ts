@@ -6,8 +6,8 @@ import { sameVersion, type FirmwareWait, type GrantDownload } from '../firmware.
 import { deploymentStatus, fileItems, softwareItems, softwareResult } from './deployment.js';
 import { DeviceError, DlsError } from '../errors.js';
 import { errorMessage as errMessage } from '../../errors.js';
-import type { PhoneEventSink } from '../vendor.js';
-import { CONTACT_ME_INTERVAL_MS, sendContactMe } from './contact-me.js';
+import type { ContactMeLedger, PhoneEventSink } from '../vendor.js';
+import { CONTACT_ME_INTERVAL_MS, contactMeWait, sendContactMe } from './contact-me.js';
 import type { DlsServer } from './dls-server.js';
 import type { Interaction, Interactions } from './interactions.js';
 import { itemValue, type DlsAction, type DlsItem, type OutItem, type WorkpointMessage } from './messages.js';
@@ -46,6 +46,10 @@ export interface OpenStageDriverOptions {
   readonly firmwareWait: FirmwareWait;
   /** Per-phone download URLs of cached images; without it deployments fail saying so. */
   readonly grantDownload?: GrantDownload | undefined;
+  /** When each phone was last sent a contact-me (kept across restarts by the relay's store). */
+  readonly contactMes: ContactMeLedger;
+  /** At most one contact-me per phone within this. */
+  readonly contactMeIntervalMs: number;
 }
 
 /** The interaction a command is in; replaced when a busy phone calls back. */
@@ -56,8 +60,8 @@ interface Session {
 const itemKey = (i: DlsItem): string => (i.index !== undefined ? `${i.name}[${i.index}]` : i.name);
 
 export class OpenStageDriver implements Driver {
-  private readonly lastContactMe = new Map<string, number>();
   private readonly active = new Set<string>();
+  private recordedSincePrune = 0;
 
   constructor(private readonly o: OpenStageDriverOptions) {}
 
@@ -278,10 +282,9 @@ export class OpenStageDriver implements Driver {
     if (!dls) throw new DeviceError('CONNECT_FAILED', 'the OpenStage DLS port is not listening, so the phone has nowhere to call', { reached: false });
     if (this.active.has(t.ip)) throw new DeviceError('BUSY', `an interaction with the phone at ${t.ip} is already open`, { reached: false, retryAfterMs: 1_000 });
     const now = this.o.now();
-    const last = this.lastContactMe.get(t.ip);
-    if (last !== undefined && now - last < CONTACT_ME_INTERVAL_MS) {
-      const waitMs = last + CONTACT_ME_INTERVAL_MS - now;
-      const why = `the phone at ${t.ip} was sent a contact-me ${Math.round((now - last) / 1000)} s ago; OpenStage phones get at most one per minute`;
+    const waitMs = contactMeWait(this.o.contactMes.last(t.ip), now, this.o.contactMeIntervalMs);
+    if (waitMs > 0) {
+      const why = `the phone at ${t.ip} was sent a contact-me ${Math.round((this.o.contactMeIntervalMs - waitMs) / 1000)} s ago; OpenStage phones get at most one ${this.o.contactMeIntervalMs === CONTACT_ME_INTERVAL_MS ? 'per minute' : `every ${Math.round(this.o.contactMeIntervalMs / 1000)} s`}`;
       if (t.expiresAt !== undefined && now + waitMs > t.expiresAt)
         throw new DeviceError('RATE_LIMITED', `${why}, and the task expires before the next is allowed`, { reached: false });
       throw new DeviceError('BUSY', why, { reached: false, retryAfterMs: waitMs });
@@ -301,7 +304,7 @@ export class OpenStageDriver implements Driver {
         waiting.cancel(err instanceof Error ? err : new Error(String(err)));
         await waiting.promise.catch(() => undefined);
         // A contact-me that never reached the phone does not count against its minute.
-        if (err instanceof DeviceError && !err.reached) this.lastContactMe.delete(t.ip);
+        if (err instanceof DeviceError && !err.reached) this.o.contactMes.forget(t.ip, now);
         throw err;
       }
       return await waiting.promise;
@@ -313,8 +316,11 @@ export class OpenStageDriver implements Driver {
 
   private remember(ip: string, now: number): void {
     // Bounded: entries older than the interval no longer limit anything.
-    if (this.lastContactMe.size > 10_000) for (const [k, at] of this.lastContactMe) if (now - at >= CONTACT_ME_INTERVAL_MS) this.lastContactMe.delete(k);
-    this.lastContactMe.set(ip, now);
+    if (++this.recordedSincePrune >= 1_000) {
+      this.recordedSincePrune = 0;
+      this.o.contactMes.prune(now - this.o.contactMeIntervalMs);
+    }
+    this.o.contactMes.record(ip, now);
   }
 
   /** Asks in chunks of the phone's maxItems and joins the answers; a failed reply is an error. */
@@ -364,13 +370,12 @@ export class OpenStageDriver implements Driver {
 
   /** Waits (until `deadline`) for the phone's contact-me minute to pass instead of failing busy. */
   private async contactMeSlot(t: DeviceTarget, deadline: number): Promise<void> {
-    const last = this.lastContactMe.get(t.ip);
-    if (last === undefined) return;
-    const at = last + CONTACT_ME_INTERVAL_MS;
-    if (at <= this.o.now()) return;
-    if (at > deadline)
+    const now = this.o.now();
+    const waitMs = contactMeWait(this.o.contactMes.last(t.ip), now, this.o.contactMeIntervalMs);
+    if (waitMs === 0) return;
+    if (now + waitMs > deadline)
       throw new DeviceError('RATE_LIMITED', `the phone at ${t.ip} was sent a contact-me less than a minute ago and the wait ends before the next is allowed`, { reached: false });
-    await sleep(at - this.o.now());
+    await sleep(waitMs);
   }
 
   /**

@@ -6,6 +6,7 @@ import type { VendorModule } from '../vendor.js';
 import { DlsServer } from './dls-server.js';
 import { OpenStageDriver } from './driver.js';
 import { Interactions } from './interactions.js';
+import { CONTACT_ME_INTERVAL_MS, MemoryContactMeLedger } from './contact-me.js';
 
 /**
  * Unify OpenStage phones through the provisioning-service (DLS/WPI) interface. The relay is
@@ -23,6 +24,8 @@ export const openstage: VendorModule = {
     const server = env.dls
       ? new DlsServer({
           listen: env.dls.listen,
+          handshakeTimeoutMs: env.dls.handshakeTimeoutMs,
+          maxConnections: env.dls.maxConnections,
           paths: env.dls.paths,
           tls: env.dls.tls,
           interactions,
@@ -41,6 +44,8 @@ export const openstage: VendorModule = {
         now,
         firmwareWait: env.firmwareWait ?? { pollMs: timeouts.deviceRequest.ms, timeoutMs: timeouts.openstageBusyWait.ms },
         grantDownload: env.grantDownload,
+        contactMes: env.contactMes ?? new MemoryContactMeLedger(),
+        contactMeIntervalMs: env.dls?.contactMeIntervalMs ?? CONTACT_ME_INTERVAL_MS,
       }),
       routes: [],
       ...(server

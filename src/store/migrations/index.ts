@@ -8,6 +8,7 @@ import * as m007 from './007-device-summary-columns.js';
 import * as m008 from './008-sealed-frames.js';
 import * as m009 from './009-rollout-phase-counts.js';
 import * as m010 from './010-rollout-pending-index.js';
+import * as m011 from './011-contact-mes.js';
 
 export interface Migration {
   readonly version: number;
@@ -16,4 +17,4 @@ export interface Migration {
 }
 
 /** Numbered, append-only: a landed migration is never edited, a fix is a new number. */
-export const migrations: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008, m009, m010];
+export const migrations: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008, m009, m010, m011];
