@@ -121,7 +121,9 @@ export class OpenStageFarm {
         res.writeHead(400, { server: 'DlsClient' }).end();
         return;
       }
-      res.writeHead(204, { server: 'DlsClient' }).end();
+      const delay = phone.faults.contactMeAnswerDelayMs;
+      if (delay === undefined) res.writeHead(204, { server: 'DlsClient' }).end();
+      else setTimeout(() => res.writeHead(204, { server: 'DlsClient' }).end(), delay);
       phone.contactMe({ host, port });
     });
   }

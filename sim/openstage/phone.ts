@@ -16,6 +16,8 @@ export interface OpenStageFaults {
   ignoreContactMe?: boolean;
   /** A software deployment downloads the image, then its flash fails: reported failed, version unchanged. */
   deploymentFails?: boolean;
+  /** Calls the DLS back at once but answers the contact-me itself only after this long (a slow web server). */
+  contactMeAnswerDelayMs?: number;
   /** Waits this long before posting each answer within an interaction (a slow phone; holds an interaction open). */
   replyDelayMs?: number;
 }

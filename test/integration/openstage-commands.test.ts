@@ -14,6 +14,7 @@ describe('task commands against simulated OpenStage phones', () => {
   let farm: OpenStageFarm;
   let fragments: OpenStageFarm;
   let polled: OpenStageFarm;
+  let slowAnswer: OpenStageFarm;
   // phone roles: 0 reads, 1 writes, 2 busy (in a call), 3 wrong nonce, 4 reboot, 5 ignores contact-mes, 6 written (setParams), 7 reboot while in a call, 8 checkSync
   const base = (process.pid % 400) * 30;
   const expiresIn = (s: number): string => new Date(Date.now() + s * 1000).toISOString();
@@ -24,6 +25,7 @@ describe('task commands against simulated OpenStage phones', () => {
     farm = await OpenStageFarm.start({ count: 9, firstIndex: base });
     fragments = await OpenStageFarm.start({ count: 1, firstIndex: base + 20, maxItems: 3, extraItems: 20 });
     polled = await OpenStageFarm.start({ count: 1, firstIndex: base + 25 });
+    slowAnswer = await OpenStageFarm.start({ count: 1, firstIndex: base + 27, faults: { contactMeAnswerDelayMs: 3_000 } });
     farm.phone(3).faults.wrongNonce = true;
     farm.phone(5).faults.ignoreContactMe = true;
   });
@@ -32,6 +34,7 @@ describe('task commands against simulated OpenStage phones', () => {
     await farm?.close();
     await fragments?.close();
     await polled?.close();
+    await slowAnswer?.close();
     await h?.close();
   });
 
@@ -125,6 +128,14 @@ describe('task commands against simulated OpenStage phones', () => {
     expect(r.get(farm.target(0).deviceId)?.outcome).toBe('not_applicable');
     expect(r.get(farm.target(0).deviceId)?.reason).toMatch(/OpenStage/);
     expect(farm.contactMes()).toBe(before);
+  });
+
+  it('a phone that answers its contact-me too late but calls back is served by that call-back, not asked again', async () => {
+    // The contact-me times out after 2 s (devices.requestTimeoutMs); the phone calls back at once and answers after 3 s.
+    const r = await runTask(h.sim, relayId, { command: { kind: 'getParams', args: { names: ['e164'] } }, targets: [slowAnswer.target(0)] });
+    expect(r.get(slowAnswer.target(0).deviceId)).toMatchObject({ outcome: 'success', data: { values: { e164: slowAnswer.phone(0).items.get('e164') } } });
+    expect(slowAnswer.phone(0).contactMes).toBe(1);
+    expect(slowAnswer.phone(0).log).toEqual(['solicited: ReadItems CleanUp']);
   });
 
   it('sends at most one contact-me per phone per minute, even when the command is retried', async () => {

@@ -301,6 +301,13 @@ export class OpenStageDriver implements Driver {
           timeoutMs: Math.min(timeouts.deviceConnect.ms, this.o.requestTimeoutMs),
         });
       } catch (err) {
+        // Sent, but the phone's web server answered slowly or dropped the connection: it may well
+        // be calling back already. Waiting for that (bounded as ever) costs nothing; giving up
+        // would answer its call-back CleanUp and the retry would wait out the contact-me minute.
+        if (err instanceof DeviceError && err.reached && (err.code === 'TIMEOUT' || err.code === 'CONNECTION_LOST')) {
+          this.o.log.debug({ ip: t.ip, err: err.message }, 'OpenStage contact-me got no clean answer; waiting for the call-back anyway');
+          return await waiting.promise;
+        }
         waiting.cancel(err instanceof Error ? err : new Error(String(err)));
         await waiting.promise.catch(() => undefined);
         // A contact-me that never reached the phone does not count against its minute.
