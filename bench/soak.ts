@@ -359,11 +359,12 @@ async function main(): Promise<void> {
     run++;
     lifeStart.set(run, since());
     relay = spawn(process.execPath, [join(SRC, 'cli.js'), 'start', '--config', join(dir, 'relay.json')], { env, stdio: ['ignore', logFd, logFd] });
-    const deadline = Date.now() + 60_000;
+    // A restart that falls into the DMS outage connects only once the outage is over.
+    const deadline = Date.now() + 60_000 + OUTAGE_MS;
     for (;;) {
       const id = sim.relays().find((r) => r.connected)?.relayId;
       if (id) return id;
-      if (Date.now() > deadline) throw new Error('relay did not connect to the DMS simulator within 60 s');
+      if (Date.now() > deadline) throw new Error(`relay did not connect to the DMS simulator within ${(60_000 + OUTAGE_MS) / 1000} s`);
       if (relay.exitCode !== null) throw new Error(`relay exited with ${relay.exitCode}; see ${logFile}`);
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -486,7 +487,7 @@ async function main(): Promise<void> {
       sim.setFaults({ heartbeat: { status: 0 } });
       note('DMS back');
     }, OUTAGE_MS).unref();
-  }, T_MS * 0.4);
+  }, T_MS * 0.5);
   const downPool = groups.get('down') ?? [];
   const downTimer = setInterval(() => {
     const chosen = new Set(downPool.slice(0, Math.ceil(downPool.length / 2)).map((t) => t.ip));

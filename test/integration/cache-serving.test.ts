@@ -180,11 +180,13 @@ describe('firmware cache serving', () => {
     }
     expect(firstByteBeforeDone.some(Boolean)).toBe(true);
     expect(r.cache.complete(want)?.size).toBe(2 * MB + 123);
-    // Warm now: another request is a hit with no upstream fetch.
+    // Warm now: another request is a hit with no upstream fetch. (Counted from here: on a loaded
+    // machine some of the 50 may have arrived after the fill ended, and were hits already.)
+    const hitsBefore = r.cache.stats().hits;
     const again = await get(`${r.phoneUrl}/swupdate/sf/sip.ld`);
     expect(sha(again.body)).toBe(want);
     expect(dms.fileRequests('sf') - before).toBe(1);
-    expect(r.cache.stats().hits).toBe(1);
+    expect(r.cache.stats().hits).toBe(hitsBefore + 1);
   });
 
   it('Range, If-Range, HEAD, 416 and conditional GET on a warm object', async () => {

@@ -56,7 +56,7 @@ describe('control channel survives the DMS (PROTOCOL §3)', () => {
   it('detects a half-open DMS (no pong by the next ping), terminates the socket and reconnects', async () => {
     h = await startHarness({ tuning: { pingIntervalMs: 300 } });
     const relayId = await h.connected();
-    const reconnected = waitForEvent<Conn>(h.sim.events, 'connected', (e) => e.relayId === relayId, 5_000);
+    const reconnected = waitForEvent<Conn>(h.sim.events, 'connected', (e) => e.relayId === relayId, 10_000);
     expect(h.sim.goSilent(relayId)).toBe(true);
     await reconnected;
     const silent = h.logs.withCode('CONTROL_PEER_SILENT');

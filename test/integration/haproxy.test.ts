@@ -231,7 +231,7 @@ describe.skipIf(!haproxyBin)('two relays behind HAProxy (shipped deploy/haproxy/
     expect(statuses).toEqual([401, 401, 401, 403]);
     // The log line travels through the child's stdout pipe, which may trail the 403 response.
     const bannedIps = () => relays.flatMap((r) => r.proc.stdout.filter((l) => l.includes('"IP_BANNED"')).map((l) => (JSON.parse(l) as { ip: string }).ip));
-    await waitFor(() => bannedIps().length > 0, { timeoutMs: 5_000, message: 'a relay logs IP_BANNED' });
+    await waitFor(() => bannedIps().length > 0, { timeoutMs: 10_000, message: 'a relay logs IP_BANNED' });
     expect(bannedIps()).toEqual(['127.20.8.66']);
     for (let i = 0; i < 4; i++) {
       const res = await request(`https://127.0.0.1:${front}/site.cfg`, {

@@ -74,7 +74,7 @@ describe('heartbeat (PROTOCOL §2)', () => {
     const relayId = await h.registered();
     h.sim.queueAction(relayId, 'resync-images');
     h.sim.queueAction(relayId, 'reregister');
-    await waitFor(() => calls.length === 1 && (h!.sim.relay(relayId)?.registrations ?? 0) >= 2, { timeoutMs: 5_000 });
+    await waitFor(() => calls.length === 1 && (h!.sim.relay(relayId)?.registrations ?? 0) >= 2, { timeoutMs: 10_000, message: 'images.sync handled and registered again' });
     expect(calls[0]).toMatch(/^heartbeat-/);
   });
 
@@ -84,7 +84,7 @@ describe('heartbeat (PROTOCOL §2)', () => {
     const relayId = await h.connected();
     await waitFor(() => h!.sim.heartbeats(relayId).length >= 1);
     h.sim.revokeToken(relayId);
-    await waitFor(() => (h!.sim.relay(relayId)?.registrations ?? 0) >= 2, { timeoutMs: 5_000 });
+    await waitFor(() => (h!.sim.relay(relayId)?.registrations ?? 0) >= 2, { timeoutMs: 10_000, message: 'registered again after the 401' });
     expect(h.logs.find((l) => l.reason === 'heartbeat answered 401')).toBeDefined();
   });
 

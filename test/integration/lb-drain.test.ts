@@ -64,7 +64,7 @@ describe('draining for a load balancer', () => {
     await phone.close();
     await idle.close();
 
-    await waitFor(() => h.logs.find((l) => l.msg === 'shutting down: draining in-flight work'), { timeoutMs: 5_000, message: 'drain delay over' });
+    await waitFor(() => h.logs.find((l) => l.msg === 'shutting down: draining in-flight work'), { timeoutMs: 10_000, message: 'drain delay over' });
     const late = phoneClient(port, root.certPem, '127.20.6.3');
     await expect(late.request({ method: 'GET', path: '/site.cfg', headers: { authorization: basicAuth() } })).rejects.toMatchObject({ code: 'ECONNREFUSED' });
     await late.close();

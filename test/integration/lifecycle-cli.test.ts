@@ -33,7 +33,7 @@ describe('relay process lifecycle and the register command', () => {
     const configFile = writeRelayConfig(join(tempDir('cr-life-a-')), { dmsUrl: sim.url, caPem: sim.caPem, pin: PIN, dataDir: join(dir, 'a') });
     const p = spawnRelay(configFile);
     procs.push(p);
-    const relayId = await waitFor(() => sim.relays().find((r) => r.connected)?.relayId, { timeoutMs: 15_000 });
+    const relayId = await waitFor(() => sim.relays().find((r) => r.connected)?.relayId, { timeoutMs: 30_000, message: 'relay connected' });
     await waitFor(() => sim.heartbeats(relayId).length >= 1);
     const closed = waitForEvent<{ relayId: string; code: number }>(sim.events, 'disconnected', (e) => e.relayId === relayId);
     p.kill('SIGTERM');
@@ -67,7 +67,7 @@ describe('relay process lifecycle and the register command', () => {
     // The daemon then uses the stored credentials (the config's PIN is wrong) and the stored registration.
     const d = spawnRelay(configFile);
     procs.push(d);
-    await waitFor(() => sim.connected(relayId!), { timeoutMs: 15_000 });
+    await waitFor(() => sim.connected(relayId!), { timeoutMs: 30_000, message: 'relay connected on the stored credentials' });
     sim.revokeToken(relayId!);
     await waitFor(() => (sim.relay(relayId!)?.registrations ?? 0) >= 2, { timeoutMs: 15_000, message: 're-registered with the stored PIN' });
     d.kill('SIGTERM');
@@ -93,7 +93,7 @@ describe('relay process lifecycle and the register command', () => {
 
     const d = spawnRelay(configFile);
     procs.push(d);
-    await waitFor(() => sim.connected(relayId!), { timeoutMs: 15_000, message: 'relay running on the stored credentials' });
+    await waitFor(() => sim.connected(relayId!), { timeoutMs: 30_000, message: 'relay running on the stored credentials' });
     d.kill('SIGTERM');
     expect((await d.exited).code).toBe(0);
   });

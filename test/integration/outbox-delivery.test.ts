@@ -33,13 +33,13 @@ describe('durable outbox and DMS → relay delivery (PROTOCOL §3)', () => {
     h = await startHarness({ tuning: { ackTimeoutMs: 600, pingIntervalMs: 5_000 } });
     const relayId = await h.connected();
     h.sim.setFaults({ withholdAcks: true });
-    const reconnected = waitForEvent(h.sim.events, 'connected', () => true, 5_000);
+    const reconnected = waitForEvent(h.sim.events, 'connected', () => true, 10_000);
     h.daemon.outbox.enqueue('device.event', event(1));
     h.daemon.outbox.enqueue('device.event', event(2));
-    await waitFor(() => h!.logs.withCode('CONTROL_ACK_TIMEOUT').length >= 1, { timeoutMs: 5_000 });
+    await waitFor(() => h!.logs.withCode('CONTROL_ACK_TIMEOUT').length >= 1, { timeoutMs: 10_000, message: 'ack timeout logged' });
     h.sim.setFaults({ withholdAcks: false });
     await reconnected;
-    await waitFor(() => h!.daemon.outbox.depth() === 0, { timeoutMs: 5_000 });
+    await waitFor(() => h!.daemon.outbox.depth() === 0, { timeoutMs: 10_000, message: 'outbox drained after the resend' });
     expect(h.sim.received(relayId, 'device.event')).toHaveLength(2);
     expect(h.sim.relay(relayId)!.duplicates).toBeGreaterThanOrEqual(2);
   });

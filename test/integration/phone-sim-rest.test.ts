@@ -27,7 +27,8 @@ describe('phone simulator', () => {
   };
 
   beforeAll(async () => {
-    farm = await PhoneFarm.start({ count: 3, firstIndex: 8000 + (process.pid % 50) * 100, timing: { rebootOfflineMs: 300, callStepMs: 10, answerMs: 20 } });
+    // Offline for 2 s when rebooting: long enough that the test's request lands inside it on a loaded machine.
+    farm = await PhoneFarm.start({ count: 3, firstIndex: 8000 + (process.pid % 50) * 100, timing: { rebootOfflineMs: 2_000, callStepMs: 10, answerMs: 20 } });
   });
 
   afterAll(async () => {
