@@ -84,9 +84,11 @@ export class OpenStageFarm {
     phone.on('interaction', (reason: string, actions: string[], timing: InteractionTiming | undefined) => {
       this.interactions++;
       const bad = actions.find((a) => a.startsWith('error') || a.startsWith('http') || a.startsWith('skipped') || a === 'nonce-mismatch');
-      if (bad !== undefined) {
+      // A solicited call-back answered CleanUp at once: the DLS had no command waiting for it.
+      const unexpected = reason === 'solicited' && actions.length === 1 && actions[0] === 'CleanUp' ? 'ended at once (nothing waiting for it)' : undefined;
+      if (bad !== undefined || unexpected !== undefined) {
         this.failed++;
-        if (this.failures.length < 5) this.failures.push(`${phone.ip} ${reason}: ${bad}`);
+        if (this.failures.length < 5) this.failures.push(`${phone.ip} ${reason}: ${bad ?? unexpected}`);
       }
       if (timing && reason === 'solicited') this.timings.push(timing);
     });

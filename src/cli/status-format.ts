@@ -142,7 +142,9 @@ export function formatStatus(doc: Record<string, unknown>, now = Date.now()): st
     }
     if (dw.success) {
       shown.add('deviceWork');
-      parts.push(`commands ${dw.data.inFlight} in flight, ${dw.data.queued} queued; ${dw.data.polls} polls (${dw.data.pollFailures} unanswered)`);
+      parts.push(
+        `commands ${dw.data.inFlight} in flight, ${dw.data.queued} queued; ${dw.data.polls} polls (${dw.data.pollFailures} unanswered${dw.data.pollsDeferred > 0 ? `, ${dw.data.pollsDeferred} put off` : ''})`,
+      );
     }
     out.push(line('tasks', parts.join('; ')));
   }

@@ -160,6 +160,8 @@ export const statusSectionSchemas = {
     inFlight: count,
     polls: count,
     pollFailures: count,
+    /** Polls put off to the phone's next turn because the relay holds back from it for now (OpenStage: one contact-me a minute). */
+    pollsDeferred: count,
     notifications: count,
     notificationsRefused: count,
     captureSlots: count,

@@ -208,6 +208,7 @@ export class DeviceWork implements Component {
       inFlight: this.queue.pending,
       polls: this.poller.polls,
       pollFailures: this.poller.failures,
+      pollsDeferred: this.poller.deferred,
       notifications: this.phoneEvents.received,
       notificationsRefused: this.phoneEvents.rejected,
       captureSlots: this.inbox.pending,

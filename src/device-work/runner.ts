@@ -193,7 +193,8 @@ export class TaskRunner {
       if (!cmd.ok) {
         this.d.tasks.markPending(task.taskId, row.seq);
       } else if (NOT_REPEATABLE.has(cmd.command.kind)) {
-        void this.finishDevice(task.taskId, row, {
+        // Written now, not with the turn's batch: the task may be found done in this same turn.
+        void this.finishDeviceNow(task.taskId, row, {
           outcome: 'failure',
           reason: `interrupted: the relay stopped while sending ${cmd.command.kind}; not repeated because it may have reached the phone`,
         });
@@ -322,7 +323,8 @@ export class TaskRunner {
       await this.finishDevice(taskId, row, { outcome: 'failure', reason: parsed.reason });
       return undefined;
     }
-    const expiresAt = this.d.tasks.get(taskId)?.expiresAt ?? null;
+    // Every device of every task asks: read without opening (decrypting) the task's command.
+    const expiresAt = this.d.tasks.expiresAt(taskId) ?? null;
     const target = expiresAt !== null ? { ...parsed.target, expiresAt } : parsed.target;
     const reg = this.d.registration();
     const outside = this.site.refusal(reg?.site, target.ip);
@@ -389,28 +391,53 @@ export class TaskRunner {
     }
   }
 
-  private async finishDevice(taskId: string, row: TaskDeviceRow, result: CommandResult): Promise<void> {
-    await this.durably('task result', () => this.recordResult(taskId, row, result));
+  /**
+   * Results that came in during this turn of the event loop, written together in one
+   * transaction at the end of it: one store commit for many devices instead of one each (a
+   * commit costs more than the rows it writes). A device's queue slot is freed only once its
+   * result is stored, and a crash before that leaves it unfinished, as a crash just before
+   * its own write would.
+   */
+  private resultBatch: { taskId: string; row: TaskDeviceRow; result: CommandResult }[] = [];
+  private resultBatchStored: Promise<void> | undefined;
+
+  private async finishDeviceNow(taskId: string, row: TaskDeviceRow, result: CommandResult): Promise<void> {
+    await this.durably('task result', () => this.d.tasks.transaction(() => this.recordResult(taskId, row, result)));
   }
 
-  /** The device's result and its outbox frame, in one transaction (the caller's, if any). */
-  private recordResult(taskId: string, row: TaskDeviceRow, result: CommandResult): void {
-    this.d.tasks.transaction(() => {
-      if (!this.d.tasks.markDone(taskId, row.seq, result.outcome, result.reason ?? null)) return;
-      this.d.outbox.enqueue('task.result', {
-        taskId,
-        deviceId: row.deviceId,
-        outcome: result.outcome,
-        ...(result.reason ? { reason: result.reason } : {}),
-        ...(result.data !== undefined ? { data: result.data } : {}),
+  private finishDevice(taskId: string, row: TaskDeviceRow, result: CommandResult): Promise<void> {
+    this.resultBatch.push({ taskId, row, result });
+    this.resultBatchStored ??= new Promise<void>((resolve, reject) => {
+      setImmediate(() => {
+        const batch = this.resultBatch;
+        this.resultBatch = [];
+        this.resultBatchStored = undefined;
+        this.durably('task result', () =>
+          this.d.tasks.transaction(() => {
+            for (const b of batch) this.recordResult(b.taskId, b.row, b.result);
+          }),
+        ).then(() => resolve(), reject);
       });
-      const now = this.d.clock.now();
-      if (now - (this.lastState.get(taskId) ?? 0) >= (this.d.stateEveryMs ?? timeouts.taskStateEvery.ms)) {
-        this.lastState.set(taskId, now);
-        const totals = this.d.tasks.totals(taskId);
-        if (totals.inProgress > 0) this.d.outbox.enqueue('task.state', { taskId, state: 'executing', totals });
-      }
     });
+    return this.resultBatchStored;
+  }
+
+  /** The device's result and its outbox frame; the caller holds the transaction that keeps them together. */
+  private recordResult(taskId: string, row: TaskDeviceRow, result: CommandResult): void {
+    if (!this.d.tasks.markDone(taskId, row.seq, result.outcome, result.reason ?? null)) return;
+    this.d.outbox.enqueue('task.result', {
+      taskId,
+      deviceId: row.deviceId,
+      outcome: result.outcome,
+      ...(result.reason ? { reason: result.reason } : {}),
+      ...(result.data !== undefined ? { data: result.data } : {}),
+    });
+    const now = this.d.clock.now();
+    if (now - (this.lastState.get(taskId) ?? 0) >= (this.d.stateEveryMs ?? timeouts.taskStateEvery.ms)) {
+      this.lastState.set(taskId, now);
+      const totals = this.d.tasks.totals(taskId);
+      if (totals.inProgress > 0) this.d.outbox.enqueue('task.state', { taskId, state: 'executing', totals });
+    }
   }
 }
 

@@ -197,8 +197,10 @@ export class ControlChannel {
     }, tuning.stableAfterMs);
     this.pingTimer = setInterval(() => this.checkLiveness(ws), Math.max(10, Math.min(tuning.pingIntervalMs, tuning.ackTimeoutMs / 2)));
     this.lastPingAt = performance.now();
+    const cork = corkPerTurn(ws);
     outbox.attach((text) => {
       if (ws.readyState !== WebSocket.OPEN) return false;
+      cork();
       ws.send(text);
       return true;
     });
@@ -329,4 +331,24 @@ export class ControlChannel {
     this.ws = undefined;
     this.connectedAt = undefined;
   }
+}
+
+/**
+ * Frames the outbox sends in one go (a batch of task results) leave in one socket write, not
+ * one TLS write and system call each: the connection's socket is corked on the first frame of
+ * a turn and uncorked once the turn's synchronous sends are done. ws exposes no batching of
+ * its own; its socket is the internal `_socket` (absent: frames go out one by one as before).
+ */
+function corkPerTurn(ws: WebSocket): () => void {
+  let corked = false;
+  return () => {
+    const socket = (ws as unknown as { _socket?: { cork(): void; uncork(): void; destroyed?: boolean } })._socket;
+    if (corked || !socket || socket.destroyed) return;
+    corked = true;
+    socket.cork();
+    process.nextTick(() => {
+      corked = false;
+      socket.uncork();
+    });
+  };
 }

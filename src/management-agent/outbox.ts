@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
 import type { Clock } from '../core/clock.js';
-import { RelayError } from '../errors.js';
+import { RelayError, errorCode, errorMessage } from '../errors.js';
 import type { OutboxRepository } from '../store/outbox.js';
 import type { OutboundBodies, OutboundType } from './frames.js';
 import type { Outbox } from '../core/ports.js';
@@ -22,6 +22,9 @@ export class DurableOutbox implements Outbox {
   private cursor = 0;
   private pumpScheduled = false;
   private rows: number;
+  /** Frames the DMS answered this turn, deleted together at its end (one commit, not one per answer). */
+  private answeredRefs = new Set<string>();
+  private deleteScheduled = false;
 
   constructor(
     private readonly repo: OutboxRepository,
@@ -52,6 +55,8 @@ export class DurableOutbox implements Outbox {
 
   /** A connection is up: start again from the oldest unacked frame. */
   attach(sender: FrameSender): void {
+    // Answered frames must be gone before the new connection starts again from the oldest row.
+    this.deleteAnswered();
     this.sender = sender;
     this.inFlight.clear();
     this.cursor = 0;
@@ -66,10 +71,31 @@ export class DurableOutbox implements Outbox {
 
   /** The DMS answered frame `ref` (ack, or nack: it will not be resent either way). */
   answered(ref: string, kind: 'ack' | 'nack', reason?: string): void {
-    if (this.repo.delete(ref)) this.rows = Math.max(0, this.rows - 1);
+    this.answeredRefs.add(ref);
+    if (!this.deleteScheduled) {
+      this.deleteScheduled = true;
+      setImmediate(() => {
+        this.deleteScheduled = false;
+        this.deleteAnswered();
+      });
+    }
     this.inFlight.delete(ref);
     if (kind === 'nack') this.log.warn({ code: 'FRAME_NACKED', ref, reason }, 'the DMS refused a frame from the outbox; it is dropped');
     this.schedulePump();
+  }
+
+  /** Deletes the frames answered so far. A crash before it means they are sent once more (the DMS dedups by id). */
+  private deleteAnswered(): void {
+    if (this.answeredRefs.size === 0) return;
+    const refs = [...this.answeredRefs];
+    try {
+      const deleted = this.repo.transaction(() => refs.reduce((n, ref) => n + (this.repo.delete(ref) ? 1 : 0), 0));
+      this.answeredRefs.clear();
+      this.rows = Math.max(0, this.rows - deleted);
+    } catch (err) {
+      // Kept for the next answer's turn; until then they are only resent if the connection restarts.
+      this.log.warn({ code: errorCode(err), frames: refs.length, err: errorMessage(err) }, 'answered outbox frames could not be deleted yet; tried again with the next answer');
+    }
   }
 
   /** Age of the oldest frame sent on this connection and still unanswered. */

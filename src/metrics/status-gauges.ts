@@ -313,6 +313,14 @@ export function registerStatusGauges(registry: Registry, src: StatusMetricSource
     },
   });
   new Counter({
+    name: 'cloud_relay_device_polls_deferred_total',
+    help: "Device status polls put off to the phone's next turn because the relay holds back from it for now (an OpenStage phone's contact-me minute, an interaction already open)",
+    registers,
+    collect() {
+      mirror(this, doc().deviceWork.pollsDeferred);
+    },
+  });
+  new Counter({
     name: 'cloud_relay_device_notifications_total',
     help: 'Telephony notifications phones pushed to the relay',
     registers,

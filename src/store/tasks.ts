@@ -59,6 +59,7 @@ export class TaskRepo {
       insertTask: db.prepare('INSERT INTO tasks (task_id, name, command, state, execute_at, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       insertDevice: db.prepare("INSERT INTO task_devices (task_id, seq, device_id, target, state) VALUES (?, ?, ?, ?, 'pending')"),
       get: db.prepare<[string], TaskRow>(`SELECT ${TASK_COLS} FROM tasks WHERE task_id = ?`),
+      expiresAt: db.prepare<[string], { expiresAt: number | null }>('SELECT expires_at AS expiresAt FROM tasks WHERE task_id = ?'),
       byState: db.prepare<[string], TaskRow>(`SELECT ${TASK_COLS} FROM tasks WHERE state = ? ORDER BY COALESCE(execute_at, created_at), task_id`),
       setName: db.prepare('UPDATE tasks SET name = ? WHERE task_id = ?'),
       setExecuteAt: db.prepare('UPDATE tasks SET execute_at = ? WHERE task_id = ?'),
@@ -114,6 +115,11 @@ export class TaskRepo {
   get(taskId: string): TaskRow | undefined {
     const row = this.s.get.get(taskId);
     return row && this.opened(row);
+  }
+
+  /** The task's expiry (null: none; undefined: no such task), without opening its sealed command. */
+  expiresAt(taskId: string): number | null | undefined {
+    return this.s.expiresAt.get(taskId)?.expiresAt;
   }
 
   inState(state: TaskState): TaskRow[] {

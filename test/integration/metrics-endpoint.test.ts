@@ -48,6 +48,7 @@ const EXPECTED: Record<string, string> = {
   cloud_relay_device_commands_in_flight: 'gauge',
   cloud_relay_device_polls_total: 'counter',
   cloud_relay_device_poll_failures_total: 'counter',
+  cloud_relay_device_polls_deferred_total: 'counter',
   cloud_relay_device_notifications_total: 'counter',
   cloud_relay_build_info: 'gauge',
   cloud_relay_process_cpu_seconds_total: 'counter',

@@ -151,6 +151,9 @@ describe('task commands against simulated OpenStage phones', () => {
     await work.poller.poll({ deviceId: t.deviceId, target: JSON.stringify(t) });
     expect(work.poller.deferred).toBe(deferred + 1);
     expect(polled.phone(0).contactMes).toBe(1);
+    // The typed status document (/status on the admin port) counts it.
+    const doc = (await (await fetch(`${h.adminUrl()}/status`)).json()) as { deviceWork: { pollsDeferred: number } };
+    expect(doc.deviceWork.pollsDeferred).toBe(deferred + 1);
     // An unreachable phone is offline.
     await work.poller.poll({ deviceId: gone.deviceId, target: JSON.stringify(gone) });
     await waitFor(() => statusOf(gone.deviceId).length === 1, { message: 'device.status of the unreachable phone' });

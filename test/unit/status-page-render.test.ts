@@ -66,7 +66,7 @@ function fullDocument(): PageDocument {
       { taskId: 'task-1', name: 'reboot floor 2', kind: 'reboot', state: 'executing', createdAt: ago(120), total: 10, success: 5, failure: 2, notApplicable: 1, inProgress: 2 },
     ],
     ipGuard: { whitelisted: 4, blocked: 1, addresses: [{ ip: '127.9.9.9', state: 'banned', until: ahead(0.01), bans: 1, lastFailure: '401 /cfg', lastFailureAt: ago(10) }] },
-    deviceWork: { queued: 0, inFlight: 1, polls: 10, pollFailures: 0, notifications: 0, notificationsRefused: 0, captureSlots: 0 },
+    deviceWork: { queued: 0, inFlight: 1, polls: 10, pollFailures: 0, pollsDeferred: 0, notifications: 0, notificationsRefused: 0, captureSlots: 0 },
   };
 }
 
