@@ -1,4 +1,4 @@
-import { close, fstat, open, read } from 'node:fs';
+import { close, open, read } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import type { Fill } from './fill.js';
 
@@ -9,12 +9,6 @@ import type { Fill } from './fill.js';
  */
 export interface ByteSource {
   read(buf: Buffer, pos: number): Promise<number>;
-  /**
-   * The SERVE_CHUNK bytes at `pos` (a multiple of SERVE_CHUNK; fewer at the end, none past
-   * it) in a buffer that may be shared with other transfers of the same file and must not be
-   * written to. Only sources of complete, immutable files have it.
-   */
-  readShared?(pos: number): Promise<Buffer>;
   close(): void;
 }
 
@@ -49,62 +43,14 @@ function giveBack(buf: Buffer): void {
   if (pool.length < POOL_MAX) pool.push(buf);
 }
 
-/**
- * Chunks of complete files recently read for one transfer, so that other transfers of the same
- * file at about the same place (phones told to update at once) send the same bytes instead of
- * reading them again: one read and one clear buffer per chunk for all of them, not one per
- * connection. Keyed by the file's identity (device, inode, mtime) and offset, so a file
- * replaced under the same name is never served from old chunks. The buffers are not pooled:
- * a chunk lives while a write or this window holds it, and the GC frees it after.
- */
-const SHARED_MAX = 64;
-const shared = new Map<string, Promise<Buffer>>();
-
-function sharedChunk(key: string, load: () => Promise<Buffer>): Promise<Buffer> {
-  let chunk = shared.get(key);
-  if (chunk) {
-    // Most recently used last: the window keeps what the slowest readers of a burst still need.
-    shared.delete(key);
-  } else {
-    chunk = load();
-    chunk.catch(() => shared.get(key) === chunk && shared.delete(key));
-  }
-  shared.set(key, chunk);
-  if (shared.size > SHARED_MAX) shared.delete(shared.keys().next().value!);
-  return chunk;
-}
-
 export function fileSource(path: string): ByteSource {
   let fd: Promise<number> | undefined;
-  let identity: Promise<string> | undefined;
   let closed = false;
   const getFd = () =>
     (fd ??= new Promise<number>((resolve, reject) => {
       open(path, 'r', (err, n) => (err ? reject(err) : resolve(n)));
     }));
-  const getIdentity = () =>
-    (identity ??= getFd().then(
-      (n) =>
-        new Promise<string>((resolve, reject) => {
-          fstat(n, (err, st) => (err ? reject(err) : resolve(`${st.dev}:${st.ino}:${st.mtimeMs}:${st.size}`)));
-        }),
-    ));
-  const readAt = (buf: Buffer, pos: number) =>
-    getFd().then(
-      (n) =>
-        new Promise<number>((resolve, reject) => {
-          read(n, buf, 0, buf.length, pos, (err, bytes) => (err ? reject(err) : resolve(bytes)));
-        }),
-    );
   return {
-    readShared: (pos) =>
-      getIdentity().then((id) =>
-        sharedChunk(`${id}:${pos}`, async () => {
-          const buf = Buffer.allocUnsafeSlow(SERVE_CHUNK);
-          const n = await readAt(buf, pos);
-          return n === SERVE_CHUNK ? buf : buf.subarray(0, n);
-        }),
-      ),
     read: (buf, pos) =>
       getFd().then(
         (n) =>
@@ -184,23 +130,8 @@ export async function sendBytes(res: ServerResponse, src: ByteSource, start: num
   try {
     while (end === undefined || pos < end) {
       if (res.destroyed) return pos - start;
-      if (src.readShared && pos % SERVE_CHUNK === 0) {
-        const chunk = await src.readShared(pos);
-        const n = end === undefined ? chunk.length : Math.min(chunk.length, end - pos);
-        if (n === 0) {
-          if (end === undefined) break;
-          throw new Error(`object ended at byte ${pos}, before ${end}`);
-        }
-        pos += n;
-        if (res.destroyed) return pos - start;
-        if (!res.write(n === chunk.length ? chunk : chunk.subarray(0, n))) await drained(res);
-        continue;
-      }
       const buf = takeBuffer();
-      // A range starting inside a chunk reads up to the next chunk boundary first, so that the
-      // rest of the transfer can use shared chunks.
-      const toBoundary = src.readShared ? SERVE_CHUNK - (pos % SERVE_CHUNK) : SERVE_CHUNK;
-      const want = end === undefined ? toBoundary : Math.min(toBoundary, end - pos);
+      const want = end === undefined ? SERVE_CHUNK : Math.min(SERVE_CHUNK, end - pos);
       let n: number;
       try {
         n = await src.read(want === SERVE_CHUNK ? buf : buf.subarray(0, want), pos);
