@@ -60,10 +60,13 @@ const SRC = join(here, '..', 'src');
 const FQDN = 'relay.soak.example';
 const MB = 1024 * 1024;
 
-function arg(name: string, fallback: number): number {
+/** A numeric flag; a value given but out of range stops the run instead of being replaced silently. */
+function arg(name: string, fallback: number, min = Number.MIN_VALUE): number {
   const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : NaN;
-  return Number.isFinite(v) && v > 0 ? v : fallback;
+  if (i < 0) return fallback;
+  const v = Number(process.argv[i + 1]);
+  if (!Number.isFinite(v) || v < min) throw new Error(`--${name} needs a number ≥ ${min === Number.MIN_VALUE ? 'just above 0' : min}, got ${process.argv[i + 1] ?? 'nothing'}`);
+  return v;
 }
 
 const MINUTES = arg('minutes', 20);
@@ -75,7 +78,7 @@ const SAMPLE_MS = 10_000;
 /** RSS and fds: read from /proc this often, so each minute has enough samples for its minimum. */
 const FAST_SAMPLE_MS = 2_000;
 const T_MS = MINUTES * 60_000;
-const KILLS = Math.round(arg('kills', 2));
+const KILLS = Math.round(arg('kills', 2, 0));
 const KILL_EVERY_MS = Math.min(4 * 60_000, T_MS / (KILLS + 1));
 /** After each (re)start, samples this close to it are warm-up of that life (see the header). */
 const RUN_WARMUP_MS = Math.min(3 * 60_000, T_MS / 4);
