@@ -9,6 +9,7 @@ import { loadavg } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import PQueue from 'p-queue';
 import { issueCert } from '../sim/pki.js';
+import type { InteractionStats } from '../sim/openstage/farm.js';
 import { ask, startRelayChild, startSim, table, throughRelay, type BenchTarget } from './device-bench.js';
 import { goalFields } from './goals.js';
 
@@ -40,17 +41,8 @@ interface Workers {
   pids: number[];
   contactMes(): Promise<number>;
   /** The phones' view of their interactions since the last call, all workers together. */
-  stats(): Promise<PhoneStats>;
+  stats(): Promise<InteractionStats>;
   close(): Promise<void>;
-}
-
-interface PhoneStats {
-  interactions: number;
-  failed: number;
-  failures: string[];
-  startDelayMs: number[];
-  firstAnswerMs: number[];
-  totalMs: number[];
 }
 
 async function startWorkers(total: number): Promise<Workers> {
@@ -70,9 +62,9 @@ async function startWorkers(total: number): Promise<Workers> {
     phones,
     pids: workers.map((w) => w.pid ?? 0),
     async stats() {
-      const all = await Promise.all(workers.map((w) => ask(w, { stats: true }, (m) => (m.stats !== undefined ? (m.stats as PhoneStats) : undefined))));
+      const all = await Promise.all(workers.map((w) => ask(w, { stats: true }, (m) => (m.stats !== undefined ? (m.stats as InteractionStats) : undefined))));
       // Quantiles of the worker with the larger value: an upper bound, enough to compare floor and relay.
-      const worst = (f: (s: PhoneStats) => number[]): number[] => all.map(f).reduce((a, b) => (a.length >= b.length ? a.map((v, i) => Math.max(v, b[i] ?? 0)) : b), []);
+      const worst = (f: (s: InteractionStats) => number[]): number[] => all.map(f).reduce((a, b) => (a.length >= b.length ? a.map((v, i) => Math.max(v, b[i] ?? 0)) : b), []);
       return {
         interactions: all.reduce((n, s) => n + s.interactions, 0),
         failed: all.reduce((n, s) => n + s.failed, 0),
